@@ -1,0 +1,28 @@
+package dev.atelier.executor.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.atelier.store.testing.PostgresTestResource;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+/** The defaults API.md promises an operator. */
+@QuarkusTest
+@QuarkusTestResource(PostgresTestResource.class)
+class ExecutorConfigTests {
+
+    @Inject
+    ExecutorConfig config;
+
+    @Test
+    void defaultsMatchTheApi() {
+        assertThat(config.backends().ollama().url()).isEqualTo("http://localhost:11434");
+        assertThat(config.backends().ollama().slots()).isEqualTo(1);
+        assertThat(config.backends().comfyui().url()).isEqualTo("http://localhost:8188");
+        assertThat(config.backends().comfyui().slots()).isEqualTo(1);
+        assertThat(config.executor().lease()).isEqualTo(Duration.ofSeconds(30));
+    }
+}

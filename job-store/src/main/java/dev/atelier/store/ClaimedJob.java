@@ -1,0 +1,11 @@
+package dev.atelier.store;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.UUID;
+
+/** A job an executor now holds: it must finish, fail or hand back with {@code leaseToken}. */
+public record ClaimedJob(UUID id, UUID batchId, String key, int priority, String kind, String type,
+                         String model, String crew, String task, String specJson, Duration timeout,
+                         int attempt, UUID leaseToken, Instant leaseExpiresAt) {
+}

@@ -1,0 +1,752 @@
+package dev.atelier.store;
+
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Types;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import javax.sql.DataSource;
+
+/**
+ * The queue operations: the only SQL about jobs in the project (DESIGN.md, "Rules that every part must agree on").
+ *
+ * <p>Each operation runs in its own transaction and takes an optional {@code now}; null means the database clock,
+ * so executors on different nodes never disagree and tests control time. Writes that finish attempts take many
+ * jobs at once: executors batch them, because one job per transaction is bound by the WAL flush.
+ *
+ * <p>Export lines are written by triggers (V1__schema.sql), so no path to a terminal state can forget one.
+ */
+@ApplicationScoped
+public class JobQueue {
+
+    /** NOTIFY channel: new claimable work. The payload is the backend kind. */
+    public static final String WORK_CHANNEL = "atelier_work";
+    /** NOTIFY channel: a running job was asked to cancel. The payload is the job id. */
+    public static final String CANCEL_CHANNEL = "atelier_cancel";
+
+    private final DataSource dataSource;
+
+    @Inject
+    public JobQueue(DataSource dataSource) {
+        this.dataSource = dataSource;
+    }
+
+    // ---------------------------------------------------------------- intake
+
+    /** The answer to an intake: the stored batch, or the earlier one with the same idempotency key. */
+    public record Intake(UUID batchId, boolean created, String storedRequestHash) {
+    }
+
+    private static final String INSERT_BATCH = """
+            insert into batch (id, name, mode, priority, labels, max_attempts, retry_delay_ms, retry_backoff,
+                               job_count, submitted_by, idempotency_scope, idempotency_key, request_hash)
+            values (?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?)
+            on conflict (idempotency_scope, idempotency_key) where idempotency_key is not null do nothing
+            """;
+
+    private static final String FIND_BY_IDEMPOTENCY_KEY = """
+            select id, request_hash from batch where idempotency_scope = ? and idempotency_key = ?
+            """;
+
+    // One statement whatever the batch size: the jobs travel as arrays.
+    private static final String INSERT_JOBS = """
+            insert into job (id, batch_id, position, key, priority, sequential, kind, type, model, crew, task,
+                             spec, timeout_ms, max_attempts)
+            select j.id, ?, j.position - 1, j.key, j.priority, ?, split_part(j.type, '.', 1), j.type, j.model,
+                   j.crew, j.task, j.spec::jsonb, j.timeout_ms, j.max_attempts
+            from unnest(?::uuid[], ?::text[], ?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
+                        ?::bigint[], ?::int[]) with ordinality
+                 as j(id, key, priority, type, model, crew, task, spec, timeout_ms, max_attempts, position)
+            """;
+
+    /**
+     * Stores a batch and all its jobs in one transaction, then wakes the executors. With an idempotency key
+     * already used in the same scope, nothing is stored and the earlier batch is answered.
+     */
+    public Intake insertBatch(NewBatch batch) {
+        return Transactions.inTransaction(dataSource, "insert batch", c -> {
+            String scope = batch.idempotencyKey() == null ? null : nullToEmpty(batch.submittedBy());
+            try (PreparedStatement ps = c.prepareStatement(INSERT_BATCH)) {
+                int i = 0;
+                ps.setObject(++i, batch.id());
+                ps.setString(++i, batch.name());
+                ps.setString(++i, batch.mode().wire());
+                ps.setInt(++i, batch.priority());
+                ps.setString(++i, batch.labelsJson() == null ? "{}" : batch.labelsJson());
+                ps.setInt(++i, batch.maxAttempts());
+                ps.setLong(++i, batch.retryDelay().toMillis());
+                ps.setDouble(++i, batch.retryBackoff());
+                ps.setInt(++i, batch.jobs().size());
+                ps.setString(++i, batch.submittedBy());
+                ps.setString(++i, scope);
+                ps.setString(++i, batch.idempotencyKey());
+                ps.setString(++i, batch.requestHash());
+                if (ps.executeUpdate() == 0) {
+                    return earlierBatch(c, scope, batch.idempotencyKey());
+                }
+            }
+            List<NewBatch.NewJob> jobs = batch.jobs();
+            int n = jobs.size();
+            UUID[] ids = new UUID[n];
+            String[] keys = new String[n], types = new String[n], models = new String[n], crews = new String[n],
+                    tasks = new String[n], specs = new String[n];
+            Integer[] priorities = new Integer[n], maxAttempts = new Integer[n];
+            Long[] timeouts = new Long[n];
+            for (int k = 0; k < n; k++) {
+                NewBatch.NewJob job = jobs.get(k);
+                ids[k] = job.id();
+                keys[k] = job.key();
+                priorities[k] = job.priority();
+                types[k] = job.type();
+                models[k] = job.model();
+                crews[k] = job.crew();
+                tasks[k] = job.task();
+                specs[k] = job.specJson();
+                timeouts[k] = job.timeout().toMillis();
+                maxAttempts[k] = job.maxAttempts() == null ? batch.maxAttempts() : job.maxAttempts();
+            }
+            try (PreparedStatement ps = c.prepareStatement(INSERT_JOBS)) {
+                int i = 0;
+                ps.setObject(++i, batch.id());
+                ps.setBoolean(++i, batch.mode() == BatchMode.SEQUENTIAL);
+                ps.setArray(++i, c.createArrayOf("uuid", ids));
+                ps.setArray(++i, c.createArrayOf("text", keys));
+                ps.setArray(++i, c.createArrayOf("int4", priorities));
+                ps.setArray(++i, c.createArrayOf("text", types));
+                ps.setArray(++i, c.createArrayOf("text", models));
+                ps.setArray(++i, c.createArrayOf("text", crews));
+                ps.setArray(++i, c.createArrayOf("text", tasks));
+                ps.setArray(++i, c.createArrayOf("text", specs));
+                ps.setArray(++i, c.createArrayOf("int8", timeouts));
+                ps.setArray(++i, c.createArrayOf("int4", maxAttempts));
+                ps.executeUpdate();
+            }
+            notifyWork(c);
+            return new Intake(batch.id(), true, batch.requestHash());
+        });
+    }
+
+    private static Intake earlierBatch(Connection c, String scope, String key) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(FIND_BY_IDEMPOTENCY_KEY)) {
+            ps.setString(1, scope);
+            ps.setString(2, key);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    throw new IllegalStateException("idempotency key conflict but no batch holds it");
+                }
+                return new Intake(rs.getObject(1, UUID.class), false, rs.getString(2));
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- claim
+
+    /*
+     * The claim, in one statement (DESIGN.md, ordering):
+     *  1. open_batch walks the fetch index's leading column: the batches that have open jobs;
+     *  2. gate takes each batch's head job (its lowest open priority and position) and drops sequential
+     *     batches that already run a job: two tiny index probes per batch;
+     *  3. candidate takes, per batch and wanted kind, the jobs its mode allows, in job priority then position order,
+     *     and numbers them (turn) so equal batches take turns;
+     *  4. locked takes, per kind, as many as the executor has free slots, ordered by batch priority, turn, and
+     *     the batch served longest ago, skipping rows other claimers hold (SKIP LOCKED: claimers never wait);
+     *  5. the jobs become running with a fresh lease token, each gets an attempt row, and the batches served
+     *     are stamped for fair share (skipping a batch row another claimer is stamping).
+     * A sequential batch offers only its head job, so SKIP LOCKED on that row is its gate; the partial unique
+     * index job_one_running_per_sequential_batch backs it up. A priority group's gate needs no lock: a job that
+     * is terminal stays terminal (except a retry by hand, which re-closes the gate only for jobs not started).
+     */
+    private static final String CLAIM = """
+            with recursive clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            wanted as materialized (select * from unnest(?::text[], ?::int[]) as w(kind, slots)),
+            open_batch(batch_id) as (
+                (select j.batch_id from job j
+                 where j.state in ('pending', 'running', 'retry')
+                 order by j.batch_id limit 1)
+                union all
+                select (select j.batch_id from job j
+                        where j.state in ('pending', 'running', 'retry') and j.batch_id > o.batch_id
+                        order by j.batch_id limit 1)
+                from open_batch o where o.batch_id is not null
+            ),
+            gate as (
+                select b.id, b.mode, b.priority, b.last_claimed_at, b.created_at,
+                       head.priority as head_priority, head.position as head_position
+                from open_batch o
+                     join batch b on b.id = o.batch_id
+                     cross join lateral (
+                         select h.priority, h.position from job h
+                         where h.batch_id = b.id and h.state in ('pending', 'running', 'retry')
+                         order by h.priority, h.position limit 1) head
+                where b.mode <> 'sequential'
+                   or not exists (select 1 from job r where r.batch_id = b.id and r.state = 'running')
+            ),
+            candidate as (
+                select c.id, w.kind, g.id as batch_id, g.priority as batch_priority, g.last_claimed_at, g.created_at,
+                       row_number() over (partition by g.id, w.kind order by c.priority, c.position) as turn
+                from gate g
+                     cross join clock
+                     cross join wanted w
+                     cross join lateral (
+                         select j.id, j.priority, j.position from job j
+                         where j.batch_id = g.id and j.state in ('pending', 'retry')
+                           and j.run_after <= clock.now
+                           and j.kind = w.kind
+                           and (j.model is null or j.model = any (?::text[]))
+                           and (g.mode <> 'priority' or j.priority = g.head_priority)
+                           and (g.mode <> 'sequential' or (j.priority = g.head_priority and j.position = g.head_position))
+                         order by j.priority, j.position
+                         limit w.slots) c
+            ),
+            locked as materialized (
+                select l.id
+                from wanted
+                     cross join lateral (
+                         select j.id from candidate c
+                              join job j on j.id = c.id
+                              cross join clock
+                         where c.kind = wanted.kind
+                           and j.state in ('pending', 'retry') and j.run_after <= clock.now
+                         order by c.batch_priority, c.turn, c.last_claimed_at nulls first, c.created_at, c.batch_id
+                         limit wanted.slots
+                         for update of j skip locked) l
+            ),
+            claimed as (
+                update job j
+                set state = 'running', attempt = j.attempt + 1, lease_token = gen_random_uuid(),
+                    lease_expires_at = clock.now + make_interval(secs => ?), executor_id = ?,
+                    started_at = coalesce(j.started_at, clock.now), waiting_reason = null, error = null
+                from locked l, clock
+                where j.id = l.id
+                returning j.id, j.batch_id, j.key, j.priority, j.kind, j.type, j.model, j.crew, j.task, j.spec::text,
+                          j.timeout_ms, j.attempt, j.lease_token, j.lease_expires_at
+            ),
+            new_attempt as (
+                insert into attempt (job_id, attempt, lease_token, executor_id, status, started_at)
+                select c.id, c.attempt, c.lease_token, ?, 'running', clock.now from claimed c, clock
+            ),
+            fair_share as (
+                update batch b set last_claimed_at = clock.now
+                from clock
+                where b.id in (select s.id from batch s
+                               where s.id in (select batch_id from claimed)
+                               order by s.id for update skip locked)
+            )
+            select * from claimed
+            """;
+
+    /**
+     * Claims jobs for an executor in one round trip.
+     *
+     * @param freeSlots how many jobs of each backend kind the executor can start now
+     * @param models    the Ollama models its backend has; jobs without a model (ComfyUI) need none
+     */
+    public List<ClaimedJob> claim(String executorId, Map<String, Integer> freeSlots, Collection<String> models,
+                                  Duration lease, Instant now) {
+        Map<String, Integer> wanted = new LinkedHashMap<>();
+        freeSlots.forEach((kind, slots) -> {
+            if (slots != null && slots > 0) {
+                wanted.put(kind, slots);
+            }
+        });
+        if (wanted.isEmpty()) {
+            return List.of();
+        }
+        return Transactions.inTransaction(dataSource, "claim", c -> {
+            try (PreparedStatement ps = c.prepareStatement(CLAIM)) {
+                String[] kinds = wanted.keySet().toArray(String[]::new);
+                int i = 0;
+                setNow(ps, ++i, now);
+                ps.setArray(++i, c.createArrayOf("text", kinds));
+                ps.setArray(++i, c.createArrayOf("int4", wanted.values().toArray(Integer[]::new)));
+                ps.setArray(++i, c.createArrayOf("text", models.toArray(String[]::new)));
+                ps.setDouble(++i, lease.toMillis() / 1000.0);
+                ps.setString(++i, executorId);
+                ps.setString(++i, executorId);
+                List<ClaimedJob> claimed = new ArrayList<>();
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        claimed.add(new ClaimedJob(
+                                rs.getObject("id", UUID.class), rs.getObject("batch_id", UUID.class),
+                                rs.getString("key"), rs.getInt("priority"), rs.getString("kind"), rs.getString("type"),
+                                rs.getString("model"), rs.getString("crew"), rs.getString("task"), rs.getString("spec"),
+                                Duration.ofMillis(rs.getLong("timeout_ms")), rs.getInt("attempt"),
+                                rs.getObject("lease_token", UUID.class), instant(rs, "lease_expires_at")));
+                    }
+                }
+                return claimed;
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- heartbeat
+
+    /**
+     * What a heartbeat learned.
+     *
+     * @param extended        the leases renewed
+     * @param lost            leases that are no longer this executor's (reaped, cancelled or finished elsewhere):
+     *                        stop working on them, their outcome would be fenced off
+     * @param cancelRequested held leases whose jobs a user asked to cancel
+     */
+    public record Heartbeat(Set<UUID> extended, Set<UUID> lost, Set<UUID> cancelRequested) {
+    }
+
+    private static final String HEARTBEAT = """
+            update job j
+            set lease_expires_at = coalesce(?::timestamptz, now()) + make_interval(secs => ?)
+            where j.lease_token = any (?::uuid[]) and j.state = 'running'
+            returning j.lease_token, j.cancel_requested_at is not null as cancel_requested
+            """;
+
+    /** Extends the leases held by these tokens, and returns the cancel requests for their jobs. */
+    public Heartbeat heartbeat(Collection<UUID> leaseTokens, Duration lease, Instant now) {
+        if (leaseTokens.isEmpty()) {
+            return new Heartbeat(Set.of(), Set.of(), Set.of());
+        }
+        return Transactions.inTransaction(dataSource, "heartbeat", c -> {
+            Set<UUID> extended = new HashSet<>();
+            Set<UUID> cancel = new HashSet<>();
+            try (PreparedStatement ps = c.prepareStatement(HEARTBEAT)) {
+                setNow(ps, 1, now);
+                ps.setDouble(2, lease.toMillis() / 1000.0);
+                ps.setArray(3, c.createArrayOf("uuid", leaseTokens.toArray(UUID[]::new)));
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        UUID token = rs.getObject(1, UUID.class);
+                        extended.add(token);
+                        if (rs.getBoolean(2)) {
+                            cancel.add(token);
+                        }
+                    }
+                }
+            }
+            Set<UUID> lost = new HashSet<>(leaseTokens);
+            lost.removeAll(extended);
+            return new Heartbeat(extended, lost, cancel);
+        });
+    }
+
+    // ---------------------------------------------------------------- finishing attempts
+
+    private static final String COMPLETE = """
+            with clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            done as (
+                update job j
+                set state = 'success', result = o.result::jsonb, error = null, finished_at = clock.now,
+                    attempts_used = j.attempts_used + 1, lease_token = null, lease_expires_at = null,
+                    progress = null, waiting_reason = null
+                from unnest(?::uuid[], ?::uuid[], ?::text[]) as o(job_id, lease_token, result), clock
+                where j.id = o.job_id and j.lease_token = o.lease_token and j.state = 'running'
+                returning j.id, o.lease_token
+            )
+            update attempt a set status = 'success', finished_at = clock.now
+            from done d, clock
+            where a.lease_token = d.lease_token
+            returning a.job_id
+            """;
+
+    // A cancel request turns any failure into a cancellation: the user no longer wants a retry.
+    private static final String FAIL = """
+            with clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            moved as (
+                update job j
+                set state = case when j.cancel_requested_at is not null then 'cancelled'
+                                 when o.retryable and j.attempts_used + 1 < j.max_attempts then 'retry'
+                                 else 'failed' end,
+                    attempts_used = j.attempts_used + case when j.cancel_requested_at is null then 1 else 0 end,
+                    run_after = case when j.cancel_requested_at is null and o.retryable
+                                          and j.attempts_used + 1 < j.max_attempts
+                                     then clock.now + make_interval(secs => b.retry_delay_ms / 1000.0
+                                          * power(b.retry_backoff, j.attempts_used) * (0.9 + random() * 0.2))
+                                     else j.run_after end,
+                    finished_at = case when j.cancel_requested_at is null and o.retryable
+                                            and j.attempts_used + 1 < j.max_attempts
+                                       then null else clock.now end,
+                    error = o.error, lease_token = null, lease_expires_at = null, progress = null
+                from unnest(?::uuid[], ?::uuid[], ?::text[], ?::boolean[]) as o(job_id, lease_token, error, retryable),
+                     clock, batch b
+                where j.id = o.job_id and j.lease_token = o.lease_token and j.state = 'running' and b.id = j.batch_id
+                returning j.id, j.state, o.lease_token, o.error
+            )
+            update attempt a
+            set status = case when m.state = 'cancelled' then 'cancelled' else 'failed' end,
+                finished_at = clock.now, error = m.error
+            from moved m, clock
+            where a.lease_token = m.lease_token
+            returning a.job_id, m.state
+            """;
+
+    // Not spent, not shown: the attempt row goes (its event line says handed_back). A job whose cancel was
+    // requested is closed instead.
+    private static final String HAND_BACK = """
+            with clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            back as (
+                update job j
+                set state = case when j.cancel_requested_at is null then 'pending' else 'cancelled' end,
+                    attempt = j.attempt - case when j.cancel_requested_at is null then 1 else 0 end,
+                    finished_at = case when j.cancel_requested_at is null then null else clock.now end,
+                    waiting_reason = o.reason, lease_token = null, lease_expires_at = null, progress = null
+                from unnest(?::uuid[], ?::uuid[], ?::text[]) as o(job_id, lease_token, reason), clock
+                where j.id = o.job_id and j.lease_token = o.lease_token and j.state = 'running'
+                returning j.id, j.state, o.lease_token
+            ),
+            not_spent as (
+                delete from attempt a using back b
+                where a.lease_token = b.lease_token and b.state = 'pending'
+            ),
+            closed as (
+                update attempt a set status = 'cancelled', finished_at = clock.now
+                from back b, clock
+                where a.lease_token = b.lease_token and b.state = 'cancelled'
+            )
+            select id, state from back
+            """;
+
+    /**
+     * Records what happened to attempts an executor held, many at once. An outcome whose lease token is not the
+     * job's current one (a stale or restarted worker) changes nothing.
+     *
+     * @return the new state of each job whose outcome was accepted
+     */
+    public Map<UUID, JobState> finish(Collection<? extends AttemptOutcome> outcomes, Instant now) {
+        List<AttemptOutcome.Success> successes = new ArrayList<>();
+        List<AttemptOutcome.Failure> failures = new ArrayList<>();
+        List<AttemptOutcome.HandBack> handBacks = new ArrayList<>();
+        for (AttemptOutcome outcome : outcomes) {
+            if (outcome instanceof AttemptOutcome.Success s) {
+                successes.add(s);
+            } else if (outcome instanceof AttemptOutcome.Failure f) {
+                failures.add(f);
+            } else if (outcome instanceof AttemptOutcome.HandBack h) {
+                handBacks.add(h);
+            }
+        }
+        if (outcomes.isEmpty()) {
+            return Map.of();
+        }
+        return Transactions.inTransaction(dataSource, "finish attempts", c -> {
+            Map<UUID, JobState> moved = new HashMap<>();
+            if (!successes.isEmpty()) {
+                try (PreparedStatement ps = c.prepareStatement(COMPLETE)) {
+                    setNow(ps, 1, now);
+                    ps.setArray(2, c.createArrayOf("uuid", successes.stream().map(AttemptOutcome::jobId).toArray(UUID[]::new)));
+                    ps.setArray(3, c.createArrayOf("uuid", successes.stream().map(AttemptOutcome::leaseToken).toArray(UUID[]::new)));
+                    ps.setArray(4, c.createArrayOf("text", successes.stream().map(AttemptOutcome.Success::resultJson).toArray(String[]::new)));
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            moved.put(rs.getObject(1, UUID.class), JobState.SUCCESS);
+                        }
+                    }
+                }
+            }
+            if (!failures.isEmpty()) {
+                try (PreparedStatement ps = c.prepareStatement(FAIL)) {
+                    setNow(ps, 1, now);
+                    ps.setArray(2, c.createArrayOf("uuid", failures.stream().map(AttemptOutcome::jobId).toArray(UUID[]::new)));
+                    ps.setArray(3, c.createArrayOf("uuid", failures.stream().map(AttemptOutcome::leaseToken).toArray(UUID[]::new)));
+                    ps.setArray(4, c.createArrayOf("text", failures.stream().map(AttemptOutcome.Failure::error).toArray(String[]::new)));
+                    ps.setArray(5, c.createArrayOf("bool", failures.stream().map(AttemptOutcome.Failure::retryable).toArray(Boolean[]::new)));
+                    readStates(ps, moved);
+                }
+            }
+            if (!handBacks.isEmpty()) {
+                try (PreparedStatement ps = c.prepareStatement(HAND_BACK)) {
+                    setNow(ps, 1, now);
+                    ps.setArray(2, c.createArrayOf("uuid", handBacks.stream().map(AttemptOutcome::jobId).toArray(UUID[]::new)));
+                    ps.setArray(3, c.createArrayOf("uuid", handBacks.stream().map(AttemptOutcome::leaseToken).toArray(UUID[]::new)));
+                    ps.setArray(4, c.createArrayOf("text", handBacks.stream().map(AttemptOutcome.HandBack::reason).toArray(String[]::new)));
+                    readStates(ps, moved);
+                }
+                if (moved.containsValue(JobState.PENDING)) {
+                    notifyWork(c);
+                }
+            }
+            return moved;
+        });
+    }
+
+    private static final String CLOSE_CANCELLED = """
+            with clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            closed as (
+                update job j
+                set state = 'cancelled', finished_at = clock.now, lease_token = null, lease_expires_at = null,
+                    progress = null, error = null
+                from clock
+                where j.lease_token = any (?::uuid[]) and j.state = 'running' and j.cancel_requested_at is not null
+                returning j.id, j.lease_token
+            )
+            update attempt a set status = 'cancelled', finished_at = clock.now
+            from closed c, clock
+            where a.lease_token = c.lease_token
+            returning a.job_id
+            """;
+
+    /**
+     * An executor aborted these attempts because their jobs were asked to cancel. Fenced like every outcome;
+     * a job that finished first keeps its result.
+     */
+    public Set<UUID> closeCancelled(Collection<UUID> leaseTokens, Instant now) {
+        if (leaseTokens.isEmpty()) {
+            return Set.of();
+        }
+        return Transactions.inTransaction(dataSource, "close cancelled", c -> {
+            try (PreparedStatement ps = c.prepareStatement(CLOSE_CANCELLED)) {
+                setNow(ps, 1, now);
+                ps.setArray(2, c.createArrayOf("uuid", leaseTokens.toArray(UUID[]::new)));
+                return readIds(ps);
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- reaper
+
+    private static final String REAP = """
+            with clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            expired as materialized (
+                select j.id, j.lease_token, 'lease expired on ' || j.executor_id as error
+                from job j, clock
+                where j.state = 'running' and j.lease_expires_at < clock.now
+                order by j.lease_expires_at
+                limit ?
+                for update of j skip locked
+            ),
+            moved as (
+                update job j
+                set state = case when j.cancel_requested_at is not null then 'cancelled'
+                                 when j.attempts_used + 1 < j.max_attempts then 'retry'
+                                 else 'failed' end,
+                    attempts_used = j.attempts_used + case when j.cancel_requested_at is null then 1 else 0 end,
+                    run_after = case when j.cancel_requested_at is null and j.attempts_used + 1 < j.max_attempts
+                                     then clock.now + make_interval(secs => b.retry_delay_ms / 1000.0
+                                          * power(b.retry_backoff, j.attempts_used) * (0.9 + random() * 0.2))
+                                     else j.run_after end,
+                    finished_at = case when j.cancel_requested_at is null and j.attempts_used + 1 < j.max_attempts
+                                       then null else clock.now end,
+                    error = e.error, lease_token = null, lease_expires_at = null, progress = null
+                from expired e, clock, batch b
+                where j.id = e.id and b.id = j.batch_id
+                returning j.id, j.state, e.lease_token, e.error
+            )
+            update attempt a
+            set status = case when m.state = 'cancelled' then 'cancelled' else 'failed' end,
+                finished_at = clock.now, error = m.error
+            from moved m, clock
+            where a.lease_token = m.lease_token
+            returning a.job_id, m.state
+            """;
+
+    /**
+     * Takes back jobs whose lease expired (the executor died or hung): the attempt is spent, with the error
+     * "lease expired on &lt;executor&gt;", and the job goes to retry or, out of attempts, to failed.
+     *
+     * @param limit at most this many jobs per call; call again while it returns a full page
+     */
+    public Map<UUID, JobState> reapExpired(int limit, Instant now) {
+        return Transactions.inTransaction(dataSource, "reap", c -> {
+            try (PreparedStatement ps = c.prepareStatement(REAP)) {
+                setNow(ps, 1, now);
+                ps.setInt(2, limit);
+                Map<UUID, JobState> moved = new HashMap<>();
+                readStates(ps, moved);
+                return moved;
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- cancel and retry
+
+    /** What a cancel did. {@code found} is false for an unknown id. */
+    public record Cancel(boolean found, int cancelled, int cancelRequested) {
+    }
+
+    // Pending and retry jobs end at once; running ones are asked to stop (the executor holding the lease aborts).
+    private static final String CANCEL_JOBS = """
+            with clock as materialized (select coalesce(?::timestamptz, now()) as now)
+            update job j
+            set state = case when j.state = 'running' then 'running' else 'cancelled' end,
+                finished_at = case when j.state = 'running' then null else clock.now end,
+                cancel_requested_at = case when j.state = 'running' then coalesce(j.cancel_requested_at, clock.now) end,
+                waiting_reason = null
+            from clock
+            where j.%s = ? and j.state in ('pending', 'retry', 'running')
+            returning j.id, j.state
+            """;
+    private static final String CANCEL_BATCH_JOBS = CANCEL_JOBS.formatted("batch_id");
+    private static final String CANCEL_ONE_JOB = CANCEL_JOBS.formatted("id");
+
+    private static final String NOTIFY_CANCEL = """
+            select pg_notify('%s', id::text) from unnest(?::uuid[]) as id
+            """.formatted(CANCEL_CHANNEL);
+
+    private static final String MARK_BATCH_CANCELLED = """
+            update batch set cancelled_at = coalesce(cancelled_at, coalesce(?::timestamptz, now())) where id = ?
+            """;
+
+    /** Cancels every open job of a batch. Idempotent. */
+    public Cancel cancelBatch(UUID batchId, Instant now) {
+        return Transactions.inTransaction(dataSource, "cancel batch", c -> {
+            try (PreparedStatement ps = c.prepareStatement(MARK_BATCH_CANCELLED)) {
+                setNow(ps, 1, now);
+                ps.setObject(2, batchId);
+                if (ps.executeUpdate() == 0) {
+                    return new Cancel(false, 0, 0);
+                }
+            }
+            return cancelJobs(c, CANCEL_BATCH_JOBS, batchId, now);
+        });
+    }
+
+    /** Cancels one job: at once when it waits, at the backend when it runs. Idempotent. */
+    public Cancel cancelJob(UUID jobId, Instant now) {
+        return Transactions.inTransaction(dataSource, "cancel job", c -> {
+            Cancel cancel = cancelJobs(c, CANCEL_ONE_JOB, jobId, now);
+            return cancel.cancelled() + cancel.cancelRequested() > 0 ? cancel : new Cancel(jobExists(c, jobId), 0, 0);
+        });
+    }
+
+    private static Cancel cancelJobs(Connection c, String statement, UUID id, Instant now) throws SQLException {
+        int cancelled = 0;
+        List<UUID> running = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement(statement)) {
+            setNow(ps, 1, now);
+            ps.setObject(2, id);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    if (JobState.fromWire(rs.getString(2)) == JobState.RUNNING) {
+                        running.add(rs.getObject(1, UUID.class));
+                    } else {
+                        cancelled++;
+                    }
+                }
+            }
+        }
+        if (!running.isEmpty()) {
+            try (PreparedStatement ps = c.prepareStatement(NOTIFY_CANCEL)) {
+                ps.setArray(1, c.createArrayOf("uuid", running.toArray(UUID[]::new)));
+                ps.execute();
+            }
+        }
+        return new Cancel(true, cancelled, running.size());
+    }
+
+    /** What a retry by hand did. */
+    public enum Retry { RETRIED, NOT_FOUND, NOT_RETRYABLE }
+
+    // History is kept (attempt rows, the attempt number); the budget starts again.
+    private static final String RETRY_JOBS = """
+            update job j
+            set state = 'pending', attempts_used = 0, run_after = '-infinity', finished_at = null, error = null,
+                result = null, cancel_requested_at = null, waiting_reason = null, progress = null
+            where %s
+            """;
+    private static final String RETRY_ONE_JOB = RETRY_JOBS.formatted("j.id = ? and j.state in ('failed', 'cancelled')");
+    private static final String RETRY_BATCH_FAILED = RETRY_JOBS.formatted("j.batch_id = ? and j.state = 'failed'");
+
+    /** Sends a failed or cancelled job back to pending with a fresh attempt budget. */
+    public Retry retryJob(UUID jobId) {
+        return Transactions.inTransaction(dataSource, "retry job", c -> {
+            if (retryJobs(c, RETRY_ONE_JOB, jobId) > 0) {
+                notifyWork(c);
+                return Retry.RETRIED;
+            }
+            return jobExists(c, jobId) ? Retry.NOT_RETRYABLE : Retry.NOT_FOUND;
+        });
+    }
+
+    /**
+     * Sends every failed job of a batch back to pending with a fresh budget.
+     *
+     * @return how many, or -1 when there is no such batch
+     */
+    public int retryFailed(UUID batchId) {
+        return Transactions.inTransaction(dataSource, "retry failed", c -> {
+            int retried = retryJobs(c, RETRY_BATCH_FAILED, batchId);
+            if (retried > 0) {
+                notifyWork(c);
+                return retried;
+            }
+            try (PreparedStatement ps = c.prepareStatement("select 1 from batch where id = ?")) {
+                ps.setObject(1, batchId);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next() ? 0 : -1;
+                }
+            }
+        });
+    }
+
+    private static int retryJobs(Connection c, String statement, UUID id) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(statement)) {
+            ps.setObject(1, id);
+            return ps.executeUpdate();
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private static boolean jobExists(Connection c, UUID jobId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("select 1 from job where id = ?")) {
+            ps.setObject(1, jobId);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
+
+    /** Wakes idle executors when the transaction commits. */
+    private static void notifyWork(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("select pg_notify('" + WORK_CHANNEL + "', '')")) {
+            ps.execute();
+        }
+    }
+
+    private static void setNow(PreparedStatement ps, int index, Instant now) throws SQLException {
+        if (now == null) {
+            ps.setNull(index, Types.TIMESTAMP_WITH_TIMEZONE);
+        } else {
+            ps.setObject(index, now.atOffset(ZoneOffset.UTC));
+        }
+    }
+
+    private static Instant instant(ResultSet rs, String column) throws SQLException {
+        OffsetDateTime value = rs.getObject(column, OffsetDateTime.class);
+        return value == null ? null : value.toInstant();
+    }
+
+    private static void readStates(PreparedStatement ps, Map<UUID, JobState> into) throws SQLException {
+        try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                into.put(rs.getObject(1, UUID.class), JobState.fromWire(rs.getString(2)));
+            }
+        }
+    }
+
+    private static Set<UUID> readIds(PreparedStatement ps) throws SQLException {
+        Set<UUID> ids = new HashSet<>();
+        try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                ids.add(rs.getObject(1, UUID.class));
+            }
+        }
+        return ids;
+    }
+
+    private static String nullToEmpty(String value) {
+        return value == null ? "" : value;
+    }
+}

@@ -1,0 +1,28 @@
+package dev.atelier.store.entity;
+
+import io.quarkus.hibernate.orm.panache.PanacheEntityBase;
+import jakarta.persistence.Column;
+import jakarta.persistence.Entity;
+import jakarta.persistence.Id;
+import jakarta.persistence.Table;
+import java.time.OffsetDateTime;
+import java.util.UUID;
+import org.hibernate.annotations.Immutable;
+
+/** A line of ledger.jsonl: a job reached a terminal state. */
+@Entity
+@Table(name = "ledger_line")
+@Immutable
+public class LedgerLineEntity extends PanacheEntityBase {
+    @Id
+    public long seq;
+    @Column(name = "job_id")
+    public UUID jobId;
+    @Column(name = "batch_id")
+    public UUID batchId;
+    public String status;
+    public String details;
+    public int attempts;
+    @Column(name = "occurred_at")
+    public OffsetDateTime occurredAt;
+}

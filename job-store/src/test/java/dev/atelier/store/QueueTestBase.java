@@ -1,0 +1,54 @@
+package dev.atelier.store;
+
+import dev.atelier.store.testing.Inspect;
+import dev.atelier.store.testing.TestPostgres;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.BeforeEach;
+
+/** Every test gets a migrated database of its own on the test PostgreSQL. */
+abstract class QueueTestBase {
+
+    static final Duration LEASE = Duration.ofSeconds(30);
+    static final String EXECUTOR = "executor-0-test";
+    static final List<String> MODELS = List.of(dev.atelier.store.testing.Batches.MODEL);
+
+    TestPostgres.Database database;
+    DataSource dataSource;
+    JobQueue queue;
+    ExportLog exports;
+    Inspect inspect;
+
+    @BeforeEach
+    void freshDatabase() {
+        database = TestPostgres.get().newDatabase();
+        dataSource = database.dataSource();
+        queue = new JobQueue(dataSource);
+        exports = new ExportLog(dataSource);
+        inspect = new Inspect(dataSource);
+    }
+
+    List<ClaimedJob> claimOllama(int slots) {
+        return queue.claim(EXECUTOR, Map.of("ollama", slots), MODELS, LEASE, null);
+    }
+
+    List<ClaimedJob> claimOllamaAt(int slots, Instant now) {
+        return queue.claim(EXECUTOR, Map.of("ollama", slots), MODELS, LEASE, now);
+    }
+
+    Map<java.util.UUID, JobState> succeed(Collection<ClaimedJob> jobs) {
+        return queue.finish(jobs.stream()
+                .map(j -> new AttemptOutcome.Success(j.id(), j.leaseToken(), "{\"text\": \"done " + j.key() + "\"}"))
+                .toList(), null);
+    }
+
+    Map<java.util.UUID, JobState> failForGood(Collection<ClaimedJob> jobs) {
+        return queue.finish(jobs.stream()
+                .map(j -> new AttemptOutcome.Failure(j.id(), j.leaseToken(), "HTTP 400 from Ollama: bad", false))
+                .toList(), null);
+    }
+}

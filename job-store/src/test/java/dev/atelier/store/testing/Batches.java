@@ -1,0 +1,75 @@
+package dev.atelier.store.testing;
+
+import dev.atelier.store.BatchMode;
+import dev.atelier.store.NewBatch;
+import dev.atelier.store.NewBatch.NewJob;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+/** Test factory for batches; every value is valid unless a test changes it. */
+public final class Batches {
+
+    public static final String MODEL = "deepseek-r1:32b";
+
+    private final BatchMode mode;
+    private int priority = 1;
+    private int maxAttempts = 3;
+    private Duration retryDelay = Duration.ofSeconds(5);
+    private double retryBackoff = 2.0;
+    private String submittedBy;
+    private String idempotencyKey;
+    private String requestHash;
+    private final List<NewJob> jobs = new ArrayList<>();
+
+    private Batches(BatchMode mode) {
+        this.mode = mode;
+    }
+
+    public static Batches batch(BatchMode mode) {
+        return new Batches(mode);
+    }
+
+    public Batches priority(int priority) {
+        this.priority = priority;
+        return this;
+    }
+
+    public Batches retry(int maxAttempts, Duration delay, double backoff) {
+        this.maxAttempts = maxAttempts;
+        this.retryDelay = delay;
+        this.retryBackoff = backoff;
+        return this;
+    }
+
+    public Batches idempotency(String submittedBy, String key, String requestHash) {
+        this.submittedBy = submittedBy;
+        this.idempotencyKey = key;
+        this.requestHash = requestHash;
+        return this;
+    }
+
+    /** Adds {@code count} Ollama jobs of one job priority. */
+    public Batches ollamaJobs(int count, int jobPriority) {
+        return jobs(count, jobPriority, "ollama.generate", MODEL);
+    }
+
+    /** Adds {@code count} jobs of a type and model (null model for ComfyUI). */
+    public Batches jobs(int count, int jobPriority, String type, String model) {
+        for (int i = 0; i < count; i++) {
+            String key = "job-" + jobs.size();
+            String spec = type.startsWith("ollama")
+                    ? "{\"model\": \"" + model + "\", \"prompt\": \"Write line " + jobs.size() + "\"}"
+                    : "{\"workflow\": {\"3\": {\"class_type\": \"KSampler\", \"inputs\": {}}}}";
+            jobs.add(new NewJob(UUID.randomUUID(), key, jobPriority, type, model, null, null, spec,
+                    Duration.ofMinutes(10), null));
+        }
+        return this;
+    }
+
+    public NewBatch build() {
+        return new NewBatch(UUID.randomUUID(), "test " + mode.wire(), mode, priority, "{}", maxAttempts, retryDelay,
+                retryBackoff, submittedBy, idempotencyKey, requestHash, List.copyOf(jobs));
+    }
+}
