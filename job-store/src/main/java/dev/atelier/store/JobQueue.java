@@ -344,26 +344,44 @@ public class JobQueue {
 
     // ---------------------------------------------------------------- finishing attempts
 
+    /*
+     * Every statement that ends attempts first locks the rows it will change in id order, so two of them never
+     * wait on each other in a cycle. Only rows still held under the given lease token qualify: the fence.
+     * Export lines take the counter row after the job rows, at the end of the statement; each such statement
+     * commits on its own, so no transaction waits for a job row while it holds the counter.
+     */
+    private static final String LOCK_HELD_JOBS = """
+            select j.id from job j join outcome o on o.job_id = j.id and o.lease_token = j.lease_token
+            where j.state = 'running'
+            order by j.id
+            for update of j
+            """;
+
     private static final String COMPLETE = """
             with clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            outcome as materialized (select * from unnest(?::uuid[], ?::uuid[], ?::text[]) as o(job_id, lease_token, result)),
+            held as materialized (%s),
             done as (
                 update job j
                 set state = 'success', result = o.result::jsonb, error = null, finished_at = clock.now,
                     attempts_used = j.attempts_used + 1, lease_token = null, lease_expires_at = null,
                     progress = null, waiting_reason = null
-                from unnest(?::uuid[], ?::uuid[], ?::text[]) as o(job_id, lease_token, result), clock
-                where j.id = o.job_id and j.lease_token = o.lease_token and j.state = 'running'
+                from held h, outcome o, clock
+                where j.id = h.id and o.job_id = h.id
                 returning j.id, o.lease_token
             )
             update attempt a set status = 'success', finished_at = clock.now
             from done d, clock
             where a.lease_token = d.lease_token
             returning a.job_id
-            """;
+            """.formatted(LOCK_HELD_JOBS);
 
     // A cancel request turns any failure into a cancellation: the user no longer wants a retry.
     private static final String FAIL = """
             with clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            outcome as materialized (
+                select * from unnest(?::uuid[], ?::uuid[], ?::text[], ?::boolean[]) as o(job_id, lease_token, error, retryable)),
+            held as materialized (%s),
             moved as (
                 update job j
                 set state = case when j.cancel_requested_at is not null then 'cancelled'
@@ -379,9 +397,8 @@ public class JobQueue {
                                             and j.attempts_used + 1 < j.max_attempts
                                        then null else clock.now end,
                     error = o.error, lease_token = null, lease_expires_at = null, progress = null
-                from unnest(?::uuid[], ?::uuid[], ?::text[], ?::boolean[]) as o(job_id, lease_token, error, retryable),
-                     clock, batch b
-                where j.id = o.job_id and j.lease_token = o.lease_token and j.state = 'running' and b.id = j.batch_id
+                from held h, outcome o, clock, batch b
+                where j.id = h.id and o.job_id = h.id and b.id = j.batch_id
                 returning j.id, j.state, o.lease_token, o.error
             )
             update attempt a
@@ -390,20 +407,22 @@ public class JobQueue {
             from moved m, clock
             where a.lease_token = m.lease_token
             returning a.job_id, m.state
-            """;
+            """.formatted(LOCK_HELD_JOBS);
 
     // Not spent, not shown: the attempt row goes (its event line says handed_back). A job whose cancel was
     // requested is closed instead.
     private static final String HAND_BACK = """
             with clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            outcome as materialized (select * from unnest(?::uuid[], ?::uuid[], ?::text[]) as o(job_id, lease_token, reason)),
+            held as materialized (%s),
             back as (
                 update job j
                 set state = case when j.cancel_requested_at is null then 'pending' else 'cancelled' end,
                     attempt = j.attempt - case when j.cancel_requested_at is null then 1 else 0 end,
                     finished_at = case when j.cancel_requested_at is null then null else clock.now end,
                     waiting_reason = o.reason, lease_token = null, lease_expires_at = null, progress = null
-                from unnest(?::uuid[], ?::uuid[], ?::text[]) as o(job_id, lease_token, reason), clock
-                where j.id = o.job_id and j.lease_token = o.lease_token and j.state = 'running'
+                from held h, outcome o, clock
+                where j.id = h.id and o.job_id = h.id
                 returning j.id, j.state, o.lease_token
             ),
             not_spent as (
@@ -416,11 +435,12 @@ public class JobQueue {
                 where a.lease_token = b.lease_token and b.state = 'cancelled'
             )
             select id, state from back
-            """;
+            """.formatted(LOCK_HELD_JOBS);
 
     /**
      * Records what happened to attempts an executor held, many at once. An outcome whose lease token is not the
-     * job's current one (a stale or restarted worker) changes nothing.
+     * job's current one (a stale or restarted worker) changes nothing. Successes, failures and hand-backs each
+     * commit in a transaction of their own.
      *
      * @return the new state of each job whose outcome was accepted
      */
@@ -437,59 +457,67 @@ public class JobQueue {
                 handBacks.add(h);
             }
         }
-        if (outcomes.isEmpty()) {
-            return Map.of();
-        }
-        return Transactions.inTransaction(dataSource, "finish attempts", c -> {
-            Map<UUID, JobState> moved = new HashMap<>();
-            if (!successes.isEmpty()) {
+        // One transaction per statement: see LOCK_HELD_JOBS.
+        Map<UUID, JobState> moved = new HashMap<>();
+        if (!successes.isEmpty()) {
+            moved.putAll(Transactions.inTransaction(dataSource, "complete", c -> {
                 try (PreparedStatement ps = c.prepareStatement(COMPLETE)) {
                     setNow(ps, 1, now);
                     ps.setArray(2, c.createArrayOf("uuid", successes.stream().map(AttemptOutcome::jobId).toArray(UUID[]::new)));
                     ps.setArray(3, c.createArrayOf("uuid", successes.stream().map(AttemptOutcome::leaseToken).toArray(UUID[]::new)));
                     ps.setArray(4, c.createArrayOf("text", successes.stream().map(AttemptOutcome.Success::resultJson).toArray(String[]::new)));
-                    try (ResultSet rs = ps.executeQuery()) {
-                        while (rs.next()) {
-                            moved.put(rs.getObject(1, UUID.class), JobState.SUCCESS);
-                        }
+                    Map<UUID, JobState> done = new HashMap<>();
+                    for (UUID id : readIds(ps)) {
+                        done.put(id, JobState.SUCCESS);
                     }
+                    return done;
                 }
-            }
-            if (!failures.isEmpty()) {
+            }));
+        }
+        if (!failures.isEmpty()) {
+            moved.putAll(Transactions.inTransaction(dataSource, "fail", c -> {
                 try (PreparedStatement ps = c.prepareStatement(FAIL)) {
                     setNow(ps, 1, now);
                     ps.setArray(2, c.createArrayOf("uuid", failures.stream().map(AttemptOutcome::jobId).toArray(UUID[]::new)));
                     ps.setArray(3, c.createArrayOf("uuid", failures.stream().map(AttemptOutcome::leaseToken).toArray(UUID[]::new)));
                     ps.setArray(4, c.createArrayOf("text", failures.stream().map(AttemptOutcome.Failure::error).toArray(String[]::new)));
                     ps.setArray(5, c.createArrayOf("bool", failures.stream().map(AttemptOutcome.Failure::retryable).toArray(Boolean[]::new)));
-                    readStates(ps, moved);
+                    return readStates(ps);
                 }
-            }
-            if (!handBacks.isEmpty()) {
+            }));
+        }
+        if (!handBacks.isEmpty()) {
+            moved.putAll(Transactions.inTransaction(dataSource, "hand back", c -> {
                 try (PreparedStatement ps = c.prepareStatement(HAND_BACK)) {
                     setNow(ps, 1, now);
                     ps.setArray(2, c.createArrayOf("uuid", handBacks.stream().map(AttemptOutcome::jobId).toArray(UUID[]::new)));
                     ps.setArray(3, c.createArrayOf("uuid", handBacks.stream().map(AttemptOutcome::leaseToken).toArray(UUID[]::new)));
                     ps.setArray(4, c.createArrayOf("text", handBacks.stream().map(AttemptOutcome.HandBack::reason).toArray(String[]::new)));
-                    readStates(ps, moved);
+                    Map<UUID, JobState> back = readStates(ps);
+                    if (back.containsValue(JobState.PENDING)) {
+                        notifyWork(c);
+                    }
+                    return back;
                 }
-                if (moved.containsValue(JobState.PENDING)) {
-                    notifyWork(c);
-                }
-            }
-            return moved;
-        });
+            }));
+        }
+        return moved;
     }
 
     private static final String CLOSE_CANCELLED = """
             with clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            held as materialized (
+                select j.id, j.lease_token from job j
+                where j.lease_token = any (?::uuid[]) and j.state = 'running' and j.cancel_requested_at is not null
+                order by j.id
+                for update of j),
             closed as (
                 update job j
                 set state = 'cancelled', finished_at = clock.now, lease_token = null, lease_expires_at = null,
                     progress = null, error = null
-                from clock
-                where j.lease_token = any (?::uuid[]) and j.state = 'running' and j.cancel_requested_at is not null
-                returning j.id, j.lease_token
+                from held h, clock
+                where j.id = h.id
+                returning j.id, h.lease_token
             )
             update attempt a set status = 'cancelled', finished_at = clock.now
             from closed c, clock
@@ -562,9 +590,7 @@ public class JobQueue {
             try (PreparedStatement ps = c.prepareStatement(REAP)) {
                 setNow(ps, 1, now);
                 ps.setInt(2, limit);
-                Map<UUID, JobState> moved = new HashMap<>();
-                readStates(ps, moved);
-                return moved;
+                return readStates(ps);
             }
         });
     }
@@ -577,14 +603,19 @@ public class JobQueue {
 
     // Pending and retry jobs end at once; running ones are asked to stop (the executor holding the lease aborts).
     private static final String CANCEL_JOBS = """
-            with clock as materialized (select coalesce(?::timestamptz, now()) as now)
+            with clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            target as materialized (
+                select j.id from job j
+                where j.%s = ? and j.state in ('pending', 'retry', 'running')
+                order by j.id
+                for update of j)
             update job j
             set state = case when j.state = 'running' then 'running' else 'cancelled' end,
                 finished_at = case when j.state = 'running' then null else clock.now end,
                 cancel_requested_at = case when j.state = 'running' then coalesce(j.cancel_requested_at, clock.now) end,
                 waiting_reason = null
-            from clock
-            where j.%s = ? and j.state in ('pending', 'retry', 'running')
+            from target t, clock
+            where j.id = t.id
             returning j.id, j.state
             """;
     private static final String CANCEL_BATCH_JOBS = CANCEL_JOBS.formatted("batch_id");
@@ -728,12 +759,14 @@ public class JobQueue {
         return value == null ? null : value.toInstant();
     }
 
-    private static void readStates(PreparedStatement ps, Map<UUID, JobState> into) throws SQLException {
+    private static Map<UUID, JobState> readStates(PreparedStatement ps) throws SQLException {
+        Map<UUID, JobState> states = new HashMap<>();
         try (ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
-                into.put(rs.getObject(1, UUID.class), JobState.fromWire(rs.getString(2)));
+                states.put(rs.getObject(1, UUID.class), JobState.fromWire(rs.getString(2)));
             }
         }
+        return states;
     }
 
     private static Set<UUID> readIds(PreparedStatement ps) throws SQLException {

@@ -68,6 +68,22 @@ class ClaimTests extends QueueTestBase {
     }
 
     @Test
+    void aSequentialJobRetriedByHandWaitsForTheRunningOne() {
+        NewBatch b = batch(BatchMode.SEQUENTIAL).ollamaJobs(3, 1).build();
+        queue.insertBatch(b);
+        ClaimedJob first = claimOllama(5).get(0);
+        failForGood(List.of(first));
+        ClaimedJob second = claimOllama(5).get(0);
+        assertThat(second.key()).isEqualTo("job-1");
+
+        queue.retryJob(first.id());
+
+        assertThat(claimOllama(5)).as("job-0 is the head again, but job-1 still runs").isEmpty();
+        succeed(List.of(second));
+        assertThat(claimOllama(5)).extracting(ClaimedJob::key).containsExactly("job-0");
+    }
+
+    @Test
     void parallelModeOffersEverythingInPriorityOrder() {
         queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(2, 3).ollamaJobs(2, 1).build());
 

@@ -1,0 +1,67 @@
+package dev.atelier.store;
+
+import static dev.atelier.store.testing.Batches.batch;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** Equal batches take turns, so a big batch submitted first does not starve a small one (DESIGN.md, ordering). */
+class FairShareTests extends QueueTestBase {
+
+    @Test
+    void aSmallBatchArrivingLateIsServedBeforeThirtyMoreJobsOfTheBigOne() {
+        NewBatch a = batch(BatchMode.PARALLEL).priority(3).ollamaJobs(1_000, 1).build();
+        queue.insertBatch(a);
+        // A has been running a while when B arrives
+        succeed(claimOllama(4));
+        NewBatch b = batch(BatchMode.PARALLEL).priority(3).ollamaJobs(10, 1).build();
+        queue.insertBatch(b);
+
+        int aClaimedSinceB = 0;
+        int bClaimed = 0;
+        while (bClaimed < 10) {
+            List<ClaimedJob> claimed = claimOllama(4);
+            assertThat(claimed).hasSize(4);
+            for (ClaimedJob job : claimed) {
+                if (job.batchId().equals(b.id())) {
+                    bClaimed++;
+                } else {
+                    aClaimedSinceB++;
+                }
+            }
+            succeed(claimed);
+        }
+
+        System.out.printf("fair share: B's 10 jobs were claimed while A got %d%n", aClaimedSinceB);
+        assertThat(aClaimedSinceB).isLessThan(30);
+    }
+
+    @Test
+    void claimingOneAtATimeAlternatesBetweenEqualBatches() {
+        NewBatch a = batch(BatchMode.PARALLEL).ollamaJobs(5, 1).build();
+        NewBatch b = batch(BatchMode.PARALLEL).ollamaJobs(5, 1).build();
+        queue.insertBatch(a);
+        queue.insertBatch(b);
+
+        StringBuilder order = new StringBuilder();
+        for (int i = 0; i < 6; i++) {
+            List<ClaimedJob> one = claimOllama(1);
+            order.append(one.get(0).batchId().equals(a.id()) ? 'A' : 'B');
+            succeed(one);
+        }
+
+        assertThat(order.toString()).isIn("ABABAB", "BABABA");
+    }
+
+    @Test
+    void aMoreUrgentBatchStillGoesFirst() {
+        NewBatch routine = batch(BatchMode.PARALLEL).priority(5).ollamaJobs(5, 1).build();
+        NewBatch urgent = batch(BatchMode.PARALLEL).priority(1).ollamaJobs(3, 1).build();
+        queue.insertBatch(routine);
+        queue.insertBatch(urgent);
+
+        assertThat(claimOllama(4)).extracting(ClaimedJob::batchId)
+                .containsExactly(urgent.id(), urgent.id(), urgent.id(), routine.id());
+    }
+}

@@ -1,0 +1,92 @@
+package dev.atelier.store;
+
+import static dev.atelier.store.testing.Batches.batch;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+
+/** Only the holder of an attempt's lease may finish it (DESIGN.md, leases and fencing; invariant 2). */
+class FencingTests extends QueueTestBase {
+
+    private ClaimedJob staleAfterReapAndReclaim;
+    private ClaimedJob current;
+
+    private void reapAndReclaim() {
+        queue.insertBatch(batch(BatchMode.PARALLEL).retry(3, Duration.ZERO, 1.0).ollamaJobs(1, 1).build());
+        Instant t0 = Instant.now().truncatedTo(ChronoUnit.MILLIS);
+        staleAfterReapAndReclaim = claimOllamaAt(1, t0).get(0);
+        Instant later = t0.plus(LEASE).plusSeconds(1);
+        queue.reapExpired(10, later);
+        // a restarted executor with the same name claims the job again
+        current = claimOllamaAt(1, later).get(0);
+        assertThat(current.id()).isEqualTo(staleAfterReapAndReclaim.id());
+    }
+
+    @Test
+    void aStaleCompletionChangesNothing() {
+        reapAndReclaim();
+
+        assertThat(succeed(List.of(staleAfterReapAndReclaim))).isEmpty();
+
+        assertThat(inspect.job(current.id()).state()).isEqualTo("running");
+        assertThat(inspect.job(current.id()).leaseToken()).isEqualTo(current.leaseToken());
+        assertThat(inspect.job(current.id()).result()).isNull();
+        assertThat(inspect.attempts(current.id())).extracting(a -> a.status()).containsExactly("failed", "running");
+        assertThat(inspect.ledgerStatuses(current.id())).isEmpty();
+
+        // the current holder's outcome is the one that counts
+        assertThat(queue.finish(List.of(new AttemptOutcome.Success(current.id(), current.leaseToken(),
+                "{\"text\": \"fresh\"}")), null)).containsEntry(current.id(), JobState.SUCCESS);
+        assertThat(inspect.job(current.id()).result()).contains("fresh");
+    }
+
+    @Test
+    void aStaleHandBackOrFailureChangesNothing() {
+        reapAndReclaim();
+
+        assertThat(queue.finish(List.of(
+                new AttemptOutcome.HandBack(current.id(), staleAfterReapAndReclaim.leaseToken(), "refused"),
+                new AttemptOutcome.Failure(current.id(), staleAfterReapAndReclaim.leaseToken(), "HTTP 500", true)),
+                null)).isEmpty();
+        assertThat(queue.closeCancelled(List.of(staleAfterReapAndReclaim.leaseToken()), null)).isEmpty();
+
+        assertThat(inspect.job(current.id()).state()).isEqualTo("running");
+        assertThat(inspect.job(current.id()).attemptsUsed()).isEqualTo(1);
+        assertThat(inspect.attempts(current.id())).hasSize(2);
+        assertThat(queue.heartbeat(List.of(staleAfterReapAndReclaim.leaseToken()), LEASE, null).extended()).isEmpty();
+    }
+
+    @Test
+    void aSecondCompletionOfTheSameAttemptChangesNothing() {
+        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build());
+        ClaimedJob job = claimOllama(1).get(0);
+        succeed(List.of(job));
+
+        assertThat(queue.finish(List.of(new AttemptOutcome.Success(job.id(), job.leaseToken(), "{\"text\": \"again\"}")),
+                null)).isEmpty();
+        assertThat(queue.finish(List.of(new AttemptOutcome.Success(job.id(), UUID.randomUUID(), "{\"text\": \"forged\"}")),
+                null)).isEmpty();
+
+        assertThat(inspect.job(job.id()).result()).contains("done job-0");
+        assertThat(inspect.ledgerStatuses(job.id())).containsExactly("success");
+        assertThat(inspect.eventStatuses(job.id())).containsExactly("success");
+    }
+
+    @Test
+    void inOneCallStaleOutcomesAreDroppedAndCurrentOnesKept() {
+        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(2, 1).build());
+        List<ClaimedJob> held = claimOllama(2);
+
+        var moved = queue.finish(List.of(
+                new AttemptOutcome.Success(held.get(0).id(), held.get(0).leaseToken(), "{\"text\": \"ok\"}"),
+                new AttemptOutcome.Success(held.get(1).id(), UUID.randomUUID(), "{\"text\": \"stale\"}")), null);
+
+        assertThat(moved).containsOnlyKeys(held.get(0).id());
+        assertThat(inspect.job(held.get(1).id()).state()).isEqualTo("running");
+    }
+}
