@@ -115,7 +115,7 @@ class SchemaTests extends QueueTestBase {
     void runsOnTheExpectedServer() {
         int major = TestPostgres.get().serverMajorVersion();
         System.out.printf("test PostgreSQL major version: %d%n", major);
-        String expected = System.getProperty("atelier.test.expect-pg-major");
+        String expected = System.getProperty("expected.postgres.major");
         if (expected != null && !expected.isBlank()) {
             assertThat(major).isEqualTo(Integer.parseInt(expected));
         }

@@ -5,37 +5,17 @@ import io.smallrye.config.WithDefault;
 import java.time.Duration;
 import java.util.Optional;
 
-/** What an executor serves and how it holds its jobs (API.md, configuration). */
-@ConfigMapping(prefix = "atelier")
+/**
+ * How an executor holds its jobs (API.md, configuration). Mapped under {@code atelier.executor} only, so settings
+ * meant for other services ({@code atelier.auth.*}) in a shared ConfigMap do not stop the executor.
+ */
+@ConfigMapping(prefix = "atelier.executor")
 public interface ExecutorConfig {
 
-    Backends backends();
+    /** The executor's name in attempts and the ledger; host name plus a random suffix when unset. */
+    Optional<String> id();
 
-    Executor executor();
-
-    interface Backends {
-        /** The Ollama this executor serves. */
-        Backend ollama();
-
-        /** The ComfyUI this executor serves. */
-        Backend comfyui();
-    }
-
-    interface Backend {
-        /** Base URL of the backend. */
-        String url();
-
-        /** Concurrent jobs of this kind the executor runs; 0 turns the backend off. */
-        @WithDefault("1")
-        int slots();
-    }
-
-    interface Executor {
-        /** The executor's name in attempts and the ledger; host name plus a random suffix when unset. */
-        Optional<String> id();
-
-        /** Lease length; heartbeats renew it. */
-        @WithDefault("PT30S")
-        Duration lease();
-    }
+    /** Lease length; heartbeats renew it. */
+    @WithDefault("PT30S")
+    Duration lease();
 }

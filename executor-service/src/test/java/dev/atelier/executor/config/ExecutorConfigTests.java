@@ -15,14 +15,17 @@ import org.junit.jupiter.api.Test;
 class ExecutorConfigTests {
 
     @Inject
-    ExecutorConfig config;
+    BackendsConfig backends;
+
+    @Inject
+    ExecutorConfig executor;
 
     @Test
     void defaultsMatchTheApi() {
-        assertThat(config.backends().ollama().url()).isEqualTo("http://localhost:11434");
-        assertThat(config.backends().ollama().slots()).isEqualTo(1);
-        assertThat(config.backends().comfyui().url()).isEqualTo("http://localhost:8188");
-        assertThat(config.backends().comfyui().slots()).isEqualTo(1);
-        assertThat(config.executor().lease()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(backends.ollama().url()).isEqualTo("http://localhost:11434");
+        assertThat(backends.ollama().slots()).isEqualTo(1);
+        assertThat(backends.comfyui().url()).isEqualTo("http://localhost:8188");
+        assertThat(backends.comfyui().slots()).isEqualTo(1);
+        assertThat(executor.lease()).isEqualTo(Duration.ofSeconds(30));
     }
 }
