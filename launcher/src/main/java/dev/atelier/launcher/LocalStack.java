@@ -52,6 +52,7 @@ public final class LocalStack implements AutoCloseable {
     private final PrintStream out;
     private final List<Process> services = new ArrayList<>();
     private EmbeddedPostgres postgres;
+    private volatile boolean stopping;
 
     public LocalStack(Settings settings, PrintStream out) {
         this.settings = settings;
@@ -72,6 +73,9 @@ public final class LocalStack implements AutoCloseable {
         }
         stack.out.println("Ctrl-C stops Atelier; the data stays in " + stack.settings.dataDirectory());
         int exit = stack.awaitAnyServiceExit();
+        if (stack.stopping) {
+            return; // Ctrl-C: the shutdown hook is stopping everything
+        }
         System.err.println("a service stopped on its own (exit " + exit + "); stopping Atelier");
         System.exit(1);
     }
@@ -87,6 +91,10 @@ public final class LocalStack implements AutoCloseable {
                 // stopped by close(), after the services, never before them
                 .setRegisterShutdownHook(false)
                 .setPort(settings.postgresPort())
+                // zonky's defaults trade durability for test speed; this data is the user's
+                .setServerConfig("fsync", "on")
+                .setServerConfig("synchronous_commit", "on")
+                .setServerConfig("full_page_writes", "on")
                 .setOverrideWorkingDirectory(settings.dataDirectory().resolve("pg-binaries").toFile())
                 .start();
         createDatabaseIfMissing();
@@ -191,7 +199,12 @@ public final class LocalStack implements AutoCloseable {
 
     /** Stops the services (gracefully, then forcibly after 30 s), then PostgreSQL. */
     @Override
-    public synchronized void close() {
+    public void close() {
+        stopping = true;
+        stopEverything();
+    }
+
+    private synchronized void stopEverything() {
         for (Process p : services) {
             p.destroy();
         }

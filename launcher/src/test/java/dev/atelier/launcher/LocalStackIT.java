@@ -60,6 +60,8 @@ class LocalStackIT {
             for (int port : ports.values()) {
                 assertThat(get(port, "/q/health/ready")).contains("\"status\": \"UP\"");
             }
+            assertThat(query(settings, "select count(*) from pg_settings where name in ('fsync', 'synchronous_commit') and setting = 'on'"))
+                    .as("the user's data is written durably").isEqualTo(2);
             execute(settings, "insert into crew (name, template) values ('kept', '{\"type\": \"ollama.generate\"}')");
         }
 
