@@ -13,6 +13,7 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -160,9 +161,11 @@ public class JobQueue {
      * The claim, in one statement (DESIGN.md, ordering):
      *  1. open_batch walks the fetch index's leading column: the batches that have open jobs;
      *  2. gate takes each batch's head job (its lowest open priority and position) and drops sequential
-     *     batches that already run a job: two tiny index probes per batch;
-     *  3. candidate takes, per batch and wanted kind, the jobs its mode allows, in job priority then position order,
-     *     and numbers them (turn) so equal batches take turns;
+     *     batches that already run a job: two tiny index probes per batch. From the head it derives the window of
+     *     (priority, position) the mode lets run now: the head's group (priority), the head job (sequential), or
+     *     everything from the head on (parallel), used as bounds on the fetch index;
+     *  3. candidate takes, per batch and wanted kind, the claimable jobs in that window, in job priority then
+     *     position order, and numbers them (turn) so equal batches take turns;
      *  4. locked takes, per kind, as many as the executor has free slots, ordered by batch priority, turn, and
      *     the batch served longest ago, skipping rows other claimers hold (SKIP LOCKED: claimers never wait);
      *  5. the jobs become running with a fresh lease token, each gets an attempt row, and the batches served
@@ -185,8 +188,12 @@ public class JobQueue {
                 from open_batch o where o.batch_id is not null
             ),
             gate as (
-                select b.id, b.mode, b.priority, b.last_claimed_at, b.created_at,
-                       head.priority as head_priority, head.position as head_position
+                -- the window of (priority, position) the batch's mode lets run now, as index bounds
+                select b.id, b.priority, b.last_claimed_at, b.created_at,
+                       head.priority as first_priority,
+                       case when b.mode = 'parallel' then 1000 else head.priority end as last_priority,
+                       case when b.mode = 'sequential' then head.position else 0 end as first_position,
+                       case when b.mode = 'sequential' then head.position else 2147483647 end as last_position
                 from open_batch o
                      join batch b on b.id = o.batch_id
                      cross join lateral (
@@ -204,14 +211,15 @@ public class JobQueue {
                      cross join wanted w
                      cross join lateral (
                          select j.id, j.priority, j.position from job j
-                         where j.batch_id = g.id and j.state in ('pending', 'retry')
+                         where j.batch_id = g.id
+                           and j.priority between g.first_priority and g.last_priority
+                           and j.position between g.first_position and g.last_position
+                           and j.state in ('pending', 'retry')
                            and j.run_after <= clock.now
                            and j.kind = w.kind
                            and (j.model is null or j.model = any (?::text[]))
-                           and (g.mode <> 'priority' or j.priority = g.head_priority)
-                           and (g.mode <> 'sequential' or (j.priority = g.head_priority and j.position = g.head_position))
                          order by j.priority, j.position
-                         limit w.slots) c
+                         limit ?) c
             ),
             locked as materialized (
                 select l.id
@@ -267,6 +275,7 @@ public class JobQueue {
         if (wanted.isEmpty()) {
             return List.of();
         }
+        int mostSlots = Collections.max(wanted.values());
         return Transactions.inTransaction(dataSource, "claim", c -> {
             try (PreparedStatement ps = c.prepareStatement(CLAIM)) {
                 String[] kinds = wanted.keySet().toArray(String[]::new);
@@ -275,6 +284,7 @@ public class JobQueue {
                 ps.setArray(++i, c.createArrayOf("text", kinds));
                 ps.setArray(++i, c.createArrayOf("int4", wanted.values().toArray(Integer[]::new)));
                 ps.setArray(++i, c.createArrayOf("text", models.toArray(String[]::new)));
+                ps.setInt(++i, mostSlots);
                 ps.setDouble(++i, lease.toMillis() / 1000.0);
                 ps.setString(++i, executorId);
                 ps.setString(++i, executorId);
