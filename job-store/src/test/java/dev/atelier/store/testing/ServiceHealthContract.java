@@ -5,7 +5,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasItem;
 
+import dev.atelier.store.BatchMode;
+import dev.atelier.store.ClaimedJob;
+import dev.atelier.store.JobQueue;
+import dev.atelier.store.NewBatch;
 import jakarta.inject.Inject;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
@@ -14,13 +21,16 @@ import org.junit.jupiter.api.Test;
 
 /**
  * What every service promises at start: it migrates a real PostgreSQL, reports itself healthy with a database
- * readiness check, and serves metrics and OpenAPI. Each service's {@code HealthTests} runs these as a
+ * readiness check, serves metrics and OpenAPI, and runs the queue on its own connection pool. Each service's {@code HealthTests} runs these as a
  * {@code @QuarkusTest} with {@link PostgresTestResource}.
  */
 public abstract class ServiceHealthContract {
 
     @Inject
     DataSource dataSource;
+
+    @Inject
+    JobQueue queue;
 
     @Test
     void readyIncludesTheDatabase() {
@@ -50,6 +60,18 @@ public abstract class ServiceHealthContract {
         try (Connection c = dataSource.getConnection()) {
             assertThat(c.getCatalog()).startsWith("atelier_test_");
         }
+    }
+
+    @Test
+    void theQueueRunsOnTheServicesConnectionPool() {
+        NewBatch batch = Batches.batch(BatchMode.PARALLEL).ollamaJobs(2, 1).build();
+        assertThat(queue.insertBatch(batch).created()).isTrue();
+
+        List<ClaimedJob> claimed = queue.claim("health-check", Map.of("ollama", 2), List.of(Batches.MODEL),
+                Duration.ofSeconds(30), null);
+
+        assertThat(claimed).extracting(ClaimedJob::batchId).containsOnly(batch.id()).hasSize(2);
+        assertThat(queue.cancelBatch(batch.id(), null).cancelRequested()).isEqualTo(2);
     }
 
     @Test
