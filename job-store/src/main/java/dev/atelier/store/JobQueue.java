@@ -13,7 +13,6 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -164,8 +163,10 @@ public class JobQueue {
      *     batches that already run a job: two tiny index probes per batch. From the head it derives the window of
      *     (priority, position) the mode lets run now: the head's group (priority), the head job (sequential), or
      *     everything from the head on (parallel), used as bounds on the fetch index;
-     *  3. candidate takes, per batch and wanted kind, the claimable jobs in that window, in job priority then
-     *     position order, and numbers them (turn) so equal batches take turns;
+     *  3. candidate walks the batches in claim order (batch priority, then the one served longest ago) and takes, per
+     *     wanted kind, each batch's claimable jobs in that window (job priority, then position), numbered by turn so
+     *     equal batches take turns. It stops after slots + 8 batches have offered work: the claim's top rows can only
+     *     come from the first batches that offer any, and the spare eight cover rows other claimers hold;
      *  4. locked takes, per kind, as many as the executor has free slots, ordered by batch priority, turn, and
      *     the batch served longest ago, skipping rows other claimers hold (SKIP LOCKED: claimers never wait);
      *  5. the jobs become running with a fresh lease token, each gets an attempt row, and the batches served
@@ -204,22 +205,32 @@ public class JobQueue {
                    or not exists (select 1 from job r where r.batch_id = b.id and r.state = 'running')
             ),
             candidate as (
-                select c.id, w.kind, g.id as batch_id, g.priority as batch_priority, g.last_claimed_at, g.created_at,
-                       row_number() over (partition by g.id, w.kind order by c.priority, c.position) as turn
-                from gate g
-                     cross join clock
-                     cross join wanted w
+                select t.id, w.kind, served.batch_id, served.batch_priority, served.last_claimed_at, served.created_at,
+                       t.turn
+                from wanted w
                      cross join lateral (
-                         select j.id, j.priority, j.position from job j
-                         where j.batch_id = g.id
-                           and j.priority between g.first_priority and g.last_priority
-                           and j.position between g.first_position and g.last_position
-                           and j.state in ('pending', 'retry')
-                           and j.run_after <= clock.now
-                           and j.kind = w.kind
-                           and (j.model is null or j.model = any (?::text[]))
-                         order by j.priority, j.position
-                         limit ?) c
+                         -- batches in claim order, each with its claimable jobs of this kind; the nested loop
+                         -- keeps that order, so the limit stops probing once enough batches have offered work
+                         select g.id as batch_id, g.priority as batch_priority, g.last_claimed_at, g.created_at,
+                                offered.ids
+                         from (select * from gate
+                               order by priority, last_claimed_at nulls first, created_at, id) g
+                              cross join lateral (
+                                  select array_agg(x.id order by x.priority, x.position) as ids
+                                  from (select j.id, j.priority, j.position from job j, clock
+                                        where j.batch_id = g.id
+                                          and j.priority between g.first_priority and g.last_priority
+                                          and j.position between g.first_position and g.last_position
+                                          and j.state in ('pending', 'retry')
+                                          and j.run_after <= clock.now
+                                          and j.kind = w.kind
+                                          and (j.model is null or j.model = any (?::text[]))
+                                        order by j.priority, j.position
+                                        limit w.slots) x) offered
+                         where offered.ids is not null
+                         order by g.priority, g.last_claimed_at nulls first, g.created_at, g.id
+                         limit w.slots + 8) served
+                     cross join unnest(served.ids) with ordinality as t(id, turn)
             ),
             locked as materialized (
                 select l.id
@@ -275,7 +286,6 @@ public class JobQueue {
         if (wanted.isEmpty()) {
             return List.of();
         }
-        int mostSlots = Collections.max(wanted.values());
         return Transactions.inTransaction(dataSource, "claim", c -> {
             try (PreparedStatement ps = c.prepareStatement(CLAIM)) {
                 String[] kinds = wanted.keySet().toArray(String[]::new);
@@ -284,7 +294,6 @@ public class JobQueue {
                 ps.setArray(++i, c.createArrayOf("text", kinds));
                 ps.setArray(++i, c.createArrayOf("int4", wanted.values().toArray(Integer[]::new)));
                 ps.setArray(++i, c.createArrayOf("text", models.toArray(String[]::new)));
-                ps.setInt(++i, mostSlots);
                 ps.setDouble(++i, lease.toMillis() / 1000.0);
                 ps.setString(++i, executorId);
                 ps.setString(++i, executorId);

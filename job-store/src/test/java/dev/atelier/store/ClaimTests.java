@@ -110,6 +110,17 @@ class ClaimTests extends QueueTestBase {
     }
 
     @Test
+    void manyBatchesWithoutWorkForThisExecutorDoNotHideOneThatHasSome() {
+        for (int i = 0; i < 30; i++) {
+            queue.insertBatch(batch(BatchMode.PARALLEL).priority(0).jobs(2, 1, "ollama.generate", "qwen3:8b").build());
+        }
+        NewBatch mine = batch(BatchMode.PARALLEL).priority(9).ollamaJobs(2, 1).build();
+        queue.insertBatch(mine);
+
+        assertThat(claimOllama(1)).extracting(ClaimedJob::batchId).containsExactly(mine.id());
+    }
+
+    @Test
     void aRetryWaitsForItsBackoff() {
         NewBatch b = batch(BatchMode.PARALLEL).retry(3, java.time.Duration.ofSeconds(10), 2.0).ollamaJobs(1, 1).build();
         queue.insertBatch(b);
