@@ -395,30 +395,27 @@ public class JobQueue {
             returning a.job_id
             """.formatted(LOCK_HELD_JOBS);
 
-    // A cancel request turns any failure into a cancellation: the user no longer wants a retry.
-    private static final String FAIL = """
+    /*
+     * A spent attempt that failed: the job goes to retry with backoff while its budget lasts, else to failed. A
+     * cancel request turns it into a cancellation instead (not spent): the user no longer wants a retry. The next
+     * state is decided in "held", on the row as locked, from the outcomes that "held" also supplies.
+     */
+    private static final String FAIL_ATTEMPTS = """
             with clock as materialized (select coalesce(?::timestamptz, now()) as now),
-            outcome as materialized (
-                select * from unnest(?::uuid[], ?::uuid[], ?::text[], ?::boolean[]) as o(job_id, lease_token, error, retryable)),
-            held as materialized (%s),
+            %s,
             moved as (
                 update job j
-                set state = case when j.cancel_requested_at is not null then 'cancelled'
-                                 when o.retryable and j.attempts_used + 1 < j.max_attempts then 'retry'
-                                 else 'failed' end,
-                    attempts_used = j.attempts_used + case when j.cancel_requested_at is null then 1 else 0 end,
-                    run_after = case when j.cancel_requested_at is null and o.retryable
-                                          and j.attempts_used + 1 < j.max_attempts
+                set state = h.next_state,
+                    attempts_used = j.attempts_used + case when h.next_state = 'cancelled' then 0 else 1 end,
+                    run_after = case when h.next_state = 'retry'
                                      then clock.now + make_interval(secs => b.retry_delay_ms / 1000.0
                                           * power(b.retry_backoff, j.attempts_used) * (0.9 + random() * 0.2))
                                      else j.run_after end,
-                    finished_at = case when j.cancel_requested_at is null and o.retryable
-                                            and j.attempts_used + 1 < j.max_attempts
-                                       then null else clock.now end,
-                    error = o.error, lease_token = null, lease_expires_at = null, progress = null
-                from held h, outcome o, clock, batch b
-                where j.id = h.id and o.job_id = h.id and b.id = j.batch_id
-                returning j.id, j.state, o.lease_token, o.error
+                    finished_at = case when h.next_state = 'retry' then null else clock.now end,
+                    error = h.error, lease_token = null, lease_expires_at = null, progress = null
+                from held h, clock, batch b
+                where j.id = h.id and b.id = j.batch_id
+                returning j.id, j.state, h.lease_token, h.error
             )
             update attempt a
             set status = case when m.state = 'cancelled' then 'cancelled' else 'failed' end,
@@ -426,7 +423,22 @@ public class JobQueue {
             from moved m, clock
             where a.lease_token = m.lease_token
             returning a.job_id, m.state
-            """.formatted(LOCK_HELD_JOBS);
+            """;
+
+    private static final String NEXT_STATE_AFTER_FAILURE = """
+            case when j.cancel_requested_at is not null then 'cancelled'
+                 when %s and j.attempts_used + 1 < j.max_attempts then 'retry'
+                 else 'failed' end""";
+
+    private static final String FAIL = FAIL_ATTEMPTS.formatted("""
+            outcome as materialized (
+                select * from unnest(?::uuid[], ?::uuid[], ?::text[], ?::boolean[]) as o(job_id, lease_token, error, retryable)),
+            held as materialized (
+                select j.id, j.lease_token, o.error, %s as next_state
+                from job j join outcome o on o.job_id = j.id and o.lease_token = j.lease_token
+                where j.state = 'running'
+                order by j.id
+                for update of j)""".formatted(NEXT_STATE_AFTER_FAILURE.formatted("o.retryable")));
 
     // Not spent, not shown: the attempt row goes (its event line says handed_back). A job whose cancel was
     // requested is closed instead.
@@ -563,40 +575,14 @@ public class JobQueue {
 
     // ---------------------------------------------------------------- reaper
 
-    private static final String REAP = """
-            with clock as materialized (select coalesce(?::timestamptz, now()) as now),
-            expired as materialized (
-                select j.id, j.lease_token, 'lease expired on ' || j.executor_id as error
+    private static final String REAP = FAIL_ATTEMPTS.formatted("""
+            held as materialized (
+                select j.id, j.lease_token, 'lease expired on ' || j.executor_id as error, %s as next_state
                 from job j, clock
                 where j.state = 'running' and j.lease_expires_at < clock.now
                 order by j.lease_expires_at
                 limit ?
-                for update of j skip locked
-            ),
-            moved as (
-                update job j
-                set state = case when j.cancel_requested_at is not null then 'cancelled'
-                                 when j.attempts_used + 1 < j.max_attempts then 'retry'
-                                 else 'failed' end,
-                    attempts_used = j.attempts_used + case when j.cancel_requested_at is null then 1 else 0 end,
-                    run_after = case when j.cancel_requested_at is null and j.attempts_used + 1 < j.max_attempts
-                                     then clock.now + make_interval(secs => b.retry_delay_ms / 1000.0
-                                          * power(b.retry_backoff, j.attempts_used) * (0.9 + random() * 0.2))
-                                     else j.run_after end,
-                    finished_at = case when j.cancel_requested_at is null and j.attempts_used + 1 < j.max_attempts
-                                       then null else clock.now end,
-                    error = e.error, lease_token = null, lease_expires_at = null, progress = null
-                from expired e, clock, batch b
-                where j.id = e.id and b.id = j.batch_id
-                returning j.id, j.state, e.lease_token, e.error
-            )
-            update attempt a
-            set status = case when m.state = 'cancelled' then 'cancelled' else 'failed' end,
-                finished_at = clock.now, error = m.error
-            from moved m, clock
-            where a.lease_token = m.lease_token
-            returning a.job_id, m.state
-            """;
+                for update of j skip locked)""".formatted(NEXT_STATE_AFTER_FAILURE.formatted("true")));
 
     /**
      * Takes back jobs whose lease expired (the executor died or hung): the attempt is spent, with the error

@@ -10,7 +10,7 @@ import java.util.List;
 import java.util.UUID;
 import javax.sql.DataSource;
 
-/** Reads rows back for assertions; tests change rows only through the queue operations. */
+/** Reads rows back for assertions. */
 public final class Inspect {
 
     private final DataSource dataSource;
