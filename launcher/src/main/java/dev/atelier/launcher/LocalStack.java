@@ -63,7 +63,10 @@ public final class LocalStack implements AutoCloseable {
         // initdb and the server log every line at INFO through zonky; warnings and errors still show
         System.setProperty("org.slf4j.simpleLogger.log.io.zonky", "warn");
         Path root = Path.of(args.length > 0 ? args[0] : ".").toAbsolutePath().normalize();
-        LocalStack stack = new LocalStack(Settings.fromEnvironment(root), System.out);
+        Settings settings = Settings.fromEnvironment(root);
+        // zonky's builder makes its default working directory in /tmp even when it is overridden
+        System.setProperty("ot.epg.working-dir", settings.dataDirectory().resolve("pg-binaries").toString());
+        LocalStack stack = new LocalStack(settings, System.out);
         Runtime.getRuntime().addShutdownHook(new Thread(stack::close, "atelier-stop"));
         try {
             stack.start();
