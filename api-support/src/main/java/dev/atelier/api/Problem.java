@@ -1,0 +1,35 @@
+package dev.atelier.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import java.util.List;
+
+/**
+ * An RFC 9457 problem: every error a client gets from Atelier has this shape (API.md, conventions).
+ *
+ * @param errors one entry per bad field, for validation failures; absent otherwise
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record Problem(String type, String title, int status, String detail, List<FieldError> errors) {
+
+    public static final String MEDIA_TYPE = "application/problem+json";
+    public static final MediaType MEDIA = MediaType.valueOf(MEDIA_TYPE);
+
+    /** A field that failed validation, named as the client wrote it: {@code jobs[2].model}. */
+    public record FieldError(String field, String message) {
+    }
+
+    public static Problem of(int status, String detail) {
+        return new Problem("about:blank", Response.Status.fromStatusCode(status) == null
+                ? "HTTP " + status : Response.Status.fromStatusCode(status).getReasonPhrase(), status, detail, null);
+    }
+
+    public static Problem invalid(String detail, List<FieldError> errors) {
+        return new Problem("about:blank", "Bad Request", 400, detail, errors);
+    }
+
+    public Response toResponse() {
+        return Response.status(status).type(MEDIA).entity(this).build();
+    }
+}

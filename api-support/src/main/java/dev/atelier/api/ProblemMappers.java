@@ -1,0 +1,90 @@
+package dev.atelier.api;
+
+import com.fasterxml.jackson.core.JsonParseException;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import jakarta.ws.rs.NotAllowedException;
+import jakarta.ws.rs.NotSupportedException;
+import jakarta.ws.rs.WebApplicationException;
+import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.UriInfo;
+import java.util.List;
+import org.jboss.logging.Logger;
+import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+
+/** Turns every exception that reaches the REST layer into a problem response; none becomes a bare 500. */
+public class ProblemMappers {
+
+    private static final Logger LOG = Logger.getLogger(ProblemMappers.class);
+
+    @ServerExceptionMapper
+    public Response problem(ProblemException e) {
+        return e.problem().toResponse();
+    }
+
+    @ServerExceptionMapper
+    public Response notAllowed(NotAllowedException e, UriInfo uri) {
+        return Problem.of(405, "this method is not allowed on " + path(uri)).toResponse();
+    }
+
+    @ServerExceptionMapper
+    public Response notSupported(NotSupportedException e) {
+        return Problem.of(415, "send the body as application/json").toResponse();
+    }
+
+    @ServerExceptionMapper
+    public Response web(WebApplicationException e, UriInfo uri) {
+        // the JSON body reader wraps what Jackson found wrong in a plain 400
+        if (e.getCause() instanceof JsonMappingException mapping) {
+            return mapping(mapping);
+        }
+        if (e.getCause() instanceof JsonProcessingException json) {
+            return json(json);
+        }
+        int status = e.getResponse().getStatus();
+        String detail = status == 404 ? "nothing at " + path(uri) : e.getMessage();
+        return Problem.of(status, detail).toResponse();
+    }
+
+    private static String path(UriInfo uri) {
+        return "/" + uri.getPath().replaceFirst("^/", "");
+    }
+
+    @ServerExceptionMapper
+    public Response unrecognized(UnrecognizedPropertyException e) {
+        String field = JsonPaths.of(e.getPath());
+        return Problem.invalid("the body has a field Atelier does not know",
+                List.of(new Problem.FieldError(field, "unknown field"))).toResponse();
+    }
+
+    @ServerExceptionMapper
+    public Response mapping(JsonMappingException e) {
+        if (e instanceof UnrecognizedPropertyException unknown) {
+            return unrecognized(unknown);
+        }
+        String field = JsonPaths.of(e.getPath());
+        if (field.isEmpty()) {
+            return Problem.invalid("the body is not the JSON this endpoint expects: " + e.getOriginalMessage(),
+                    null).toResponse();
+        }
+        return Problem.invalid("a field has the wrong type",
+                List.of(new Problem.FieldError(field, JsonPaths.describe(e)))).toResponse();
+    }
+
+    @ServerExceptionMapper
+    public Response parse(JsonParseException e) {
+        return Problem.invalid("the body is not valid JSON: " + e.getOriginalMessage(), null).toResponse();
+    }
+
+    @ServerExceptionMapper
+    public Response json(JsonProcessingException e) {
+        return Problem.invalid("the body is not valid JSON: " + e.getOriginalMessage(), null).toResponse();
+    }
+
+    @ServerExceptionMapper
+    public Response unexpected(Throwable e) {
+        LOG.error("unexpected error", e);
+        return Problem.of(500, "an unexpected error; it was logged").toResponse();
+    }
+}

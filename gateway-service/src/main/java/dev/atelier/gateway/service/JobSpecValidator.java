@@ -1,0 +1,191 @@
+package dev.atelier.gateway.service;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.atelier.api.Problem.FieldError;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Checks the backend call of a job (or a crew template) before anything is stored, so a bad value is a 400 here
+ * rather than a 500 at the backend. Each problem is added to {@code errors} under the field name the client used.
+ */
+@ApplicationScoped
+public class JobSpecValidator {
+
+    public static final Set<String> TYPES = Set.of("ollama.generate", "ollama.chat", "comfyui.workflow");
+
+    private enum OptionType { INTEGER, NUMBER, BOOLEAN, STRINGS }
+
+    /** Ollama's documented options (contracts/ollama-api.md, 4.6) and their JSON types. */
+    private static final Map<String, OptionType> OLLAMA_OPTIONS = Map.ofEntries(
+            Map.entry("num_keep", OptionType.INTEGER), Map.entry("seed", OptionType.INTEGER),
+            Map.entry("num_predict", OptionType.INTEGER), Map.entry("top_k", OptionType.INTEGER),
+            Map.entry("repeat_last_n", OptionType.INTEGER), Map.entry("num_ctx", OptionType.INTEGER),
+            Map.entry("num_batch", OptionType.INTEGER), Map.entry("num_gpu", OptionType.INTEGER),
+            Map.entry("main_gpu", OptionType.INTEGER), Map.entry("num_thread", OptionType.INTEGER),
+            Map.entry("draft_num_predict", OptionType.INTEGER),
+            Map.entry("top_p", OptionType.NUMBER), Map.entry("min_p", OptionType.NUMBER),
+            Map.entry("typical_p", OptionType.NUMBER), Map.entry("temperature", OptionType.NUMBER),
+            Map.entry("repeat_penalty", OptionType.NUMBER), Map.entry("presence_penalty", OptionType.NUMBER),
+            Map.entry("frequency_penalty", OptionType.NUMBER),
+            Map.entry("use_mmap", OptionType.BOOLEAN), Map.entry("stop", OptionType.STRINGS));
+
+    private static final Set<String> CHAT_ROLES = Set.of("system", "user", "assistant", "tool");
+
+    /**
+     * Checks a spec of the given type.
+     *
+     * @param prefix the spec's place in the request, e.g. {@code jobs[2].}, or empty
+     */
+    public void validate(String type, JsonNode spec, String prefix, List<FieldError> errors) {
+        switch (type) {
+            case "ollama.generate" -> {
+                requireText(spec, "model", prefix, errors);
+                requireText(spec, "prompt", prefix, errors);
+                optionalText(spec, "system", prefix, errors);
+                ollamaCommon(spec, prefix, errors);
+                JsonNode images = spec.get("images");
+                if (images != null && !isArrayOf(images, JsonNode::isTextual)) {
+                    errors.add(new FieldError(prefix + "images", "must be an array of base64 strings"));
+                }
+            }
+            case "ollama.chat" -> {
+                requireText(spec, "model", prefix, errors);
+                messages(spec.get("messages"), prefix + "messages", errors);
+                ollamaCommon(spec, prefix, errors);
+            }
+            case "comfyui.workflow" -> workflow(spec.get("workflow"), prefix + "workflow", errors);
+            default -> errors.add(new FieldError(prefix + "type", "must be one of " + String.join(", ",
+                    TYPES.stream().sorted().toList())));
+        }
+    }
+
+    private void ollamaCommon(JsonNode spec, String prefix, List<FieldError> errors) {
+        options(spec.get("options"), prefix + "options", errors);
+        JsonNode format = spec.get("format");
+        if (format != null && !(format.isTextual() && format.asText().equals("json")) && !format.isObject()) {
+            errors.add(new FieldError(prefix + "format", "must be \"json\" or a JSON schema object"));
+        }
+        JsonNode think = spec.get("think");
+        if (think != null && !think.isBoolean()
+                && !(think.isTextual() && Set.of("low", "medium", "high").contains(think.asText()))) {
+            errors.add(new FieldError(prefix + "think", "must be true, false, \"low\", \"medium\" or \"high\""));
+        }
+        JsonNode keepAlive = spec.get("keep_alive");
+        if (keepAlive != null && !keepAlive.isTextual() && !keepAlive.isIntegralNumber()) {
+            errors.add(new FieldError(prefix + "keep_alive", "must be a duration such as \"10m\", or seconds"));
+        }
+    }
+
+    private void options(JsonNode options, String field, List<FieldError> errors) {
+        if (options == null || options.isNull()) {
+            return;
+        }
+        if (!options.isObject()) {
+            errors.add(new FieldError(field, "must be an object of Ollama options"));
+            return;
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = options.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> option = it.next();
+            OptionType expected = OLLAMA_OPTIONS.get(option.getKey());
+            String name = field + "." + option.getKey();
+            if (expected == null) {
+                errors.add(new FieldError(name, "is not an Ollama option"));
+                continue;
+            }
+            JsonNode value = option.getValue();
+            boolean ok = switch (expected) {
+                case INTEGER -> value.isIntegralNumber() && value.canConvertToLong();
+                case NUMBER -> value.isNumber();
+                case BOOLEAN -> value.isBoolean();
+                case STRINGS -> isArrayOf(value, JsonNode::isTextual);
+            };
+            if (!ok) {
+                errors.add(new FieldError(name, switch (expected) {
+                    case INTEGER -> "must be an integer";
+                    case NUMBER -> "must be a number";
+                    case BOOLEAN -> "must be true or false";
+                    case STRINGS -> "must be an array of strings";
+                }));
+            }
+        }
+    }
+
+    private void messages(JsonNode messages, String field, List<FieldError> errors) {
+        if (messages == null || !messages.isArray() || messages.isEmpty()) {
+            errors.add(new FieldError(field, "must be a non-empty array of messages"));
+            return;
+        }
+        for (int i = 0; i < messages.size(); i++) {
+            JsonNode message = messages.get(i);
+            String at = field + "[" + i + "]";
+            if (!message.isObject()) {
+                errors.add(new FieldError(at, "must be an object with role and content"));
+                continue;
+            }
+            JsonNode role = message.get("role");
+            if (role == null || !role.isTextual() || !CHAT_ROLES.contains(role.asText())) {
+                errors.add(new FieldError(at + ".role", "must be one of assistant, system, tool, user"));
+            }
+            JsonNode content = message.get("content");
+            if (content == null || !content.isTextual()) {
+                errors.add(new FieldError(at + ".content", "must be a string"));
+            }
+        }
+    }
+
+    private void workflow(JsonNode workflow, String field, List<FieldError> errors) {
+        if (workflow == null || !workflow.isObject() || workflow.isEmpty()) {
+            errors.add(new FieldError(field, "must be an API-format graph: an object of nodes"));
+            return;
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = workflow.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> node = it.next();
+            String at = field + "." + node.getKey();
+            JsonNode value = node.getValue();
+            if (!value.isObject()) {
+                errors.add(new FieldError(at, "must be a node object with class_type and inputs"));
+                continue;
+            }
+            JsonNode classType = value.get("class_type");
+            if (classType == null || !classType.isTextual() || classType.asText().isBlank()) {
+                errors.add(new FieldError(at + ".class_type", "must be a non-empty string"));
+            }
+            JsonNode inputs = value.get("inputs");
+            if (inputs == null || !inputs.isObject()) {
+                errors.add(new FieldError(at + ".inputs", "must be an object"));
+            }
+        }
+    }
+
+    private static void requireText(JsonNode spec, String name, String prefix, List<FieldError> errors) {
+        JsonNode value = spec.get(name);
+        if (value == null || value.isNull()) {
+            errors.add(new FieldError(prefix + name, "is required"));
+        } else if (!value.isTextual() || value.asText().isBlank()) {
+            errors.add(new FieldError(prefix + name, "must be a non-blank string"));
+        }
+    }
+
+    private static void optionalText(JsonNode spec, String name, String prefix, List<FieldError> errors) {
+        JsonNode value = spec.get(name);
+        if (value != null && !value.isNull() && !value.isTextual()) {
+            errors.add(new FieldError(prefix + name, "must be a string"));
+        }
+    }
+
+    private static boolean isArrayOf(JsonNode node, java.util.function.Predicate<JsonNode> element) {
+        if (!node.isArray()) {
+            return false;
+        }
+        for (JsonNode item : node) {
+            if (!element.test(item)) {
+                return false;
+            }
+        }
+        return true;
+    }
+}
