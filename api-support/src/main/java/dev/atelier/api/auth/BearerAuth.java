@@ -1,0 +1,93 @@
+package dev.atelier.api.auth;
+
+import dev.atelier.api.Problem;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import jakarta.inject.Singleton;
+import jakarta.ws.rs.container.ContainerRequestContext;
+import jakarta.ws.rs.core.HttpHeaders;
+import jakarta.ws.rs.core.Response;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+import org.jboss.resteasy.reactive.server.ServerRequestFilter;
+
+/**
+ * Checks the bearer token of every /api/** request: a missing or unknown token is a 401, a read token on a
+ * write is a 403. Health, metrics and the dashboard page need none. Tokens are never logged.
+ */
+@Singleton
+public class BearerAuth {
+
+    private static final Logger LOG = Logger.getLogger(BearerAuth.class);
+    private static final Set<String> READ_METHODS = Set.of("GET", "HEAD", "OPTIONS");
+
+    /** Whether /api/** needs a bearer token; true in prod, false in the dev and test profiles. */
+    @ConfigProperty(name = "atelier.auth.enabled", defaultValue = "true")
+    boolean enabled;
+
+    /** {@code name:role:hex-sha256} entries, comma-separated (ATELIER_AUTH_TOKENS). */
+    @ConfigProperty(name = "atelier.auth.tokens")
+    Optional<List<String>> configuredTokens;
+
+    /** A file of entries, one per line, such as a mounted Kubernetes Secret; read as well as the list. */
+    @ConfigProperty(name = "atelier.auth.tokens-file")
+    Optional<Path> tokensFile;
+
+    @Inject
+    Caller caller;
+
+    private volatile Tokens tokens;
+
+    /** Loads the tokens at start; auth on with none configured stops the service with a clear message. */
+    void onStart(@Observes StartupEvent start) throws IOException {
+        tokens = load();
+        if (enabled && tokens.isEmpty()) {
+            throw new IllegalStateException("atelier.auth.enabled is true but no tokens are configured: set "
+                    + "ATELIER_AUTH_TOKENS (name:role:hex-sha256 entries, comma-separated) or ATELIER_AUTH_TOKENS_FILE, "
+                    + "or turn authentication off with ATELIER_AUTH_ENABLED=false");
+        }
+        LOG.infof("bearer tokens %s", enabled ? "required on /api/**" : "not required (atelier.auth.enabled=false)");
+    }
+
+    private Tokens load() throws IOException {
+        List<String> entries = new ArrayList<>(configuredTokens.orElse(List.of()));
+        if (tokensFile.isPresent()) {
+            entries.addAll(Files.readAllLines(tokensFile.get()));
+        }
+        return Tokens.parse(entries);
+    }
+
+    @ServerRequestFilter
+    public Response authenticate(ContainerRequestContext request) {
+        if (!enabled || !request.getUriInfo().getPath().startsWith("/api/")) {
+            return null;
+        }
+        String header = request.getHeaderString(HttpHeaders.AUTHORIZATION);
+        if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7) || header.length() == 7) {
+            return unauthorized("send Authorization: Bearer <token>");
+        }
+        var holder = tokens.holderOf(header.substring(7).trim());
+        if (holder.isEmpty()) {
+            return unauthorized("the bearer token is not one this service knows");
+        }
+        if (!READ_METHODS.contains(request.getMethod()) && !holder.get().role().mayWrite()) {
+            return Problem.of(403, "the token '" + holder.get().name() + "' may only read; this needs a submit token")
+                    .toResponse();
+        }
+        caller.identify(holder.get().name());
+        return null;
+    }
+
+    private static Response unauthorized(String detail) {
+        return Response.fromResponse(Problem.of(401, detail).toResponse())
+                .header(HttpHeaders.WWW_AUTHENTICATE, "Bearer realm=\"atelier\"").build();
+    }
+}

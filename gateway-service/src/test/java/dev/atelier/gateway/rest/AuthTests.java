@@ -1,0 +1,64 @@
+package dev.atelier.gateway.rest;
+
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+
+import dev.atelier.api.auth.Tokens;
+import dev.atelier.store.testing.PostgresTestResource;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.QuarkusTestProfile;
+import io.quarkus.test.junit.TestProfile;
+import io.restassured.http.ContentType;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** Bearer tokens with roles (API.md, authentication), as the prod profile runs them. */
+@QuarkusTest
+@QuarkusTestResource(PostgresTestResource.class)
+@TestProfile(AuthTests.AuthOn.class)
+class AuthTests {
+
+    private static final String PROBLEM = "application/problem+json";
+    private static final String CREW = """
+            {"type": "ollama.generate", "model": "llama3.2:3b", "prompt": "Name the sword {task}."}""";
+
+    public static class AuthOn implements QuarkusTestProfile {
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            return Map.of("atelier.auth.enabled", "true",
+                    "atelier.auth.tokens", "ci:submit:" + Tokens.sha256("ci-secret")
+                            + ",viewer:read:" + Tokens.sha256("viewer-secret"));
+        }
+    }
+
+    @Test
+    void aMissingOrUnknownTokenIs401() {
+        given().get("/api/v1/crews").then().statusCode(401).contentType(PROBLEM)
+                .header("WWW-Authenticate", containsString("Bearer")).body("status", equalTo(401));
+        given().auth().oauth2("guess").get("/api/v1/crews").then().statusCode(401).contentType(PROBLEM);
+        given().header("Authorization", "Basic Y2k6Y2ktc2VjcmV0").get("/api/v1/crews").then().statusCode(401);
+    }
+
+    @Test
+    void aReadTokenReadsButDoesNotWrite() {
+        given().auth().oauth2("viewer-secret").get("/api/v1/crews/mk1").then().statusCode(200);
+        given().auth().oauth2("viewer-secret").contentType(ContentType.JSON).body(CREW).put("/api/v1/crews/sword")
+                .then().statusCode(403).contentType(PROBLEM).body("detail", containsString("viewer"));
+        given().auth().oauth2("viewer-secret").get("/api/v1/crews/sword").then().statusCode(404);
+    }
+
+    @Test
+    void aSubmitTokenWrites() {
+        given().auth().oauth2("ci-secret").contentType(ContentType.JSON).body(CREW).put("/api/v1/crews/blade")
+                .then().statusCode(201);
+        given().auth().oauth2("ci-secret").delete("/api/v1/crews/blade").then().statusCode(204);
+    }
+
+    @Test
+    void healthAndMetricsNeedNoToken() {
+        given().get("/q/health/ready").then().statusCode(200);
+        given().get("/q/metrics").then().statusCode(200);
+    }
+}
