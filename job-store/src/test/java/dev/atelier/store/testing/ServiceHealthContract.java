@@ -64,10 +64,12 @@ public abstract class ServiceHealthContract {
 
     @Test
     void theQueueRunsOnTheServicesConnectionPool() {
-        NewBatch batch = Batches.batch(BatchMode.PARALLEL).ollamaJobs(2, 1).build();
+        // a model of its own, so the claim cannot take other tests' jobs from the shared database
+        String model = "health-check-" + java.util.UUID.randomUUID();
+        NewBatch batch = Batches.batch(BatchMode.PARALLEL).jobs(2, 1, "ollama.generate", model).build();
         assertThat(queue.insertBatch(batch).created()).isTrue();
 
-        List<ClaimedJob> claimed = queue.claim("health-check", Map.of("ollama", 2), List.of(Batches.MODEL),
+        List<ClaimedJob> claimed = queue.claim("health-check", Map.of("ollama", 2), List.of(model),
                 Duration.ofSeconds(30), null);
 
         assertThat(claimed).extracting(ClaimedJob::batchId).containsOnly(batch.id()).hasSize(2);

@@ -1,0 +1,56 @@
+package dev.atelier.gateway.rest;
+
+import dev.atelier.api.ProblemException;
+import dev.atelier.store.JobQueue;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import java.util.Map;
+import java.util.UUID;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+
+@Path("/api/v1/jobs")
+@Produces(MediaType.APPLICATION_JSON)
+@Tag(name = "jobs", description = "One job: cancel or retry")
+public class JobResource {
+
+    @Inject
+    JobQueue queue;
+
+    @POST
+    @Path("{id}/cancel")
+    @Operation(summary = "Cancel a job",
+            description = "A waiting job ends at once; a running one is cancelled at its backend, unless it finishes first. Idempotent.")
+    public Response cancel(@PathParam("id") String id) {
+        UUID jobId = Ids.parse(id, "job");
+        JobQueue.Cancel cancel = queue.cancelJob(jobId, null);
+        if (!cancel.found()) {
+            throw unknown(jobId);
+        }
+        return Response.accepted(Map.of("id", jobId, "cancelled", cancel.cancelled() > 0,
+                "cancel_requested", cancel.cancelRequested() > 0)).build();
+    }
+
+    @POST
+    @Path("{id}/retry")
+    @Operation(summary = "Retry a job",
+            description = "A failed or cancelled job goes back to pending with a fresh attempt budget; its history is kept. Otherwise 409.")
+    public Response retry(@PathParam("id") String id) {
+        UUID jobId = Ids.parse(id, "job");
+        return switch (queue.retryJob(jobId)) {
+            case RETRIED -> Response.accepted(Map.of("id", jobId, "state", "pending")).build();
+            case NOT_FOUND -> throw unknown(jobId);
+            case NOT_RETRYABLE -> throw ProblemException.of(409,
+                    "job " + jobId + " is neither failed nor cancelled; only those can be retried");
+        };
+    }
+
+    private static ProblemException unknown(UUID id) {
+        return ProblemException.of(404, "no job " + id);
+    }
+}
