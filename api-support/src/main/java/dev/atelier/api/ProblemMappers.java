@@ -20,7 +20,11 @@ public class ProblemMappers {
 
     @ServerExceptionMapper
     public Response problem(ProblemException e) {
-        return e.problem().toResponse();
+        Response response = e.problem().toResponse();
+        if (e.problem().status() == 429 || e.problem().status() == 503) {
+            return Response.fromResponse(response).header("Retry-After", "5").build();
+        }
+        return response;
     }
 
     @ServerExceptionMapper

@@ -154,6 +154,23 @@ public class JobQueue {
         }
     }
 
+    private static final String COUNT_OPEN = """
+            select count(*) from job where state in ('pending', 'running', 'retry')
+            """;
+
+    /**
+     * Jobs not yet finished, for backpressure. It reads only the fetch index (a partial index of open jobs), never
+     * the whole job table; callers on a hot path should still cache it briefly.
+     */
+    public long countOpen() {
+        return Transactions.inTransaction(dataSource, "count open jobs", c -> {
+            try (PreparedStatement ps = c.prepareStatement(COUNT_OPEN); ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        });
+    }
+
     // ---------------------------------------------------------------- claim
 
     /*

@@ -6,7 +6,17 @@ import dev.atelier.api.view.BatchResponse;
 import dev.atelier.store.BatchViews;
 import dev.atelier.store.JobQueue;
 import jakarta.inject.Inject;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.atelier.api.auth.Caller;
+import dev.atelier.gateway.service.BatchIntake;
+import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.core.Context;
+import jakarta.ws.rs.core.UriInfo;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.ExampleObject;
+import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
@@ -30,6 +40,33 @@ public class BatchResource {
 
     @Inject
     ObjectMapper mapper;
+
+    @Inject
+    BatchIntake intake;
+
+    @Inject
+    Caller caller;
+
+    @POST
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Submit a batch",
+            description = "Stores the batch and all its jobs in one transaction, or nothing. Crew jobs expand from their "
+                    + "crew's template now. With an Idempotency-Key, a repeat with an equal body answers 200 with the "
+                    + "original batch and a different body 409. Every bad field is listed in one 400 problem.")
+    @RequestBody(content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "mk1 roster",
+            value = "{\"name\": \"mk1-roster\", \"mode\": \"priority\", \"priority\": 1, "
+                    + "\"jobs\": [{\"key\": \"scorpion\", \"crew\": \"mk1\", \"task\": \"Scorpion\", \"priority\": 1}, "
+                    + "{\"key\": \"raiden-bio\", \"type\": \"ollama.generate\", \"priority\": 2, "
+                    + "\"model\": \"deepseek-r1:32b\", \"prompt\": \"Write Raiden's bio\"}]}")))
+    public Response submit(JsonNode body, @HeaderParam("Idempotency-Key") String idempotencyKey, @Context UriInfo uri) {
+        BatchIntake.Accepted accepted = intake.accept(body, caller.name(), idempotencyKey);
+        BatchResponse batch = view(accepted.batchId());
+        if (!accepted.created()) {
+            return Response.ok(batch).build();
+        }
+        return Response.created(uri.getAbsolutePathBuilder().path(accepted.batchId().toString()).build())
+                .entity(batch).build();
+    }
 
     @GET
     @Path("{id}")

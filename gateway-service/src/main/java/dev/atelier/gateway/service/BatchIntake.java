@@ -1,0 +1,101 @@
+package dev.atelier.gateway.service;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.atelier.api.Problem;
+import dev.atelier.api.ProblemException;
+import dev.atelier.api.auth.Tokens;
+import dev.atelier.store.JobQueue;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.util.UUID;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+
+/** Accepts a batch: backpressure, validation and crew expansion, idempotency, then one transaction. */
+@ApplicationScoped
+public class BatchIntake {
+
+    /** The stored batch, and whether this request created it (false: an idempotent repeat). */
+    public record Accepted(UUID batchId, boolean created) {
+    }
+
+    /** 429 with Retry-After: too many jobs are waiting. */
+    public static class Busy extends ProblemException {
+        public Busy(long open, long ceiling) {
+            super(Problem.of(429, open + " jobs are waiting, above this cluster's ceiling of " + ceiling
+                    + "; submit again shortly"));
+        }
+    }
+
+    @Inject
+    BatchRequestValidator validator;
+
+    @Inject
+    JobQueue queue;
+
+    @Inject
+    ObjectMapper mapper;
+
+    @ConfigProperty(name = "atelier.gateway.max-open-jobs", defaultValue = "100000")
+    long maxOpenJobs;
+
+    @ConfigProperty(name = "atelier.gateway.open-jobs-cache", defaultValue = "PT1S")
+    java.time.Duration openJobsCache;
+
+    private volatile long openJobs = -1;
+    private volatile long openJobsReadAt;
+
+    public Accepted accept(JsonNode body, String submittedBy, String idempotencyKey) {
+        if (idempotencyKey != null && (idempotencyKey.isEmpty() || idempotencyKey.length() > 200)) {
+            throw new ProblemException(Problem.invalid("the Idempotency-Key header is not valid",
+                    java.util.List.of(new Problem.FieldError("Idempotency-Key", "must be 1 to 200 characters"))));
+        }
+        long open = openJobs();
+        if (open > maxOpenJobs) {
+            throw new Busy(open, maxOpenJobs);
+        }
+        String hash = idempotencyKey == null ? null : Tokens.sha256(canonical(body));
+        BatchRequestValidator.Result result = validator.read(body, submittedBy, idempotencyKey, hash);
+        if (!result.errors().isEmpty()) {
+            var all = new java.util.ArrayList<>(result.errors());
+            all.addAll(result.unknownCrews());
+            throw new ProblemException(Problem.invalid("the batch is not valid; nothing was stored", all));
+        }
+        if (!result.unknownCrews().isEmpty()) {
+            throw new ProblemException(new Problem("about:blank", "Not Found", 404,
+                    "a job names a crew that does not exist; nothing was stored", result.unknownCrews()));
+        }
+        JobQueue.Intake intake = queue.insertBatch(result.batch());
+        if (!intake.created() && !intake.storedRequestHash().equals(hash)) {
+            throw ProblemException.of(409, "the Idempotency-Key '" + idempotencyKey
+                    + "' was used for a different batch (" + intake.batchId() + ")");
+        }
+        if (intake.created()) {
+            openJobs = -1; // count again next time
+        }
+        return new Accepted(intake.batchId(), intake.created());
+    }
+
+    /** Open jobs, read from the fetch index at most once per {@code open-jobs-cache}: this runs on every submit. */
+    private long openJobs() {
+        long now = System.nanoTime();
+        if (openJobs < 0 || now - openJobsReadAt > openJobsCache.toNanos()) {
+            openJobs = queue.countOpen();
+            openJobsReadAt = now;
+        }
+        return openJobs;
+    }
+
+    /** The body as parsed JSON with sorted keys: equal bodies hash alike whatever their spacing or key order. */
+    private String canonical(JsonNode body) {
+        try {
+            Object plain = mapper.treeToValue(body, Object.class);
+            return mapper.copy().configure(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS, true)
+                    .writeValueAsString(plain);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,306 @@
+package dev.atelier.gateway.service;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
+import dev.atelier.api.Problem.FieldError;
+import dev.atelier.store.BatchMode;
+import dev.atelier.store.NewBatch;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.regex.Pattern;
+
+/**
+ * Reads a batch request (API.md, POST /api/v1/batches) and reports every bad field at once, under the name the
+ * client used ({@code jobs[2].model}). The body is read as a JSON tree rather than bound to classes, so that a
+ * wrong type in one field does not hide the mistakes in the others. Crew jobs expand here, from the stored
+ * template, so a later edit of the crew does not change them.
+ */
+@ApplicationScoped
+public class BatchRequestValidator {
+
+    public static final int MAX_JOBS = 10_000;
+    private static final Pattern KEY = Pattern.compile("[A-Za-z0-9._-]{1,100}");
+    private static final Pattern LABEL_KEY = Pattern.compile("[A-Za-z0-9._-]{1,63}");
+    private static final Set<String> BATCH_FIELDS = Set.of("name", "mode", "priority", "retry", "labels", "jobs");
+    private static final Set<String> RETRY_FIELDS = Set.of("max_attempts", "delay", "backoff");
+    private static final Set<String> JOB_FIELDS = Set.of("key", "type", "crew", "task", "priority", "timeout",
+            "max_attempts");
+    private static final Map<String, Set<String>> SPEC_FIELDS = Map.of(
+            "ollama.generate", Set.of("model", "prompt", "system", "options", "format", "think", "keep_alive", "images"),
+            "ollama.chat", Set.of("model", "messages", "options", "format", "think", "keep_alive"),
+            "comfyui.workflow", Set.of("workflow"));
+
+    /** What a valid request becomes; {@code unknownCrews} lists the fields naming crews that do not exist. */
+    public record Result(NewBatch batch, List<FieldError> errors, List<FieldError> unknownCrews) {
+    }
+
+    @Inject
+    JobSpecValidator specs;
+
+    @Inject
+    CrewService crews;
+
+    public Result read(JsonNode body, String submittedBy, String idempotencyKey, String requestHash) {
+        List<FieldError> errors = new ArrayList<>();
+        List<FieldError> unknownCrews = new ArrayList<>();
+        if (body == null || !body.isObject()) {
+            errors.add(new FieldError("", "the body must be a JSON object"));
+            return new Result(null, errors, unknownCrews);
+        }
+        unknownFields(body, BATCH_FIELDS, "", errors);
+        String name = text(body, "name", "", errors, true, 1, 200);
+        BatchMode mode = BatchMode.PRIORITY;
+        JsonNode modeNode = body.get("mode");
+        if (modeNode != null && !modeNode.isNull()) {
+            try {
+                mode = BatchMode.fromWire(modeNode.isTextual() ? modeNode.asText() : "?");
+            } catch (IllegalArgumentException e) {
+                errors.add(new FieldError("mode", "must be priority, parallel or sequential"));
+            }
+        }
+        int priority = integer(body, "priority", "", errors, 0, 1000, 1);
+        int maxAttempts = 3;
+        Duration delay = Duration.ofSeconds(5);
+        double backoff = 2.0;
+        JsonNode retry = body.get("retry");
+        if (retry != null && !retry.isNull()) {
+            if (!retry.isObject()) {
+                errors.add(new FieldError("retry", "must be an object with max_attempts, delay and backoff"));
+            } else {
+                unknownFields(retry, RETRY_FIELDS, "retry.", errors);
+                maxAttempts = integer(retry, "max_attempts", "retry.", errors, 1, 20, 3);
+                delay = duration(retry, "delay", "retry.", errors, Duration.ZERO, Duration.ofHours(1), delay);
+                backoff = number(retry, "backoff", "retry.", errors, 1.0, 10.0, 2.0);
+            }
+        }
+        String labels = labels(body.get("labels"), errors);
+        List<NewBatch.NewJob> jobs = jobs(body.get("jobs"), errors, unknownCrews);
+        if (!errors.isEmpty() || !unknownCrews.isEmpty()) {
+            return new Result(null, errors, unknownCrews);
+        }
+        return new Result(new NewBatch(UUID.randomUUID(), name, mode, priority, labels, maxAttempts, delay, backoff,
+                submittedBy, idempotencyKey, requestHash, jobs), errors, unknownCrews);
+    }
+
+    private List<NewBatch.NewJob> jobs(JsonNode jobs, List<FieldError> errors, List<FieldError> unknownCrews) {
+        if (jobs == null || jobs.isNull()) {
+            errors.add(new FieldError("jobs", "is required"));
+            return List.of();
+        }
+        if (!jobs.isArray()) {
+            errors.add(new FieldError("jobs", "must be an array of jobs"));
+            return List.of();
+        }
+        if (jobs.isEmpty() || jobs.size() > MAX_JOBS) {
+            errors.add(new FieldError("jobs", "must hold 1 to " + MAX_JOBS + " jobs, not " + jobs.size()));
+            return List.of();
+        }
+        List<NewBatch.NewJob> out = new ArrayList<>(jobs.size());
+        Set<String> keys = new HashSet<>();
+        Map<String, Optional<CrewService.Crew>> crewCache = new java.util.HashMap<>();
+        for (int i = 0; i < jobs.size(); i++) {
+            String at = "jobs[" + i + "].";
+            JsonNode job = jobs.get(i);
+            if (!job.isObject()) {
+                errors.add(new FieldError("jobs[" + i + "]", "must be an object"));
+                continue;
+            }
+            int before = errors.size() + unknownCrews.size();
+            String key = job.has("key") ? text(job, "key", at, errors, true, 1, 100) : "job-" + i;
+            if (key != null && job.has("key") && !KEY.matcher(key).matches()) {
+                errors.add(new FieldError(at + "key", "must match [A-Za-z0-9._-]{1,100}"));
+            } else if (key != null && !keys.add(key)) {
+                errors.add(new FieldError(at + "key", "'" + key + "' is used by another job of this batch"));
+            }
+            int priority = integer(job, "priority", at, errors, 0, 1000, 1);
+            Integer maxAttempts = job.has("max_attempts") && !job.get("max_attempts").isNull()
+                    ? integer(job, "max_attempts", at, errors, 1, 20, 3) : null;
+            String crew = null;
+            String task = null;
+            ObjectNode spec;
+            String type;
+            if (job.has("crew") || job.has("task")) {
+                if (job.has("type")) {
+                    errors.add(new FieldError(at + "type", "a crew job takes its type from the crew; leave type out"));
+                }
+                crew = text(job, "crew", at, errors, true, 1, 64);
+                task = text(job, "task", at, errors, true, 1, 10_000);
+                Set<String> allowed = new HashSet<>(JOB_FIELDS);
+                allowed.remove("type");
+                unknownFields(job, allowed, at, errors);
+                if (crew == null || task == null) {
+                    continue;
+                }
+                Optional<CrewService.Crew> found = crewCache.computeIfAbsent(crew, crews::find);
+                if (found.isEmpty()) {
+                    unknownCrews.add(new FieldError(at + "crew", "no crew named '" + crew + "'"));
+                    continue;
+                }
+                ObjectNode expanded = (ObjectNode) expand(found.get().template(), task);
+                type = expanded.remove("type").asText();
+                spec = expanded;
+            } else {
+                JsonNode typeNode = job.get("type");
+                if (typeNode == null || !typeNode.isTextual() || !JobSpecValidator.TYPES.contains(typeNode.asText())) {
+                    errors.add(new FieldError(at + "type",
+                            "must be ollama.generate, ollama.chat or comfyui.workflow (or give crew and task)"));
+                    continue;
+                }
+                type = typeNode.asText();
+                Set<String> allowed = new HashSet<>(JOB_FIELDS);
+                allowed.addAll(SPEC_FIELDS.get(type));
+                unknownFields(job, allowed, at, errors);
+                spec = job.deepCopy();
+                spec.remove(JOB_FIELDS);
+                specs.validate(type, spec, at, errors);
+            }
+            Duration defaultTimeout = type.startsWith("comfyui") ? Duration.ofMinutes(30) : Duration.ofMinutes(10);
+            Duration timeout = duration(job, "timeout", at, errors, Duration.ofSeconds(1), Duration.ofHours(24),
+                    defaultTimeout);
+            if (errors.size() + unknownCrews.size() > before) {
+                continue;
+            }
+            String model = spec.hasNonNull("model") ? spec.get("model").asText() : null;
+            out.add(new NewBatch.NewJob(UUID.randomUUID(), key, priority, type, model, crew, task, spec.toString(),
+                    timeout, maxAttempts));
+        }
+        return out;
+    }
+
+    /** The template with {task} replaced in every string, at any depth. */
+    private static JsonNode expand(JsonNode node, String task) {
+        if (node.isTextual()) {
+            return TextNode.valueOf(node.asText().replace(CrewService.TASK_PLACEHOLDER, task));
+        }
+        JsonNode copy = node.deepCopy();
+        if (copy.isObject()) {
+            ObjectNode object = (ObjectNode) copy;
+            for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> field = it.next();
+                object.set(field.getKey(), expand(field.getValue(), task));
+            }
+        } else if (copy.isArray()) {
+            var array = (com.fasterxml.jackson.databind.node.ArrayNode) copy;
+            for (int i = 0; i < node.size(); i++) {
+                array.set(i, expand(node.get(i), task));
+            }
+        }
+        return copy;
+    }
+
+    private static String labels(JsonNode labels, List<FieldError> errors) {
+        if (labels == null || labels.isNull()) {
+            return "{}";
+        }
+        if (!labels.isObject()) {
+            errors.add(new FieldError("labels", "must be an object of string values"));
+            return "{}";
+        }
+        if (labels.size() > 20) {
+            errors.add(new FieldError("labels", "at most 20 labels, not " + labels.size()));
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = labels.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> label = it.next();
+            String at = "labels." + label.getKey();
+            if (!LABEL_KEY.matcher(label.getKey()).matches()) {
+                errors.add(new FieldError(at, "label keys must match [A-Za-z0-9._-]{1,63}"));
+            }
+            if (!label.getValue().isTextual() || label.getValue().asText().length() > 256) {
+                errors.add(new FieldError(at, "must be a string of at most 256 characters"));
+            }
+        }
+        return labels.toString();
+    }
+
+    private static void unknownFields(JsonNode object, Set<String> allowed, String prefix, List<FieldError> errors) {
+        for (Iterator<String> names = object.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (!allowed.contains(name)) {
+                errors.add(new FieldError(prefix + name, "unknown field"));
+            }
+        }
+    }
+
+    private static String text(JsonNode object, String name, String prefix, List<FieldError> errors,
+                               boolean required, int min, int max) {
+        JsonNode value = object.get(name);
+        if (value == null || value.isNull()) {
+            if (required) {
+                errors.add(new FieldError(prefix + name, "is required"));
+            }
+            return null;
+        }
+        if (!value.isTextual()) {
+            errors.add(new FieldError(prefix + name, "must be a string"));
+            return null;
+        }
+        String text = value.asText();
+        int length = text.codePointCount(0, text.length());
+        if (length < min || length > max) {
+            errors.add(new FieldError(prefix + name, "must be " + min + " to " + max + " characters"));
+            return null;
+        }
+        return text;
+    }
+
+    private static int integer(JsonNode object, String name, String prefix, List<FieldError> errors,
+                               int min, int max, int fallback) {
+        JsonNode value = object.get(name);
+        if (value == null || value.isNull()) {
+            return fallback;
+        }
+        if (!value.isIntegralNumber() || !value.canConvertToInt() || value.asInt() < min || value.asInt() > max) {
+            errors.add(new FieldError(prefix + name, "must be an integer from " + min + " to " + max));
+            return fallback;
+        }
+        return value.asInt();
+    }
+
+    private static double number(JsonNode object, String name, String prefix, List<FieldError> errors,
+                                 double min, double max, double fallback) {
+        JsonNode value = object.get(name);
+        if (value == null || value.isNull()) {
+            return fallback;
+        }
+        if (!value.isNumber() || value.asDouble() < min || value.asDouble() > max) {
+            errors.add(new FieldError(prefix + name, "must be a number from " + min + " to " + max));
+            return fallback;
+        }
+        return value.asDouble();
+    }
+
+    private static Duration duration(JsonNode object, String name, String prefix, List<FieldError> errors,
+                                     Duration min, Duration max, Duration fallback) {
+        JsonNode value = object.get(name);
+        if (value == null || value.isNull()) {
+            return fallback;
+        }
+        String bounds = "an ISO-8601 duration from " + min + " to " + max;
+        if (!value.isTextual()) {
+            errors.add(new FieldError(prefix + name, "must be " + bounds + " (e.g. PT5S)"));
+            return fallback;
+        }
+        try {
+            Duration duration = Duration.parse(value.asText());
+            if (duration.compareTo(min) < 0 || duration.compareTo(max) > 0) {
+                errors.add(new FieldError(prefix + name, "must be " + bounds));
+                return fallback;
+            }
+            return duration;
+        } catch (DateTimeParseException e) {
+            errors.add(new FieldError(prefix + name, "must be " + bounds + " (e.g. PT5S)"));
+            return fallback;
+        }
+    }
+}
