@@ -57,6 +57,17 @@ class AuthTests {
     }
 
     @Test
+    void theTokensNameIsTheBatchsSubmitter() {
+        String batch = "{\"name\": \"n\", \"jobs\": [{\"type\": \"ollama.generate\", \"model\": \"m\", \"prompt\": \"p\"}]}";
+        given().auth().oauth2("viewer-secret").contentType(ContentType.JSON).body(batch).post("/api/v1/batches")
+                .then().statusCode(403);
+        String id = given().auth().oauth2("ci-secret").contentType(ContentType.JSON).body(batch).post("/api/v1/batches")
+                .then().statusCode(201).body("submitted_by", equalTo("ci")).extract().path("id");
+        given().auth().oauth2("viewer-secret").get("/api/v1/batches/" + id).then().statusCode(200)
+                .body("submitted_by", equalTo("ci"));
+    }
+
+    @Test
     void healthAndMetricsNeedNoToken() {
         given().get("/q/health/ready").then().statusCode(200);
         given().get("/q/metrics").then().statusCode(200);
