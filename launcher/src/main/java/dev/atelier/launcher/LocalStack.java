@@ -110,9 +110,9 @@ public final class LocalStack implements AutoCloseable {
         for (Map.Entry<String, Integer> service : settings.servicePorts().entrySet()) {
             awaitReady(service.getKey(), service.getValue());
         }
-        out.printf("Atelier is up in %.1f s: gateway http://localhost:%d, ledger http://localhost:%d, executor http://localhost:%d%n",
-                (System.nanoTime() - started) / 1e9, settings.servicePorts().get("gateway"),
-                settings.servicePorts().get("ledger"), settings.servicePorts().get("executor"));
+        out.printf("Atelier is up in %.1f s: %s%n", (System.nanoTime() - started) / 1e9,
+                String.join(", ", settings.servicePorts().entrySet().stream()
+                        .map(e -> e.getKey() + " http://localhost:" + e.getValue()).toList()));
     }
 
     private void createDatabaseIfMissing() throws SQLException {

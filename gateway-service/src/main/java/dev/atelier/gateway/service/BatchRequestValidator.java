@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.TextNode;
 import dev.atelier.api.Problem.FieldError;
 import dev.atelier.store.BatchMode;
 import dev.atelier.store.NewBatch;
+import dev.atelier.store.TimeOrderedIds;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.time.Duration;
@@ -89,7 +90,7 @@ public class BatchRequestValidator {
         if (!errors.isEmpty() || !unknownCrews.isEmpty()) {
             return new Result(null, errors, unknownCrews);
         }
-        return new Result(new NewBatch(UUID.randomUUID(), name, mode, priority, labels, maxAttempts, delay, backoff,
+        return new Result(new NewBatch(TimeOrderedIds.next(), name, mode, priority, labels, maxAttempts, delay, backoff,
                 submittedBy, idempotencyKey, requestHash, jobs), errors, unknownCrews);
     }
 
@@ -172,7 +173,7 @@ public class BatchRequestValidator {
                 continue;
             }
             String model = spec.hasNonNull("model") ? spec.get("model").asText() : null;
-            out.add(new NewBatch.NewJob(UUID.randomUUID(), key, priority, type, model, crew, task, spec.toString(),
+            out.add(new NewBatch.NewJob(TimeOrderedIds.next(), key, priority, type, model, crew, task, spec.toString(),
                     timeout, maxAttempts));
         }
         return out;
