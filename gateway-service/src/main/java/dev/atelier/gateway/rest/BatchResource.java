@@ -25,6 +25,7 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 @Path("/api/v1/batches")
@@ -58,6 +59,8 @@ public class BatchResource {
                     + "\"jobs\": [{\"key\": \"scorpion\", \"crew\": \"mk1\", \"task\": \"Scorpion\", \"priority\": 1}, "
                     + "{\"key\": \"raiden-bio\", \"type\": \"ollama.generate\", \"priority\": 2, "
                     + "\"model\": \"deepseek-r1:32b\", \"prompt\": \"Write Raiden's bio\"}]}")))
+    @APIResponse(responseCode = "201", description = "the stored batch",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.BATCH)))
     public Response submit(JsonNode body, @HeaderParam("Idempotency-Key") String idempotencyKey, @Context UriInfo uri) {
         BatchIntake.Accepted accepted = intake.accept(body, caller.name(), idempotencyKey);
         BatchResponse batch = view(accepted.batchId());
@@ -71,6 +74,8 @@ public class BatchResource {
     @GET
     @Path("{id}")
     @Operation(summary = "Get a batch", description = "Its state, counts per state and per priority group, and its jobs.")
+    @APIResponse(responseCode = "200", description = "the batch",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.BATCH)))
     public BatchResponse get(@PathParam("id") String id) {
         return view(Ids.parse(id, "batch"));
     }
@@ -79,6 +84,8 @@ public class BatchResource {
     @Path("{id}/cancel")
     @Operation(summary = "Cancel a batch",
             description = "Pending and retry jobs end at once; running ones are cancelled at their backend. Idempotent.")
+    @APIResponse(responseCode = "202", description = "the batch, cancelling",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.BATCH)))
     public Response cancel(@PathParam("id") String id) {
         UUID batchId = Ids.parse(id, "batch");
         if (!queue.cancelBatch(batchId, null).found()) {
@@ -90,6 +97,8 @@ public class BatchResource {
     @POST
     @Path("{id}/retry-failed")
     @Operation(summary = "Retry a batch's failed jobs", description = "Each goes back to pending with a fresh attempt budget.")
+    @APIResponse(responseCode = "202", description = "the batch, its failed jobs pending again",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.BATCH)))
     public Response retryFailed(@PathParam("id") String id) {
         UUID batchId = Ids.parse(id, "batch");
         if (queue.retryFailed(batchId) < 0) {

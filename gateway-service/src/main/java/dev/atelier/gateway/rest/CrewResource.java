@@ -18,6 +18,10 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.ExampleObject;
+import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 @Path("/api/v1/crews")
@@ -30,13 +34,17 @@ public class CrewResource {
 
     @GET
     @Operation(summary = "List crews", description = "Crews in name order, keyset-paged with limit and after.")
+    @APIResponse(responseCode = "200", description = "a page of crews",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.CREWS)))
     public Page<Crew> list(@QueryParam("limit") String limit, @QueryParam("after") String after) {
         return crews.list(after, Page.limit(limit));
     }
 
     @GET
     @Path("{name}")
-    @Operation(summary = "Get a crew")
+    @Operation(summary = "Get a crew", description = "The crew's template, as stored.")
+    @APIResponse(responseCode = "200", description = "the crew",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.CREW)))
     public Crew get(@PathParam("name") String name) {
         return crews.find(name).orElseThrow(() -> unknown(name));
     }
@@ -47,6 +55,10 @@ public class CrewResource {
     @Operation(summary = "Create or replace a crew",
             description = "The body is the template, e.g. {\"type\": \"ollama.generate\", \"model\": \"deepseek-r1:32b\", "
                     + "\"prompt\": \"Write {task}'s bio\"}. Jobs already submitted keep the template they expanded from.")
+    @RequestBody(content = @Content(mediaType = MediaType.APPLICATION_JSON,
+            examples = @ExampleObject(name = "example", value = ApiExamples.CREW_TEMPLATE)))
+    @APIResponse(responseCode = "201", description = "the new crew (200 when replaced)",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.CREW)))
     public Response put(@PathParam("name") String name, JsonNode template, UriInfo uri) {
         boolean created = crews.put(name, template);
         Crew crew = crews.find(name).orElseThrow();
@@ -58,6 +70,8 @@ public class CrewResource {
     @DELETE
     @Path("{name}")
     @Operation(summary = "Delete a crew", description = "Jobs already submitted from it are not affected.")
+    @APIResponse(responseCode = "204", description = "deleted",
+            content = @Content(examples = @ExampleObject(name = "example", value = "", description = "no body")))
     public Response delete(@PathParam("name") String name) {
         if (!crews.delete(name)) {
             throw unknown(name);

@@ -12,6 +12,9 @@ import jakarta.ws.rs.core.Response;
 import java.util.Map;
 import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.ExampleObject;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 @Path("/api/v1/jobs")
@@ -26,6 +29,8 @@ public class JobResource {
     @Path("{id}/cancel")
     @Operation(summary = "Cancel a job",
             description = "A waiting job ends at once; a running one is cancelled at its backend, unless it finishes first. Idempotent.")
+    @APIResponse(responseCode = "202", description = "what the cancel did",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.JOB_CANCELLED)))
     public Response cancel(@PathParam("id") String id) {
         UUID jobId = Ids.parse(id, "job");
         JobQueue.Cancel cancel = queue.cancelJob(jobId, null);
@@ -40,6 +45,8 @@ public class JobResource {
     @Path("{id}/retry")
     @Operation(summary = "Retry a job",
             description = "A failed or cancelled job goes back to pending with a fresh attempt budget; its history is kept. Otherwise 409.")
+    @APIResponse(responseCode = "202", description = "the job, pending again",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.JOB_RETRIED)))
     public Response retry(@PathParam("id") String id) {
         UUID jobId = Ids.parse(id, "job");
         return switch (queue.retryJob(jobId)) {
