@@ -21,8 +21,9 @@ public record Problem(String type, String title, int status, String detail, List
     }
 
     public static Problem of(int status, String detail) {
-        return new Problem("about:blank", Response.Status.fromStatusCode(status) == null
-                ? "HTTP " + status : Response.Status.fromStatusCode(status).getReasonPhrase(), status, detail, null);
+        Response.Status known = Response.Status.fromStatusCode(status);
+        return new Problem("about:blank", known == null ? "HTTP " + status : known.getReasonPhrase(), status, detail,
+                null);
     }
 
     public static Problem invalid(String detail, List<FieldError> errors) {

@@ -1,6 +1,5 @@
 package dev.atelier.api;
 
-import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
@@ -74,11 +73,6 @@ public class ProblemMappers {
         }
         return Problem.invalid("a field has the wrong type",
                 List.of(new Problem.FieldError(field, JsonPaths.describe(e)))).toResponse();
-    }
-
-    @ServerExceptionMapper
-    public Response parse(JsonParseException e) {
-        return Problem.invalid("the body is not valid JSON: " + e.getOriginalMessage(), null).toResponse();
     }
 
     @ServerExceptionMapper

@@ -381,8 +381,8 @@ public class JobQueue {
     // ---------------------------------------------------------------- finishing attempts
 
     /*
-     * Every statement that ends attempts first locks the rows it will change in id order, so two of them never
-     * wait on each other in a cycle. Only rows still held under the given lease token qualify: the fence.
+     * Every statement that ends attempts first locks the rows it will change in id order (the reaper skips locked
+     * rows instead), so two of them never wait on each other in a cycle. Only rows still held under the given lease token qualify: the fence.
      * Export lines take the counter row after the job rows, at the end of the statement; each such statement
      * commits on its own, so no transaction waits for a job row while it holds the counter.
      */

@@ -7,9 +7,4 @@ public class StoreException extends RuntimeException {
     public StoreException(String message, SQLException cause) {
         super(message + ": " + cause.getMessage(), cause);
     }
-
-    /** The SQLSTATE, for callers that handle a constraint violation. */
-    public String sqlState() {
-        return ((SQLException) getCause()).getSQLState();
-    }
 }

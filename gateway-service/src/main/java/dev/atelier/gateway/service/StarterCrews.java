@@ -39,8 +39,15 @@ public class StarterCrews {
         JsonNode starters = read();
         for (Iterator<Map.Entry<String, JsonNode>> it = starters.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> crew = it.next();
-            if (crews.createIfMissing(crew.getKey(), crew.getValue())) {
-                LOG.infof("created the starter crew '%s'", crew.getKey());
+            try {
+                if (crews.createIfMissing(crew.getKey(), crew.getValue())) {
+                    LOG.infof("created the starter crew '%s'", crew.getKey());
+                }
+            } catch (RuntimeException e) {
+                // two gateways starting together: the other one stored it first
+                if (crews.find(crew.getKey()).isEmpty()) {
+                    throw e;
+                }
             }
         }
     }
