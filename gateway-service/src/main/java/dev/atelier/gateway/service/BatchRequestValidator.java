@@ -9,6 +9,7 @@ import dev.atelier.store.NewBatch;
 import dev.atelier.store.TimeOrderedIds;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import jakarta.validation.Validator;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
@@ -31,7 +32,6 @@ import java.util.regex.Pattern;
 public class BatchRequestValidator {
 
     public static final int MAX_JOBS = 10_000;
-    private static final Pattern KEY = Pattern.compile("[A-Za-z0-9._-]{1,100}");
     private static final Pattern LABEL_KEY = Pattern.compile("[A-Za-z0-9._-]{1,63}");
     private static final Set<String> BATCH_FIELDS = Set.of("name", "mode", "priority", "retry", "labels", "jobs");
     private static final Set<String> RETRY_FIELDS = Set.of("max_attempts", "delay", "backoff");
@@ -52,6 +52,9 @@ public class BatchRequestValidator {
     @Inject
     CrewService crews;
 
+    @Inject
+    Validator validator;
+
     public Result read(JsonNode body, String submittedBy, String idempotencyKey, String requestHash) {
         List<FieldError> errors = new ArrayList<>();
         List<FieldError> unknownCrews = new ArrayList<>();
@@ -60,7 +63,7 @@ public class BatchRequestValidator {
             return new Result(null, errors, unknownCrews);
         }
         unknownFields(body, BATCH_FIELDS, "", errors);
-        String name = text(body, "name", "", errors, true, 1, 200);
+        String name = text(body, "name", "", errors);
         BatchMode mode = BatchMode.PRIORITY;
         JsonNode modeNode = body.get("mode");
         if (modeNode != null && !modeNode.isNull()) {
@@ -70,7 +73,7 @@ public class BatchRequestValidator {
                 errors.add(new FieldError("mode", "must be priority, parallel or sequential"));
             }
         }
-        int priority = integer(body, "priority", "", errors, 0, 1000, 1);
+        int priority = integer(body, "priority", "", errors, 1);
         int maxAttempts = 3;
         Duration delay = Duration.ofSeconds(5);
         double backoff = 2.0;
@@ -80,11 +83,13 @@ public class BatchRequestValidator {
                 errors.add(new FieldError("retry", "must be an object with max_attempts, delay and backoff"));
             } else {
                 unknownFields(retry, RETRY_FIELDS, "retry.", errors);
-                maxAttempts = integer(retry, "max_attempts", "retry.", errors, 1, 20, 3);
-                delay = duration(retry, "delay", "retry.", errors, Duration.ZERO, Duration.ofHours(1), delay);
-                backoff = number(retry, "backoff", "retry.", errors, 1.0, 10.0, 2.0);
+                maxAttempts = integer(retry, "max_attempts", "retry.", errors, maxAttempts);
+                delay = duration(retry, "delay", "retry.", errors, delay);
+                backoff = number(retry, "backoff", "retry.", errors, backoff);
             }
         }
+        RequestRules.check(validator, new RequestRules.BatchFields(name, priority,
+                new RequestRules.RetryFields(maxAttempts, delay, backoff)), "", errors);
         String labels = labels(body.get("labels"), errors);
         List<NewBatch.NewJob> jobs = jobs(body.get("jobs"), errors, unknownCrews);
         if (!errors.isEmpty() || !unknownCrews.isEmpty()) {
@@ -118,29 +123,28 @@ public class BatchRequestValidator {
                 continue;
             }
             int before = errors.size() + unknownCrews.size();
-            String key = job.has("key") ? text(job, "key", at, errors, true, 1, 100) : "job-" + i;
-            if (key != null && job.has("key") && !KEY.matcher(key).matches()) {
-                errors.add(new FieldError(at + "key", "must match [A-Za-z0-9._-]{1,100}"));
-            } else if (key != null && !keys.add(key)) {
+            String key = job.has("key") ? text(job, "key", at, errors) : "job-" + i;
+            if (key != null && !keys.add(key)) {
                 errors.add(new FieldError(at + "key", "'" + key + "' is used by another job of this batch"));
             }
-            int priority = integer(job, "priority", at, errors, 0, 1000, 1);
-            Integer maxAttempts = job.has("max_attempts") && !job.get("max_attempts").isNull()
-                    ? integer(job, "max_attempts", at, errors, 1, 20, 3) : null;
-            String crew = null;
-            String task = null;
+            int priority = integer(job, "priority", at, errors, 1);
+            Integer maxAttempts = job.hasNonNull("max_attempts") ? integer(job, "max_attempts", at, errors, 3) : null;
+            Duration timeout = duration(job, "timeout", at, errors, null);
+            boolean crewJob = job.has("crew") || job.has("task");
+            String crew = crewJob ? text(job, "crew", at, errors) : null;
+            String task = crewJob ? text(job, "task", at, errors) : null;
+            RequestRules.check(validator, new RequestRules.JobFields(key, priority, maxAttempts, timeout, crew, task),
+                    at, errors);
             ObjectNode spec;
             String type;
-            if (job.has("crew") || job.has("task")) {
+            if (crewJob) {
                 if (job.has("type")) {
                     errors.add(new FieldError(at + "type", "a crew job takes its type from the crew; leave type out"));
                 }
-                crew = text(job, "crew", at, errors, true, 1, 64);
-                task = text(job, "task", at, errors, true, 1, 10_000);
                 Set<String> allowed = new HashSet<>(JOB_FIELDS);
                 allowed.remove("type");
                 unknownFields(job, allowed, at, errors);
-                if (crew == null || task == null) {
+                if (errors.size() + unknownCrews.size() > before) {
                     continue;
                 }
                 Optional<CrewService.Crew> found = crewCache.computeIfAbsent(crew, crews::find);
@@ -166,11 +170,11 @@ public class BatchRequestValidator {
                 spec.remove(JOB_FIELDS);
                 specs.validate(type, spec, at, errors);
             }
-            Duration defaultTimeout = type.startsWith("comfyui") ? Duration.ofMinutes(30) : Duration.ofMinutes(10);
-            Duration timeout = duration(job, "timeout", at, errors, Duration.ofSeconds(1), Duration.ofHours(24),
-                    defaultTimeout);
             if (errors.size() + unknownCrews.size() > before) {
                 continue;
+            }
+            if (timeout == null) {
+                timeout = type.startsWith("comfyui") ? Duration.ofMinutes(30) : Duration.ofMinutes(10);
             }
             String model = spec.hasNonNull("model") ? spec.get("model").asText() : null;
             out.add(new NewBatch.NewJob(TimeOrderedIds.next(), key, priority, type, model, crew, task, spec.toString(),
@@ -233,75 +237,62 @@ public class BatchRequestValidator {
         }
     }
 
-    private static String text(JsonNode object, String name, String prefix, List<FieldError> errors,
-                               boolean required, int min, int max) {
+    /** The string at {@code name}, or null (with an error) when it is missing or not a string. */
+    private static String text(JsonNode object, String name, String prefix, List<FieldError> errors) {
         JsonNode value = object.get(name);
         if (value == null || value.isNull()) {
-            if (required) {
-                errors.add(new FieldError(prefix + name, "is required"));
-            }
+            errors.add(new FieldError(prefix + name, "is required"));
             return null;
         }
         if (!value.isTextual()) {
             errors.add(new FieldError(prefix + name, "must be a string"));
             return null;
         }
-        String text = value.asText();
-        int length = text.codePointCount(0, text.length());
-        if (length < min || length > max) {
-            errors.add(new FieldError(prefix + name, "must be " + min + " to " + max + " characters"));
-            return null;
-        }
-        return text;
+        return value.asText();
     }
 
-    private static int integer(JsonNode object, String name, String prefix, List<FieldError> errors,
-                               int min, int max, int fallback) {
+    // The readers below check only the JSON type; RequestRules checks the ranges. A wrong type yields the
+    // default, so that the range check does not report the same field twice.
+
+    private static int integer(JsonNode object, String name, String prefix, List<FieldError> errors, int fallback) {
         JsonNode value = object.get(name);
         if (value == null || value.isNull()) {
             return fallback;
         }
-        if (!value.isIntegralNumber() || !value.canConvertToInt() || value.asInt() < min || value.asInt() > max) {
-            errors.add(new FieldError(prefix + name, "must be an integer from " + min + " to " + max));
+        if (!value.isIntegralNumber() || !value.canConvertToInt()) {
+            errors.add(new FieldError(prefix + name, "must be an integer"));
             return fallback;
         }
         return value.asInt();
     }
 
     private static double number(JsonNode object, String name, String prefix, List<FieldError> errors,
-                                 double min, double max, double fallback) {
+                                 double fallback) {
         JsonNode value = object.get(name);
         if (value == null || value.isNull()) {
             return fallback;
         }
-        if (!value.isNumber() || value.asDouble() < min || value.asDouble() > max) {
-            errors.add(new FieldError(prefix + name, "must be a number from " + min + " to " + max));
+        if (!value.isNumber() || !Double.isFinite(value.asDouble())) {
+            errors.add(new FieldError(prefix + name, "must be a number"));
             return fallback;
         }
         return value.asDouble();
     }
 
     private static Duration duration(JsonNode object, String name, String prefix, List<FieldError> errors,
-                                     Duration min, Duration max, Duration fallback) {
+                                     Duration fallback) {
         JsonNode value = object.get(name);
         if (value == null || value.isNull()) {
             return fallback;
         }
-        String bounds = "an ISO-8601 duration from " + min + " to " + max;
-        if (!value.isTextual()) {
-            errors.add(new FieldError(prefix + name, "must be " + bounds + " (e.g. PT5S)"));
-            return fallback;
-        }
         try {
-            Duration duration = Duration.parse(value.asText());
-            if (duration.compareTo(min) < 0 || duration.compareTo(max) > 0) {
-                errors.add(new FieldError(prefix + name, "must be " + bounds));
-                return fallback;
+            if (value.isTextual()) {
+                return Duration.parse(value.asText());
             }
-            return duration;
         } catch (DateTimeParseException e) {
-            errors.add(new FieldError(prefix + name, "must be " + bounds + " (e.g. PT5S)"));
-            return fallback;
+            // reported below
         }
+        errors.add(new FieldError(prefix + name, "must be an ISO-8601 duration such as PT5S"));
+        return fallback;
     }
 }

@@ -78,6 +78,7 @@ class MalformedRequestTests {
         cases.add(json("retry.delay over an hour", batch("\"retry\": {\"delay\": \"PT2H\"}"), 400, "retry.delay"));
         cases.add(json("retry.delay as a number", batch("\"retry\": {\"delay\": 5}"), 400, "retry.delay"));
         cases.add(json("retry.backoff below range", batch("\"retry\": {\"backoff\": 0.5}"), 400, "retry.backoff"));
+        cases.add(json("retry.backoff above range", batch("\"retry\": {\"backoff\": 10.5}"), 400, "retry.backoff"));
         cases.add(json("unknown field in retry", batch("\"retry\": {\"jitter\": true}"), 400, "retry.jitter"));
         cases.add(json("labels not an object", batch("\"labels\": []"), 400, "labels"));
         StringBuilder labels = new StringBuilder();
@@ -98,6 +99,8 @@ class MalformedRequestTests {
         cases.add(json("neither type nor crew", withJob("{\"model\": \"m\", \"prompt\": \"p\"}"), 400, "jobs[0].type"));
         cases.add(json("crew without task", withJob("{\"crew\": \"mk1\"}"), 400, "jobs[0].task"));
         cases.add(json("crew and type", withJob("{\"crew\": \"mk1\", \"task\": \"Scorpion\", \"type\": \"ollama.generate\"}"), 400, "jobs[0].type"));
+        cases.add(json("crew name too long", withJob("{\"crew\": \"" + "c".repeat(65) + "\", \"task\": \"Scorpion\"}"), 400, "jobs[0].crew"));
+        cases.add(json("task too long", withJob("{\"crew\": \"mk1\", \"task\": \"" + "t".repeat(10_001) + "\"}"), 400, "jobs[0].task"));
         cases.add(json("unknown crew", withJob("{\"crew\": \"no-such-crew\", \"task\": \"Scorpion\"}"), 404, "jobs[0].crew"));
         cases.add(json("duplicate keys", "{\"name\": \"n\", \"jobs\": [" + generate("\"key\": \"a\"") .replace("{\"name\": \"n\", \"jobs\": [", "").replace("]}", "")
                 + ", {\"key\": \"a\", \"type\": \"ollama.generate\", \"model\": \"m\", \"prompt\": \"p\"}]}", 400, "jobs[1].key"));
