@@ -617,6 +617,65 @@ public class JobQueue {
         });
     }
 
+    // ---------------------------------------------------------------- models nobody offers
+
+    /*
+     * DESIGN.md, models: an Ollama job whose model no live executor offers waits with a reason, and fails after the
+     * grace period, counted from the latest of: the job being stored, it becoming claimable, and the oldest live
+     * executor's start (so executors that just came up have published their models). Nothing fails while no
+     * executor is live. Rows are only written when the reason or the state changes.
+     */
+    private static final String UNSERVABLE_MODELS = """
+            with clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            live as materialized (
+                select e.id, e.started_at from executor e, clock
+                where e.last_seen_at >= clock.now - make_interval(secs => ?)),
+            offered as materialized (
+                select distinct m.model from live l
+                     join executor_backend b on b.executor_id = l.id and b.kind = 'ollama'
+                     cross join unnest(b.models) as m(model)),
+            facts as materialized (
+                select (select min(started_at) from live) as first_live,
+                       coalesce((select string_agg(model, ', ' order by model) from offered), 'none') as available),
+            unservable as materialized (
+                select j.id,
+                       greatest(j.created_at, j.run_after, f.first_live) <= clock.now - make_interval(secs => ?) as expired,
+                       'no live executor offers model ''' || j.model || '''' as reason
+                from job j, facts f, clock
+                where j.state in ('pending', 'retry') and j.kind = 'ollama' and f.first_live is not null
+                  and j.model not in (select model from offered)
+                order by j.id
+                for update of j skip locked)
+            update job j
+            set state = case when u.expired then 'failed' else j.state end,
+                finished_at = case when u.expired then clock.now end,
+                error = case when u.expired
+                             then 'model ''' || j.model || ''' not found on any executor (available: ' || f.available || ')'
+                             else j.error end,
+                waiting_reason = case when u.expired then null else u.reason end
+            from unservable u, facts f, clock
+            where j.id = u.id and (u.expired or j.waiting_reason is distinct from u.reason)
+            returning j.id, j.state
+            """;
+
+    /**
+     * Marks Ollama jobs whose model no live executor offers as waiting for it, and fails those that waited longer
+     * than {@code grace}. Safe to run from every executor at once.
+     *
+     * @param liveWindow an executor is live when it reported within this window
+     * @return the jobs that failed or got a new waiting reason, with their state
+     */
+    public Map<UUID, JobState> sweepUnservableModels(Duration grace, Duration liveWindow, Instant now) {
+        return Transactions.inTransaction(dataSource, "sweep unservable models", c -> {
+            try (PreparedStatement ps = c.prepareStatement(UNSERVABLE_MODELS)) {
+                setNow(ps, 1, now);
+                ps.setDouble(2, liveWindow.toMillis() / 1000.0);
+                ps.setDouble(3, grace.toMillis() / 1000.0);
+                return readStates(ps);
+            }
+        });
+    }
+
     // ---------------------------------------------------------------- cancel and retry
 
     /** What a cancel did. {@code found} is false for an unknown id. */

@@ -1,0 +1,93 @@
+package dev.atelier.store;
+
+import static dev.atelier.store.testing.Batches.batch;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** DESIGN.md, models: a model no live executor offers fails after the grace period; and the LISTEN wake-up. */
+class ModelsAndExecutorsTests extends QueueTestBase {
+
+    static final Duration GRACE = Duration.ofSeconds(60);
+    static final Duration LIVE = Duration.ofSeconds(60);
+
+    @Test
+    void aModelNobodyOffersWaitsThenFailsAfterTheGracePeriodNamingIt() {
+        Instant t0 = Instant.now();
+        NewBatch b = batch(BatchMode.PARALLEL).jobs(1, 1, "ollama.generate", "llama9:70b")
+                .jobs(1, 1, "ollama.generate", dev.atelier.store.testing.Batches.MODEL).build();
+        queue.insertBatch(b);
+        ExecutorRegistry registry = new ExecutorRegistry(dataSource);
+        report(registry, t0);
+        var missing = b.jobs().get(0).id();
+        var offered = b.jobs().get(1).id();
+
+        assertThat(queue.sweepUnservableModels(GRACE, LIVE, t0.plusSeconds(30))).containsOnlyKeys(missing);
+        assertThat(inspect.job(missing).state()).isEqualTo("pending");
+        assertThat(inspect.job(missing).waitingReason()).isEqualTo("no live executor offers model 'llama9:70b'");
+        assertThat(queue.sweepUnservableModels(GRACE, LIVE, t0.plusSeconds(31)))
+                .as("an unchanged reason is not written again").isEmpty();
+
+        report(registry, t0.plusSeconds(61));
+        assertThat(queue.sweepUnservableModels(GRACE, LIVE, t0.plusSeconds(61)))
+                .containsExactly(Map.entry(missing, JobState.FAILED));
+        assertThat(inspect.job(missing).error())
+                .isEqualTo("model 'llama9:70b' not found on any executor (available: deepseek-r1:32b, qwen3:8b)");
+        assertThat(inspect.ledgerStatuses(missing)).containsExactly("failed");
+        assertThat(inspect.job(offered).state()).isEqualTo("pending");
+    }
+
+    @Test
+    void nothingFailsWhileNoExecutorIsLive() {
+        Instant t0 = Instant.now();
+        NewBatch b = batch(BatchMode.PARALLEL).jobs(1, 1, "ollama.generate", "llama9:70b").build();
+        queue.insertBatch(b);
+        new ExecutorRegistry(dataSource).report("executor-gone", Map.of("ollama", 1), Map.of(), List.of(), t0);
+
+        assertThat(queue.sweepUnservableModels(GRACE, LIVE, t0.plusSeconds(3600))).isEmpty();
+        assertThat(inspect.job(b.jobs().get(0).id()).state()).isEqualTo("pending");
+    }
+
+    @Test
+    void theGraceCountsFromTheFirstLiveExecutorsStart() {
+        Instant t0 = Instant.now();
+        NewBatch b = batch(BatchMode.PARALLEL).jobs(1, 1, "ollama.generate", "llama9:70b").build();
+        queue.insertBatch(b);
+        Instant later = t0.plusSeconds(600);
+        ExecutorRegistry registry = new ExecutorRegistry(dataSource);
+        report(registry, later);
+
+        assertThat(queue.sweepUnservableModels(GRACE, LIVE, later.plusSeconds(59)).values())
+                .containsExactly(JobState.PENDING);
+        report(registry, later.plusSeconds(61));
+        assertThat(queue.sweepUnservableModels(GRACE, LIVE, later.plusSeconds(61)).values())
+                .containsExactly(JobState.FAILED);
+    }
+
+    /** An executor whose Ollama has two models, seen at {@code now}. */
+    private static void report(ExecutorRegistry registry, Instant now) {
+        registry.report("executor-a", Map.of("ollama", 1), Map.of("ollama", 0), List.of(
+                new ExecutorRegistry.BackendReport("ollama", "http://a:11434", "online",
+                        List.of(dev.atelier.store.testing.Batches.MODEL, "qwen3:8b"), now, null)), now);
+    }
+
+    @Test
+    void aListenerHearsSubmissionsAndCancelRequests() {
+        try (QueueSignals signals = QueueSignals.open(dataSource)) {
+            assertThat(signals.await(Duration.ofMillis(10))).isEmpty();
+            NewBatch b = batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build();
+            queue.insertBatch(b);
+            assertThat(signals.await(Duration.ofSeconds(5)))
+                    .extracting(QueueSignals.Signal::channel).contains(JobQueue.WORK_CHANNEL);
+
+            ClaimedJob running = claimOllama(1).get(0);
+            queue.cancelJob(running.id(), null);
+            assertThat(signals.await(Duration.ofSeconds(5)))
+                    .contains(new QueueSignals.Signal(JobQueue.CANCEL_CHANNEL, running.id().toString()));
+        }
+    }
+}
