@@ -64,8 +64,12 @@ public final class QueueSignals implements AutoCloseable {
     /** Stops listening (the connection goes back to the pool) and closes. */
     @Override
     public void close() {
-        try (Statement st = connection.createStatement()) {
-            st.execute("unlisten *");
+        try {
+            if (!connection.isClosed()) {
+                try (Statement st = connection.createStatement()) {
+                    st.execute("unlisten *");
+                }
+            }
         } catch (SQLException ignored) {
             // a broken connection listens to nothing
         }

@@ -2,16 +2,21 @@ package dev.atelier.executor.config;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import java.time.Duration;
 
 /** The backends this executor serves (API.md, configuration). */
 @ConfigMapping(prefix = "atelier.backends")
 public interface BackendsConfig {
 
     /** The Ollama this executor serves. */
-    Backend ollama();
+    Ollama ollama();
 
     /** The ComfyUI this executor serves. */
     Backend comfyui();
+
+    /** How often each backend's health is checked ({@code GET /api/version} and {@code /api/tags} for Ollama). */
+    @WithDefault("10s")
+    String healthInterval();
 
     interface Backend {
         /** Base URL of the backend. */
@@ -20,5 +25,35 @@ public interface BackendsConfig {
         /** Concurrent jobs of this kind the executor runs; 0 turns the backend off. */
         @WithDefault("1")
         int slots();
+
+        /** The whole call, for a job stored without a timeout of its own. */
+        @WithDefault("PT10M")
+        Duration timeout();
+
+        /** A health check slower than this marks the backend degraded. */
+        @WithDefault("PT2S")
+        Duration slowAfter();
+
+        /** A health check that has not answered after this marks the backend offline. */
+        @WithDefault("PT5S")
+        Duration healthTimeout();
+
+        /** Connecting longer than this counts as unreachable. */
+        @WithDefault("PT5S")
+        Duration connectTimeout();
+
+        /** After a busy answer (503) that outlasted the call's retries, claiming for this backend pauses this long. */
+        @WithDefault("PT5S")
+        Duration busyPause();
+    }
+
+    interface Ollama extends Backend {
+        /** Ask Ollama for streamed answers (NDJSON). Streaming lets a hang be seen long before the job's timeout. */
+        @WithDefault("true")
+        boolean stream();
+
+        /** A streamed answer fails when no chunk arrives for this long; long healthy generations keep streaming. */
+        @WithDefault("PT2M")
+        Duration idleTimeout();
     }
 }

@@ -18,4 +18,24 @@ public interface ExecutorConfig {
     /** Lease length; heartbeats renew it. */
     @WithDefault("PT30S")
     Duration lease();
+
+    /** How often leases are renewed and the executor reports itself; a third of the lease by default. */
+    @WithDefault("10s")
+    String heartbeat();
+
+    /** The claim loop polls this often (with jitter) when no NOTIFY wakes it. */
+    @WithDefault("PT2S")
+    Duration poll();
+
+    /** How often expired leases are reaped. */
+    @WithDefault("5s")
+    String reapInterval();
+
+    /** A job whose model no live executor offers fails after waiting this long. */
+    @WithDefault("PT60S")
+    Duration modelGrace();
+
+    /** On shutdown, running jobs get this long to finish before they are handed back. */
+    @WithDefault("PT20S")
+    Duration shutdownGrace();
 }

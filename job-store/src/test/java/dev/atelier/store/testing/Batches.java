@@ -68,6 +68,13 @@ public final class Batches {
         return this;
     }
 
+    /** Adds one job with its own spec (a prompt that tells a fake backend how to behave, say) and timeout. */
+    public Batches job(String type, String model, String specJson, Duration timeout) {
+        jobs.add(new NewJob(UUID.randomUUID(), "job-" + jobs.size(), 1, type, model, null, null, specJson, timeout,
+                null));
+        return this;
+    }
+
     public NewBatch build() {
         return new NewBatch(UUID.randomUUID(), "test " + mode.wire(), mode, priority, "{}", maxAttempts, retryDelay,
                 retryBackoff, submittedBy, idempotencyKey, requestHash, List.copyOf(jobs));

@@ -1,0 +1,18 @@
+package dev.atelier.executor.backend;
+
+import java.util.List;
+
+/** Looks at one backend for the health check: is it there, is it quick, which models does it have. */
+public interface BackendProbe {
+
+    /** The backend kind it looks at. */
+    String kind();
+
+    /**
+     * One look. Throws {@link CallFailure.Unavailable} when the backend cannot be reached, and any other
+     * {@link CallFailure} when it answers wrongly.
+     *
+     * @return the models it has (null when this kind has no model list)
+     */
+    List<String> look();
+}

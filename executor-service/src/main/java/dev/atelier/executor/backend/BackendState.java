@@ -1,0 +1,75 @@
+package dev.atelier.executor.backend;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * What this executor knows about one backend: its status (online, degraded, offline), its models, and until when
+ * claiming for it is paused. Written by the health check and by calls that failed; read by the claim loop.
+ */
+public final class BackendState {
+
+    public enum Status {
+        ONLINE, DEGRADED, OFFLINE;
+
+        public String wire() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /** One consistent view, for the claim loop and the executor report. */
+    public record Snapshot(Status status, Set<String> models, Instant checkedAt, String detail, Instant pausedUntil) {
+        public boolean claimable(Instant now) {
+            return status != Status.OFFLINE && (pausedUntil == null || !now.isBefore(pausedUntil));
+        }
+    }
+
+    private final String kind;
+    private final String url;
+    private volatile Snapshot snapshot = new Snapshot(Status.OFFLINE, Set.of(), null, "not checked yet", null);
+
+    public BackendState(String kind, String url) {
+        this.kind = kind;
+        this.url = url;
+    }
+
+    public String kind() {
+        return kind;
+    }
+
+    public String url() {
+        return url;
+    }
+
+    public Snapshot snapshot() {
+        return snapshot;
+    }
+
+    /** A health check's finding; a check that finds the backend online lifts a pause. */
+    public synchronized void checked(Status status, List<String> models, Instant at, String detail) {
+        Set<String> known = models == null ? snapshot.models() : Set.copyOf(new TreeSet<>(models));
+        Instant paused = status == Status.ONLINE && snapshot.status() != Status.ONLINE ? null : snapshot.pausedUntil();
+        snapshot = new Snapshot(status, known, at, detail, paused);
+    }
+
+    /** A call found the backend unreachable: offline until a health check finds it again. */
+    public synchronized void unreachable(Instant at, String detail) {
+        snapshot = new Snapshot(Status.OFFLINE, snapshot.models(), at, detail, null);
+    }
+
+    /** A call found the backend busy, or its breaker open: claim nothing for it until {@code until}. */
+    public synchronized void pause(Instant at, Instant until, String detail) {
+        Status status = snapshot.status() == Status.OFFLINE ? Status.OFFLINE : Status.DEGRADED;
+        snapshot = new Snapshot(status, snapshot.models(), at, detail, until);
+    }
+
+    /** A call learned the backend lacks {@code model}; forget it until the next model refresh. */
+    public synchronized void forget(String model) {
+        Set<String> models = new TreeSet<>(snapshot.models());
+        models.remove(model);
+        snapshot = new Snapshot(snapshot.status(), Set.copyOf(models), snapshot.checkedAt(), snapshot.detail(),
+                snapshot.pausedUntil());
+    }
+}

@@ -1,0 +1,85 @@
+package dev.atelier.executor.service;
+
+import dev.atelier.executor.backend.BackendProbe;
+import dev.atelier.executor.backend.BackendState;
+import dev.atelier.executor.backend.CallFailure;
+import dev.atelier.executor.config.BackendsConfig;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+import io.quarkus.scheduler.Scheduled;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Instance;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import org.jboss.logging.Logger;
+
+/**
+ * The scheduled backend health check (DESIGN.md, vocabulary): answering quickly is {@code online}, answering slowly
+ * or with errors is {@code degraded}, not answering is {@code offline}. It also refreshes the model lists. Its
+ * findings reach the database with the next heartbeat; a backend outage never makes the executor unhealthy.
+ */
+@ApplicationScoped
+public class BackendMonitor {
+
+    private static final Logger LOG = Logger.getLogger(BackendMonitor.class);
+
+    @Inject
+    Instance<BackendProbe> probes;
+
+    @Inject
+    Backends backends;
+
+    @Inject
+    BackendsConfig config;
+
+    @Inject
+    MeterRegistry meters;
+
+    @Inject
+    Instance<Worker> worker;
+
+    @Scheduled(every = "${atelier.backends.health-interval}", delayed = "${atelier.backends.health-interval}",
+            concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void scheduledCheck() {
+        checkAll();
+    }
+
+    /** Looks at every served backend once; also called when a call learned that a model is gone. */
+    public synchronized void checkAll() {
+        for (BackendProbe probe : probes) {
+            if (backends.slots().getOrDefault(probe.kind(), 0) > 0) {
+                check(probe);
+            }
+        }
+    }
+
+    private void check(BackendProbe probe) {
+        BackendState state = backends.state(probe.kind());
+        BackendsConfig.Backend settings = "ollama".equals(probe.kind()) ? config.ollama() : config.comfyui();
+        boolean wasClaimable = state.snapshot().claimable(Instant.now());
+        long started = System.nanoTime();
+        try {
+            List<String> models = probe.look();
+            Duration took = Duration.ofNanos(System.nanoTime() - started);
+            if (took.compareTo(settings.slowAfter()) > 0) {
+                state.checked(BackendState.Status.DEGRADED, models, Instant.now(), "slow: answered in " + took.toMillis() + " ms");
+            } else {
+                state.checked(BackendState.Status.ONLINE, models, Instant.now(), "answered in " + took.toMillis() + " ms");
+            }
+        } catch (CallFailure.Unavailable e) {
+            state.checked(e.busy() ? BackendState.Status.DEGRADED : BackendState.Status.OFFLINE, null, Instant.now(),
+                    e.getMessage());
+        } catch (RuntimeException e) {
+            state.checked(BackendState.Status.DEGRADED, null, Instant.now(), e.getMessage());
+        }
+        BackendState.Snapshot now = state.snapshot();
+        meters.gauge("atelier.backend.online", Tags.of("kind", probe.kind()), state,
+                s -> s.snapshot().status() == BackendState.Status.ONLINE ? 1 : 0);
+        if (!wasClaimable && now.claimable(Instant.now())) {
+            LOG.infof("%s at %s is %s again", probe.kind(), state.url(), now.status().wire());
+            worker.get().wake();
+        }
+    }
+}

@@ -1,0 +1,57 @@
+package dev.atelier.executor.service;
+
+import dev.atelier.executor.backend.BackendState;
+import dev.atelier.executor.config.BackendsConfig;
+import dev.atelier.executor.config.ExecutorConfig;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.UUID;
+
+/** This executor's name, its backends' slots and state, and who runs each kind of job. */
+@ApplicationScoped
+public class Backends {
+
+    private final String executorId;
+    private final Map<String, Integer> slots = new LinkedHashMap<>();
+    private final Map<String, BackendState> states = new LinkedHashMap<>();
+
+    @Inject
+    public Backends(BackendsConfig config, ExecutorConfig executor) {
+        this.executorId = executor.id().orElseGet(Backends::hostNameWithSuffix);
+        slots.put("ollama", config.ollama().slots());
+        slots.put("comfyui", config.comfyui().slots());
+        states.put("ollama", new BackendState("ollama", config.ollama().url()));
+        states.put("comfyui", new BackendState("comfyui", config.comfyui().url()));
+    }
+
+    public String executorId() {
+        return executorId;
+    }
+
+    /** Slots per kind, as configured; a kind with 0 slots is not served. */
+    public Map<String, Integer> slots() {
+        return slots;
+    }
+
+    public BackendState state(String kind) {
+        return states.get(kind);
+    }
+
+    public Map<String, BackendState> states() {
+        return states;
+    }
+
+    private static String hostNameWithSuffix() {
+        String host;
+        try {
+            host = InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
+            host = System.getenv().getOrDefault("HOSTNAME", "executor");
+        }
+        return host + "-" + UUID.randomUUID().toString().substring(0, 4);
+    }
+}

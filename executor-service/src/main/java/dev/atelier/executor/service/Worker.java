@@ -1,0 +1,354 @@
+package dev.atelier.executor.service;
+
+import dev.atelier.executor.backend.BackendState;
+import dev.atelier.executor.config.ExecutorConfig;
+import dev.atelier.store.AttemptOutcome;
+import dev.atelier.store.ClaimedJob;
+import dev.atelier.store.ExecutorRegistry;
+import dev.atelier.store.JobQueue;
+import dev.atelier.store.QueueSignals;
+import dev.atelier.store.StoreException;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import io.quarkus.scheduler.Scheduled;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.inject.Instance;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.sql.DataSource;
+import org.jboss.logging.Logger;
+
+/**
+ * The executor's work (DESIGN.md, executor-service): a claim loop that takes as many jobs as there are free slots,
+ * per backend kind, only for backends that can take them; a thread per running job; heartbeats that renew the
+ * leases and carry cancel requests back; and a graceful stop that hands unfinished jobs back.
+ * <p>
+ * The claim loop wakes on NOTIFY (a listener thread), when a slot frees up, and otherwise polls with jitter.
+ */
+@ApplicationScoped
+public class Worker {
+
+    private static final Logger LOG = Logger.getLogger(Worker.class);
+
+    /** A job this executor is running, and the handle to stop it. */
+    record Running(ClaimedJob job, CallControl control, Instant startedAt) {
+    }
+
+    @Inject
+    DataSource dataSource;
+
+    @Inject
+    Backends backends;
+
+    @Inject
+    Instance<JobRunner> runnerBeans;
+
+    @Inject
+    ExecutorConfig config;
+
+    @Inject
+    MeterRegistry meters;
+
+    @Inject
+    BackendMonitor monitor;
+
+    private JobQueue queue;
+    private ExecutorRegistry registry;
+    private final Map<String, JobRunner> runners = new LinkedHashMap<>();
+    private final Map<String, AtomicInteger> busy = new ConcurrentHashMap<>();
+    private final Map<UUID, Running> running = new ConcurrentHashMap<>();
+    private final Semaphore wakeUps = new Semaphore(0);
+    private ExecutorService jobThreads;
+    private Completer completer;
+    private Thread claimThread;
+    private Thread listenThread;
+    private volatile boolean claiming;
+    private volatile Instant lastLoopAt = Instant.now();
+
+    void onStart(@Observes StartupEvent event) {
+        queue = new JobQueue(dataSource);
+        registry = new ExecutorRegistry(dataSource);
+        for (JobRunner runner : runnerBeans) {
+            if (backends.slots().getOrDefault(runner.kind(), 0) > 0) {
+                runners.put(runner.kind(), runner);
+                busy.put(runner.kind(), new AtomicInteger());
+                meters.gauge("atelier.slots", List.of(io.micrometer.core.instrument.Tag.of("kind", runner.kind())),
+                        backends.slots().get(runner.kind()));
+                meters.gauge("atelier.slots.busy", List.of(io.micrometer.core.instrument.Tag.of("kind", runner.kind())),
+                        busy.get(runner.kind()));
+            }
+        }
+        monitor.checkAll();
+        report();
+        jobThreads = Executors.newCachedThreadPool(daemonThreads("atelier-job"));
+        completer = new Completer(queue, this::wake);
+        completer.start();
+        claiming = true;
+        claimThread = daemonThreads("atelier-claim").newThread(this::claimLoop);
+        listenThread = daemonThreads("atelier-listen").newThread(this::listenLoop);
+        claimThread.start();
+        listenThread.start();
+        LOG.infof("executor %s serving %s", backends.executorId(), runners.keySet());
+    }
+
+    /** Wakes the claim loop: new work, a freed slot, a backend back online. */
+    public void wake() {
+        wakeUps.release();
+    }
+
+    private void claimLoop() {
+        while (claiming) {
+            lastLoopAt = Instant.now();
+            try {
+                claimOnce();
+                long jitteredPoll = (long) (config.poll().toMillis() * (0.75 + ThreadLocalRandom.current().nextDouble() * 0.5));
+                if (wakeUps.tryAcquire(jitteredPoll, TimeUnit.MILLISECONDS)) {
+                    wakeUps.drainPermits();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (StoreException e) {
+                LOG.warnf("claim failed, polling again: %s", e.getMessage());
+                sleep(config.poll());
+            } catch (RuntimeException e) {
+                LOG.errorf(e, "claim loop error");
+                sleep(config.poll());
+            }
+        }
+    }
+
+    /** Claims for every free slot of a backend that can take work, and starts the jobs. Returns how many. */
+    public int claimOnce() {
+        Instant now = Instant.now();
+        Map<String, Integer> free = new LinkedHashMap<>();
+        runners.keySet().forEach(kind -> {
+            int open = backends.slots().get(kind) - busy.get(kind).get();
+            if (open > 0 && backends.state(kind).snapshot().claimable(now)) {
+                free.put(kind, open);
+            }
+        });
+        if (free.isEmpty() || !claiming) {
+            return 0;
+        }
+        Set<String> models = backends.state("ollama").snapshot().models();
+        List<ClaimedJob> jobs = queue.claim(backends.executorId(), free, models, config.lease(), null);
+        jobs.forEach(this::start);
+        return jobs.size();
+    }
+
+    private void start(ClaimedJob job) {
+        JobRunner runner = runners.get(job.kind());
+        busy.get(job.kind()).incrementAndGet();
+        CallControl control = new CallControl();
+        running.put(job.leaseToken(), new Running(job, control, Instant.now()));
+        jobThreads.execute(() -> {
+            Timer.Sample sample = Timer.start(meters);
+            Finished finished;
+            try {
+                finished = runner.run(job, control);
+            } catch (RuntimeException e) {
+                LOG.errorf(e, "job %s: runner failed", job.id());
+                finished = new Finished.Outcome(new AttemptOutcome.Failure(job.id(), job.leaseToken(),
+                        "executor error: " + e, true));
+            }
+            sample.stop(meters.timer("atelier.attempt.duration", "kind", job.kind(), "outcome", outcomeName(finished)));
+            if (finished instanceof Finished.Outcome o && o.outcome() instanceof AttemptOutcome.HandBack back) {
+                LOG.infof("job %s handed back: %s", job.id(), back.reason());
+            }
+            running.remove(job.leaseToken());
+            busy.get(job.kind()).decrementAndGet();
+            completer.submit(finished);
+            wake();
+        });
+    }
+
+    private static String outcomeName(Finished finished) {
+        if (finished instanceof Finished.Outcome o) {
+            AttemptOutcome outcome = o.outcome();
+            if (outcome instanceof AttemptOutcome.Success) {
+                return "success";
+            }
+            return outcome instanceof AttemptOutcome.HandBack ? "handed_back" : "failed";
+        }
+        return finished instanceof Finished.Cancelled ? "cancelled" : "abandoned";
+    }
+
+    // ---------------------------------------------------------------- NOTIFY
+
+    private void listenLoop() {
+        while (claiming) {
+            try (QueueSignals signals = QueueSignals.open(dataSource)) {
+                while (claiming) {
+                    List<QueueSignals.Signal> received = signals.await(config.poll());
+                    if (received.stream().anyMatch(s -> JobQueue.CANCEL_CHANNEL.equals(s.channel()))) {
+                        heartbeat(); // its answer carries the cancel requests for our leases
+                    }
+                    if (received.stream().anyMatch(s -> JobQueue.WORK_CHANNEL.equals(s.channel()))) {
+                        wake();
+                    }
+                }
+            } catch (StoreException e) {
+                LOG.debugf("listening failed, polling meanwhile: %s", e.getMessage());
+                sleep(config.poll());
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- periodic work
+
+    /**
+     * Renews the leases of the running jobs, stops those whose lease is lost or whose cancel was requested, and
+     * reports this executor (slots, busy counts, backends and models).
+     */
+    @Scheduled(every = "${atelier.executor.heartbeat}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP,
+            skipExecutionIf = NotStarted.class)
+    synchronized void heartbeat() {
+        try {
+            JobQueue.Heartbeat beat = queue.heartbeat(new ArrayList<>(running.keySet()), config.lease(), null);
+            beat.lost().forEach(token -> stop(token, CallControl.StopReason.LEASE_LOST));
+            beat.cancelRequested().forEach(token -> stop(token, CallControl.StopReason.CANCEL));
+            report();
+        } catch (StoreException e) {
+            LOG.warnf("heartbeat failed: %s", e.getMessage());
+        }
+    }
+
+    private void stop(UUID leaseToken, CallControl.StopReason reason) {
+        Running job = running.get(leaseToken);
+        if (job != null) {
+            job.control().stop(reason);
+        }
+    }
+
+    void report() {
+        Map<String, Integer> busyNow = new LinkedHashMap<>();
+        busy.forEach((kind, count) -> busyNow.put(kind, count.get()));
+        List<ExecutorRegistry.BackendReport> reports = new ArrayList<>();
+        for (String kind : runners.keySet()) {
+            BackendState state = backends.state(kind);
+            BackendState.Snapshot s = state.snapshot();
+            reports.add(new ExecutorRegistry.BackendReport(kind, state.url(), s.status().wire(), s.models(),
+                    s.checkedAt(), s.detail()));
+        }
+        registry.report(backends.executorId(), backends.slots(), busyNow, reports, null);
+    }
+
+    /** Takes back the jobs of executors that died or hung, and fails jobs whose model nobody offers. */
+    @Scheduled(every = "${atelier.executor.reap-interval}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP,
+            skipExecutionIf = NotStarted.class)
+    void reap() {
+        try {
+            int page = 500;
+            while (queue.reapExpired(page, null).size() == page) {
+                LOG.debug("reaped a full page of expired leases, reaping on");
+            }
+            queue.sweepUnservableModels(config.modelGrace(), config.lease().multipliedBy(2), null);
+        } catch (StoreException e) {
+            LOG.warnf("reaping failed: %s", e.getMessage());
+        }
+    }
+
+    // ---------------------------------------------------------------- health and shutdown
+
+    /** Whether the claim loop and the completer are running and the loop went round recently. */
+    public boolean loopsAlive() {
+        Duration sinceLoop = Duration.between(lastLoopAt, Instant.now());
+        return claimThread != null && claimThread.isAlive() && completer.alive()
+                && sinceLoop.compareTo(config.poll().multipliedBy(3).plusSeconds(30)) < 0;
+    }
+
+    /** True from startup until shutdown begins. */
+    public boolean started() {
+        return claiming;
+    }
+
+    public boolean claiming() {
+        return claiming && claimThread != null && claimThread.isAlive();
+    }
+
+    /** Jobs running now, per kind. */
+    public Map<String, Integer> busy() {
+        Map<String, Integer> now = new LinkedHashMap<>();
+        busy.forEach((kind, count) -> now.put(kind, count.get()));
+        return now;
+    }
+
+    /**
+     * Stops claiming, lets running jobs finish within the grace period, hands the rest back without spending an
+     * attempt, stores every outcome, and leaves the registry.
+     */
+    void onStop(@Observes ShutdownEvent event) throws InterruptedException {
+        if (!claiming) {
+            return;
+        }
+        claiming = false;
+        wake();
+        listenThread.interrupt();
+        long deadline = System.nanoTime() + config.shutdownGrace().toNanos();
+        while (!running.isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        if (!running.isEmpty()) {
+            LOG.infof("handing back %d unfinished jobs", running.size());
+            running.values().forEach(job -> job.control().stop(CallControl.StopReason.SHUTDOWN));
+            long handBackDeadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+            while (!running.isEmpty() && System.nanoTime() < handBackDeadline) {
+                Thread.sleep(20);
+            }
+        }
+        completer.drainAndStop(Duration.ofSeconds(10));
+        jobThreads.shutdownNow();
+        try {
+            registry.remove(backends.executorId());
+        } catch (StoreException e) {
+            LOG.warnf("could not leave the registry: %s", e.getMessage());
+        }
+    }
+
+    /** Skips scheduled work until the worker has started (and after it stopped). */
+    @ApplicationScoped
+    public static class NotStarted implements Scheduled.SkipPredicate {
+        @Inject
+        Worker worker;
+
+        @Override
+        public boolean test(io.quarkus.scheduler.ScheduledExecution execution) {
+            return !worker.started();
+        }
+    }
+
+    private static java.util.concurrent.ThreadFactory daemonThreads(String name) {
+        AtomicInteger n = new AtomicInteger();
+        return runnable -> {
+            Thread thread = new Thread(runnable, name + "-" + n.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        };
+    }
+
+    private static void sleep(Duration duration) {
+        try {
+            Thread.sleep(duration.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,332 @@
+package dev.atelier.executor.ollama;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A fake Ollama that behaves like contracts/ollama-api.md: NDJSON streaming unless {@code "stream": false}, a final
+ * {@code done} chunk with metrics in nanoseconds, {@code {"error": ...}} bodies, 404 for an unknown model, 503 with
+ * the queue-full text, an error line mid-stream, and a plain-text 404 for unknown paths. Closing the connection is
+ * the cancel: the fake notices when its next write fails and does not count the request as completed.
+ * <p>
+ * The prompt (or the last message) says how to behave, so one batch can mix cases:
+ * {@code hang}, {@code fail-500}, {@code bad-request}, {@code midstream-error}, {@code slow:<ms>} (total time,
+ * spread over the chunks); anything else is answered at once.
+ */
+public final class FakeOllama implements AutoCloseable {
+
+    /** The exact ErrMaxQueue text, two spaces included (contracts 7.1). */
+    static final String QUEUE_FULL = "server busy, please try again.  maximum pending requests exceeded";
+
+    private final ObjectMapper json = new ObjectMapper();
+    private final int port;
+    private final ExecutorService threads = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "fake-ollama");
+        t.setDaemon(true);
+        return t;
+    });
+    private volatile HttpServer server;
+    private volatile List<String> models = List.of("llama3.2:latest", "deepseek-r1:32b");
+    private final AtomicInteger busyAnswers = new AtomicInteger();
+    private volatile boolean released;
+
+    // what it saw
+    private final AtomicInteger inFlight = new AtomicInteger();
+    private final AtomicInteger maxInFlight = new AtomicInteger();
+    private final List<Integer> inFlightSamples = new CopyOnWriteArrayList<>();
+    private final Map<String, AtomicInteger> callsByPrompt = new ConcurrentHashMap<>();
+    private final Map<String, AtomicInteger> completedByPrompt = new ConcurrentHashMap<>();
+    private final List<String> aborted = new CopyOnWriteArrayList<>();
+    private final List<JsonNode> requests = new CopyOnWriteArrayList<>();
+
+    public FakeOllama() {
+        try (var probe = new java.net.ServerSocket(0)) {
+            this.port = probe.getLocalPort();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        up();
+    }
+
+    public String url() {
+        return "http://127.0.0.1:" + port;
+    }
+
+    /** Starts answering (again) on the same port. */
+    public synchronized void up() {
+        if (server != null) {
+            return;
+        }
+        try {
+            HttpServer s = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 64);
+            s.setExecutor(threads);
+            s.createContext("/", this::route);
+            s.start();
+            server = s;
+        } catch (IOException e) {
+            throw new IllegalStateException("fake Ollama could not bind " + port, e);
+        }
+    }
+
+    /** Stops listening: connections are refused, as when Ollama is down. */
+    public synchronized void down() {
+        if (server != null) {
+            server.stop(0);
+            server = null;
+        }
+    }
+
+    public void models(String... names) {
+        models = List.of(names);
+    }
+
+    /** The next {@code count} generate/chat requests get 503 queue-full. */
+    public void busyFor(int count) {
+        busyAnswers.set(count);
+    }
+
+    public void reset() {
+        released = true;
+        pause(150);
+        released = false;
+        up();
+        busyAnswers.set(0);
+        maxInFlight.set(0);
+        inFlightSamples.clear();
+        callsByPrompt.clear();
+        completedByPrompt.clear();
+        aborted.clear();
+        requests.clear();
+        models("llama3.2:latest", "deepseek-r1:32b");
+    }
+
+    public int calls(String prompt) {
+        return callsByPrompt.getOrDefault(prompt, new AtomicInteger()).get();
+    }
+
+    public int completed(String prompt) {
+        return completedByPrompt.getOrDefault(prompt, new AtomicInteger()).get();
+    }
+
+    public Map<String, AtomicInteger> callsByPrompt() {
+        return callsByPrompt;
+    }
+
+    public List<String> aborted() {
+        return aborted;
+    }
+
+    public int maxInFlight() {
+        return maxInFlight.get();
+    }
+
+    /** How many requests were in flight, sampled each time a request started or a chunk was written. */
+    public List<Integer> inFlightSamples() {
+        return inFlightSamples;
+    }
+
+    public List<JsonNode> requests() {
+        return requests;
+    }
+
+    @Override
+    public void close() {
+        released = true;
+        down();
+        threads.shutdownNow();
+    }
+
+    // ---------------------------------------------------------------- routing
+
+    private void route(HttpExchange exchange) throws IOException {
+        try (exchange) {
+            String path = exchange.getRequestURI().getPath();
+            String method = exchange.getRequestMethod();
+            if ("/api/version".equals(path) && "GET".equals(method)) {
+                sendJson(exchange, 200, "{\"version\":\"0.32.15\"}");
+            } else if ("/api/tags".equals(path) && "GET".equals(method)) {
+                ArrayNode list = json.createArrayNode();
+                for (String name : models) {
+                    list.addObject().put("name", name).put("model", name)
+                            .put("modified_at", "2026-08-20T11:02:13.4416371-07:00").put("size", 2019393189L)
+                            .put("digest", "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72")
+                            .putObject("details").put("format", "gguf").put("family", "llama");
+                }
+                ObjectNode tags = json.createObjectNode();
+                tags.set("models", list);
+                sendJson(exchange, 200, tags.toString());
+            } else if (("/api/generate".equals(path) || "/api/chat".equals(path)) && "POST".equals(method)) {
+                generate(exchange, "/api/chat".equals(path));
+            } else if (path.startsWith("/api/")) {
+                sendText(exchange, 405, "405 method not allowed");
+            } else {
+                sendText(exchange, 404, "404 page not found");
+            }
+        }
+    }
+
+    private void generate(HttpExchange exchange, boolean chat) throws IOException {
+        byte[] raw = exchange.getRequestBody().readAllBytes();
+        if (raw.length == 0) {
+            sendJson(exchange, 400, "{\"error\":\"missing request body\"}");
+            return;
+        }
+        JsonNode request = json.readTree(raw);
+        requests.add(request);
+        String model = request.path("model").asText("");
+        String prompt = chat ? lastMessage(request) : request.path("prompt").asText("");
+        boolean stream = !request.has("stream") || request.get("stream").asBoolean();
+        if (busyAnswers.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+            sendJson(exchange, 503, json.createObjectNode().put("error", QUEUE_FULL).toString());
+            return;
+        }
+        if (!models.contains(model) && !models.contains(model + ":latest")) {
+            sendJson(exchange, 404, json.createObjectNode().put("error", "model '" + model + "' not found").toString());
+            return;
+        }
+        callsByPrompt.computeIfAbsent(prompt, p -> new AtomicInteger()).incrementAndGet();
+        sample(inFlight.incrementAndGet());
+        try {
+            switch (prompt.split("[ :]", 2)[0]) {
+                case "bad-request" -> sendJson(exchange, 400, "{\"error\":\"raw mode does not support template, system, or context\"}");
+                case "fail-500" -> sendJson(exchange, 500, "{\"error\":\"option \\\"temperature\\\" must be of type float32\"}");
+                case "hang" -> hang(exchange);
+                default -> answer(exchange, chat, model, prompt, stream, request.path("think").asBoolean(false));
+            }
+        } finally {
+            inFlight.decrementAndGet();
+        }
+    }
+
+    private static String lastMessage(JsonNode request) {
+        JsonNode messages = request.path("messages");
+        return messages.isEmpty() ? "" : messages.get(messages.size() - 1).path("content").asText("");
+    }
+
+    private void answer(HttpExchange exchange, boolean chat, String model, String prompt, boolean stream, boolean think)
+            throws IOException {
+        String[] words = ("echo " + prompt).split(" ");
+        long total = prompt.startsWith("slow:") ? Long.parseLong(prompt.substring(5).trim().split(" ")[0]) : 0;
+        long pause = total / (words.length + 1);
+        boolean midstreamError = prompt.startsWith("midstream-error");
+        if (!stream) {
+            pause(total);
+            if (midstreamError) {
+                sendJson(exchange, 500, "{\"error\":\"model runner has unexpectedly stopped\"}");
+                return;
+            }
+            ObjectNode reply = chunk(chat, model, String.join(" ", words), think ? "Let me think. " : null);
+            finalFields(reply);
+            completedByPrompt.computeIfAbsent(prompt, p -> new AtomicInteger()).incrementAndGet();
+            sendJson(exchange, 200, reply.toString());
+            return;
+        }
+        exchange.getResponseHeaders().set("Content-Type", "application/x-ndjson");
+        exchange.sendResponseHeaders(200, 0);
+        OutputStream out = exchange.getResponseBody();
+        try {
+            if (think) {
+                writeLine(out, chunk(chat, model, "", "Let me think. "));
+            }
+            for (int i = 0; i < words.length; i++) {
+                pause(pause);
+                writeLine(out, chunk(chat, model, (i == 0 ? "" : " ") + words[i], null));
+                if (midstreamError && i == 1) {
+                    writeLine(out, json.createObjectNode().put("error",
+                            "model runner has unexpectedly stopped, this may be due to resource limitations"));
+                    return;
+                }
+            }
+            pause(pause);
+            ObjectNode last = chunk(chat, model, "", null);
+            finalFields(last);
+            writeLine(out, last);
+            completedByPrompt.computeIfAbsent(prompt, p -> new AtomicInteger()).incrementAndGet();
+        } catch (IOException e) {
+            aborted.add(prompt); // the client closed the connection: Ollama's cancel (contracts 8)
+        }
+    }
+
+    /** Answers nothing at all, like an Ollama stuck loading a model, until the fake is reset or closed. */
+    private void hang(HttpExchange exchange) {
+        for (int i = 0; i < 600 && !released; i++) {
+            pause(100);
+        }
+    }
+
+    private ObjectNode chunk(boolean chat, String model, String text, String thinking) {
+        ObjectNode chunk = json.createObjectNode().put("model", model).put("created_at", Instant.now().toString());
+        if (chat) {
+            ObjectNode message = chunk.putObject("message").put("role", "assistant").put("content", text);
+            if (thinking != null) {
+                message.put("thinking", thinking);
+            }
+        } else {
+            chunk.put("response", text);
+            if (thinking != null) {
+                chunk.put("thinking", thinking);
+            }
+        }
+        chunk.put("done", false);
+        return chunk;
+    }
+
+    private static void finalFields(ObjectNode chunk) {
+        chunk.put("done", true).put("done_reason", "stop")
+                .put("total_duration", 2_154_875_416L).put("load_duration", 41_638_750L)
+                .put("prompt_eval_count", 31).put("prompt_eval_duration", 92_771_000L)
+                .put("eval_count", 29).put("eval_duration", 1_996_341_000L);
+    }
+
+    private void writeLine(OutputStream out, JsonNode line) throws IOException {
+        out.write((line.toString() + "\n").getBytes(StandardCharsets.UTF_8));
+        out.flush();
+        sample(inFlight.get());
+    }
+
+    private void sample(int current) {
+        maxInFlight.accumulateAndGet(current, Math::max);
+        inFlightSamples.add(current);
+    }
+
+    private static void sendJson(HttpExchange exchange, int status, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        exchange.getResponseHeaders().set("Content-Type", "application/json; charset=utf-8");
+        exchange.sendResponseHeaders(status, bytes.length);
+        exchange.getResponseBody().write(bytes);
+    }
+
+    private static void sendText(HttpExchange exchange, int status, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        exchange.getResponseHeaders().set("Content-Type", "text/plain");
+        exchange.sendResponseHeaders(status, bytes.length);
+        exchange.getResponseBody().write(bytes);
+    }
+
+    private static void pause(long millis) {
+        if (millis <= 0) {
+            return;
+        }
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

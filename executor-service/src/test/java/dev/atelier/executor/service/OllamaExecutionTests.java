@@ -1,0 +1,278 @@
+package dev.atelier.executor.service;
+
+import static dev.atelier.store.testing.Batches.batch;
+import static io.restassured.RestAssured.get;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.containsString;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.atelier.executor.backend.BackendState;
+import dev.atelier.executor.ollama.FakeOllama;
+import dev.atelier.executor.ollama.FakeOllamaResource;
+import dev.atelier.executor.ollama.OllamaClient;
+import dev.atelier.store.BatchMode;
+import dev.atelier.store.JobQueue;
+import dev.atelier.store.NewBatch;
+import dev.atelier.store.testing.Batches;
+import dev.atelier.store.testing.Inspect;
+import dev.atelier.store.testing.PostgresTestResource;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.smallrye.faulttolerance.api.CircuitBreakerMaintenance;
+import io.smallrye.faulttolerance.api.CircuitBreakerState;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.stream.IntStream;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The executor against a fake Ollama that behaves like the contract, on a real PostgreSQL: DESIGN.md's attempt
+ * table, slots, cancellation, backend health and models. Jobs are stored with the queue, as the gateway would.
+ */
+@QuarkusTest
+@QuarkusTestResource(PostgresTestResource.class)
+@WithTestResource(FakeOllamaResource.class)
+class OllamaExecutionTests {
+
+    private static final Duration WAIT = Duration.ofSeconds(30);
+    private static final String MODEL = "llama3.2";
+
+    @FakeOllamaResource.Fake
+    FakeOllama fake;
+
+    @Inject
+    DataSource dataSource;
+
+    @Inject
+    Backends backends;
+
+    @Inject
+    OllamaClient client;
+
+    @Inject
+    CircuitBreakerMaintenance breakers;
+
+    @Inject
+    ObjectMapper json;
+
+    JobQueue queue;
+    Inspect inspect;
+
+    @BeforeEach
+    void setUp() {
+        fake.reset();
+        breakers.resetAll();
+        queue = new JobQueue(dataSource);
+        inspect = new Inspect(dataSource);
+        await().atMost(WAIT).until(() -> backends.state("ollama").snapshot().status() == BackendState.Status.ONLINE);
+    }
+
+    @Test
+    void generateAndChatSucceedWithTheStoredResultFields() throws Exception {
+        UUID generate = submit("ollama.generate", "{\"prompt\": \"Write Raiden's bio\", \"think\": true,"
+                + " \"options\": {\"temperature\": 0.7}, \"keep_alive\": \"10m\", \"format\": \"json\"}");
+        UUID chat = submit("ollama.chat", "{\"messages\": [{\"role\": \"user\", \"content\": \"Taunt for Kitana\"}]}");
+
+        awaitState(generate, "success");
+        awaitState(chat, "success");
+
+        JsonNode result = json.readTree(inspect.job(generate).result());
+        assertThat(result.get("text").asText()).isEqualTo("echo Write Raiden's bio");
+        assertThat(result.get("thinking").asText()).isEqualTo("Let me think. ");
+        assertThat(result.get("done_reason").asText()).isEqualTo("stop");
+        assertThat(result.get("model").asText()).isEqualTo(MODEL);
+        assertThat(result.get("prompt_eval_count").asInt()).isEqualTo(31);
+        assertThat(result.get("eval_count").asInt()).isEqualTo(29);
+        assertThat(result.get("total_duration_sec").asDouble()).isEqualTo(2.154875416);
+        assertThat(result.get("load_duration_sec").asDouble()).isEqualTo(0.04163875);
+        assertThat(result.get("eval_duration_sec").asDouble()).isEqualTo(1.996341);
+        assertThat(json.readTree(inspect.job(chat).result()).get("text").asText()).isEqualTo("echo Taunt for Kitana");
+
+        JsonNode sent = fake.requests().stream()
+                .filter(r -> "Write Raiden's bio".equals(r.path("prompt").asText())).findFirst().orElseThrow();
+        assertThat(sent.get("stream").asBoolean()).as("streamed by default").isTrue();
+        assertThat(sent.get("think").asBoolean()).isTrue();
+        assertThat(sent.get("keep_alive").asText()).isEqualTo("10m");
+        assertThat(sent.get("format").asText()).isEqualTo("json");
+        assertThat(sent.at("/options/temperature").asDouble()).isEqualTo(0.7);
+        assertThat(inspect.attempts(generate)).extracting(Inspect.AttemptRow::status).containsExactly("success");
+    }
+
+    @Test
+    void aNonStreamedAnswerGivesTheSameResult() throws Exception {
+        for (String path : List.of("/api/generate", "/api/chat")) {
+            String body = path.endsWith("chat")
+                    ? "{\"model\": \"llama3.2\", \"stream\": false, \"think\": true, \"messages\": [{\"role\": \"user\", \"content\": \"one shot\"}]}"
+                    : "{\"model\": \"llama3.2\", \"stream\": false, \"think\": true, \"prompt\": \"one shot\"}";
+            JsonNode result = client.generate(path, body, Duration.ofSeconds(10), null, new CallControl()).toResult(json);
+            assertThat(result.get("text").asText()).isEqualTo("echo one shot");
+            assertThat(result.get("thinking").asText()).isEqualTo("Let me think. ");
+            assertThat(result.get("eval_count").asInt()).isEqualTo(29);
+        }
+    }
+
+    @Test
+    void aStreamThatEndsInAnErrorLineIsAFailureNotASuccess() {
+        UUID job = submit(batch(BatchMode.PARALLEL).retry(1, Duration.ZERO, 1.0), "ollama.generate",
+                "{\"prompt\": \"midstream-error 1\"}");
+        awaitState(job, "failed");
+        assertThat(inspect.job(job).error()).contains("model runner has unexpectedly stopped");
+    }
+
+    @Test
+    void busyThenSuccessSucceedsInOneAttempt() {
+        fake.busyFor(2);
+        UUID job = submit("ollama.generate", "{\"prompt\": \"after the queue drains\"}");
+
+        awaitState(job, "success");
+        assertThat(inspect.attempts(job)).hasSize(1);
+        assertThat(inspect.job(job).attempt()).isEqualTo(1);
+        assertThat(fake.calls("after the queue drains")).isEqualTo(1);
+    }
+
+    @Test
+    void aHangTimesOutAndRetriesWithBackoffUntilOutOfAttempts() {
+        UUID job = submit(batch(BatchMode.PARALLEL).retry(2, Duration.ofMillis(200), 2.0), "ollama.generate",
+                "{\"prompt\": \"hang\"}");
+
+        awaitState(job, "failed");
+        List<Inspect.AttemptRow> attempts = inspect.attempts(job);
+        assertThat(attempts).extracting(Inspect.AttemptRow::attempt).containsExactly(1, 2);
+        assertThat(attempts).allSatisfy(a -> {
+            assertThat(a.status()).isEqualTo("failed");
+            assertThat(a.error()).contains("sent nothing for too long");
+        });
+        assertThat(inspect.job(job).error()).contains("sent nothing for too long");
+    }
+
+    @Test
+    void aJobCausedErrorSpendsItsOwnAttemptsAndDoesNotPauseTheBackend() {
+        UUID bad = submit(batch(BatchMode.PARALLEL).retry(2, Duration.ZERO, 1.0), "ollama.generate",
+                "{\"prompt\": \"fail-500 x\"}");
+        UUID rejected = submit("ollama.generate", "{\"prompt\": \"bad-request y\"}");
+        List<UUID> good = IntStream.range(0, 6)
+                .mapToObj(i -> submit("ollama.generate", "{\"prompt\": \"fine " + i + "\"}")).toList();
+
+        awaitState(bad, "failed");
+        awaitState(rejected, "failed");
+        good.forEach(id -> awaitState(id, "success"));
+
+        assertThat(inspect.attempts(bad)).extracting(Inspect.AttemptRow::error).containsExactly(
+                "HTTP 500 from Ollama: option \"temperature\" must be of type float32",
+                "HTTP 500 from Ollama: option \"temperature\" must be of type float32");
+        assertThat(inspect.attempts(rejected)).as("a 400 fails at once").hasSize(1);
+        assertThat(inspect.job(rejected).error()).startsWith("HTTP 400 from Ollama: raw mode does not support");
+        assertThat(breakers.currentState(OllamaClient.BREAKER)).isEqualTo(CircuitBreakerState.CLOSED);
+    }
+
+    @Test
+    void whileTheBackendIsDownJobsWaitWithoutSpendingAttemptsThenCompleteInOne() {
+        fake.down();
+        // the executor still believes Ollama is up until its next health check: jobs claimed now meet a refused
+        // connection between the claim and the call, and go back untouched
+        backends.state("ollama").checked(BackendState.Status.ONLINE, List.of(MODEL), java.time.Instant.now(), "test");
+        List<UUID> jobs = IntStream.range(0, 4)
+                .mapToObj(i -> submit("ollama.generate", "{\"prompt\": \"while down " + i + "\"}")).toList();
+
+        await().atMost(WAIT).until(() -> backends.state("ollama").snapshot().status() == BackendState.Status.OFFLINE);
+        await().during(Duration.ofSeconds(2)).atMost(WAIT).until(() -> jobs.stream()
+                .allMatch(id -> inspect.job(id).state().equals("pending")));
+        jobs.forEach(id -> {
+            assertThat(inspect.attempts(id)).as("no attempt spent").isEmpty();
+            assertThat(inspect.job(id).attemptsUsed()).isZero();
+        });
+        get("/q/health/ready").then().statusCode(200).body(containsString("offline"));
+        get("/q/health/live").then().statusCode(200);
+
+        fake.up();
+        jobs.forEach(id -> awaitState(id, "success"));
+        jobs.forEach(id -> assertThat(inspect.attempts(id)).extracting(Inspect.AttemptRow::attempt).containsExactly(1));
+    }
+
+    @Test
+    void aModelNobodyOffersFailsAfterTheGracePeriodNamingIt() {
+        UUID job = submit(batch(BatchMode.PARALLEL), "ollama.generate", "qwen3:8b", "{\"prompt\": \"nobody has me\"}");
+
+        awaitState(job, "failed");
+        assertThat(inspect.job(job).error())
+                .isEqualTo("model 'qwen3:8b' not found on any executor (available: deepseek-r1:32b, llama3.2, llama3.2:latest)");
+        assertThat(inspect.attempts(job)).isEmpty();
+        assertThat(fake.calls("nobody has me")).isZero();
+    }
+
+    @Test
+    void aModelGoneAtCallTimeRefreshesTheListAndHandsBack() {
+        // the executor listed deepseek-r1:32b at its last check; Ollama no longer has it
+        fake.models("llama3.2:latest");
+        backends.state("ollama").checked(BackendState.Status.ONLINE, List.of(MODEL, "deepseek-r1:32b"),
+                java.time.Instant.now(), "test");
+        UUID job = submit(batch(BatchMode.PARALLEL), "ollama.generate", "deepseek-r1:32b", "{\"prompt\": \"gone\"}");
+
+        awaitState(job, "failed");
+        assertThat(inspect.attempts(job)).as("the 404 spent nothing").isEmpty();
+        assertThat(inspect.job(job).error()).startsWith("model 'deepseek-r1:32b' not found on any executor");
+    }
+
+    @Test
+    void twoSlotsRunTwoAtATimeAndEveryJobCompletes() {
+        List<UUID> jobs = IntStream.range(0, 20)
+                .mapToObj(i -> submit("ollama.generate", "{\"prompt\": \"slow:1000 " + i + "\"}")).toList();
+
+        jobs.forEach(id -> awaitState(id, "success"));
+        assertThat(fake.maxInFlight()).isEqualTo(2);
+        long atTwo = fake.inFlightSamples().stream().filter(n -> n == 2).count();
+        assertThat(atTwo).as("two in flight most of the time").isGreaterThan(fake.inFlightSamples().size() / 2);
+        IntStream.range(0, 20).forEach(i -> assertThat(fake.calls("slow:1000 " + i)).isEqualTo(1));
+    }
+
+    @Test
+    void cancellingARunningJobAbortsItsRequestAndEndsItCancelled() {
+        UUID job = submit("ollama.generate", "{\"prompt\": \"slow:4000 cancel me\"}");
+        await().atMost(WAIT).until(() -> fake.calls("slow:4000 cancel me") == 1);
+
+        assertThat(queue.cancelJob(job, null).cancelRequested()).isEqualTo(1);
+
+        awaitState(job, "cancelled");
+        await().atMost(WAIT).until(() -> fake.aborted().contains("slow:4000 cancel me"));
+        assertThat(fake.completed("slow:4000 cancel me")).isZero();
+        assertThat(inspect.attempts(job)).extracting(Inspect.AttemptRow::status).containsExactly("cancelled");
+    }
+
+    @Test
+    void metricsShowAttemptsSlotsAndFaultTolerance() {
+        UUID job = submit("ollama.generate", "{\"prompt\": \"for the metrics\"}");
+        awaitState(job, "success");
+        get("/q/metrics").then().statusCode(200)
+                .body(containsString("atelier_attempt_duration_seconds_count{kind=\"ollama\",outcome=\"success\"}"))
+                .body(containsString("atelier_slots_busy{kind=\"ollama\"}"))
+                .body(containsString("ft_invocations_total"));
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private UUID submit(String type, String spec) {
+        return submit(batch(BatchMode.PARALLEL), type, spec);
+    }
+
+    private UUID submit(Batches batch, String type, String spec) {
+        return submit(batch, type, MODEL, spec);
+    }
+
+    private UUID submit(Batches batch, String type, String model, String spec) {
+        String withModel = spec.replaceFirst("\\{", "{\"model\": \"" + model + "\", ");
+        NewBatch b = batch.job(type, model, withModel, Duration.ofSeconds(5)).build();
+        queue.insertBatch(b);
+        return b.jobs().get(0).id();
+    }
+
+    private void awaitState(UUID job, String state) {
+        await().atMost(WAIT).until(() -> inspect.job(job).state().equals(state));
+    }
+}
