@@ -4,8 +4,6 @@ import dev.atelier.executor.backend.BackendProbe;
 import dev.atelier.executor.backend.BackendState;
 import dev.atelier.executor.backend.CallFailure;
 import dev.atelier.executor.config.BackendsConfig;
-import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Tags;
 import io.quarkus.scheduler.Scheduled;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Instance;
@@ -33,9 +31,6 @@ public class BackendMonitor {
 
     @Inject
     BackendsConfig config;
-
-    @Inject
-    MeterRegistry meters;
 
     @Inject
     Instance<Worker> worker;
@@ -75,8 +70,6 @@ public class BackendMonitor {
             state.checked(BackendState.Status.DEGRADED, null, Instant.now(), e.getMessage());
         }
         BackendState.Snapshot now = state.snapshot();
-        meters.gauge("atelier.backend.online", Tags.of("kind", probe.kind()), state,
-                s -> s.snapshot().status() == BackendState.Status.ONLINE ? 1 : 0);
         if (!wasClaimable && now.claimable(Instant.now())) {
             LOG.infof("%s at %s is %s again", probe.kind(), state.url(), now.status().wire());
             worker.get().wake();

@@ -9,6 +9,7 @@ import dev.atelier.store.JobQueue;
 import dev.atelier.store.QueueSignals;
 import dev.atelier.store.StoreException;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -89,10 +90,12 @@ public class Worker {
             if (backends.slots().getOrDefault(runner.kind(), 0) > 0) {
                 runners.put(runner.kind(), runner);
                 busy.put(runner.kind(), new AtomicInteger());
-                meters.gauge("atelier.slots", List.of(io.micrometer.core.instrument.Tag.of("kind", runner.kind())),
-                        backends.slots().get(runner.kind()));
-                meters.gauge("atelier.slots.busy", List.of(io.micrometer.core.instrument.Tag.of("kind", runner.kind())),
-                        busy.get(runner.kind()));
+                Tags kind = Tags.of("kind", runner.kind());
+                meters.gauge("atelier.slots", kind, backends.slots().get(runner.kind()));
+                meters.gauge("atelier.slots.busy", kind, busy.get(runner.kind()));
+                // 2 online, 1 degraded, 0 offline
+                meters.gauge("atelier.backend.status", kind, backends.state(runner.kind()),
+                        state -> 2 - state.snapshot().status().ordinal());
             }
         }
         monitor.checkAll();

@@ -45,6 +45,7 @@ public final class FakeOllama implements AutoCloseable {
     private volatile List<String> models = List.of("llama3.2:latest", "deepseek-r1:32b");
     private final AtomicInteger busyAnswers = new AtomicInteger();
     private volatile boolean released;
+    private volatile boolean holdAll;
 
     // what it saw
     private final AtomicInteger inFlight = new AtomicInteger();
@@ -99,6 +100,11 @@ public final class FakeOllama implements AutoCloseable {
     /** The next {@code count} generate/chat requests get 503 queue-full. */
     public void busyFor(int count) {
         busyAnswers.set(count);
+    }
+
+    /** While on, every generate or chat request is held without an answer, whatever its prompt. */
+    public void holdAll(boolean on) {
+        holdAll = on;
     }
 
     public void reset() {
@@ -203,7 +209,7 @@ public final class FakeOllama implements AutoCloseable {
         callsByPrompt.computeIfAbsent(prompt, p -> new AtomicInteger()).incrementAndGet();
         sample(inFlight.incrementAndGet());
         try {
-            switch (prompt.split("[ :]", 2)[0]) {
+            switch (holdAll ? "hang" : prompt.split("[ :]", 2)[0]) {
                 case "bad-request" -> sendJson(exchange, 400, "{\"error\":\"raw mode does not support template, system, or context\"}");
                 case "fail-500" -> sendJson(exchange, 500, "{\"error\":\"option \\\"temperature\\\" must be of type float32\"}");
                 case "hang" -> hang(exchange);

@@ -61,6 +61,11 @@ public final class Inspect {
         }
     }
 
+    /** The first column of every row of a query with one id parameter. */
+    public List<String> strings(String sql, UUID id) {
+        return query(sql, id, rs -> rs.getString(1));
+    }
+
     interface Row<T> {
         T map(ResultSet rs) throws SQLException;
     }
