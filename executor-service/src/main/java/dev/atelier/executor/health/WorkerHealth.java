@@ -44,11 +44,8 @@ public final class WorkerHealth {
         public HealthCheckResponse call() {
             var response = HealthCheckResponse.named("claim loop").status(worker.claiming())
                     .withData("executor", backends.executorId());
-            backends.states().forEach((kind, state) -> {
-                if (backends.slots().getOrDefault(kind, 0) > 0) {
-                    response.withData(kind, state.snapshot().status().wire());
-                }
-            });
+            worker.busy().keySet().forEach(kind ->
+                    response.withData(kind, backends.state(kind).snapshot().status().wire()));
             return response.build();
         }
     }

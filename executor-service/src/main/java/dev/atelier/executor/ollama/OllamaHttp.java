@@ -22,6 +22,7 @@ import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The wire side of Ollama (contracts/ollama-api.md), on Vert.x's HTTP client because answers stream as NDJSON and a
@@ -59,6 +60,16 @@ public class OllamaHttp {
     public Uni<OllamaReply> post(String path, String body, Duration idle) {
         return Uni.createFrom().emitter(emitter -> {
             AtomicBoolean answered = new AtomicBoolean();
+            AtomicBoolean over = new AtomicBoolean();
+            AtomicReference<HttpClientRequest> sending = new AtomicReference<>();
+            // a timeout or a cancel ends the Uni early: close the connection, Ollama's only cancel
+            emitter.onTermination(() -> {
+                over.set(true);
+                HttpClientRequest request = sending.get();
+                if (request != null && !answered.get()) {
+                    request.reset();
+                }
+            });
             RequestOptions options = new RequestOptions().setMethod(HttpMethod.POST).setAbsoluteURI(baseUrl + path)
                     .putHeader("Content-Type", "application/json");
             if (idle != null) {
@@ -70,11 +81,11 @@ public class OllamaHttp {
                     return;
                 }
                 HttpClientRequest request = opened.result();
-                emitter.onTermination(() -> {
-                    if (!answered.get()) {
-                        request.reset();
-                    }
-                });
+                sending.set(request);
+                if (over.get()) { // ended while connecting
+                    request.reset();
+                    return;
+                }
                 request.send(Buffer.buffer(body)).onComplete(sent -> {
                     if (sent.failed()) {
                         emitter.fail(sort(sent.cause(), false));

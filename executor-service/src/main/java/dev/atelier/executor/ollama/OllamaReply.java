@@ -33,10 +33,6 @@ public final class OllamaReply {
         return last != null && last.path("done").asBoolean(false);
     }
 
-    public String text() {
-        return text.toString();
-    }
-
     /** The job's result, as API.md gives it: text, thinking, done_reason, model, token counts and durations. */
     public ObjectNode toResult(ObjectMapper json) {
         ObjectNode result = json.createObjectNode();

@@ -41,10 +41,6 @@ public class Backends {
         return states.get(kind);
     }
 
-    public Map<String, BackendState> states() {
-        return states;
-    }
-
     private static String hostNameWithSuffix() {
         String host;
         try {

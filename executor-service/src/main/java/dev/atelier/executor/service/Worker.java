@@ -49,7 +49,7 @@ public class Worker {
     private static final Logger LOG = Logger.getLogger(Worker.class);
 
     /** A job this executor is running, and the handle to stop it. */
-    record Running(ClaimedJob job, CallControl control, Instant startedAt) {
+    record Running(ClaimedJob job, CallControl control) {
     }
 
     @Inject
@@ -161,7 +161,7 @@ public class Worker {
         JobRunner runner = runners.get(job.kind());
         busy.get(job.kind()).incrementAndGet();
         CallControl control = new CallControl();
-        running.put(job.leaseToken(), new Running(job, control, Instant.now()));
+        running.put(job.leaseToken(), new Running(job, control));
         jobThreads.execute(() -> {
             Timer.Sample sample = Timer.start(meters);
             Finished finished;

@@ -27,5 +27,10 @@ class ExecutorConfigTests {
         assertThat(backends.comfyui().url()).isEqualTo("http://localhost:8188");
         assertThat(backends.comfyui().slots()).isEqualTo(1);
         assertThat(executor.lease()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(executor.heartbeat()).as("a third of the lease").isEqualTo("10s");
+        assertThat(executor.modelGrace()).isEqualTo(Duration.ofSeconds(60));
+        assertThat(backends.ollama().stream()).isTrue();
+        assertThat(backends.ollama().idleTimeout()).isEqualTo(Duration.ofMinutes(2));
+        assertThat(backends.ollama().timeout()).as("API.md: PT10M for Ollama").isEqualTo(Duration.ofMinutes(10));
     }
 }

@@ -153,6 +153,26 @@ class OllamaExecutionTests {
     }
 
     @Test
+    void aGenerationStillStreamingAtTheJobsTimeoutIsStoppedThere() {
+        // chunks every ~0.4 s (under the 1 s idle timeout), 4 s in all, against a 1 s job timeout
+        UUID job = submit(batch(BatchMode.PARALLEL).retry(1, Duration.ZERO, 1.0), "ollama.generate",
+                "{\"prompt\": \"slow:4000 a b c d e f g h\"}", Duration.ofSeconds(1));
+
+        awaitState(job, "failed");
+        assertThat(inspect.job(job).error()).isEqualTo("timed out after 1 s (the job's timeout)");
+        await().atMost(WAIT).until(() -> fake.aborted().contains("slow:4000 a b c d e f g h"));
+    }
+
+    @Test
+    void aLongHealthyGenerationOutlastsTheIdleTimeout() {
+        // 3 s of steady chunks, three times the 1 s idle timeout
+        UUID job = submit("ollama.generate", "{\"prompt\": \"slow:3000 a b c d e f g h i j\"}");
+
+        awaitState(job, "success");
+        assertThat(inspect.attempts(job)).hasSize(1);
+    }
+
+    @Test
     void aJobCausedErrorSpendsItsOwnAttemptsAndDoesNotPauseTheBackend() {
         UUID bad = submit(batch(BatchMode.PARALLEL).retry(2, Duration.ZERO, 1.0), "ollama.generate",
                 "{\"prompt\": \"fail-500 x\"}");
@@ -265,9 +285,17 @@ class OllamaExecutionTests {
         return submit(batch, type, MODEL, spec);
     }
 
+    private UUID submit(Batches batch, String type, String spec, Duration timeout) {
+        return submit(batch, type, MODEL, spec, timeout);
+    }
+
     private UUID submit(Batches batch, String type, String model, String spec) {
+        return submit(batch, type, model, spec, Duration.ofSeconds(5));
+    }
+
+    private UUID submit(Batches batch, String type, String model, String spec, Duration timeout) {
         String withModel = spec.replaceFirst("\\{", "{\"model\": \"" + model + "\", ");
-        NewBatch b = batch.job(type, model, withModel, Duration.ofSeconds(5)).build();
+        NewBatch b = batch.job(type, model, withModel, timeout).build();
         queue.insertBatch(b);
         return b.jobs().get(0).id();
     }
