@@ -623,7 +623,8 @@ public class JobQueue {
      * DESIGN.md, models: an Ollama job whose model no live executor offers waits with a reason, and fails after the
      * grace period, counted from the latest of: the job being stored, it becoming claimable, and the oldest live
      * executor's start (so executors that just came up have published their models). Nothing fails while no
-     * executor is live. Rows are only written when the reason or the state changes.
+     * live executor can reach its Ollama (an outage makes jobs wait, DESIGN.md invariant 4). Rows are only written
+     * when the reason or the state changes.
      */
     private static final String UNSERVABLE_MODELS = """
             with clock as materialized (select coalesce(?::timestamptz, now()) as now),
@@ -635,7 +636,10 @@ public class JobQueue {
                      join executor_backend b on b.executor_id = l.id and b.kind = 'ollama'
                      cross join unnest(b.models) as m(model)),
             facts as materialized (
-                select (select min(started_at) from live) as first_live,
+                -- only executors that can reach their Ollama judge: an Ollama outage makes jobs wait, not fail
+                select (select min(l.started_at) from live l
+                        join executor_backend b on b.executor_id = l.id and b.kind = 'ollama' and b.status <> 'offline')
+                           as first_live,
                        coalesce((select string_agg(model, ', ' order by model) from offered), 'none') as available),
             unservable as materialized (
                 select j.id,

@@ -53,6 +53,21 @@ class ModelsAndExecutorsTests extends QueueTestBase {
     }
 
     @Test
+    void nothingFailsWhileNoLiveExecutorCanReachItsOllama() {
+        Instant t0 = Instant.now();
+        NewBatch b = batch(BatchMode.PARALLEL).jobs(1, 1, "ollama.generate", "llama9:70b").build();
+        queue.insertBatch(b);
+        ExecutorRegistry registry = new ExecutorRegistry(dataSource);
+        for (Instant now : List.of(t0, t0.plusSeconds(3600))) {
+            registry.report("executor-a", Map.of("ollama", 1), Map.of(), List.of(new ExecutorRegistry.BackendReport(
+                    "ollama", "http://a:11434", "offline", List.of(), now, "refused")), now);
+        }
+
+        assertThat(queue.sweepUnservableModels(GRACE, LIVE, t0.plusSeconds(3600))).isEmpty();
+        assertThat(inspect.job(b.jobs().get(0).id()).state()).isEqualTo("pending");
+    }
+
+    @Test
     void theGraceCountsFromTheFirstLiveExecutorsStart() {
         Instant t0 = Instant.now();
         NewBatch b = batch(BatchMode.PARALLEL).jobs(1, 1, "ollama.generate", "llama9:70b").build();
