@@ -305,6 +305,7 @@ public class Worker {
         claiming = false;
         wake();
         listenThread.interrupt();
+        claimThread.join(10_000); // a claim in flight still registers its jobs before we count them
         long deadline = System.nanoTime() + config.shutdownGrace().toNanos();
         while (!running.isEmpty() && System.nanoTime() < deadline) {
             Thread.sleep(50);
