@@ -8,6 +8,7 @@ import dev.atelier.store.ExecutorRegistry;
 import dev.atelier.store.JobQueue;
 import dev.atelier.store.QueueSignals;
 import dev.atelier.store.StoreException;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
@@ -90,12 +91,14 @@ public class Worker {
             if (backends.slots().getOrDefault(runner.kind(), 0) > 0) {
                 runners.put(runner.kind(), runner);
                 busy.put(runner.kind(), new AtomicInteger());
-                Tags kind = Tags.of("kind", runner.kind());
-                meters.gauge("atelier.slots", kind, backends.slots().get(runner.kind()));
-                meters.gauge("atelier.slots.busy", kind, busy.get(runner.kind()));
+                // suppliers: Micrometer holds them strongly (an object given to gauge() is only weakly held)
+                String kind = runner.kind();
+                Tags tags = Tags.of("kind", kind);
+                Gauge.builder("atelier.slots", () -> backends.slots().get(kind)).tags(tags).register(meters);
+                Gauge.builder("atelier.slots.busy", () -> busy.get(kind).get()).tags(tags).register(meters);
                 // 2 online, 1 degraded, 0 offline
-                meters.gauge("atelier.backend.status", kind, backends.state(runner.kind()),
-                        state -> 2 - state.snapshot().status().ordinal());
+                Gauge.builder("atelier.backend.status", () -> 2 - backends.state(kind).snapshot().status().ordinal())
+                        .tags(tags).register(meters);
             }
         }
         monitor.checkAll();
