@@ -93,9 +93,7 @@ class ExecutorProcessesIT {
 
     @Test
     void aJobOfAnExecutorKilledMidCallIsFinishedByAnotherWithinALease() throws Exception {
-        FakeOllama stuck = new FakeOllama();
-        stuck.models("phi4:latest");
-        stuck.holdAll(true);
+        FakeOllama stuck = stuckOllama("phi4:latest");
         try (stuck; ExecutorProcess victim = ExecutorProcess.start("executor-c", db, stuck.url(), 1)) {
             NewBatch batch = jobs("phi4", "killed mid-call", 1);
             queue.insertBatch(batch);
@@ -123,9 +121,7 @@ class ExecutorProcessesIT {
 
     @Test
     void aStoppingExecutorHandsItsUnfinishedJobBackWithoutSpendingAnAttempt() throws Exception {
-        FakeOllama stuck = new FakeOllama();
-        stuck.models("gemma3:latest");
-        stuck.holdAll(true);
+        FakeOllama stuck = stuckOllama("gemma3:latest");
         try (stuck; ExecutorProcess stopping = ExecutorProcess.start("executor-d", db, stuck.url(), 1)) {
             NewBatch batch = jobs("gemma3", "handed back on stop", 1);
             queue.insertBatch(batch);
@@ -142,6 +138,14 @@ class ExecutorProcessesIT {
                     .as("a clean stop leaves the registry").isZero();
             queue.cancelJob(job, null);
         }
+    }
+
+    /** A fake Ollama with one model that holds every request without answering. */
+    private static FakeOllama stuckOllama(String model) {
+        FakeOllama stuck = new FakeOllama();
+        stuck.models(model);
+        stuck.holdAll(true);
+        return stuck;
     }
 
     private static NewBatch jobs(String model, String promptPrefix, int count) {

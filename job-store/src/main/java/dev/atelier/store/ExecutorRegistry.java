@@ -1,10 +1,7 @@
 package dev.atelier.store;
 
 import java.sql.PreparedStatement;
-import java.sql.SQLException;
-import java.sql.Types;
 import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -49,8 +46,8 @@ public class ExecutorRegistry {
         Transactions.inTransaction(dataSource, "executor report", c -> {
             try (PreparedStatement ps = c.prepareStatement(UPSERT_EXECUTOR)) {
                 ps.setString(1, executorId);
-                setTime(ps, 2, now);
-                setTime(ps, 3, now);
+                Transactions.setTime(ps, 2, now);
+                Transactions.setTime(ps, 3, now);
                 ps.setString(4, json(slots));
                 ps.setString(5, json(busy));
                 ps.executeUpdate();
@@ -62,7 +59,7 @@ public class ExecutorRegistry {
                     ps.setString(3, backend.url());
                     ps.setString(4, backend.status());
                     ps.setArray(5, c.createArrayOf("text", backend.models().toArray(String[]::new)));
-                    setTime(ps, 6, backend.checkedAt());
+                    Transactions.setTime(ps, 6, backend.checkedAt());
                     ps.setString(7, backend.detail());
                     ps.addBatch();
                 }
@@ -87,13 +84,5 @@ public class ExecutorRegistry {
         return counts.entrySet().stream()
                 .map(e -> "\"" + e.getKey() + "\": " + e.getValue())
                 .collect(Collectors.joining(", ", "{", "}"));
-    }
-
-    private static void setTime(PreparedStatement ps, int index, Instant time) throws SQLException {
-        if (time == null) {
-            ps.setNull(index, Types.TIMESTAMP_WITH_TIMEZONE);
-        } else {
-            ps.setObject(index, time.atOffset(ZoneOffset.UTC));
-        }
     }
 }

@@ -6,11 +6,9 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Types;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -832,11 +830,7 @@ public class JobQueue {
     }
 
     private static void setNow(PreparedStatement ps, int index, Instant now) throws SQLException {
-        if (now == null) {
-            ps.setNull(index, Types.TIMESTAMP_WITH_TIMEZONE);
-        } else {
-            ps.setObject(index, now.atOffset(ZoneOffset.UTC));
-        }
+        Transactions.setTime(ps, index, now);
     }
 
     private static Instant instant(ResultSet rs, String column) throws SQLException {

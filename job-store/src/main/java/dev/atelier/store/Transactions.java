@@ -1,7 +1,11 @@
 package dev.atelier.store;
 
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.SQLException;
+import java.sql.Types;
+import java.time.Instant;
+import java.time.ZoneOffset;
 import javax.sql.DataSource;
 
 /**
@@ -33,6 +37,15 @@ final class Transactions {
             }
         } catch (SQLException e) {
             throw new StoreException(operation + " failed", e);
+        }
+    }
+
+    /** Binds a time, or SQL null (the statements read it as {@code coalesce(?, now())}: the database clock). */
+    static void setTime(PreparedStatement ps, int index, Instant time) throws SQLException {
+        if (time == null) {
+            ps.setNull(index, Types.TIMESTAMP_WITH_TIMEZONE);
+        } else {
+            ps.setObject(index, time.atOffset(ZoneOffset.UTC));
         }
     }
 }

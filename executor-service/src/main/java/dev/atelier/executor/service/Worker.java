@@ -245,8 +245,6 @@ public class Worker {
     }
 
     void report() {
-        Map<String, Integer> busyNow = new LinkedHashMap<>();
-        busy.forEach((kind, count) -> busyNow.put(kind, count.get()));
         List<ExecutorRegistry.BackendReport> reports = new ArrayList<>();
         for (String kind : runners.keySet()) {
             BackendState state = backends.state(kind);
@@ -254,7 +252,7 @@ public class Worker {
             reports.add(new ExecutorRegistry.BackendReport(kind, state.url(), s.status().wire(), s.models(),
                     s.checkedAt(), s.detail()));
         }
-        registry.report(backends.executorId(), backends.slots(), busyNow, reports, null);
+        registry.report(backends.executorId(), backends.slots(), busy(), reports, null);
     }
 
     /** Takes back the jobs of executors that died or hung, and fails jobs whose model nobody offers. */
