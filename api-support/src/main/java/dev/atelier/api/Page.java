@@ -10,18 +10,9 @@ public record Page<T>(List<T> items, String nextAfter) {
 
     /** Reads {@code ?limit=}: 1..500, 50 when absent; anything else is a 400 naming the parameter. */
     public static int limit(String value) {
-        if (value == null || value.isBlank()) {
-            return DEFAULT_LIMIT;
-        }
-        try {
-            int limit = Integer.parseInt(value.trim());
-            if (limit >= 1 && limit <= MAX_LIMIT) {
-                return limit;
-            }
-        } catch (NumberFormatException ignored) {
-            // answered below
-        }
-        throw new ProblemException(Problem.invalid("a query parameter is out of range",
-                List.of(new Problem.FieldError("limit", "must be an integer from 1 to " + MAX_LIMIT))));
+        QueryParams params = new QueryParams();
+        int limit = params.limit(value);
+        params.check();
+        return limit;
     }
 }

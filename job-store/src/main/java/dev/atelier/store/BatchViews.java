@@ -9,10 +9,12 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
-import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 import javax.sql.DataSource;
@@ -38,6 +40,45 @@ public class BatchViews {
                             double elapsedSec, Map<JobState, Long> statusCounts, double progress,
                             List<Group> groups, List<JobSummary> jobs) {
     }
+
+    /** A batch in a list: as one batch is shown, without its jobs, and without timings (those need its jobs). */
+    public record BatchSummary(UUID id, String name, BatchMode mode, int priority, BatchState state, String labelsJson,
+                               String submittedBy, Instant createdAt, Map<JobState, Long> statusCounts,
+                               double progress, List<Group> groups) {
+    }
+
+    /** What a batch list may be narrowed to; empty means any. */
+    public record BatchFilter(Set<BatchState> states, Map<String, String> labels) {
+    }
+
+    // The batch state from its job counts, as state(...) below derives it for one batch.
+    private static final String LIST = """
+            select * from (
+                select b.id, b.name, b.mode, b.priority, b.labels::text, b.submitted_by, b.created_at,
+                       case when b.cancelled_at is not null then 'cancelled'
+                            when c.pending + c.running + c.retry = 0
+                                then case when c.failed > 0 then 'failed' when c.cancelled > 0 then 'cancelled' else 'success' end
+                            when c.running + c.retry + c.success + c.failed + c.cancelled > 0 then 'running'
+                            else 'pending' end as state
+                from batch b
+                     cross join lateral (
+                         select coalesce(sum(k.jobs) filter (where k.state = 'pending'), 0) as pending,
+                                coalesce(sum(k.jobs) filter (where k.state = 'running'), 0) as running,
+                                coalesce(sum(k.jobs) filter (where k.state = 'retry'), 0) as retry,
+                                coalesce(sum(k.jobs) filter (where k.state = 'success'), 0) as success,
+                                coalesce(sum(k.jobs) filter (where k.state = 'failed'), 0) as failed,
+                                coalesce(sum(k.jobs) filter (where k.state = 'cancelled'), 0) as cancelled
+                         from job_counts k where k.batch_id = b.id) c
+                where true %s
+                order by b.created_at desc, b.id desc) listed
+            where true %s
+            limit ?
+            """;
+
+    private static final String GROUP_COUNTS = """
+            select batch_id, priority, state, sum(jobs) from job_counts where batch_id = any (?)
+            group by batch_id, priority, state
+            """;
 
     private static final String BATCH = """
             select id, name, mode, priority, labels::text, submitted_by, created_at, cancelled_at, now()
@@ -86,7 +127,7 @@ public class BatchViews {
                     now = rs.getObject(9, OffsetDateTime.class);
                 }
             }
-            Map<JobState, Long> counts = emptyCounts();
+            Map<JobState, Long> counts = JobCounts.zeroCounts();
             Map<Integer, Map<JobState, Long>> byGroup = new TreeMap<>();
             OffsetDateTime startedAt = null, lastFinished = null;
             try (PreparedStatement ps = c.prepareStatement(COUNTS)) {
@@ -96,7 +137,7 @@ public class BatchViews {
                         JobState state = JobState.fromWire(rs.getString(2));
                         long n = rs.getLong(3);
                         counts.merge(state, n, Long::sum);
-                        byGroup.computeIfAbsent(rs.getInt(1), p -> emptyCounts()).merge(state, n, Long::sum);
+                        byGroup.computeIfAbsent(rs.getInt(1), p -> JobCounts.zeroCounts()).merge(state, n, Long::sum);
                         startedAt = earliest(startedAt, rs.getObject(4, OffsetDateTime.class));
                         lastFinished = latest(lastFinished, rs.getObject(5, OffsetDateTime.class));
                     }
@@ -117,14 +158,97 @@ public class BatchViews {
                     .mapToLong(Map.Entry::getValue).sum();
             boolean allDone = total > 0 && terminal == total;
             OffsetDateTime finishedAt = allDone ? lastFinished : null;
-            BatchState state = state(counts, cancelledAt != null, allDone, startedAt != null || terminal > 0);
+            boolean started = counts.get(JobState.RUNNING) + counts.get(JobState.RETRY) + terminal > 0;
+            BatchState state = state(counts, cancelledAt != null, allDone, started);
             double elapsed = startedAt == null ? 0
                     : Duration.between(startedAt, finishedAt != null ? finishedAt : now).toMillis() / 1000.0;
             List<Group> groups = byGroup.entrySet().stream().map(e -> new Group(e.getKey(), e.getValue())).toList();
             return Optional.of(new BatchView(batchId, name, BatchMode.fromWire(mode), priority, state, labels,
                     submittedBy, createdAt.toInstant(), instant(startedAt), instant(finishedAt), elapsed, counts,
-                    total == 0 ? 0 : (double) terminal / total, groups, jobs));
+                    progress(counts), groups, jobs));
         });
+    }
+
+    public boolean exists(UUID batchId) {
+        return Transactions.inTransaction(dataSource, "find batch", c -> {
+            try (PreparedStatement ps = c.prepareStatement("select 1 from batch where id = ?")) {
+                ps.setObject(1, batchId);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next();
+                }
+            }
+        });
+    }
+
+    /**
+     * A page of batches, newest first.
+     *
+     * @param after the id of the last batch of the previous page, or null for the first page
+     */
+    public List<BatchSummary> list(BatchFilter filter, UUID after, int limit) {
+        return Transactions.inTransaction(dataSource, "list batches", c -> {
+            JobViews.readOnlySnapshot(c);
+            StatementParts inner = new StatementParts("");
+            if (!filter.labels().isEmpty()) {
+                inner.where("b.labels @> jsonb_object(?::text[], ?::text[])",
+                        c.createArrayOf("text", filter.labels().keySet().toArray()),
+                        c.createArrayOf("text", filter.labels().values().toArray()));
+            }
+            if (after != null) {
+                inner.where("(b.created_at, b.id) < (select a.created_at, a.id from batch a where a.id = ?)", after);
+            }
+            StatementParts outer = new StatementParts("");
+            if (!filter.states().isEmpty()) {
+                outer.where("listed.state = any (?::text[])", c.createArrayOf("text",
+                        filter.states().stream().map(st -> st.name().toLowerCase(Locale.ROOT)).toArray()));
+            }
+            StatementParts sql = new StatementParts("");
+            sql.append(LIST.formatted(inner, outer));
+            sql.parameters(inner).parameters(outer).append("", limit);
+            List<BatchSummary> page = new ArrayList<>();
+            try (PreparedStatement ps = sql.prepare(c); ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    page.add(new BatchSummary(rs.getObject(1, UUID.class), rs.getString(2),
+                            BatchMode.fromWire(rs.getString(3)), rs.getInt(4),
+                            BatchState.valueOf(rs.getString(8).toUpperCase(Locale.ROOT)), rs.getString(5),
+                            rs.getString(6), rs.getObject(7, OffsetDateTime.class).toInstant(), JobCounts.zeroCounts(),
+                            0, new ArrayList<>()));
+                }
+            }
+            if (page.isEmpty()) {
+                return page;
+            }
+            Map<UUID, Map<Integer, Map<JobState, Long>>> groups = new HashMap<>();
+            try (PreparedStatement ps = c.prepareStatement(GROUP_COUNTS)) {
+                ps.setArray(1, c.createArrayOf("uuid", page.stream().map(BatchSummary::id).toArray()));
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        groups.computeIfAbsent(rs.getObject(1, UUID.class), id -> new TreeMap<>())
+                                .computeIfAbsent(rs.getInt(2), p -> JobCounts.zeroCounts())
+                                .merge(JobState.fromWire(rs.getString(3)), rs.getLong(4), Long::sum);
+                    }
+                }
+            }
+            return page.stream().map(b -> withCounts(b, groups.getOrDefault(b.id(), Map.of()))).toList();
+        });
+    }
+
+    private static BatchSummary withCounts(BatchSummary b, Map<Integer, Map<JobState, Long>> byGroup) {
+        Map<JobState, Long> counts = JobCounts.zeroCounts();
+        List<Group> groups = new ArrayList<>();
+        byGroup.forEach((priority, groupCounts) -> {
+            groupCounts.forEach((state, n) -> counts.merge(state, n, Long::sum));
+            groups.add(new Group(priority, groupCounts));
+        });
+        return new BatchSummary(b.id(), b.name(), b.mode(), b.priority(), b.state(), b.labelsJson(), b.submittedBy(),
+                b.createdAt(), counts, progress(counts), groups);
+    }
+
+    private static double progress(Map<JobState, Long> counts) {
+        long total = counts.values().stream().mapToLong(Long::longValue).sum();
+        long terminal = counts.entrySet().stream().filter(e -> e.getKey().terminal())
+                .mapToLong(Map.Entry::getValue).sum();
+        return total == 0 ? 0 : (double) terminal / total;
     }
 
     private static BatchState state(Map<JobState, Long> counts, boolean cancelled, boolean allDone, boolean started) {
@@ -138,14 +262,6 @@ public class BatchViews {
             return counts.get(JobState.CANCELLED) > 0 ? BatchState.CANCELLED : BatchState.SUCCESS;
         }
         return started ? BatchState.RUNNING : BatchState.PENDING;
-    }
-
-    private static Map<JobState, Long> emptyCounts() {
-        Map<JobState, Long> counts = new EnumMap<>(JobState.class);
-        for (JobState s : JobState.values()) {
-            counts.put(s, 0L);
-        }
-        return counts;
     }
 
     private static OffsetDateTime earliest(OffsetDateTime a, OffsetDateTime b) {

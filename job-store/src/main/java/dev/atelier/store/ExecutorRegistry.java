@@ -1,10 +1,20 @@
 package dev.atelier.store;
 
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
 import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
 import java.util.stream.Collectors;
 import javax.sql.DataSource;
 
@@ -12,10 +22,12 @@ import javax.sql.DataSource;
  * What each executor reports about itself: when it was last seen, its slots and busy counts, and its backends'
  * status and models. The ledger reads it; the model sweep uses it to know which models live executors offer.
  */
+@ApplicationScoped
 public class ExecutorRegistry {
 
     private final DataSource dataSource;
 
+    @Inject
     public ExecutorRegistry(DataSource dataSource) {
         this.dataSource = dataSource;
     }
@@ -77,6 +89,90 @@ public class ExecutorRegistry {
                 return ps.executeUpdate();
             }
         });
+    }
+
+    /** A live executor as the ledger shows it, with its backends. */
+    public record LiveExecutor(String id, Instant startedAt, Instant lastSeen, Map<String, Integer> slots,
+                               Map<String, Integer> busy, List<Backend> backends) {
+
+        public int slots(String kind) {
+            return slots.getOrDefault(kind, 0);
+        }
+
+        public int busy(String kind) {
+            return busy.getOrDefault(kind, 0);
+        }
+
+        public Optional<Backend> backend(String kind) {
+            return backends.stream().filter(b -> b.kind().equals(kind)).findFirst();
+        }
+    }
+
+    /** A backend as its executor last reported it. */
+    public record Backend(String kind, String url, String status, List<String> models, Instant checkedAt,
+                          String detail) {
+    }
+
+    private static final String LIVE = """
+            with clock as materialized (select coalesce(?::timestamptz, now()) as now)
+            select e.id, e.started_at, e.last_seen_at,
+                   array(select k from jsonb_object_keys(e.slots) k order by k) as slot_kinds,
+                   array(select (e.slots ->> k)::int from jsonb_object_keys(e.slots) k order by k) as slot_counts,
+                   array(select k from jsonb_object_keys(e.busy) k order by k) as busy_kinds,
+                   array(select (e.busy ->> k)::int from jsonb_object_keys(e.busy) k order by k) as busy_counts,
+                   b.kind, b.url, b.status, b.models, b.checked_at, b.detail
+            from executor e cross join clock
+                 left join executor_backend b on b.executor_id = e.id
+            where e.last_seen_at >= clock.now - make_interval(secs => ?)
+            order by e.id, b.kind
+            """;
+
+    /**
+     * The executors that reported within {@code liveWindow} (API.md: two lease lengths), in id order.
+     *
+     * @param now the time to judge by, or null for the database clock
+     */
+    public List<LiveExecutor> live(Duration liveWindow, Instant now) {
+        return Transactions.inTransaction(dataSource, "read live executors", c -> {
+            try (PreparedStatement ps = c.prepareStatement(LIVE)) {
+                Transactions.setTime(ps, 1, now);
+                ps.setDouble(2, liveWindow.toMillis() / 1000.0);
+                Map<String, LiveExecutor> executors = new LinkedHashMap<>();
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        String id = rs.getString("id");
+                        LiveExecutor executor = executors.get(id);
+                        if (executor == null) {
+                            executor = new LiveExecutor(id, instant(rs, "started_at"), instant(rs, "last_seen_at"),
+                                    counts(rs, "slot_kinds", "slot_counts"), counts(rs, "busy_kinds", "busy_counts"),
+                                    new ArrayList<>());
+                            executors.put(id, executor);
+                        }
+                        if (rs.getString("kind") != null) {
+                            executor.backends().add(new Backend(rs.getString("kind"), rs.getString("url"),
+                                    rs.getString("status"), List.of((String[]) rs.getArray("models").getArray()),
+                                    instant(rs, "checked_at"), rs.getString("detail")));
+                        }
+                    }
+                }
+                return List.copyOf(executors.values());
+            }
+        });
+    }
+
+    private static Map<String, Integer> counts(ResultSet rs, String kinds, String counts) throws SQLException {
+        String[] keys = (String[]) rs.getArray(kinds).getArray();
+        Integer[] values = (Integer[]) rs.getArray(counts).getArray();
+        Map<String, Integer> map = new TreeMap<>();
+        for (int i = 0; i < keys.length; i++) {
+            map.put(keys[i], values[i]);
+        }
+        return map;
+    }
+
+    private static Instant instant(ResultSet rs, String column) throws SQLException {
+        OffsetDateTime t = rs.getObject(column, OffsetDateTime.class);
+        return t == null ? null : t.toInstant();
     }
 
     // kinds and counts only: no quoting needed beyond the kind names, which are fixed words

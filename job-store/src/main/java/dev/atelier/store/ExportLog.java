@@ -2,6 +2,7 @@ package dev.atelier.store;
 
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -9,38 +10,49 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
 import javax.sql.DataSource;
 
 /**
  * Reads the two export logs a page at a time, in {@code seq} order. Because {@code seq} is handed out in commit
  * order (V1__schema.sql, export_counter), a reader that resumes after the last seq it saw never skips a line.
+ * Each page is its own short transaction, so a long export holds no connection between pages.
  */
 @ApplicationScoped
 public class ExportLog {
 
-    /** A terminal transition (ledger.jsonl). */
-    public record LedgerLine(long seq, UUID jobId, UUID batchId, String status, String details, int attempts,
-                             Instant occurredAt) {
+    /** What an export may be narrowed to; null or empty means any. {@code since} is inclusive, {@code until} not. */
+    public record ExportFilter(UUID batchId, Set<String> statuses, Instant since, Instant until) {
+        public static final ExportFilter ALL = new ExportFilter(null, Set.of(), null, null);
+    }
+
+    /**
+     * A terminal transition (ledger.jsonl). {@code crew} and {@code task} are as submitted; a job that is not a crew
+     * job shows its type and key there (API.md).
+     */
+    public record LedgerLine(long seq, UUID jobId, UUID batchId, String crew, String task, String status,
+                             String details, Instant occurredAt, int attempts, String key, int priority, String model,
+                             String type) {
     }
 
     /** A closed attempt or a hand-back (events.jsonl). {@code attempt} is null for a hand-back. */
-    public record EventLine(long seq, UUID jobId, UUID batchId, Integer attempt, String executorId, String status,
-                            double elapsedSec, String resultPreview, Instant occurredAt) {
+    public record EventLine(long seq, Instant occurredAt, String crew, String task, int priority, String status,
+                            double elapsedSec, String resultPreview, Integer attempt, String executorId, UUID jobId,
+                            UUID batchId) {
     }
 
     private static final String LEDGER_PAGE = """
-            select seq, job_id, batch_id, status, details, attempts, occurred_at from ledger_line
-            where seq > ? and (?::uuid is null or batch_id = ?::uuid)
-            order by seq limit ?
-            """;
+            select l.seq, l.job_id, l.batch_id, coalesce(j.crew, j.type), coalesce(j.task, j.key), l.status, l.details,
+                   l.occurred_at, l.attempts, j.key, j.priority, j.model, j.type
+            from ledger_line l join job j on j.id = l.job_id
+            where l.seq > ?""";
 
     private static final String EVENTS_PAGE = """
-            select seq, job_id, batch_id, attempt, executor_id, status, elapsed_sec, result_preview, occurred_at
-            from event_line
-            where seq > ? and (?::uuid is null or batch_id = ?::uuid)
-            order by seq limit ?
-            """;
+            select l.seq, l.occurred_at, coalesce(j.crew, j.type), coalesce(j.task, j.key), j.priority, l.status,
+                   l.elapsed_sec, l.result_preview, l.attempt, l.executor_id, l.job_id, l.batch_id
+            from event_line l join job j on j.id = l.job_id
+            where l.seq > ?""";
 
     private final DataSource dataSource;
 
@@ -49,46 +61,55 @@ public class ExportLog {
         this.dataSource = dataSource;
     }
 
-    /** Ledger lines after {@code afterSeq}, oldest first; {@code batchId} may be null for all batches. */
-    public List<LedgerLine> ledgerAfter(long afterSeq, UUID batchId, int limit) {
+    /** Up to {@code limit} ledger lines after {@code afterSeq}, oldest first. */
+    public List<LedgerLine> ledgerAfter(ExportFilter filter, long afterSeq, int limit) {
         return Transactions.inTransaction(dataSource, "read ledger", c -> {
-            try (PreparedStatement ps = c.prepareStatement(LEDGER_PAGE)) {
-                bindPage(ps, afterSeq, batchId, limit);
-                List<LedgerLine> lines = new ArrayList<>();
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        lines.add(new LedgerLine(rs.getLong(1), rs.getObject(2, UUID.class), rs.getObject(3, UUID.class),
-                                rs.getString(4), rs.getString(5), rs.getInt(6), instant(rs, 7)));
-                    }
+            List<LedgerLine> lines = new ArrayList<>();
+            try (PreparedStatement ps = page(c, LEDGER_PAGE, filter, afterSeq, limit); ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    lines.add(new LedgerLine(rs.getLong(1), rs.getObject(2, UUID.class), rs.getObject(3, UUID.class),
+                            rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(7), instant(rs, 8),
+                            rs.getInt(9), rs.getString(10), rs.getInt(11), rs.getString(12), rs.getString(13)));
                 }
-                return lines;
             }
+            return lines;
         });
     }
 
-    /** Event lines after {@code afterSeq}, oldest first; {@code batchId} may be null for all batches. */
-    public List<EventLine> eventsAfter(long afterSeq, UUID batchId, int limit) {
+    /** Up to {@code limit} event lines after {@code afterSeq}, oldest first. */
+    public List<EventLine> eventsAfter(ExportFilter filter, long afterSeq, int limit) {
         return Transactions.inTransaction(dataSource, "read events", c -> {
-            try (PreparedStatement ps = c.prepareStatement(EVENTS_PAGE)) {
-                bindPage(ps, afterSeq, batchId, limit);
-                List<EventLine> lines = new ArrayList<>();
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        lines.add(new EventLine(rs.getLong(1), rs.getObject(2, UUID.class), rs.getObject(3, UUID.class),
-                                rs.getObject(4, Integer.class), rs.getString(5), rs.getString(6), rs.getDouble(7),
-                                rs.getString(8), instant(rs, 9)));
-                    }
+            List<EventLine> lines = new ArrayList<>();
+            try (PreparedStatement ps = page(c, EVENTS_PAGE, filter, afterSeq, limit); ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    lines.add(new EventLine(rs.getLong(1), instant(rs, 2), rs.getString(3), rs.getString(4),
+                            rs.getInt(5), rs.getString(6), rs.getDouble(7), rs.getString(8),
+                            rs.getObject(9, Integer.class), rs.getString(10), rs.getObject(11, UUID.class),
+                            rs.getObject(12, UUID.class)));
                 }
-                return lines;
             }
+            return lines;
         });
     }
 
-    private static void bindPage(PreparedStatement ps, long afterSeq, UUID batchId, int limit) throws SQLException {
-        ps.setLong(1, afterSeq);
-        ps.setObject(2, batchId);
-        ps.setObject(3, batchId);
-        ps.setInt(4, limit);
+    private static PreparedStatement page(Connection c, String base, ExportFilter filter, long afterSeq, int limit)
+            throws SQLException {
+        StatementParts sql = new StatementParts(base);
+        sql.parameters(afterSeq);
+        if (filter.batchId() != null) {
+            sql.where("l.batch_id = ?", filter.batchId());
+        }
+        if (filter.statuses() != null && !filter.statuses().isEmpty()) {
+            sql.where("l.status = any (?::text[])", c.createArrayOf("text", filter.statuses().toArray()));
+        }
+        if (filter.since() != null) {
+            sql.where("l.occurred_at >= ?", filter.since());
+        }
+        if (filter.until() != null) {
+            sql.where("l.occurred_at < ?", filter.until());
+        }
+        sql.append(" order by l.seq limit ?", limit);
+        return sql.prepare(c);
     }
 
     private static Instant instant(ResultSet rs, int column) throws SQLException {

@@ -105,7 +105,7 @@ class AttemptRulesTests extends QueueTestBase {
         assertThat(row.waitingReason()).isEqualTo("ollama unreachable: connection refused");
         assertThat(inspect.attempts(job.id())).isEmpty();
         assertThat(inspect.eventStatuses(job.id())).containsExactly("handed_back");
-        assertThat(exports.eventsAfter(0, null, 10)).singleElement()
+        assertThat(exports.eventsAfter(ExportLog.ExportFilter.ALL, 0, 10)).singleElement()
                 .satisfies(e -> assertThat(e.attempt()).as("a hand-back has no attempt number").isNull());
 
         // even with a budget of one attempt, it runs again

@@ -38,7 +38,7 @@ class ExportOrderTests extends QueueTestBase {
 
     private List<UUID> readAllAfter(long afterSeq, List<Long> seqs) {
         List<UUID> jobs = new ArrayList<>();
-        for (ExportLog.LedgerLine line : exports.ledgerAfter(afterSeq, null, 1000)) {
+        for (ExportLog.LedgerLine line : exports.ledgerAfter(ExportLog.ExportFilter.ALL, afterSeq, 1000)) {
             jobs.add(line.jobId());
             seqs.add(line.seq());
         }
@@ -142,7 +142,7 @@ class ExportOrderTests extends QueueTestBase {
                 while (true) {
                     boolean last = !writing.get();
                     // small pages so the reader resumes often
-                    List<ExportLog.LedgerLine> page = exports.ledgerAfter(after, null, 7);
+                    List<ExportLog.LedgerLine> page = exports.ledgerAfter(ExportLog.ExportFilter.ALL, after, 7);
                     for (ExportLog.LedgerLine line : page) {
                         seqs.add(line.seq());
                         seen.add(line.jobId());

@@ -33,13 +33,14 @@ public record BatchResponse(UUID id, String name, String mode, int priority, Str
         }
         return new BatchResponse(view.id(), view.name(), view.mode().wire(), view.priority(),
                 view.state().name().toLowerCase(Locale.ROOT), labels, view.submittedBy(), view.createdAt(),
-                view.startedAt(), view.finishedAt(), view.elapsedSec(), counts(view.statusCounts()), view.progress(),
-                view.groups().stream().map(g -> new GroupResponse(g.priority(), counts(g.statusCounts()))).toList(),
+                view.startedAt(), view.finishedAt(), view.elapsedSec(), wireCounts(view.statusCounts()), view.progress(),
+                view.groups().stream().map(g -> new GroupResponse(g.priority(), wireCounts(g.statusCounts()))).toList(),
                 view.jobs().stream().map(j -> new JobSummaryResponse(j.id(), j.key(), j.priority(), j.state().wire()))
                         .toList());
     }
 
-    private static Map<String, Long> counts(Map<JobState, Long> counts) {
+    /** Counts per state with the wire names, every state present, in state order. */
+    public static Map<String, Long> wireCounts(Map<JobState, Long> counts) {
         Map<String, Long> wire = new LinkedHashMap<>();
         for (JobState state : JobState.values()) {
             wire.put(state.wire(), counts.getOrDefault(state, 0L));

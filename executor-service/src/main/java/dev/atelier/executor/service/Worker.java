@@ -5,6 +5,7 @@ import dev.atelier.executor.config.ExecutorConfig;
 import dev.atelier.store.AttemptOutcome;
 import dev.atelier.store.ClaimedJob;
 import dev.atelier.store.ExecutorRegistry;
+import dev.atelier.store.JobCounts;
 import dev.atelier.store.JobQueue;
 import dev.atelier.store.QueueSignals;
 import dev.atelier.store.StoreException;
@@ -73,6 +74,7 @@ public class Worker {
 
     private JobQueue queue;
     private ExecutorRegistry registry;
+    private JobCounts counts;
     private final Map<String, JobRunner> runners = new LinkedHashMap<>();
     private final Map<String, AtomicInteger> busy = new ConcurrentHashMap<>();
     private final Map<UUID, Running> running = new ConcurrentHashMap<>();
@@ -87,6 +89,7 @@ public class Worker {
     void onStart(@Observes StartupEvent event) {
         queue = new JobQueue(dataSource);
         registry = new ExecutorRegistry(dataSource);
+        counts = new JobCounts(dataSource);
         for (JobRunner runner : runnerBeans) {
             if (backends.slots().getOrDefault(runner.kind(), 0) > 0) {
                 runners.put(runner.kind(), runner);
@@ -255,7 +258,10 @@ public class Worker {
         registry.report(backends.executorId(), backends.slots(), busy(), reports, null);
     }
 
-    /** Takes back the jobs of executors that died or hung, and fails jobs whose model nobody offers. */
+    /**
+     * Takes back the jobs of executors that died or hung, fails jobs whose model nobody offers, and folds the job
+     * count deltas (one executor at a time does; the others skip).
+     */
     @Scheduled(every = "${atelier.executor.reap-interval}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP,
             skipExecutionIf = NotStarted.class)
     void reap() {
@@ -265,6 +271,7 @@ public class Worker {
                 LOG.debug("reaped a full page of expired leases, reaping on");
             }
             queue.sweepUnservableModels(config.modelGrace(), config.lease().multipliedBy(2), null);
+            counts.compact();
         } catch (StoreException e) {
             LOG.warnf("reaping failed: %s", e.getMessage());
         }

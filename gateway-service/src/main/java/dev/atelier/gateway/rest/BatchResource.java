@@ -1,6 +1,7 @@
 package dev.atelier.gateway.rest;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.atelier.api.Ids;
 import dev.atelier.api.ProblemException;
 import dev.atelier.api.view.BatchResponse;
 import dev.atelier.store.BatchViews;

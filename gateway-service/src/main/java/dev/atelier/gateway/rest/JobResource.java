@@ -1,5 +1,6 @@
 package dev.atelier.gateway.rest;
 
+import dev.atelier.api.Ids;
 import dev.atelier.api.ProblemException;
 import dev.atelier.store.JobQueue;
 import jakarta.inject.Inject;

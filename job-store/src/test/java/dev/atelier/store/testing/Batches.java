@@ -18,6 +18,8 @@ public final class Batches {
     private int maxAttempts = 3;
     private Duration retryDelay = Duration.ofSeconds(5);
     private double retryBackoff = 2.0;
+    private String name;
+    private String labelsJson = "{}";
     private String submittedBy;
     private String idempotencyKey;
     private String requestHash;
@@ -33,6 +35,17 @@ public final class Batches {
 
     public Batches priority(int priority) {
         this.priority = priority;
+        return this;
+    }
+
+    public Batches name(String name) {
+        this.name = name;
+        return this;
+    }
+
+    /** Labels as a JSON object, e.g. {@code {"project": "mk1"}}. */
+    public Batches labels(String labelsJson) {
+        this.labelsJson = labelsJson;
         return this;
     }
 
@@ -76,7 +89,7 @@ public final class Batches {
     }
 
     public NewBatch build() {
-        return new NewBatch(UUID.randomUUID(), "test " + mode.wire(), mode, priority, "{}", maxAttempts, retryDelay,
+        return new NewBatch(UUID.randomUUID(), name != null ? name : "test " + mode.wire(), mode, priority, labelsJson, maxAttempts, retryDelay,
                 retryBackoff, submittedBy, idempotencyKey, requestHash, List.copyOf(jobs));
     }
 }

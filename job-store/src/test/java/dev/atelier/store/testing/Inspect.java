@@ -51,6 +51,18 @@ public final class Inspect {
         return query("select status from ledger_line where job_id = ? order by seq", jobId, rs -> rs.getString(1));
     }
 
+    /** Runs a statement that changes rows (test setup), with its parameters bound in order. */
+    public int execute(String sql, Object... parameters) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+            for (int i = 0; i < parameters.length; i++) {
+                ps.setObject(i + 1, parameters[i]);
+            }
+            return ps.executeUpdate();
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     public long count(String sql) {
         try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(sql);
              ResultSet rs = ps.executeQuery()) {

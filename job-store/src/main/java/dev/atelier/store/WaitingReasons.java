@@ -1,0 +1,86 @@
+package dev.atelier.store;
+
+import dev.atelier.store.ExecutorRegistry.Backend;
+import dev.atelier.store.ExecutorRegistry.LiveExecutor;
+import java.time.Instant;
+import java.util.List;
+import java.util.TreeSet;
+
+/**
+ * Why a pending or retry job is not running (API.md, {@code waiting_reason}), judged from the facts the claim
+ * itself uses: backoff, its batch's gate, then the live executors that could take it.
+ */
+final class WaitingReasons {
+
+    /** What the claim knows about a job's batch: its mode, its head job (lowest open priority, then position) and its running job. */
+    record BatchGate(BatchMode mode, String headKey, Integer headPriority, long headGroupOpen, String runningKey) {
+    }
+
+    private WaitingReasons() {
+    }
+
+    /** The reason, or null for a job that is not waiting. */
+    static String explain(JobViews.JobRow job, BatchGate gate, List<LiveExecutor> live, Instant now) {
+        if (job.state() != JobState.PENDING && job.state() != JobState.RETRY) {
+            return null;
+        }
+        if (job.runAfter() != null && job.runAfter().isAfter(now)) {
+            return job.state() == JobState.RETRY
+                    ? "backing off until " + job.runAfter() + " after attempt " + job.attempt() + " failed"
+                    : "waits until " + job.runAfter();
+        }
+        if (gate != null) {
+            String gated = gated(job, gate);
+            if (gated != null) {
+                return gated;
+            }
+        }
+        String kind = job.kind();
+        List<LiveExecutor> serving = live.stream().filter(e -> e.slots(kind) > 0 && e.backend(kind).isPresent()).toList();
+        if (live.isEmpty()) {
+            return "no live executor: none has sent a heartbeat recently";
+        }
+        if (serving.isEmpty()) {
+            return "no live executor runs " + kind + " jobs";
+        }
+        List<LiveExecutor> reachable = serving.stream()
+                .filter(e -> !"offline".equals(e.backend(kind).map(Backend::status).orElse("offline"))).toList();
+        if (reachable.isEmpty()) {
+            Backend any = serving.get(0).backend(kind).orElseThrow();
+            return "the " + kind + " backend is offline on every live executor"
+                    + (any.detail() == null || any.detail().isBlank() ? "" : " (" + any.detail() + ")");
+        }
+        List<LiveExecutor> able = reachable;
+        if (job.model() != null && "ollama".equals(kind)) {
+            able = reachable.stream().filter(e -> e.backend(kind).orElseThrow().models().contains(job.model())).toList();
+            if (able.isEmpty()) {
+                TreeSet<String> offered = new TreeSet<>();
+                reachable.forEach(e -> offered.addAll(e.backend(kind).orElseThrow().models()));
+                return "no live executor offers model '" + job.model() + "' (available: "
+                        + (offered.isEmpty() ? "none" : String.join(", ", offered)) + ")";
+            }
+        }
+        int slots = able.stream().mapToInt(e -> e.slots(kind)).sum();
+        int busy = able.stream().mapToInt(e -> Math.min(e.busy(kind), e.slots(kind))).sum();
+        if (busy >= slots) {
+            return "waiting for a free " + kind + " slot: all " + slots + " are busy";
+        }
+        String ready = "ready: a free " + kind + " slot will claim it at its next poll";
+        return job.waitingReason() == null ? ready : ready + " (earlier: " + job.waitingReason() + ")";
+    }
+
+    private static String gated(JobViews.JobRow job, BatchGate gate) {
+        return switch (gate.mode()) {
+            case PRIORITY -> gate.headPriority() != null && gate.headPriority() < job.priority()
+                    ? "priority group " + gate.headPriority() + " of this batch is not finished ("
+                            + gate.headGroupOpen() + (gate.headGroupOpen() == 1 ? " job" : " jobs") + " left)"
+                    : null;
+            case SEQUENTIAL -> gate.runningKey() != null
+                    ? "this batch runs one job at a time: '" + gate.runningKey() + "' is running"
+                    : gate.headKey() != null && !gate.headKey().equals(job.key())
+                            ? "this batch runs one job at a time: '" + gate.headKey() + "' goes first"
+                            : null;
+            case PARALLEL -> null;
+        };
+    }
+}

@@ -1,0 +1,81 @@
+package dev.atelier.ledger.rest;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.atelier.api.Ids;
+import dev.atelier.api.Page;
+import dev.atelier.api.ProblemException;
+import dev.atelier.api.QueryParams;
+import dev.atelier.api.view.BatchResponse;
+import dev.atelier.ledger.rest.LedgerViews.BatchItem;
+import dev.atelier.ledger.rest.LedgerViews.GroupView;
+import dev.atelier.store.BatchViews;
+import dev.atelier.store.BatchViews.BatchFilter;
+import dev.atelier.store.BatchViews.BatchState;
+import dev.atelier.store.BatchViews.BatchSummary;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.MediaType;
+import java.util.List;
+import java.util.Locale;
+import java.util.UUID;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+
+@Path("/api/v1/batches")
+@Produces(MediaType.APPLICATION_JSON)
+@Tag(name = "batches", description = "Batch progress")
+public class BatchResource {
+
+    @Inject
+    BatchViews views;
+
+    @Inject
+    ObjectMapper mapper;
+
+    @GET
+    @Operation(summary = "List batches", description = "Newest first, keyset-paged. Filters: state "
+            + "(pending, running, success, failed, cancelled; comma-separated for several) and label (key:value, "
+            + "repeated to require several).")
+    public Page<BatchItem> list(@QueryParam("state") List<String> state, @QueryParam("label") List<String> label,
+                                @QueryParam("limit") String limit, @QueryParam("after") String after) {
+        QueryParams params = new QueryParams();
+        var filter = new BatchFilter(
+                params.oneOf("state", state, QueryParams.words(BatchState.class, s -> s.name().toLowerCase(Locale.ROOT))),
+                params.labels("label", label));
+        int size = params.limit(limit);
+        UUID cursor = params.uuid("after", after);
+        params.check();
+        List<BatchSummary> page = views.list(filter, cursor, size + 1);
+        boolean more = page.size() > size;
+        List<BatchItem> items = page.stream().limit(size).map(this::item).toList();
+        return new Page<>(items, more ? items.get(items.size() - 1).id().toString() : null);
+    }
+
+    @GET
+    @Path("{id}")
+    @Operation(summary = "Get a batch", description = "Its state, counts per state and per priority group, timings "
+            + "and jobs; the gateway answers the same.")
+    public BatchResponse get(@PathParam("id") String id) {
+        UUID batchId = Ids.parse(id, "batch");
+        return views.find(batchId).map(v -> BatchResponse.of(v, mapper))
+                .orElseThrow(() -> ProblemException.of(404, "no batch " + batchId));
+    }
+
+    private BatchItem item(BatchSummary b) {
+        try {
+            return new BatchItem(b.id(), b.name(), b.mode().wire(), b.priority(), b.state().name().toLowerCase(Locale.ROOT),
+                    mapper.readTree(b.labelsJson()), b.submittedBy(), b.createdAt(),
+                    b.statusCounts().values().stream().mapToLong(Long::longValue).sum(),
+                    BatchResponse.wireCounts(b.statusCounts()), b.progress(),
+                    b.groups().stream().map(g -> new GroupView(g.priority(), BatchResponse.wireCounts(g.statusCounts())))
+                            .toList());
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("batch " + b.id() + " has labels that are not JSON", e);
+        }
+    }
+}

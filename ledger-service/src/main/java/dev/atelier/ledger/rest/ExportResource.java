@@ -1,0 +1,155 @@
+package dev.atelier.ledger.rest;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectWriter;
+import dev.atelier.api.ProblemException;
+import dev.atelier.api.QueryParams;
+import dev.atelier.ledger.config.LedgerConfig;
+import dev.atelier.ledger.rest.LedgerViews.EventLine;
+import dev.atelier.ledger.rest.LedgerViews.EventTask;
+import dev.atelier.ledger.rest.LedgerViews.LedgerLine;
+import dev.atelier.ledger.rest.LedgerViews.LedgerMetadata;
+import dev.atelier.store.BatchViews;
+import dev.atelier.store.ExportLog;
+import dev.atelier.store.ExportLog.ExportFilter;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.StreamingOutput;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.function.Function;
+import java.util.function.ToLongFunction;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.jboss.logging.Logger;
+
+/**
+ * The JSONL exports. Each is streamed a page of lines at a time (a short transaction per page), so memory does not
+ * grow with the export and a client that goes away stops it at the next write, holding no database connection.
+ */
+@Path("/api/v1/exports")
+@Produces(ExportResource.NDJSON)
+@Tag(name = "exports", description = "Streaming JSONL exports, resumable with after_seq")
+public class ExportResource {
+
+    static final String NDJSON = "application/x-ndjson";
+    private static final Logger LOG = Logger.getLogger(ExportResource.class);
+    private static final Map<String, String> LEDGER_STATUSES = words("success", "failed", "cancelled");
+    private static final Map<String, String> EVENT_STATUSES = words("success", "failed", "cancelled", "handed_back");
+
+    @Inject
+    ExportLog log;
+
+    @Inject
+    BatchViews batches;
+
+    @Inject
+    LedgerConfig config;
+
+    @Inject
+    ObjectMapper mapper;
+
+    /** A page reader: the lines after a seq, up to a count. */
+    private interface Pages<T> {
+        List<T> after(ExportFilter filter, long afterSeq, int limit);
+    }
+
+    @GET
+    @Path("ledger.jsonl")
+    @Operation(summary = "The ledger: a line each time a job reaches a terminal state",
+            description = "Oldest first. Filters: batch, status, since (inclusive), until (exclusive), after_seq "
+                    + "(resume after the last seq seen; no line is ever skipped).")
+    public Response ledger(@QueryParam("batch") String batch, @QueryParam("status") List<String> status,
+                           @QueryParam("since") String since, @QueryParam("until") String until,
+                           @QueryParam("after_seq") String afterSeq) {
+        QueryParams params = new QueryParams();
+        ExportFilter filter = filter(params, batch, params.oneOf("status", status, LEDGER_STATUSES), since, until);
+        long after = params.nonNegative("after_seq", afterSeq, 0);
+        params.check();
+        requireBatch(filter.batchId());
+        return stream(filter, after, log::ledgerAfter, ExportLog.LedgerLine::seq, l -> new LedgerLine(l.seq(),
+                l.jobId(), l.batchId(), l.crew(), l.task(), l.status(), l.details(), l.occurredAt(),
+                new LedgerMetadata(l.attempts(), l.key(), l.priority(), l.model(), l.type())));
+    }
+
+    @GET
+    @Path("events.jsonl")
+    @Operation(summary = "The events: a line per spent attempt and per hand-back",
+            description = "Oldest first, with the same filters as the ledger; status may also be handed_back.")
+    public Response events(@QueryParam("batch") String batch, @QueryParam("status") List<String> status,
+                           @QueryParam("since") String since, @QueryParam("until") String until,
+                           @QueryParam("after_seq") String afterSeq) {
+        QueryParams params = new QueryParams();
+        ExportFilter filter = filter(params, batch, params.oneOf("status", status, EVENT_STATUSES), since, until);
+        long after = params.nonNegative("after_seq", afterSeq, 0);
+        params.check();
+        requireBatch(filter.batchId());
+        return stream(filter, after, log::eventsAfter, ExportLog.EventLine::seq, e -> new EventLine(e.seq(),
+                e.occurredAt(), new EventTask(e.crew(), e.task(), e.priority()), e.status(), e.elapsedSec(),
+                e.resultPreview(), e.attempt(), e.executorId(), e.jobId(), e.batchId()));
+    }
+
+    private ExportFilter filter(QueryParams params, String batch, Set<String> statuses, String since, String until) {
+        UUID batchId = params.uuid("batch", batch);
+        Instant from = params.instant("since", since);
+        Instant to = params.instant("until", until);
+        return new ExportFilter(batchId, statuses, from, to);
+    }
+
+    private void requireBatch(UUID batchId) {
+        if (batchId != null && !batches.exists(batchId)) {
+            throw ProblemException.of(404, "no batch " + batchId);
+        }
+    }
+
+    private <T> Response stream(ExportFilter filter, long afterSeq, Pages<T> pages, ToLongFunction<T> seq,
+                                Function<T, Object> line) {
+        ObjectWriter writer = mapper.writer();
+        int pageSize = config.exportPage();
+        StreamingOutput body = output -> {
+            OutputStream out = new BufferedOutputStream(output, 64 * 1024);
+            long after = afterSeq;
+            long lines = 0;
+            try {
+                while (true) {
+                    List<T> page = pages.after(filter, after, pageSize);
+                    for (T item : page) {
+                        out.write(writer.writeValueAsBytes(line.apply(item)));
+                        out.write('\n');
+                        after = seq.applyAsLong(item);
+                        lines++;
+                    }
+                    if (page.size() < pageSize) {
+                        break;
+                    }
+                    out.flush();
+                }
+                out.flush();
+            } catch (IOException e) {
+                // the client went away; nothing is held open between pages, so there is nothing to release
+                LOG.debugf("export stopped after %d lines at seq %d: %s", lines, after, e.getMessage());
+                throw e;
+            }
+        };
+        return Response.ok(body, NDJSON).build();
+    }
+
+    private static Map<String, String> words(String... words) {
+        Map<String, String> map = new LinkedHashMap<>();
+        for (String w : words) {
+            map.put(w, w);
+        }
+        return map;
+    }
+}

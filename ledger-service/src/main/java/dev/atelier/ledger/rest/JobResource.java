@@ -1,0 +1,109 @@
+package dev.atelier.ledger.rest;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.atelier.api.Ids;
+import dev.atelier.api.Page;
+import dev.atelier.api.ProblemException;
+import dev.atelier.api.QueryParams;
+import dev.atelier.ledger.config.LedgerConfig;
+import dev.atelier.ledger.rest.LedgerViews.AttemptView;
+import dev.atelier.ledger.rest.LedgerViews.Job;
+import dev.atelier.ledger.rest.LedgerViews.JobItem;
+import dev.atelier.store.JobState;
+import dev.atelier.store.JobViews;
+import dev.atelier.store.JobViews.JobDetail;
+import dev.atelier.store.JobViews.JobFilter;
+import dev.atelier.store.JobViews.JobRow;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.MediaType;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.UUID;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+
+@Path("/api/v1/jobs")
+@Produces(MediaType.APPLICATION_JSON)
+@Tag(name = "jobs", description = "Jobs, their attempts, results and why they wait")
+public class JobResource {
+
+    @Inject
+    JobViews views;
+
+    @Inject
+    LedgerConfig config;
+
+    @Inject
+    ObjectMapper mapper;
+
+    @GET
+    @Operation(summary = "List jobs", description = "A batch's jobs in batch order (job priority, then position), or "
+            + "all jobs newest first. Filters: batch, state (comma-separated for several). Keyset-paged.")
+    public Page<JobItem> list(@QueryParam("batch") String batch, @QueryParam("state") List<String> state,
+                              @QueryParam("limit") String limit, @QueryParam("after") String after) {
+        QueryParams params = new QueryParams();
+        var filter = new JobFilter(params.uuid("batch", batch),
+                params.oneOf("state", state, QueryParams.words(JobState.class, JobState::wire)));
+        int size = params.limit(limit);
+        UUID cursor = params.uuid("after", after);
+        params.check();
+        List<JobRow> page = views.list(filter, cursor, size + 1, config.liveWindow())
+                .orElseThrow(() -> ProblemException.of(404, "no batch " + filter.batchId()));
+        boolean more = page.size() > size;
+        List<JobItem> items = page.stream().limit(size).map(JobResource::item).toList();
+        return new Page<>(items, more ? items.get(items.size() - 1).id().toString() : null);
+    }
+
+    @GET
+    @Path("{id}")
+    @Operation(summary = "Get a job", description = "With its spent attempts, spec, result, progress, and for a "
+            + "pending or retry job the reason it is not running.")
+    public Job get(@PathParam("id") String id) {
+        UUID jobId = Ids.parse(id, "job");
+        JobDetail detail = views.find(jobId, config.liveWindow())
+                .orElseThrow(() -> ProblemException.of(404, "no job " + jobId));
+        JobRow j = detail.job();
+        List<AttemptView> attempts = detail.attempts().stream()
+                .map(a -> new AttemptView(a.attempt(), a.executorId(), a.startedAt(), a.finishedAt(),
+                        elapsed(a.startedAt(), a.finishedAt()), a.status(), a.error()))
+                .toList();
+        return new Job(j.id(), j.batchId(), j.key(), j.type(), j.model(), j.crew(), j.task(), j.priority(),
+                j.state().wire(), json(detail.specJson()), j.waitingReason(), attempts, json(detail.resultJson()),
+                j.error(), j.progress(), j.attemptsUsed(), j.maxAttempts(), j.executorId(), j.createdAt(),
+                j.startedAt(), j.finishedAt(), elapsed(j.startedAt(), j.finishedAt()), j.runAfter());
+    }
+
+    private static JobItem item(JobRow j) {
+        return new JobItem(j.id(), j.batchId(), j.key(), j.type(), j.model(), j.crew(), j.task(), j.priority(),
+                j.state().wire(), j.attempt(), j.maxAttempts(), j.executorId(), j.createdAt(), j.startedAt(),
+                j.finishedAt(), elapsed(j.startedAt(), j.finishedAt()), j.waitingReason(), j.error(), j.progress(),
+                j.resultPreview());
+    }
+
+    /** Seconds from start to finish, or to now while it runs; null before it starts. */
+    static Double elapsed(Instant startedAt, Instant finishedAt) {
+        if (startedAt == null) {
+            return null;
+        }
+        return Duration.between(startedAt, finishedAt != null ? finishedAt : Instant.now()).toMillis() / 1000.0;
+    }
+
+    private JsonNode json(String text) {
+        if (text == null) {
+            return null;
+        }
+        try {
+            return mapper.readTree(text);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("stored JSON does not parse", e);
+        }
+    }
+}

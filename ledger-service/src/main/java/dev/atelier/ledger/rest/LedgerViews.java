@@ -1,0 +1,74 @@
+package dev.atelier.ledger.rest;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/** The ledger's JSON shapes (API.md, ledger). Field names are snake_case on the wire. */
+final class LedgerViews {
+
+    private LedgerViews() {
+    }
+
+    /** GET /api/v1/summary; the field names are the old orchestrator's, which dashboards read. */
+    record Summary(long totalTasks, Map<String, Long> statusCounts, Map<String, String> services,
+                   List<BackendView> backends, List<ExecutorView> executors, Instant lastUpdated) {
+    }
+
+    record BackendView(String name, String kind, String url, String status, List<String> models, Instant checkedAt,
+                       String detail) {
+    }
+
+    record ExecutorView(String id, Instant startedAt, Instant lastSeen, Map<String, Integer> slots,
+                        Map<String, Integer> busy) {
+    }
+
+    /** A batch in GET /api/v1/batches: as one batch, without its job list and timings. */
+    record BatchItem(UUID id, String name, String mode, int priority, String state, JsonNode labels,
+                     String submittedBy, Instant createdAt, long totalTasks, Map<String, Long> statusCounts,
+                     double progress, List<GroupView> groups) {
+    }
+
+    record GroupView(int priority, Map<String, Long> statusCounts) {
+    }
+
+    /** A job in GET /api/v1/jobs: without its spec, result and attempts (GET /api/v1/jobs/{id} has them). */
+    record JobItem(UUID id, UUID batchId, String key, String type, String model, String crew, String task,
+                   int priority, String state, int attempt, int maxAttempts, String executor, Instant createdAt,
+                   Instant startedAt, Instant finishedAt, Double elapsedSec, String waitingReason, String error,
+                   Double progress, String resultPreview) {
+    }
+
+    /** GET /api/v1/jobs/{id}. */
+    record Job(UUID id, UUID batchId, String key, String type, String model, String crew, String task, int priority,
+               String state, JsonNode spec, String waitingReason, List<AttemptView> attempts, JsonNode result,
+               String error, Double progress, int attemptsUsed, int maxAttempts, String executor, Instant createdAt,
+               Instant startedAt, Instant finishedAt, Double elapsedSec, Instant runAfter) {
+    }
+
+    record AttemptView(int attempt, String executor, Instant startedAt, Instant finishedAt, Double elapsedSec,
+                       String status, String error) {
+    }
+
+    record ArtifactView(UUID id, UUID jobId, UUID batchId, String name, String contentType, long size, String sha256,
+                        Instant createdAt, String url) {
+    }
+
+    /** A line of ledger.jsonl. */
+    record LedgerLine(long seq, UUID jobId, UUID batchId, String crew, String task, String status, String details,
+                      Instant timestamp, LedgerMetadata metadata) {
+    }
+
+    record LedgerMetadata(int attempts, String key, int priority, String model, String type) {
+    }
+
+    /** A line of events.jsonl; a hand-back has no attempt number. */
+    record EventLine(long seq, Instant timestamp, EventTask task, String status, double elapsedSec,
+                     String resultPreview, Integer attempt, String executor, UUID jobId, UUID batchId) {
+    }
+
+    record EventTask(String crew, String task, int priority) {
+    }
+}

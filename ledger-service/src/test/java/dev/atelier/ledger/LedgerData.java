@@ -1,0 +1,103 @@
+package dev.atelier.ledger;
+
+import dev.atelier.store.AttemptOutcome;
+import dev.atelier.store.ClaimedJob;
+import dev.atelier.store.ExecutorRegistry;
+import dev.atelier.store.ExecutorRegistry.BackendReport;
+import dev.atelier.store.JobQueue;
+import dev.atelier.store.NewBatch;
+import dev.atelier.store.testing.Batches;
+import dev.atelier.store.testing.Inspect;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import javax.sql.DataSource;
+
+/**
+ * Puts rows in the ledger's database the way the gateway and the executors do: through the job-store's own
+ * operations, so the ledger reads what production writes.
+ */
+@ApplicationScoped
+public class LedgerData {
+
+    public static final Duration LEASE = Duration.ofSeconds(30);
+    public static final String MODEL = Batches.MODEL;
+
+    @Inject
+    DataSource dataSource;
+
+    @Inject
+    JobQueue queue;
+
+    @Inject
+    ExecutorRegistry registry;
+
+    public Inspect inspect() {
+        return new Inspect(dataSource);
+    }
+
+    public NewBatch store(Batches batch) {
+        NewBatch built = batch.build();
+        queue.insertBatch(built);
+        return built;
+    }
+
+    /** Claims up to {@code slots} Ollama jobs as {@code executor}. Only the given batch is claimable if others are done. */
+    public List<ClaimedJob> claim(String executor, int slots) {
+        return queue.claim(executor, Map.of("ollama", slots), List.of(MODEL), LEASE, null);
+    }
+
+    public List<ClaimedJob> claimComfy(String executor, int slots) {
+        return queue.claim(executor, Map.of("comfyui", slots), List.of(), LEASE, null);
+    }
+
+    public void succeed(ClaimedJob job, String text) {
+        queue.finish(List.of(new AttemptOutcome.Success(job.id(), job.leaseToken(),
+                "{\"text\": \"" + text + "\", \"done_reason\": \"stop\", \"model\": \"" + MODEL + "\"}")), null);
+    }
+
+    public void fail(ClaimedJob job, String error, boolean retryable) {
+        queue.finish(List.of(new AttemptOutcome.Failure(job.id(), job.leaseToken(), error, retryable)), null);
+    }
+
+    public void handBack(ClaimedJob job, String reason) {
+        queue.finish(List.of(new AttemptOutcome.HandBack(job.id(), job.leaseToken(), reason)), null);
+    }
+
+    /** Reports an executor as live now, with an Ollama backend in the given status offering the given models. */
+    public void executor(String id, int ollamaSlots, int ollamaBusy, String ollamaStatus, List<String> models) {
+        registry.report(id, Map.of("ollama", ollamaSlots, "comfyui", 0), Map.of("ollama", ollamaBusy, "comfyui", 0),
+                List.of(new BackendReport("ollama", "http://ollama-" + id + ":11434", ollamaStatus, models,
+                        Instant.now(), ollamaStatus.equals("offline") ? "connection refused" : "version 0.12.6")),
+                null);
+    }
+
+    /** An executor that last reported long ago: not live. */
+    public void staleExecutor(String id) {
+        registry.report(id, Map.of("ollama", 4), Map.of("ollama", 0),
+                List.of(new BackendReport("ollama", "http://stale:11434", "online", List.of("stale-model"),
+                        Instant.now().minusSeconds(3600), null)), Instant.now().minusSeconds(3600));
+    }
+
+    /** Ends every open job left by earlier tests, so that a claim takes only the jobs of the test at hand. */
+    public void closeOpenJobs() {
+        inspect().execute("update job set state = 'cancelled', finished_at = now(), lease_token = null, "
+                + "lease_expires_at = null where state in ('pending', 'running', 'retry')");
+    }
+
+    public void forgetExecutors() {
+        inspect().execute("delete from executor");
+    }
+
+    /** Stores an artifact row for a job, as the executor does for a ComfyUI output. */
+    public UUID artifact(UUID jobId, String name, String contentType, byte[] data, String sha256) {
+        UUID id = UUID.randomUUID();
+        inspect().execute("insert into artifact (id, job_id, attempt, name, content_type, size, sha256, data) "
+                + "values (?, ?, 1, ?, ?, ?, ?, ?)", id, jobId, name, contentType, (long) data.length, sha256, data);
+        return id;
+    }
+}
