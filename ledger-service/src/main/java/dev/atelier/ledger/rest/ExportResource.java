@@ -137,9 +137,9 @@ public class ExportResource {
                 }
                 out.flush();
             } catch (IOException e) {
-                // the client went away; nothing is held open between pages, so there is nothing to release
+                // The client went away. Nothing is held between pages, so there is nothing to release; it can
+                // resume with after_seq. Not an error of ours, so it ends here rather than in the error log.
                 LOG.debugf("export stopped after %d lines at seq %d: %s", lines, after, e.getMessage());
-                throw e;
             }
         };
         return Response.ok(body, NDJSON).build();

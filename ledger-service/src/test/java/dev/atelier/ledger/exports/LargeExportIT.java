@@ -1,0 +1,193 @@
+package dev.atelier.ledger.exports;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.atelier.store.testing.Inspect;
+import dev.atelier.store.testing.ServiceProcess;
+import dev.atelier.store.testing.TestPostgres;
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The packaged ledger, run with a 128 MB heap, exports 200,000 ledger lines (about 90 MB of JSON, so buffering the
+ * export could not fit), resumes after a disconnect without a gap, and is left holding no database connection by
+ * clients that hang up mid-stream. It runs with auth on, as packaged, with a read token.
+ */
+class LargeExportIT {
+
+    private static final int JOBS = 200_000;
+    private static final String TOKEN = "export-reader-secret";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    static TestPostgres.Database db;
+    static Inspect inspect;
+    static ServiceProcess ledger;
+    static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    @BeforeAll
+    static void twoHundredThousandTerminalJobs() throws Exception {
+        db = TestPostgres.get().newDatabase();
+        inspect = new Inspect(db.dataSource());
+        inspect.execute("""
+                insert into batch (id, name, mode, priority, max_attempts, retry_delay_ms, retry_backoff, job_count)
+                select gen_random_uuid(), 'export ' || b, 'parallel', 1, 3, 5000, 2.0, 10000 from generate_series(1, 20) b""");
+        inspect.execute("""
+                insert into job (id, batch_id, position, key, priority, sequential, kind, type, model, spec, timeout_ms,
+                                 state, attempt, attempts_used, max_attempts, started_at, finished_at, result)
+                select gen_random_uuid(), b.id, g, 'job-' || g, 1 + g % 3, false, 'ollama', 'ollama.generate', 'deepseek-r1:32b',
+                       '{"model": "deepseek-r1:32b", "prompt": "x"}', 600000, 'success', 1, 1, 3, now(), now(),
+                       jsonb_build_object('text', 'Line ' || g || ' of ' || b.name || ':' || repeat(' the studio''s roster', 12))
+                from batch b, generate_series(0, 9999) g""");
+        inspect.execute("""
+                insert into ledger_line (seq, job_id, batch_id, status, details, attempts, occurred_at)
+                select row_number() over (order by j.batch_id, j.position), j.id, j.batch_id, 'success',
+                       left(j.result ->> 'text', 200), 1, j.finished_at
+                from job j""");
+        inspect.execute("update export_counter set last_seq = (select max(seq) from ledger_line)");
+        ledger = ServiceProcess.start("ledger", db, "128m", Map.of(
+                "ATELIER_AUTH_TOKENS", "export-reader:read:" + sha256(TOKEN)));
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (ledger != null) {
+            ledger.close();
+        }
+    }
+
+    private static String sha256(String text) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    private static HttpResponse<InputStream> export(long afterSeq) throws Exception {
+        return export(HTTP, afterSeq);
+    }
+
+    private static HttpResponse<InputStream> export(HttpClient http, long afterSeq) throws Exception {
+        HttpRequest request = HttpRequest.newBuilder(URI.create(ledger.url() + "/api/v1/exports/ledger.jsonl?after_seq=" + afterSeq))
+                .header("Authorization", "Bearer " + TOKEN).build();
+        HttpResponse<InputStream> response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+        assertThat(response.statusCode()).isEqualTo(200);
+        return response;
+    }
+
+    /** The ledger's heap in use, from its own /q/metrics. */
+    private static long heapUsed() throws Exception {
+        String scrape = HTTP.send(HttpRequest.newBuilder(URI.create(ledger.url() + "/q/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        Matcher m = Pattern.compile("^jvm_memory_used_bytes\\{area=\"heap\",[^}]*} ([0-9.eE+]+)$", Pattern.MULTILINE).matcher(scrape);
+        long used = 0;
+        while (m.find()) {
+            used += (long) Double.parseDouble(m.group(1));
+        }
+        return used;
+    }
+
+    @Test
+    void theWholeExportStreamsInOrderWithinASmallHeapAndResumesExactly() throws Exception {
+        AtomicLong peakHeap = new AtomicLong();
+        Thread sampler = new Thread(() -> {
+            while (!Thread.currentThread().isInterrupted()) {
+                try {
+                    peakHeap.accumulateAndGet(heapUsed(), Math::max);
+                    Thread.sleep(250);
+                } catch (InterruptedException e) {
+                    return;
+                } catch (Exception ignored) {
+                    // a sample missed
+                }
+            }
+        });
+        sampler.start();
+        long lines = 0;
+        long bytes = 0;
+        long expectedSeq = 1;
+        long started = System.nanoTime();
+        try (BufferedReader reader = new BufferedReader(new InputStreamReader(export(0).body(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = reader.readLine()) != null) {
+                JsonNode json = JSON.readTree(line);
+                assertThat(json.get("seq").asLong()).as("line %d in order, none missing", lines).isEqualTo(expectedSeq);
+                assertThat(json.get("status").asText()).isEqualTo("success");
+                assertThat(json.get("job_id").asText()).hasSize(36);
+                expectedSeq++;
+                lines++;
+                bytes += line.length() + 1;
+            }
+        } finally {
+            sampler.interrupt();
+            sampler.join();
+        }
+        double seconds = (System.nanoTime() - started) / 1e9;
+        System.out.printf("exported %,d lines (%,d bytes) in %.1f s: %,.0f lines/s; ledger heap peak %,d bytes (-Xmx128m)%n",
+                lines, bytes, seconds, lines / seconds, peakHeap.get());
+        assertThat(lines).isEqualTo(JOBS);
+        assertThat(bytes).as("more bytes than a 128 MB heap could buffer beside the application").isGreaterThan(64L << 20);
+        assertThat(ledger.isAlive()).isTrue();
+
+        // read part, hang up, resume after the last seq seen: exactly the rest
+        long lastSeen = 0;
+        HttpResponse<InputStream> partial = export(HttpClient.newHttpClient(), 0);
+        try (BufferedReader reader = new BufferedReader(new InputStreamReader(partial.body(), StandardCharsets.UTF_8))) {
+            for (int i = 0; i < 12_345; i++) {
+                lastSeen = JSON.readTree(reader.readLine()).get("seq").asLong();
+            }
+        }
+        long next = lastSeen + 1;
+        long rest = 0;
+        try (BufferedReader reader = new BufferedReader(new InputStreamReader(export(lastSeen).body(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = reader.readLine()) != null) {
+                assertThat(JSON.readTree(line).get("seq").asLong()).isEqualTo(next++);
+                rest++;
+            }
+        }
+        assertThat(lastSeen).isEqualTo(12_345);
+        assertThat(rest).isEqualTo(JOBS - 12_345);
+    }
+
+    @Test
+    void clientsThatHangUpMidStreamLeaveNoConnectionBehind() throws Exception {
+        for (int i = 0; i < 30; i++) {
+            // a client of its own each time: a connection hung up on mid-body is not one to reuse
+            HttpResponse<InputStream> response = export(HttpClient.newHttpClient(), i * 1000L);
+            try (InputStream body = response.body()) {
+                body.readNBytes(50_000);
+            }
+        }
+        // more hang-ups than the ledger's pool has connections: it still answers
+        HttpResponse<String> summary = HTTP.send(HttpRequest.newBuilder(URI.create(ledger.url() + "/api/v1/summary"))
+                .header("Authorization", "Bearer " + TOKEN).timeout(Duration.ofSeconds(10)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(summary.statusCode()).isEqualTo(200);
+        assertThat(JSON.readTree(summary.body()).get("total_tasks").asLong()).isEqualTo(JOBS);
+
+        // and no session of its is left inside a transaction or running a query
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        long busy;
+        do {
+            Thread.sleep(200);
+            busy = inspect.count("select count(*) from pg_stat_activity where datname = current_database() "
+                    + "and pid <> pg_backend_pid() and state in ('active', 'idle in transaction')");
+        } while (busy > 0 && System.nanoTime() < deadline);
+        assertThat(busy).isZero();
+    }
+}
