@@ -101,7 +101,7 @@ public final class LocalStack implements AutoCloseable {
                 .setOverrideWorkingDirectory(settings.dataDirectory().resolve("pg-binaries").toFile())
                 .start();
         createDatabaseIfMissing();
-        String jdbcUrl = "jdbc:postgresql://localhost:" + settings.postgresPort() + "/" + DATABASE;
+        String jdbcUrl = jdbcUrl();
         out.println("PostgreSQL: " + jdbcUrl + " (user postgres), data in " + pgData);
 
         for (Map.Entry<String, Integer> service : settings.servicePorts().entrySet()) {
@@ -187,6 +187,11 @@ public final class LocalStack implements AutoCloseable {
             Thread.sleep(250);
         }
         throw new IOException(name + " not ready on port " + port + " after " + READY_TIMEOUT.toSeconds() + " s: " + last);
+    }
+
+    /** The database the services use (user postgres, no password). */
+    public String jdbcUrl() {
+        return "jdbc:postgresql://localhost:" + settings.postgresPort() + "/" + DATABASE;
     }
 
     /** Blocks until one service exits, and returns its exit code. */

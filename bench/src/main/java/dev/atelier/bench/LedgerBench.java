@@ -1,0 +1,140 @@
+package dev.atelier.bench;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The ledger over a large table: 1,000,000 terminal jobs with their ledger lines, written with SQL. Prints the
+ * export rate of ledger.jsonl (lines/s, read to the end over HTTP), the ledger's heap during it, and the summary's
+ * response time (all jobs, and one batch).
+ */
+final class LedgerBench {
+
+    private static final int BATCHES = 100;
+    private static final int JOBS_PER_BATCH = 10_000;
+    private static final int SUMMARY_RUNS = 21;
+
+    private LedgerBench() {
+    }
+
+    static void run(String ledger, String jdbcUrl) throws Exception {
+        String someBatch = fill(jdbcUrl);
+        HttpClient http = HttpClient.newHttpClient();
+        export(http, ledger);
+        summary(http, ledger, "", "all jobs");
+        summary(http, ledger, "?batch=" + someBatch, "one batch");
+    }
+
+    private static String fill(String jdbcUrl) throws Exception {
+        long started = System.nanoTime();
+        try (Connection c = DriverManager.getConnection(jdbcUrl, "postgres", "");
+             Statement s = c.createStatement()) {
+            s.execute("""
+                    insert into batch (id, name, mode, priority, max_attempts, retry_delay_ms, retry_backoff, job_count)
+                    select gen_random_uuid(), 'bench export ' || b, 'parallel', 1, 3, 5000, 2.0, %d
+                    from generate_series(1, %d) b""".formatted(JOBS_PER_BATCH, BATCHES));
+            s.execute("""
+                    insert into job (id, batch_id, position, key, priority, sequential, kind, type, model, spec,
+                                     timeout_ms, state, attempt, attempts_used, max_attempts, started_at, finished_at, result)
+                    select gen_random_uuid(), b.id, g, 'job-' || g, 1 + g %% 3, false, 'ollama', 'ollama.generate',
+                           'deepseek-r1:32b', '{"model": "deepseek-r1:32b", "prompt": "x"}', 600000, 'success', 1, 1, 3,
+                           now(), now(), jsonb_build_object('text', 'Bark line ' || g || ': well met, traveller, the road is long')
+                    from batch b cross join generate_series(0, %d) g
+                    where b.name like 'bench export %%'""".formatted(JOBS_PER_BATCH - 1));
+            s.execute("""
+                    insert into ledger_line (seq, job_id, batch_id, status, details, attempts, occurred_at)
+                    select (select last_seq from export_counter) + row_number() over (order by j.batch_id, j.position),
+                           j.id, j.batch_id, j.state, left(j.result ->> 'text', 200), 1, j.finished_at
+                    from job j join batch b on b.id = j.batch_id where b.name like 'bench export %'""");
+            s.execute("update export_counter set last_seq = (select max(seq) from ledger_line)");
+            s.execute("analyze");
+            try (var rs = s.executeQuery("select id from batch where name = 'bench export 1'")) {
+                rs.next();
+                System.out.printf("ledger table: %,d terminal jobs and ledger lines written with SQL in %.0f s%n",
+                        BATCHES * JOBS_PER_BATCH, (System.nanoTime() - started) / 1e9);
+                return rs.getString(1);
+            }
+        }
+    }
+
+    private static void export(HttpClient http, String ledger) throws Exception {
+        AtomicLong peakHeap = new AtomicLong();
+        Thread sampler = new Thread(() -> {
+            while (!Thread.currentThread().isInterrupted()) {
+                try {
+                    peakHeap.accumulateAndGet(heapUsed(http, ledger), Math::max);
+                    Thread.sleep(200);
+                } catch (InterruptedException e) {
+                    return;
+                } catch (Exception ignored) {
+                    // a missed sample
+                }
+            }
+        });
+        sampler.start();
+        long lines = 0;
+        long bytes = 0;
+        long started = System.nanoTime();
+        HttpResponse<java.io.InputStream> response = http.send(
+                HttpRequest.newBuilder(URI.create(ledger + "/api/v1/exports/ledger.jsonl")).build(),
+                HttpResponse.BodyHandlers.ofInputStream());
+        try (BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = reader.readLine()) != null) {
+                lines++;
+                bytes += line.length() + 1;
+            }
+        } finally {
+            sampler.interrupt();
+            sampler.join();
+        }
+        double seconds = (System.nanoTime() - started) / 1e9;
+        System.out.printf("export ledger.jsonl: %,d lines (%,d MB) in %.1f s = %,.0f lines/s; ledger heap peak %,d MB (%s)%n",
+                lines, bytes >> 20, seconds, lines / seconds, peakHeap.get() >> 20, Bench.load());
+    }
+
+    private static void summary(HttpClient http, String ledger, String query, String what) throws Exception {
+        HttpRequest request = HttpRequest.newBuilder(URI.create(ledger + "/api/v1/summary" + query)).build();
+        List<Double> millis = new ArrayList<>();
+        for (int i = 0; i < SUMMARY_RUNS + 5; i++) {
+            long started = System.nanoTime();
+            HttpResponse<String> answer = http.send(request, HttpResponse.BodyHandlers.ofString());
+            if (answer.statusCode() != 200) {
+                throw new IllegalStateException("summary answered " + answer.statusCode() + ": " + answer.body());
+            }
+            if (i >= 5) {
+                millis.add((System.nanoTime() - started) / 1e6);
+            }
+        }
+        Collections.sort(millis);
+        System.out.printf("summary (%s) over %,d jobs: median %.1f ms, p95 %.1f ms of %d (%s)%n", what,
+                BATCHES * JOBS_PER_BATCH, millis.get(millis.size() / 2), millis.get((int) (millis.size() * 0.95)),
+                SUMMARY_RUNS, Bench.load());
+    }
+
+    private static long heapUsed(HttpClient http, String ledger) throws Exception {
+        String scrape = http.send(HttpRequest.newBuilder(URI.create(ledger + "/q/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        Matcher m = Pattern.compile("^jvm_memory_used_bytes\\{area=\"heap\",[^}]*} ([0-9.eE+]+)$", Pattern.MULTILINE)
+                .matcher(scrape);
+        long used = 0;
+        while (m.find()) {
+            used += (long) Double.parseDouble(m.group(1));
+        }
+        return used;
+    }
+}

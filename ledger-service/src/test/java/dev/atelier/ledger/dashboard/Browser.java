@@ -1,0 +1,50 @@
+package dev.atelier.ledger.dashboard;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import org.junit.jupiter.api.Assumptions;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+/** Debian's headless Chromium through its own chromedriver: nothing is downloaded. */
+final class Browser {
+
+    private static final File CHROMIUM = new File("/usr/bin/chromium");
+    private static final File CHROMEDRIVER = new File("/usr/bin/chromedriver");
+
+    private Browser() {
+    }
+
+    /** A fresh browser with an empty profile under target/, or the test is skipped saying how to install one. */
+    static ChromeDriver start() throws IOException {
+        Assumptions.assumeTrue(CHROMIUM.canExecute() && CHROMEDRIVER.canExecute(),
+                "Chromium is not installed, so the dashboard's browser test is skipped. Install it with "
+                        + "`apt-get install -y chromium chromium-driver` (Debian; see ../shared/TOOLCHAIN.md); CI does.");
+        System.setProperty("SE_OFFLINE", "true");
+        Path profile = Files.createTempDirectory(Files.createDirectories(Path.of("target")), "chromium-profile-");
+        ChromeOptions options = new ChromeOptions();
+        options.setBinary(CHROMIUM);
+        options.addArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--user-data-dir=" + profile.toAbsolutePath(), "--window-size=1440,1000");
+        ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER)
+                .usingAnyFreePort().build();
+        return new ChromeDriver(service, options);
+    }
+
+    static WebDriverWait waiting(ChromeDriver browser) {
+        return new WebDriverWait(browser, Duration.ofSeconds(20));
+    }
+
+    /** Saves what the browser shows as target/{name}, for people to look at. */
+    static void screenshot(ChromeDriver browser, String name) throws IOException {
+        File shot = browser.getScreenshotAs(OutputType.FILE);
+        Files.copy(shot.toPath(), Path.of("target", name), StandardCopyOption.REPLACE_EXISTING);
+    }
+}
