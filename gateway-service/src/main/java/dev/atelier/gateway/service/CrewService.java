@@ -44,9 +44,7 @@ public class CrewService {
         List<CrewEntity> rows = after == null
                 ? CrewEntity.<CrewEntity>findAll(Sort.by("name")).page(0, limit + 1).list()
                 : CrewEntity.<CrewEntity>find("name > ?1", Sort.by("name"), after).page(0, limit + 1).list();
-        boolean more = rows.size() > limit;
-        List<Crew> items = rows.stream().limit(limit).map(this::toCrew).toList();
-        return new Page<>(items, more ? items.get(items.size() - 1).name() : null);
+        return Page.of(rows.stream().map(this::toCrew).toList(), limit, Crew::name);
     }
 
     /**

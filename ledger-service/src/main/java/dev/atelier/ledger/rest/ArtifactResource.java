@@ -47,10 +47,8 @@ public class ArtifactResource {
         int size = params.limit(limit);
         UUID cursor = params.uuid("after", after);
         params.check();
-        List<ArtifactInfo> page = artifacts.list(batchId, jobId, cursor, size + 1);
-        boolean more = page.size() > size;
-        List<ArtifactView> items = page.stream().limit(size).map(ArtifactResource::view).toList();
-        return new Page<>(items, more ? items.get(items.size() - 1).id().toString() : null);
+        List<ArtifactView> items = artifacts.list(batchId, jobId, cursor, size + 1).stream().map(ArtifactResource::view).toList();
+        return Page.of(items, size, item -> item.id().toString());
     }
 
     @GET

@@ -50,10 +50,8 @@ public class BatchResource {
         int size = params.limit(limit);
         UUID cursor = params.uuid("after", after);
         params.check();
-        List<BatchSummary> page = views.list(filter, cursor, size + 1);
-        boolean more = page.size() > size;
-        List<BatchItem> items = page.stream().limit(size).map(this::item).toList();
-        return new Page<>(items, more ? items.get(items.size() - 1).id().toString() : null);
+        List<BatchItem> items = views.list(filter, cursor, size + 1).stream().map(this::item).toList();
+        return Page.of(items, size, item -> item.id().toString());
     }
 
     @GET

@@ -55,11 +55,10 @@ public class JobResource {
         int size = params.limit(limit);
         UUID cursor = params.uuid("after", after);
         params.check();
-        List<JobRow> page = views.list(filter, cursor, size + 1, config.liveWindow())
-                .orElseThrow(() -> ProblemException.of(404, "no batch " + filter.batchId()));
-        boolean more = page.size() > size;
-        List<JobItem> items = page.stream().limit(size).map(JobResource::item).toList();
-        return new Page<>(items, more ? items.get(items.size() - 1).id().toString() : null);
+        List<JobItem> items = views.list(filter, cursor, size + 1, config.liveWindow())
+                .orElseThrow(() -> ProblemException.of(404, "no batch " + filter.batchId()))
+                .stream().map(JobResource::item).toList();
+        return Page.of(items, size, item -> item.id().toString());
     }
 
     @GET
