@@ -2,12 +2,15 @@ package dev.atelier.store;
 
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -28,13 +31,94 @@ public class Artifacts {
     private static final String COLUMNS = """
             a.id, a.job_id, j.batch_id, a.attempt, a.name, a.content_type, a.size, a.sha256, a.created_at""";
 
-    private static final String ONE = "select " + COLUMNS + ", a.data from artifact a join job j on j.id = a.job_id where a.id = ?";
+    private static final String ONE = """
+            select %s, b.data from artifact a join job j on j.id = a.job_id join artifact_blob b on b.sha256 = a.sha256
+            where a.id = ?""".formatted(COLUMNS);
+
+    private static final String STORE_BLOB = """
+            insert into artifact_blob (sha256, size, data) values (?, ?, ?) on conflict (sha256) do nothing
+            """;
+
+    // fenced: only the attempt holding the lease adds outputs; collecting the same output again adds nothing
+    private static final String STORE_ARTIFACT = """
+            with held as (select j.id from job j where j.id = ? and j.lease_token = ? and j.state = 'running'),
+            added as (
+                insert into artifact (id, job_id, attempt, name, content_type, size, sha256)
+                select ?, held.id, ?, ?, ?, ?, ? from held
+                on conflict (job_id, name, sha256) do nothing
+                returning id)
+            select id from added
+            union all
+            select a.id from artifact a, held where a.job_id = held.id and a.name = ? and a.sha256 = ?
+            """;
 
     private final DataSource dataSource;
 
     @Inject
     public Artifacts(DataSource dataSource) {
         this.dataSource = dataSource;
+    }
+
+    /** A file to store for a job: its name as the backend gave it, its type and bytes. */
+    public record NewArtifact(String name, String contentType, byte[] data) {
+    }
+
+    /**
+     * Stores an attempt's outputs, each with its digest; bytes already stored (by any job) are not stored again.
+     * Fenced by the lease token.
+     *
+     * @return the stored artifacts in the order given, or empty when the lease is no longer this attempt's
+     */
+    public Optional<List<ArtifactInfo>> store(UUID jobId, UUID leaseToken, int attempt, List<NewArtifact> files) {
+        return Transactions.inTransaction(dataSource, "store artifacts", c -> {
+            List<ArtifactInfo> stored = new ArrayList<>();
+            for (NewArtifact file : files) {
+                String sha256 = sha256(file.data());
+                try (PreparedStatement ps = c.prepareStatement(STORE_BLOB)) {
+                    ps.setString(1, sha256);
+                    ps.setLong(2, file.data().length);
+                    ps.setBytes(3, file.data());
+                    ps.executeUpdate();
+                }
+                UUID id;
+                try (PreparedStatement ps = c.prepareStatement(STORE_ARTIFACT)) {
+                    ps.setObject(1, jobId);
+                    ps.setObject(2, leaseToken);
+                    ps.setObject(3, TimeOrderedIds.next());
+                    ps.setInt(4, attempt);
+                    ps.setString(5, file.name());
+                    ps.setString(6, file.contentType());
+                    ps.setLong(7, file.data().length);
+                    ps.setString(8, sha256);
+                    ps.setString(9, file.name());
+                    ps.setString(10, sha256);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (!rs.next()) {
+                            c.rollback();
+                            return Optional.<List<ArtifactInfo>>empty();
+                        }
+                        id = rs.getObject(1, UUID.class);
+                    }
+                }
+                try (PreparedStatement ps = c.prepareStatement("select " + COLUMNS
+                        + " from artifact a join job j on j.id = a.job_id where a.id = ?")) {
+                    ps.setObject(1, id);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        rs.next();
+                        stored.add(info(rs));
+                    }
+                }
+            }
+            return Optional.of(stored);
+        });
+    }
+
+    static String sha256(byte[] data) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is part of every Java runtime", e);
+        }
     }
 
     public Optional<ArtifactFile> find(UUID id) {

@@ -268,7 +268,7 @@ public class JobQueue {
                 from locked l, clock
                 where j.id = l.id
                 returning j.id, j.batch_id, j.key, j.priority, j.kind, j.type, j.model, j.crew, j.task, j.spec::text,
-                          j.timeout_ms, j.attempt, j.lease_token, j.lease_expires_at
+                          j.timeout_ms, j.attempt, j.lease_token, j.lease_expires_at, j.backend_ref
             ),
             new_attempt as (
                 insert into attempt (job_id, attempt, lease_token, executor_id, status, started_at)
@@ -320,10 +320,53 @@ public class JobQueue {
                                 rs.getString("key"), rs.getInt("priority"), rs.getString("kind"), rs.getString("type"),
                                 rs.getString("model"), rs.getString("crew"), rs.getString("task"), rs.getString("spec"),
                                 Duration.ofMillis(rs.getLong("timeout_ms")), rs.getInt("attempt"),
-                                rs.getObject("lease_token", UUID.class), instant(rs, "lease_expires_at")));
+                                rs.getObject("lease_token", UUID.class), instant(rs, "lease_expires_at"),
+                                rs.getString("backend_ref")));
                     }
                 }
                 return claimed;
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- what a running attempt records
+
+    private static final String RECORD_BACKEND_REF = """
+            update job set backend_ref = ? where id = ? and lease_token = ? and state = 'running'
+            """;
+
+    private static final String RECORD_PROGRESS = """
+            update job set progress = ? where id = ? and lease_token = ? and state = 'running'
+              and progress is distinct from ?
+            """;
+
+    /**
+     * Commits the backend's id for the run this attempt is about to start (ComfyUI's prompt_id), before it is
+     * started, so a later attempt can adopt the run. Fenced by the lease token.
+     *
+     * @return false when the lease is no longer this attempt's: do not start the run
+     */
+    public boolean recordBackendRef(UUID jobId, UUID leaseToken, String backendRef) {
+        return Transactions.inTransaction(dataSource, "record backend run", c -> {
+            try (PreparedStatement ps = c.prepareStatement(RECORD_BACKEND_REF)) {
+                ps.setString(1, backendRef);
+                ps.setObject(2, jobId);
+                ps.setObject(3, leaseToken);
+                return ps.executeUpdate() == 1;
+            }
+        });
+    }
+
+    /** Records how far a running attempt is (0..1), fenced by its lease token; unchanged values write nothing. */
+    public void recordProgress(UUID jobId, UUID leaseToken, double progress) {
+        float value = (float) Math.max(0, Math.min(1, progress));
+        Transactions.inTransaction(dataSource, "record progress", c -> {
+            try (PreparedStatement ps = c.prepareStatement(RECORD_PROGRESS)) {
+                ps.setFloat(1, value);
+                ps.setObject(2, jobId);
+                ps.setObject(3, leaseToken);
+                ps.setFloat(4, value);
+                return ps.executeUpdate();
             }
         });
     }

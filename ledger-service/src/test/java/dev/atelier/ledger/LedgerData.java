@@ -96,8 +96,10 @@ public class LedgerData {
     /** Stores an artifact row for a job, as the executor does for a ComfyUI output. */
     public UUID artifact(UUID jobId, String name, String contentType, byte[] data, String sha256) {
         UUID id = UUID.randomUUID();
-        inspect().execute("insert into artifact (id, job_id, attempt, name, content_type, size, sha256, data) "
-                + "values (?, ?, 1, ?, ?, ?, ?, ?)", id, jobId, name, contentType, (long) data.length, sha256, data);
+        inspect().execute("insert into artifact_blob (sha256, size, data) values (?, ?, ?) on conflict do nothing",
+                sha256, (long) data.length, data);
+        inspect().execute("insert into artifact (id, job_id, attempt, name, content_type, size, sha256) "
+                + "values (?, ?, 1, ?, ?, ?, ?)", id, jobId, name, contentType, (long) data.length, sha256);
         return id;
     }
 }

@@ -15,4 +15,9 @@ public interface BackendProbe {
      * @return the models it has (null when this kind has no model list)
      */
     List<String> look();
+
+    /** What the last successful look learned worth showing (ComfyUI's free VRAM, say); blank for nothing. */
+    default String detail() {
+        return "";
+    }
 }

@@ -12,7 +12,7 @@ public interface BackendsConfig {
     Ollama ollama();
 
     /** The ComfyUI this executor serves. */
-    Backend comfyui();
+    Comfy comfyui();
 
     /** How often each backend's health is checked ({@code GET /api/version} and {@code /api/tags} for Ollama). */
     @WithDefault("10s")
@@ -55,5 +55,19 @@ public interface BackendsConfig {
         /** A streamed answer fails when no chunk arrives for this long; long healthy generations keep streaming. */
         @WithDefault("PT2M")
         Duration idleTimeout();
+    }
+
+    interface Comfy extends Backend {
+        /** The whole run, for a job stored without a timeout of its own (the gateway stores PT30M by default). */
+        @Override
+        @WithDefault("PT30M")
+        Duration timeout();
+
+        /**
+         * How often a run's {@code /history} is read while it runs. Progress and the end come over the websocket;
+         * this is the fallback that finishes a run whose socket dropped or that another executor submitted.
+         */
+        @WithDefault("PT2S")
+        Duration pollInterval();
     }
 }

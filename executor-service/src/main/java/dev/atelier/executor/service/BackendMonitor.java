@@ -58,10 +58,12 @@ public class BackendMonitor {
         try {
             List<String> models = probe.look();
             Duration took = Duration.ofNanos(System.nanoTime() - started);
+            String detail = probe.detail().isBlank() ? "" : "; " + probe.detail();
             if (took.compareTo(settings.slowAfter()) > 0) {
-                state.checked(BackendState.Status.DEGRADED, models, Instant.now(), "slow: answered in " + took.toMillis() + " ms");
+                state.checked(BackendState.Status.DEGRADED, models, Instant.now(),
+                        "slow: answered in " + took.toMillis() + " ms" + detail);
             } else {
-                state.checked(BackendState.Status.ONLINE, models, Instant.now(), "answered in " + took.toMillis() + " ms");
+                state.checked(BackendState.Status.ONLINE, models, Instant.now(), "answered in " + took.toMillis() + " ms" + detail);
             }
         } catch (CallFailure.Unavailable e) {
             state.checked(e.busy() ? BackendState.Status.DEGRADED : BackendState.Status.OFFLINE, null, Instant.now(),

@@ -8,7 +8,7 @@ import jakarta.persistence.Table;
 import java.time.OffsetDateTime;
 import java.util.UUID;
 
-/** A file a job produced, stored with its digest (served as the ETag). */
+/** A file a job produced, with its digest (served as the ETag); the bytes live once per digest in artifact_blob. */
 @Entity
 @Table(name = "artifact")
 public class ArtifactEntity extends PanacheEntityBase {
@@ -22,7 +22,6 @@ public class ArtifactEntity extends PanacheEntityBase {
     public String contentType;
     public long size;
     public String sha256;
-    public byte[] data;
     @Column(name = "created_at")
     public OffsetDateTime createdAt;
 }

@@ -1,0 +1,233 @@
+package dev.atelier.executor.comfyui;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.atelier.executor.backend.CallFailure;
+import dev.atelier.executor.config.BackendsConfig;
+import jakarta.annotation.PostConstruct;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import org.eclipse.microprofile.faulttolerance.CircuitBreaker;
+import org.eclipse.microprofile.faulttolerance.Retry;
+
+/**
+ * ComfyUI's HTTP API (contracts/comfyui-api.md), called from a job's own thread. Connection failures are
+ * {@link CallFailure.Unavailable} (hand the job back); a 400 on {@code /prompt} is {@link CallFailure.Rejected}
+ * (the workflow itself is wrong); other answers that are not 200 are {@link CallFailure.Failed}.
+ *
+ * Reads are retried a few times when ComfyUI cannot be reached; a submit is not (a retry could queue the same run
+ * twice: the next attempt looks for the run instead and adopts it). The breaker counts only ComfyUI's own faults.
+ */
+@ApplicationScoped
+public class ComfyClient {
+
+    @Inject
+    BackendsConfig config;
+
+    @Inject
+    ObjectMapper json;
+
+    private HttpClient http;
+
+    /** What {@code GET /queue} says: the prompt ids running now and those waiting. */
+    public record Queue(List<String> running, List<String> pending) {
+        public boolean holds(String promptId) {
+            return running.contains(promptId) || pending.contains(promptId);
+        }
+    }
+
+    /** A file from {@code /view}. */
+    public record Download(byte[] data, String contentType) {
+    }
+
+    @PostConstruct
+    void init() {
+        http = HttpClient.newBuilder().connectTimeout(config.comfyui().connectTimeout())
+                .followRedirects(HttpClient.Redirect.NEVER).build();
+    }
+
+    String baseUrl() {
+        String url = config.comfyui().url();
+        return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+    }
+
+    /** {@code POST /prompt} with our own prompt id and this executor's client id. */
+    @CircuitBreaker(requestVolumeThreshold = 4, failureRatio = 0.75, delay = 5000, failOn = CallFailure.Unavailable.class)
+    public void submit(String promptId, String clientId, JsonNode workflow) {
+        ObjectNode body = json.createObjectNode();
+        body.set("prompt", workflow);
+        body.put("prompt_id", promptId);
+        body.put("client_id", clientId);
+        HttpResponse<String> answer = send(post("/prompt", body.toString()), "POST /prompt");
+        if (answer.statusCode() == 400) {
+            throw new CallFailure.Rejected(ComfyErrors.validation(read(answer.body())));
+        }
+        if (answer.statusCode() == 503) {
+            throw new CallFailure.Unavailable("ComfyUI answered 503 to POST /prompt", true, null);
+        }
+        expectOk(answer, "POST /prompt");
+    }
+
+    /** The run's history entry, or empty while it is queued, running, or unknown. */
+    @Retry(retryOn = CallFailure.Unavailable.class, maxRetries = 3, delay = 300, jitter = 150)
+    public Optional<JsonNode> history(String promptId) {
+        HttpResponse<String> answer = send(get("/history/" + encode(promptId), null), "GET /history");
+        expectOk(answer, "GET /history");
+        JsonNode entry = read(answer.body()).get(promptId);
+        return entry == null || entry.isNull() ? Optional.empty() : Optional.of(entry);
+    }
+
+    @Retry(retryOn = CallFailure.Unavailable.class, maxRetries = 3, delay = 300, jitter = 150)
+    public Queue queue() {
+        HttpResponse<String> answer = send(get("/queue", null), "GET /queue");
+        expectOk(answer, "GET /queue");
+        JsonNode body = read(answer.body());
+        return new Queue(promptIds(body.get("queue_running")), promptIds(body.get("queue_pending")));
+    }
+
+    /** Takes a waiting run out of the queue; a running or unknown one is left alone (contracts 4). */
+    public void deletePending(String promptId) {
+        ObjectNode body = json.createObjectNode();
+        body.putArray("delete").add(promptId);
+        expectOk(send(post("/queue", body.toString()), "POST /queue"), "POST /queue");
+    }
+
+    /** Interrupts this run if it is the one running, and nothing else: never other people's work (contracts 5). */
+    public void interrupt(String promptId) {
+        ObjectNode body = json.createObjectNode();
+        body.put("prompt_id", promptId);
+        expectOk(send(post("/interrupt", body.toString()), "POST /interrupt"), "POST /interrupt");
+    }
+
+    @Retry(retryOn = CallFailure.Unavailable.class, maxRetries = 3, delay = 300, jitter = 150)
+    public Download view(String filename, String subfolder, String type) {
+        String query = "filename=" + encode(filename) + "&subfolder=" + encode(subfolder == null ? "" : subfolder)
+                + "&type=" + encode(type == null ? "output" : type);
+        HttpResponse<byte[]> answer = sendBytes(HttpRequest.newBuilder(URI.create(baseUrl() + "/view?" + query))
+                .timeout(config.comfyui().timeout()).GET().build(), "GET /view");
+        if (answer.statusCode() != 200) {
+            throw new CallFailure.Failed("ComfyUI answered " + answer.statusCode() + " to GET /view for " + filename, null);
+        }
+        return new Download(answer.body(), answer.headers().firstValue("Content-Type").orElse(null));
+    }
+
+    /** {@code POST /upload/image} as an input file, replacing one of the same name; answers the stored name. */
+    public String upload(String name, String contentType, byte[] data) {
+        String boundary = "atelier-" + UUID.randomUUID();
+        byte[] head = ("--" + boundary + "\r\nContent-Disposition: form-data; name=\"image\"; filename=\"" + name
+                + "\"\r\nContent-Type: " + contentType + "\r\n\r\n").getBytes(StandardCharsets.UTF_8);
+        byte[] tail = ("\r\n--" + boundary + "\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\ninput\r\n--"
+                + boundary + "\r\nContent-Disposition: form-data; name=\"overwrite\"\r\n\r\ntrue\r\n--" + boundary
+                + "--\r\n").getBytes(StandardCharsets.UTF_8);
+        HttpRequest request = HttpRequest.newBuilder(URI.create(baseUrl() + "/upload/image"))
+                .timeout(config.comfyui().timeout())
+                .header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                .POST(HttpRequest.BodyPublishers.ofByteArrays(List.of(head, data, tail))).build();
+        HttpResponse<String> answer = send(request, "POST /upload/image");
+        if (answer.statusCode() == 400) {
+            throw new CallFailure.Rejected("ComfyUI refused the upload of " + name);
+        }
+        expectOk(answer, "POST /upload/image");
+        return read(answer.body()).path("name").asText(name);
+    }
+
+    /** {@code GET /system_stats}, for the health check. */
+    public JsonNode systemStats(Duration timeout) {
+        HttpResponse<String> answer = send(get("/system_stats", timeout), "GET /system_stats");
+        expectOk(answer, "GET /system_stats");
+        return read(answer.body());
+    }
+
+    /** The checkpoint file names it can load ({@code GET /models/checkpoints}); empty where the route is missing. */
+    public List<String> checkpoints(Duration timeout) {
+        HttpResponse<String> answer = send(get("/models/checkpoints", timeout), "GET /models/checkpoints");
+        if (answer.statusCode() == 404) {
+            return List.of();
+        }
+        expectOk(answer, "GET /models/checkpoints");
+        List<String> names = new ArrayList<>();
+        read(answer.body()).forEach(n -> names.add(n.asText()));
+        return names;
+    }
+
+    private HttpRequest get(String path, Duration timeout) {
+        return HttpRequest.newBuilder(URI.create(baseUrl() + path))
+                .timeout(timeout != null ? timeout : config.comfyui().healthTimeout()).GET().build();
+    }
+
+    private HttpRequest post(String path, String body) {
+        return HttpRequest.newBuilder(URI.create(baseUrl() + path)).timeout(config.comfyui().healthTimeout())
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build();
+    }
+
+    private HttpResponse<String> send(HttpRequest request, String what) {
+        try {
+            return http.send(request, HttpResponse.BodyHandlers.ofString());
+        } catch (HttpTimeoutException e) {
+            throw new CallFailure.Unavailable("ComfyUI at " + baseUrl() + " did not answer " + what + " in time", false, e);
+        } catch (IOException e) {
+            throw new CallFailure.Unavailable("ComfyUI at " + baseUrl() + " unreachable (" + what + "): " + e, false, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CallFailure.Unavailable("interrupted while calling ComfyUI", false, e);
+        }
+    }
+
+    private HttpResponse<byte[]> sendBytes(HttpRequest request, String what) {
+        try {
+            return http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+        } catch (IOException e) {
+            throw new CallFailure.Unavailable("ComfyUI at " + baseUrl() + " unreachable (" + what + "): " + e, false, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CallFailure.Unavailable("interrupted while calling ComfyUI", false, e);
+        }
+    }
+
+    private static void expectOk(HttpResponse<String> answer, String what) {
+        if (answer.statusCode() == 503) {
+            throw new CallFailure.Unavailable("ComfyUI answered 503 to " + what, true, null);
+        }
+        if (answer.statusCode() != 200) {
+            String body = answer.body() == null ? "" : answer.body();
+            throw new CallFailure.Failed("ComfyUI answered " + answer.statusCode() + " to " + what
+                    + (body.isBlank() ? "" : ": " + body.substring(0, Math.min(300, body.length()))), null);
+        }
+    }
+
+    private JsonNode read(String body) {
+        try {
+            return body == null || body.isBlank() ? json.createObjectNode() : json.readTree(body);
+        } catch (IOException e) {
+            throw new CallFailure.Failed("ComfyUI answered something that is not JSON: "
+                    + body.substring(0, Math.min(200, body.length())), e);
+        }
+    }
+
+    // a queue item is [number, prompt_id, prompt, extra_data, outputs_to_execute] (contracts 3)
+    private static List<String> promptIds(JsonNode items) {
+        List<String> ids = new ArrayList<>();
+        if (items != null) {
+            items.forEach(item -> ids.add(item.path(1).asText()));
+        }
+        return ids;
+    }
+
+    private static String encode(String value) {
+        return URLEncoder.encode(value, StandardCharsets.UTF_8);
+    }
+}

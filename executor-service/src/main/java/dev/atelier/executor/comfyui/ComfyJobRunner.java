@@ -1,0 +1,363 @@
+package dev.atelier.executor.comfyui;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.atelier.executor.backend.BackendState;
+import dev.atelier.executor.backend.CallFailure;
+import dev.atelier.executor.config.BackendsConfig;
+import dev.atelier.executor.service.Backends;
+import dev.atelier.executor.service.CallControl;
+import dev.atelier.executor.service.Finished;
+import dev.atelier.executor.service.JobRunner;
+import dev.atelier.store.Artifacts;
+import dev.atelier.store.Artifacts.ArtifactInfo;
+import dev.atelier.store.Artifacts.NewArtifact;
+import dev.atelier.store.AttemptOutcome;
+import dev.atelier.store.ClaimedJob;
+import dev.atelier.store.JobQueue;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import org.eclipse.microprofile.faulttolerance.exceptions.CircuitBreakerOpenException;
+import org.jboss.logging.Logger;
+
+/**
+ * Runs {@code comfyui.workflow} jobs, durably: ComfyUI keeps its queue only in memory, so the run's
+ * {@code prompt_id} is made here and committed to the job before {@code POST /prompt}. A later attempt (after a
+ * crash, a restart or a hand-back) first looks for that run in {@code /queue} and {@code /history} and adopts it
+ * instead of starting the GPU work again.
+ *
+ * A run is followed over the executor's websocket (progress, end) with {@code /history} polling as the fallback;
+ * its outputs are fetched with {@code /view} and stored as artifacts. Inputs written {@code {"artifact": "<id>"}} are
+ * uploaded first. Cancel deletes a waiting run or interrupts this run only; shutdown leaves it running for the next
+ * attempt to adopt.
+ */
+@ApplicationScoped
+public class ComfyJobRunner implements JobRunner {
+
+    private static final Logger LOG = Logger.getLogger(ComfyJobRunner.class);
+    /** Progress is written at most this often. */
+    private static final Duration PROGRESS_EVERY = Duration.ofSeconds(1);
+
+    @Inject
+    ComfyClient client;
+
+    @Inject
+    ComfyEvents events;
+
+    @Inject
+    BackendsConfig config;
+
+    @Inject
+    Backends backends;
+
+    @Inject
+    JobQueue queue;
+
+    @Inject
+    Artifacts artifacts;
+
+    @Inject
+    ObjectMapper json;
+
+    @Override
+    public String kind() {
+        return "comfyui";
+    }
+
+    @Override
+    public Finished run(ClaimedJob job, CallControl control) {
+        String promptId = job.backendRef();
+        try {
+            Optional<JsonNode> finished = Optional.empty();
+            boolean adopt = false;
+            if (promptId != null) {
+                finished = client.history(promptId).filter(ComfyJobRunner::succeeded);
+                adopt = finished.isPresent() || client.queue().holds(promptId);
+                if (!adopt && client.history(promptId).isPresent()) {
+                    promptId = null; // that run ended badly: this attempt starts a new one
+                }
+            }
+            if (finished.isEmpty()) {
+                Run run = new Run(job, control);
+                if (adopt) {
+                    LOG.infof("job %s: adopting ComfyUI run %s", job.id(), promptId);
+                    run.promptId = promptId;
+                    events.listen(promptId, run);
+                } else {
+                    run.promptId = promptId != null ? promptId : UUID.randomUUID().toString();
+                    JsonNode workflow = withUploadedInputs(json.readTree(job.specJson()).path("workflow"));
+                    if (promptId == null && !queue.recordBackendRef(job.id(), job.leaseToken(), run.promptId)) {
+                        return new Finished.Abandoned(); // the lease is gone: someone else will run it
+                    }
+                    events.listen(run.promptId, run); // before the submit, so no event is missed
+                    client.submit(run.promptId, events.clientId(), workflow);
+                }
+                promptId = run.promptId;
+                try {
+                    Finished stopped = run.await();
+                    if (stopped != null) {
+                        return stopped;
+                    }
+                } finally {
+                    events.forget(promptId);
+                }
+                finished = client.history(promptId);
+            }
+            return collect(job, promptId, finished.orElseThrow());
+        } catch (CallFailure.Unavailable e) {
+            return stoppedOr(job, control, () -> handBack(job, e));
+        } catch (CircuitBreakerOpenException e) {
+            Instant now = Instant.now();
+            backends.state(kind()).pause(now, now.plus(config.comfyui().busyPause()), "circuit breaker open");
+            return outcome(new AttemptOutcome.HandBack(job.id(), job.leaseToken(),
+                    "comfyui circuit breaker open on " + backends.executorId()));
+        } catch (CallFailure.Rejected e) {
+            return outcome(new AttemptOutcome.Failure(job.id(), job.leaseToken(), e.getMessage(), false));
+        } catch (CallFailure.Failed e) {
+            return stoppedOr(job, control,
+                    () -> outcome(new AttemptOutcome.Failure(job.id(), job.leaseToken(), e.getMessage(), true)));
+        } catch (Exception e) {
+            LOG.errorf(e, "job %s: unexpected error", job.id());
+            return outcome(new AttemptOutcome.Failure(job.id(), job.leaseToken(),
+                    "executor error: " + e.getClass().getSimpleName() + ": " + e.getMessage(), true));
+        }
+    }
+
+    /** One run being followed: woken by its socket events, by a stop, or by the polling interval. */
+    private final class Run implements ComfyEvents.RunListener {
+        private final ClaimedJob job;
+        private final CallControl control;
+        private final Semaphore wake = new Semaphore(0);
+        private volatile boolean ended;
+        private volatile double progress = -1;
+        private Instant progressWritten = Instant.EPOCH;
+        private String promptId;
+
+        Run(ClaimedJob job, CallControl control) {
+            this.job = job;
+            this.control = control;
+            CompletableFuture<Void> stop = new CompletableFuture<>();
+            stop.whenComplete((v, e) -> wake.release());
+            control.attach(stop);
+        }
+
+        @Override
+        public void progress(String node, double value, double max) {
+            if (max > 0) {
+                progress = value / max;
+            }
+        }
+
+        @Override
+        public void ended(String event, JsonNode data) {
+            ended = true;
+            wake.release();
+        }
+
+        /** Waits for the run to be in the history; returns how the attempt stopped if it was stopped first. */
+        Finished await() throws InterruptedException {
+            Duration timeout = job.timeout() == null || job.timeout().isZero() ? config.comfyui().timeout() : job.timeout();
+            Instant deadline = Instant.now().plus(timeout);
+            Duration poll = config.comfyui().pollInterval();
+            while (true) {
+                CallControl.StopReason reason = control.stopped();
+                if (reason != null) {
+                    return stop(job, promptId, reason);
+                }
+                if (client.history(promptId).isPresent()) {
+                    return null;
+                }
+                Instant now = Instant.now();
+                if (!now.isBefore(deadline)) {
+                    stopAtComfy(promptId);
+                    return outcome(new AttemptOutcome.Failure(job.id(), job.leaseToken(), "ComfyUI run " + promptId
+                            + " timed out after " + timeout.toSeconds() + " s; it was interrupted", true));
+                }
+                writeProgress();
+                events.ensureOpen();
+                Duration left = Duration.between(now, deadline);
+                // an ended run is in the history shortly after its last event: look again soon
+                Duration wait = ended ? Duration.ofMillis(100) : (left.compareTo(poll) < 0 ? left : poll);
+                wake.tryAcquire(Math.max(1, wait.toMillis()), TimeUnit.MILLISECONDS);
+            }
+        }
+
+        private void writeProgress() {
+            double p = progress;
+            if (p >= 0 && Instant.now().isAfter(progressWritten.plus(PROGRESS_EVERY))) {
+                progressWritten = Instant.now();
+                queue.recordProgress(job.id(), job.leaseToken(), p);
+            }
+        }
+    }
+
+    /** The run is in the history: its outputs become artifacts, or its error the attempt's. */
+    private Finished collect(ClaimedJob job, String promptId, JsonNode entry) throws Exception {
+        JsonNode status = entry.path("status");
+        if (!succeeded(entry)) {
+            for (JsonNode message : status.path("messages")) {
+                if ("execution_error".equals(message.path(0).asText())) {
+                    return outcome(new AttemptOutcome.Failure(job.id(), job.leaseToken(),
+                            ComfyErrors.execution(message.path(1)), true));
+                }
+            }
+            boolean interrupted = false;
+            for (JsonNode message : status.path("messages")) {
+                interrupted |= "execution_interrupted".equals(message.path(0).asText());
+            }
+            return outcome(new AttemptOutcome.Failure(job.id(), job.leaseToken(), interrupted
+                    ? "ComfyUI run " + promptId + " was interrupted on ComfyUI"
+                    : "ComfyUI run " + promptId + " ended with status " + status.path("status_str").asText("?"), true));
+        }
+        List<NewArtifact> files = new ArrayList<>();
+        for (Iterator<Map.Entry<String, JsonNode>> nodes = entry.path("outputs").fields(); nodes.hasNext(); ) {
+            for (Iterator<Map.Entry<String, JsonNode>> kinds = nodes.next().getValue().fields(); kinds.hasNext(); ) {
+                for (JsonNode file : kinds.next().getValue()) {
+                    // images, gifs, videos, ...: any list of files; "animated": [true] and "text" are not files
+                    if (file.isObject() && file.hasNonNull("filename")) {
+                        String name = file.path("filename").asText();
+                        ComfyClient.Download download = client.view(name, file.path("subfolder").asText(""),
+                                file.path("type").asText("output"));
+                        files.add(new NewArtifact(name, contentType(download.contentType(), name), download.data()));
+                    }
+                }
+            }
+        }
+        Optional<List<ArtifactInfo>> stored = artifacts.store(job.id(), job.leaseToken(), job.attempt(), files);
+        if (stored.isEmpty()) {
+            return new Finished.Abandoned();
+        }
+        ObjectNode result = json.createObjectNode();
+        result.put("prompt_id", promptId);
+        ArrayNode list = result.putArray("artifacts");
+        for (ArtifactInfo a : stored.get()) {
+            list.addObject().put("id", a.id().toString()).put("name", a.name()).put("content_type", a.contentType())
+                    .put("size", a.size()).put("sha256", a.sha256()).put("url", "/api/v1/artifacts/" + a.id());
+        }
+        return outcome(new AttemptOutcome.Success(job.id(), job.leaseToken(), json.writeValueAsString(result)));
+    }
+
+    /** Inputs written as {@code {"artifact": "<id>"}} become files uploaded to ComfyUI, named by their content. */
+    private JsonNode withUploadedInputs(JsonNode workflow) {
+        ObjectNode copy = workflow.deepCopy();
+        for (JsonNode node : copy) {
+            JsonNode inputs = node.path("inputs");
+            if (!inputs.isObject()) {
+                continue;
+            }
+            for (Iterator<Map.Entry<String, JsonNode>> it = inputs.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> input = it.next();
+                JsonNode value = input.getValue();
+                if (value.isObject() && value.size() == 1 && value.hasNonNull("artifact")) {
+                    UUID id;
+                    try {
+                        id = UUID.fromString(value.path("artifact").asText());
+                    } catch (IllegalArgumentException e) {
+                        throw new CallFailure.Rejected("input " + input.getKey() + " names an artifact that is not an id: "
+                                + value.path("artifact").asText());
+                    }
+                    Artifacts.ArtifactFile file = artifacts.find(id).orElseThrow(() ->
+                            new CallFailure.Rejected("input " + input.getKey() + " names artifact " + id + ", which does not exist"));
+                    String name = "atelier-" + file.info().sha256().substring(0, 16) + extension(file.info().name());
+                    input.setValue(json.getNodeFactory().textNode(
+                            client.upload(name, file.info().contentType(), file.data())));
+                }
+            }
+        }
+        return copy;
+    }
+
+    private Finished stop(ClaimedJob job, String promptId, CallControl.StopReason reason) {
+        return switch (reason) {
+            case CANCEL -> {
+                stopAtComfy(promptId);
+                yield new Finished.Cancelled(job.leaseToken());
+            }
+            // the run goes on: the next attempt adopts it
+            case SHUTDOWN -> outcome(new AttemptOutcome.HandBack(job.id(), job.leaseToken(),
+                    "executor shutting down; ComfyUI run " + promptId + " left running for the next attempt"));
+            case LEASE_LOST -> new Finished.Abandoned();
+        };
+    }
+
+    /** Deletes the run if it waits, interrupts it if it runs: both touch this prompt only. */
+    private void stopAtComfy(String promptId) {
+        try {
+            client.deletePending(promptId);
+            client.interrupt(promptId);
+        } catch (CallFailure e) {
+            LOG.warnf("could not stop ComfyUI run %s: %s", promptId, e.getMessage());
+        }
+    }
+
+    private Finished handBack(ClaimedJob job, CallFailure.Unavailable e) {
+        Instant now = Instant.now();
+        BackendState backend = backends.state(kind());
+        if (e.busy()) {
+            backend.pause(now, now.plus(config.comfyui().busyPause()), e.getMessage());
+        } else {
+            backend.unreachable(now, e.getMessage());
+        }
+        return outcome(new AttemptOutcome.HandBack(job.id(), job.leaseToken(), "comfyui " + (e.busy() ? "busy" : "offline")
+                + " on " + backends.executorId() + ": " + e.getMessage()));
+    }
+
+    private Finished stoppedOr(ClaimedJob job, CallControl control, java.util.function.Supplier<Finished> otherwise) {
+        CallControl.StopReason reason = control.stopped();
+        if (reason == CallControl.StopReason.CANCEL) {
+            return new Finished.Cancelled(job.leaseToken());
+        }
+        if (reason == CallControl.StopReason.LEASE_LOST) {
+            return new Finished.Abandoned();
+        }
+        return otherwise.get();
+    }
+
+    private static boolean succeeded(JsonNode entry) {
+        return "success".equals(entry.path("status").path("status_str").asText());
+    }
+
+    private static Finished outcome(AttemptOutcome outcome) {
+        return new Finished.Outcome(outcome);
+    }
+
+    private static String extension(String name) {
+        int dot = name.lastIndexOf('.');
+        return dot < 0 ? "" : name.substring(dot).replaceAll("[^A-Za-z0-9.]", "");
+    }
+
+    /** The type ComfyUI sent, or one from the file name when it sent none. */
+    static String contentType(String sent, String name) {
+        if (sent != null && !sent.isBlank()) {
+            return sent.split(";")[0].trim();
+        }
+        String lower = name.toLowerCase(java.util.Locale.ROOT);
+        if (lower.endsWith(".png")) {
+            return "image/png";
+        } else if (lower.endsWith(".jpg") || lower.endsWith(".jpeg")) {
+            return "image/jpeg";
+        } else if (lower.endsWith(".webp")) {
+            return "image/webp";
+        } else if (lower.endsWith(".gif")) {
+            return "image/gif";
+        } else if (lower.endsWith(".mp4")) {
+            return "video/mp4";
+        } else if (lower.endsWith(".webm")) {
+            return "video/webm";
+        }
+        return "application/octet-stream";
+    }
+}

@@ -1,0 +1,254 @@
+package dev.atelier.executor.comfyui;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.atelier.executor.backend.BackendState;
+import dev.atelier.executor.service.Backends;
+import dev.atelier.store.Artifacts;
+import dev.atelier.store.BatchMode;
+import dev.atelier.store.JobQueue;
+import dev.atelier.store.NewBatch;
+import dev.atelier.store.testing.Batches;
+import dev.atelier.store.testing.Inspect;
+import dev.atelier.store.testing.PostgresTestResource;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The executor against a fake ComfyUI over real HTTP and a real websocket, on a real PostgreSQL: submit, follow,
+ * collect outputs, errors, cancel, timeout, adoption of a run it did not submit, and the websocket dropping.
+ */
+@QuarkusTest
+@QuarkusTestResource(PostgresTestResource.class)
+@WithTestResource(FakeComfyResource.class)
+class ComfyExecutionTests {
+
+    private static final Duration WAIT = Duration.ofSeconds(30);
+    private static final Path TXT2IMG = Path.of("../../shared/contracts/fixtures/comfyui/workflow-txt2img-api.json");
+
+    @FakeComfyResource.Fake
+    FakeComfy fake;
+
+    @Inject
+    DataSource dataSource;
+
+    @Inject
+    Backends backends;
+
+    @Inject
+    Artifacts artifacts;
+
+    @Inject
+    ObjectMapper json;
+
+    JobQueue queue;
+    Inspect inspect;
+
+    @BeforeEach
+    void setUp() {
+        fake.resume();
+        queue = new JobQueue(dataSource);
+        inspect = new Inspect(dataSource);
+        await().atMost(WAIT).until(() -> backends.state("comfyui").snapshot().status() == BackendState.Status.ONLINE);
+    }
+
+    /** The contract's txt2img graph with this positive prompt, batch size and checkpoint. */
+    ObjectNode workflow(String text, int batchSize, String checkpoint) throws Exception {
+        ObjectNode graph = (ObjectNode) json.readTree(txt2img());
+        ((ObjectNode) graph.path("6").path("inputs")).put("text", text);
+        ((ObjectNode) graph.path("5").path("inputs")).put("batch_size", batchSize);
+        ((ObjectNode) graph.path("4").path("inputs")).put("ckpt_name", checkpoint);
+        return graph;
+    }
+
+    private static String txt2img() throws Exception {
+        Path fixture = Files.exists(TXT2IMG) ? TXT2IMG : Path.of("../shared/contracts/fixtures/comfyui/workflow-txt2img-api.json");
+        return Files.readString(fixture);
+    }
+
+    UUID submit(JsonNode workflow, Duration timeout, int maxAttempts) {
+        NewBatch batch = Batches.batch(BatchMode.PARALLEL).retry(maxAttempts, Duration.ZERO, 1.0)
+                .job("comfyui.workflow", null, "{\"workflow\": " + workflow + "}", timeout).build();
+        queue.insertBatch(batch);
+        return batch.jobs().get(0).id();
+    }
+
+    private String state(UUID job) {
+        return inspect.job(job).state();
+    }
+
+    private String promptIdOf(UUID job) {
+        return inspect.strings("select backend_ref from job where id = ?", job).get(0);
+    }
+
+    private JsonNode result(UUID job) throws Exception {
+        return json.readTree(inspect.job(job).result());
+    }
+
+    @Test
+    void aRunWithTwoImagesStoresBothAndListsThemInTheResult() throws Exception {
+        UUID job = submit(workflow("Scorpion portrait, ink wash", 2, FakeComfy.CHECKPOINT), Duration.ofMinutes(1), 3);
+        await().atMost(WAIT).until(() -> state(job).equals("success"));
+
+        String promptId = promptIdOf(job);
+        assertThat(fake.posts(promptId)).as("submitted once, with the prompt id committed first").isEqualTo(1);
+        JsonNode result = result(job);
+        assertThat(result.path("prompt_id").asText()).isEqualTo(promptId);
+        assertThat(result.path("artifacts")).hasSize(2);
+        for (JsonNode a : result.path("artifacts")) {
+            Artifacts.ArtifactFile file = artifacts.find(UUID.fromString(a.path("id").asText())).orElseThrow();
+            assertThat(file.data()).as(a.path("name").asText()).isEqualTo(fake.file(a.path("name").asText()));
+            assertThat(a.path("content_type").asText()).isEqualTo("image/png");
+            assertThat(a.path("size").asLong()).isEqualTo(file.data().length);
+            assertThat(a.path("sha256").asText()).isEqualTo(file.info().sha256());
+            assertThat(a.path("url").asText()).isEqualTo("/api/v1/artifacts/" + a.path("id").asText());
+        }
+        assertThat(inspect.job(job).attemptsUsed()).isEqualTo(1);
+    }
+
+    @Test
+    void aValidationErrorFailsAtOnceWithEachNodesError() throws Exception {
+        UUID job = submit(workflow("anything", 1, "sd_xl_base_1.0.safetensors"), Duration.ofMinutes(1), 3);
+        await().atMost(WAIT).until(() -> state(job).equals("failed"));
+        assertThat(inspect.job(job).error()).isEqualTo("ComfyUI rejected the workflow: Prompt outputs failed validation; "
+                + "node 4 (CheckpointLoaderSimple): Value not in list: ckpt_name: 'sd_xl_base_1.0.safetensors' not in ['"
+                + FakeComfy.CHECKPOINT + "']");
+        assertThat(inspect.job(job).attemptsUsed()).as("no retry can help").isEqualTo(1);
+    }
+
+    @Test
+    void anExecutionErrorSpendsTheAttemptAndNamesNodeTypeAndMessage() throws Exception {
+        UUID job = submit(workflow("fail-execution", 1, FakeComfy.CHECKPOINT), Duration.ofMinutes(1), 2);
+        await().atMost(WAIT).until(() -> state(job).equals("failed"));
+        assertThat(inspect.job(job).error()).startsWith(
+                "ComfyUI node 3 (KSampler) failed: torch.OutOfMemoryError: Allocation on device");
+        assertThat(inspect.attempts(job)).hasSize(2).allMatch(a -> a.status().equals("failed"));
+        assertThat(fake.totalPosts()).isGreaterThanOrEqualTo(2);
+    }
+
+    @Test
+    void cancellingARunningJobInterruptsThatPromptOnly() throws Exception {
+        UUID job = submit(workflow("hang", 1, FakeComfy.CHECKPOINT), Duration.ofMinutes(5), 3);
+        await().atMost(WAIT).until(() -> inspect.job(job).state().equals("running") && fake.isRunning(promptIdOf(job)));
+        String promptId = promptIdOf(job);
+        queue.cancelJob(job, null);
+        await().atMost(WAIT).until(() -> state(job).equals("cancelled"));
+        assertThat(fake.interrupts()).as("this prompt was interrupted")
+                .anySatisfy(body -> assertThat(json.readTree(body).path("prompt_id").asText()).isEqualTo(promptId));
+        assertThat(fake.interrupts()).as("never a global interrupt: artists share this ComfyUI")
+                .allSatisfy(body -> assertThat(json.readTree(body).path("prompt_id").asText()).isNotBlank());
+        assertThat(inspect.attempts(job)).singleElement().satisfies(a -> assertThat(a.status()).isEqualTo("cancelled"));
+        await().atMost(WAIT).until(() -> !fake.isRunning(promptId));
+    }
+
+    @Test
+    void cancellingAWaitingRunDeletesItFromComfyUIsQueue() throws Exception {
+        fake.pause();
+        UUID job = submit(workflow("waits its turn", 1, FakeComfy.CHECKPOINT), Duration.ofMinutes(5), 3);
+        await().atMost(WAIT).until(() -> inspect.job(job).state().equals("running") && fake.isPending(promptIdOf(job)));
+        queue.cancelJob(job, null);
+        await().atMost(WAIT).until(() -> state(job).equals("cancelled"));
+        assertThat(fake.deletes()).contains(promptIdOf(job));
+        assertThat(fake.isPending(promptIdOf(job))).isFalse();
+        fake.resume();
+    }
+
+    @Test
+    void aRunThatOutlastsTheJobsTimeoutIsInterruptedAndSpendsTheAttempt() throws Exception {
+        UUID job = submit(workflow("hang", 1, FakeComfy.CHECKPOINT), Duration.ofSeconds(2), 1);
+        await().atMost(WAIT).until(() -> state(job).equals("failed"));
+        String promptId = promptIdOf(job);
+        assertThat(inspect.job(job).error()).isEqualTo("ComfyUI run " + promptId + " timed out after 2 s; it was interrupted");
+        assertThat(fake.interrupts()).anySatisfy(body ->
+                assertThat(json.readTree(body).path("prompt_id").asText()).isEqualTo(promptId));
+    }
+
+    @Test
+    void aRunAlreadyInComfyUIIsAdoptedNotSubmittedAgain() throws Exception {
+        // an earlier attempt committed the prompt id and submitted it, then its executor died
+        String promptId = UUID.randomUUID().toString();
+        fake.enqueue(promptId, "executor-that-died", workflow("slow:600", 1, FakeComfy.CHECKPOINT));
+        UUID job = storeWithPromptId(workflow("slow:600", 1, FakeComfy.CHECKPOINT), promptId);
+        await().atMost(WAIT).until(() -> state(job).equals("success"));
+        assertThat(fake.posts(promptId)).as("the run was adopted, not posted again").isEqualTo(1);
+        assertThat(result(job).path("prompt_id").asText()).isEqualTo(promptId);
+        assertThat(result(job).path("artifacts")).hasSize(1);
+    }
+
+    @Test
+    void aPromptIdCommittedButNeverPostedIsPostedOnce() throws Exception {
+        // the executor crashed between committing the prompt id and POST /prompt
+        String promptId = UUID.randomUUID().toString();
+        UUID job = storeWithPromptId(workflow("lighthouse", 1, FakeComfy.CHECKPOINT), promptId);
+        await().atMost(WAIT).until(() -> state(job).equals("success"));
+        assertThat(fake.posts(promptId)).isEqualTo(1);
+        assertThat(promptIdOf(job)).isEqualTo(promptId);
+    }
+
+    @Test
+    void whenTheWebsocketDropsTheRunStillFinishesThroughHistoryPolling() throws Exception {
+        UUID job = submit(workflow("slow:3000", 1, FakeComfy.CHECKPOINT), Duration.ofMinutes(1), 1);
+        await().atMost(WAIT).until(() -> fake.isRunning(promptIdOf(job)));
+        // progress only comes over the websocket: seeing it proves the socket carried the run so far
+        await().atMost(WAIT).until(() -> !inspect.strings("select progress::text from job where id = ? and progress > 0", job).isEmpty());
+        fake.dropSockets();
+        await().atMost(WAIT).until(() -> state(job).equals("success"));
+        assertThat(result(job).path("artifacts")).hasSize(1);
+        assertThat(fake.posts(promptIdOf(job))).isEqualTo(1);
+    }
+
+    @Test
+    void anArtifactAsAnInputIsUploadedWithItsBytesBeforeTheRun() throws Exception {
+        UUID first = submit(workflow("Raiden, storm god", 1, FakeComfy.CHECKPOINT), Duration.ofMinutes(1), 1);
+        await().atMost(WAIT).until(() -> state(first).equals("success"));
+        String artifactId = result(first).path("artifacts").path(0).path("id").asText();
+        byte[] bytes = artifacts.find(UUID.fromString(artifactId)).orElseThrow().data();
+
+        ObjectNode upscale = workflow("upscale it", 1, FakeComfy.CHECKPOINT);
+        upscale.putObject("10").put("class_type", "LoadImage").putObject("inputs")
+                .putObject("image").put("artifact", artifactId);
+        UUID second = submit(upscale, Duration.ofMinutes(1), 1);
+        await().atMost(WAIT).until(() -> state(second).equals("success"));
+
+        String uploadedAs = fake.submitted().stream()
+                .filter(g -> g.has("10")).findFirst().orElseThrow().path("10").path("inputs").path("image").asText();
+        assertThat(fake.upload(uploadedAs)).as("the bytes ComfyUI received").isEqualTo(bytes);
+    }
+
+    @Test
+    void healthReportsVramAndTheCheckpointsAsModels() {
+        BackendState.Snapshot comfy = backends.state("comfyui").snapshot();
+        assertThat(comfy.status()).isEqualTo(BackendState.Status.ONLINE);
+        assertThat(comfy.detail()).contains("VRAM 23.2 GiB free of 23.6 GiB on cuda:0 NVIDIA GeForce RTX 4090");
+        assertThat(comfy.models()).containsExactly(FakeComfy.CHECKPOINT);
+    }
+
+    /** Stores a job as an earlier attempt left it: with its prompt id already committed. */
+    private UUID storeWithPromptId(JsonNode workflow, String promptId) {
+        UUID batchId = UUID.randomUUID();
+        UUID jobId = UUID.randomUUID();
+        inspect.execute("""
+                with b as (
+                    insert into batch (id, name, mode, priority, max_attempts, retry_delay_ms, retry_backoff, job_count)
+                    values (?, 'adopt', 'parallel', 1, 3, 0, 1.0, 1) returning id)
+                insert into job (id, batch_id, position, key, priority, sequential, kind, type, spec, timeout_ms,
+                                 max_attempts, backend_ref)
+                select ?, b.id, 0, 'portrait', 1, false, 'comfyui', 'comfyui.workflow', ?::jsonb, 60000, 3, ? from b""",
+                batchId, jobId, "{\"workflow\": " + workflow + "}", promptId);
+        return jobId;
+    }
+}
