@@ -19,19 +19,35 @@ public final class ExecutorProcess implements AutoCloseable {
         this.process = process;
     }
 
+    /** An executor serving only Ollama, at {@code ollamaUrl}, with {@code slots} slots. */
     public static ExecutorProcess start(String id, TestPostgres.Database db, String ollamaUrl, int slots)
             throws IOException, InterruptedException {
-        return new ExecutorProcess(id, ServiceProcess.start(id, db, "256m", Map.ofEntries(
-                Map.entry("ATELIER_EXECUTOR_ID", id),
-                Map.entry("ATELIER_EXECUTOR_LEASE", "PT3S"),
-                Map.entry("ATELIER_EXECUTOR_HEARTBEAT", "1s"),
-                Map.entry("ATELIER_EXECUTOR_REAP_INTERVAL", "1s"),
-                Map.entry("ATELIER_EXECUTOR_POLL", "PT0.5S"),
-                Map.entry("ATELIER_BACKENDS_HEALTH_INTERVAL", "1s"),
-                Map.entry("ATELIER_BACKENDS_OLLAMA_URL", ollamaUrl),
-                Map.entry("ATELIER_BACKENDS_OLLAMA_SLOTS", Integer.toString(slots)),
-                Map.entry("ATELIER_BACKENDS_COMFYUI_SLOTS", "0"),
-                Map.entry("ATELIER_EXECUTOR_SHUTDOWN_GRACE", "PT1S"))));
+        return start(id, db, Map.of("ATELIER_BACKENDS_OLLAMA_URL", ollamaUrl,
+                "ATELIER_BACKENDS_OLLAMA_SLOTS", Integer.toString(slots),
+                "ATELIER_BACKENDS_COMFYUI_SLOTS", "0"));
+    }
+
+    /** An executor serving only ComfyUI, at {@code comfyUrl}, with one slot and history polled every 300 ms. */
+    public static ExecutorProcess startComfy(String id, TestPostgres.Database db, String comfyUrl)
+            throws IOException, InterruptedException {
+        return start(id, db, Map.of("ATELIER_BACKENDS_COMFYUI_URL", comfyUrl,
+                "ATELIER_BACKENDS_COMFYUI_SLOTS", "1",
+                "ATELIER_BACKENDS_COMFYUI_POLL_INTERVAL", "PT0.3S",
+                "ATELIER_BACKENDS_OLLAMA_SLOTS", "0"));
+    }
+
+    private static ExecutorProcess start(String id, TestPostgres.Database db, Map<String, String> backends)
+            throws IOException, InterruptedException {
+        Map<String, String> env = new java.util.HashMap<>(Map.of(
+                "ATELIER_EXECUTOR_ID", id,
+                "ATELIER_EXECUTOR_LEASE", "PT3S",
+                "ATELIER_EXECUTOR_HEARTBEAT", "1s",
+                "ATELIER_EXECUTOR_REAP_INTERVAL", "1s",
+                "ATELIER_EXECUTOR_POLL", "PT0.5S",
+                "ATELIER_BACKENDS_HEALTH_INTERVAL", "1s",
+                "ATELIER_EXECUTOR_SHUTDOWN_GRACE", "PT1S"));
+        env.putAll(backends);
+        return new ExecutorProcess(id, ServiceProcess.start(id, db, "256m", env));
     }
 
     public String id() {
