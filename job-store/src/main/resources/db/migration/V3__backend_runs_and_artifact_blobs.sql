@@ -20,3 +20,64 @@ alter table artifact drop column data;
 alter table artifact add constraint artifact_blob_exists foreign key (sha256) references artifact_blob (sha256);
 -- a job's output is recorded once, however often it is collected
 alter table artifact add constraint artifact_once_per_job unique (job_id, name, sha256);
+
+-- What a result says in one line: an Ollama job's text, or a ComfyUI job's output file names.
+create function result_summary(result jsonb) returns text
+    language sql immutable as
+$$
+select coalesce(result ->> 'text',
+                (select string_agg(a ->> 'name', ', ')
+                 from jsonb_array_elements(case when jsonb_typeof(result -> 'artifacts') = 'array'
+                                                then result -> 'artifacts' else '[]' end) a))
+$$;
+
+-- The export lines' details and previews now use it, so a ComfyUI job's line names its outputs.
+create or replace function ledger_on_terminal() returns trigger
+    language plpgsql as
+$$
+declare
+    n    bigint;
+    base bigint;
+begin
+    select count(*) into n
+    from new_rows nw join old_rows o on o.id = nw.id
+    where nw.state in ('success', 'failed', 'cancelled') and nw.state <> o.state;
+    if n = 0 then
+        return null;
+    end if;
+    base := export_next_seq(n);
+    insert into ledger_line (seq, job_id, batch_id, status, details, attempts, occurred_at)
+    select base + row_number() over (order by nw.id), nw.id, nw.batch_id, nw.state,
+           left(coalesce(result_summary(nw.result), nw.error, ''), 200), nw.attempt, nw.finished_at
+    from new_rows nw join old_rows o on o.id = nw.id
+    where nw.state in ('success', 'failed', 'cancelled') and nw.state <> o.state;
+    return null;
+end
+$$;
+
+create or replace function events_on_attempt_closed() returns trigger
+    language plpgsql as
+$$
+declare
+    n    bigint;
+    base bigint;
+begin
+    select count(*) into n
+    from new_rows nw join old_rows o on o.lease_token = nw.lease_token
+    where o.status = 'running' and nw.status <> 'running';
+    if n = 0 then
+        return null;
+    end if;
+    base := export_next_seq(n);
+    insert into event_line (seq, job_id, batch_id, attempt, executor_id, status, elapsed_sec, result_preview, occurred_at)
+    select base + row_number() over (order by nw.lease_token), nw.job_id, j.batch_id, nw.attempt, nw.executor_id, nw.status,
+           greatest(0, extract(epoch from nw.finished_at - nw.started_at)),
+           left(coalesce(case when nw.status = 'success' then result_summary(j.result) end, nw.error, ''), 200),
+           nw.finished_at
+    from new_rows nw
+         join old_rows o on o.lease_token = nw.lease_token
+         join job j on j.id = nw.job_id
+    where o.status = 'running' and nw.status <> 'running';
+    return null;
+end
+$$;

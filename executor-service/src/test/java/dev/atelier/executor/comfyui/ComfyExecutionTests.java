@@ -118,6 +118,10 @@ class ComfyExecutionTests {
             assertThat(a.path("url").asText()).isEqualTo("/api/v1/artifacts/" + a.path("id").asText());
         }
         assertThat(inspect.job(job).attemptsUsed()).isEqualTo(1);
+        assertThat(inspect.strings("select details from ledger_line where job_id = ?", job))
+                .as("the ledger line names the outputs")
+                .containsExactly(result.path("artifacts").path(0).path("name").asText() + ", "
+                        + result.path("artifacts").path(1).path("name").asText());
     }
 
     @Test

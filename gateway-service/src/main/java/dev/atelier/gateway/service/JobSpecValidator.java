@@ -157,9 +157,29 @@ public class JobSpecValidator {
             JsonNode inputs = value.get("inputs");
             if (inputs == null || !inputs.isObject()) {
                 errors.add(new FieldError(at + ".inputs", "must be an object"));
+                continue;
+            }
+            for (Iterator<Map.Entry<String, JsonNode>> in = inputs.fields(); in.hasNext(); ) {
+                Map.Entry<String, JsonNode> input = in.next();
+                if (input.getValue().isObject() && input.getValue().has("artifact")) {
+                    artifactInput(input.getValue(), at + ".inputs." + input.getKey(), errors);
+                }
             }
         }
     }
+
+    /** An earlier output as an input, {@code {"artifact": "<id>"}}: the executor uploads it before the run. */
+    private static void artifactInput(JsonNode value, String field, List<FieldError> errors) {
+        JsonNode id = value.get("artifact");
+        if (value.size() != 1) {
+            errors.add(new FieldError(field, "an artifact input is {\"artifact\": \"<id>\"} and nothing else"));
+        } else if (!id.isTextual() || !UUID_TEXT.matcher(id.asText()).matches()) {
+            errors.add(new FieldError(field + ".artifact", "must be an artifact id (a UUID)"));
+        }
+    }
+
+    private static final java.util.regex.Pattern UUID_TEXT =
+            java.util.regex.Pattern.compile("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
 
     private static void requireText(JsonNode spec, String name, String prefix, List<FieldError> errors) {
         JsonNode value = spec.get(name);

@@ -1,6 +1,7 @@
 package dev.atelier.gateway.rest;
 
 import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.endsWith;
 import static org.hamcrest.Matchers.equalTo;
@@ -13,14 +14,20 @@ import dev.atelier.store.testing.PostgresTestResource;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
+import jakarta.inject.Inject;
 import java.nio.charset.StandardCharsets;
 import java.util.UUID;
+import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 
 /** PUT/GET/DELETE /api/v1/crews/{name} and GET /api/v1/crews (API.md, crews). */
 @QuarkusTest
 @QuarkusTestResource(PostgresTestResource.class)
 class CrewResourceTests {
+
+    @Inject
+    DataSource dataSource;
+
 
     private static final String PROBLEM = "application/problem+json";
     private static final String TEMPLATE = """
@@ -89,6 +96,29 @@ class CrewResourceTests {
                         + "\"inputs\": {\"text\": \"concept art of {task}\"}}}}")
                 .put("/api/v1/crews/" + name)
                 .then().statusCode(201);
+    }
+
+    @Test
+    void aComfyUiCrewExpandsTheTaskIntoEveryStringInputAndArtifactInputsAreChecked() {
+        String name = newName();
+        given().contentType(ContentType.JSON)
+                .body("{\"type\": \"comfyui.workflow\", \"workflow\": {"
+                        + "\"6\": {\"class_type\": \"CLIPTextEncode\", \"inputs\": {\"text\": \"concept art of {task}, ink\"}},"
+                        + "\"9\": {\"class_type\": \"SaveImage\", \"inputs\": {\"filename_prefix\": \"{task}\", \"images\": [\"8\", 0]}}}}")
+                .put("/api/v1/crews/" + name).then().statusCode(201);
+        String batch = given().contentType(ContentType.JSON)
+                .body("{\"name\": \"portraits\", \"jobs\": [{\"crew\": \"" + name + "\", \"task\": \"Kitana\"}]}")
+                .post("/api/v1/batches").then().statusCode(201).extract().path("id");
+        String spec = new dev.atelier.store.testing.Inspect(dataSource)
+                .strings("select spec::text from job where batch_id = ?", java.util.UUID.fromString(batch)).get(0);
+        assertThat(spec).contains("\"text\": \"concept art of Kitana, ink\"").contains("\"filename_prefix\": \"Kitana\"")
+                .doesNotContain("{task}");
+
+        given().contentType(ContentType.JSON)
+                .body("{\"name\": \"upscale\", \"jobs\": [{\"type\": \"comfyui.workflow\", \"workflow\": {"
+                        + "\"10\": {\"class_type\": \"LoadImage\", \"inputs\": {\"image\": {\"artifact\": \"not-an-id\"}}}}}]}")
+                .post("/api/v1/batches").then().statusCode(400)
+                .body("errors.field", hasItem("jobs[0].workflow.10.inputs.image.artifact"));
     }
 
     @Test

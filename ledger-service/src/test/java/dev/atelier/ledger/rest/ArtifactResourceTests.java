@@ -2,9 +2,11 @@ package dev.atelier.ledger.rest;
 
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.containsInAnyOrder;
 import static org.hamcrest.Matchers.equalTo;
 
 import dev.atelier.ledger.LedgerData;
+import dev.atelier.store.Artifacts;
 import dev.atelier.store.BatchMode;
 import dev.atelier.store.NewBatch;
 import dev.atelier.store.testing.Batches;
@@ -28,6 +30,9 @@ class ArtifactResourceTests {
 
     @Inject
     LedgerData data;
+
+    @Inject
+    Artifacts artifacts;
 
     private static String sha256(byte[] bytes) throws Exception {
         return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
@@ -55,6 +60,26 @@ class ArtifactResourceTests {
                 .body("items[0].url", equalTo("/api/v1/artifacts/" + id))
                 .body("items[0].sha256", equalTo(sha))
                 .body("items[0].size", equalTo(PNG.length));
+    }
+
+    @Test
+    void whatAnExecutorStoresIsWhatTheLedgerServes() throws Exception {
+        data.closeOpenJobs();
+        NewBatch batch = data.store(Batches.batch(BatchMode.PARALLEL).jobs(1, 1, "comfyui.workflow", null));
+        var job = data.claimComfy("executor-comfy", 1).get(0);
+        byte[] first = {(byte) 0x89, 'P', 'N', 'G', 1, 2, 3};
+        byte[] second = {(byte) 0x89, 'P', 'N', 'G', 4, 5, 6};
+        var stored = artifacts.store(job.id(), job.leaseToken(), job.attempt(), List.of(
+                new Artifacts.NewArtifact("Kitana_00001_.png", "image/png", first),
+                new Artifacts.NewArtifact("Kitana_00002_.png", "image/png", second))).orElseThrow();
+        for (int i = 0; i < 2; i++) {
+            byte[] body = given().get("/api/v1/artifacts/" + stored.get(i).id()).then().statusCode(200)
+                    .contentType("image/png").header("ETag", "\"" + sha256(i == 0 ? first : second) + "\"")
+                    .extract().asByteArray();
+            assertThat(body).isEqualTo(i == 0 ? first : second);
+        }
+        given().queryParam("batch", batch.id().toString()).get("/api/v1/artifacts").then().statusCode(200)
+                .body("items.name", containsInAnyOrder("Kitana_00001_.png", "Kitana_00002_.png"));
     }
 
     @Test
