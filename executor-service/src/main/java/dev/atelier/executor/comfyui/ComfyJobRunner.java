@@ -84,11 +84,13 @@ public class ComfyJobRunner implements JobRunner {
             Optional<JsonNode> finished = Optional.empty();
             boolean adopt = false;
             if (promptId != null) {
-                finished = client.history(promptId).filter(ComfyJobRunner::succeeded);
-                adopt = finished.isPresent() || client.queue().holds(promptId);
-                if (!adopt && client.history(promptId).isPresent()) {
+                Optional<JsonNode> earlier = client.history(promptId);
+                finished = earlier.filter(ComfyJobRunner::succeeded);
+                adopt = finished.isPresent() || (earlier.isEmpty() && client.queue().holds(promptId));
+                if (earlier.isPresent() && finished.isEmpty()) {
                     promptId = null; // that run ended badly: this attempt starts a new one
                 }
+                // neither saved nor queued: committed but never posted (or lost in a ComfyUI restart), post it once
             }
             if (finished.isEmpty()) {
                 Run run = new Run(job, control);
@@ -173,12 +175,13 @@ public class ComfyJobRunner implements JobRunner {
             Instant deadline = Instant.now().plus(timeout);
             Duration poll = config.comfyui().pollInterval();
             while (true) {
+                // a run that finished before a stop was asked stands (DESIGN.md, cancellation)
+                if (client.history(promptId).isPresent()) {
+                    return null;
+                }
                 CallControl.StopReason reason = control.stopped();
                 if (reason != null) {
                     return stop(job, promptId, reason);
-                }
-                if (client.history(promptId).isPresent()) {
-                    return null;
                 }
                 Instant now = Instant.now();
                 if (!now.isBefore(deadline)) {

@@ -12,8 +12,6 @@ import dev.atelier.store.NewBatch;
 import dev.atelier.store.testing.Batches;
 import dev.atelier.store.testing.Inspect;
 import dev.atelier.store.testing.TestPostgres;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
@@ -52,8 +50,7 @@ class ComfyAdoptionIT {
     }
 
     private static UUID submitSlowRun(String text) throws Exception {
-        ObjectNode graph = (ObjectNode) JSON.readTree(Files.readString(
-                Path.of("../../shared/contracts/fixtures/comfyui/workflow-txt2img-api.json")));
+        ObjectNode graph = (ObjectNode) JSON.readTree(FakeComfy.txt2img());
         ((ObjectNode) graph.path("6").path("inputs")).put("text", text);
         NewBatch batch = Batches.batch(BatchMode.PARALLEL).retry(3, Duration.ZERO, 1.0)
                 .job("comfyui.workflow", null, "{\"workflow\": " + graph + "}", Duration.ofMinutes(2)).build();

@@ -19,8 +19,6 @@ import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
@@ -38,7 +36,6 @@ import org.junit.jupiter.api.Test;
 class ComfyExecutionTests {
 
     private static final Duration WAIT = Duration.ofSeconds(30);
-    private static final Path TXT2IMG = Path.of("../../shared/contracts/fixtures/comfyui/workflow-txt2img-api.json");
 
     @FakeComfyResource.Fake
     FakeComfy fake;
@@ -75,9 +72,8 @@ class ComfyExecutionTests {
         return graph;
     }
 
-    private static String txt2img() throws Exception {
-        Path fixture = Files.exists(TXT2IMG) ? TXT2IMG : Path.of("../shared/contracts/fixtures/comfyui/workflow-txt2img-api.json");
-        return Files.readString(fixture);
+    static String txt2img() throws Exception {
+        return FakeComfy.txt2img();
     }
 
     UUID submit(JsonNode workflow, Duration timeout, int maxAttempts) {

@@ -88,6 +88,16 @@ public final class FakeComfy implements AutoCloseable {
         worker.start();
     }
 
+    /**
+     * The contract's txt2img graph (a copy of contracts/fixtures/comfyui/workflow-txt2img-api.json in the test
+     * resources, so a clone of this repository alone runs the tests).
+     */
+    public static String txt2img() throws IOException {
+        try (var in = FakeComfy.class.getResourceAsStream("/comfyui/workflow-txt2img-api.json")) {
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
+
     public String url() {
         return "http://127.0.0.1:" + server.actualPort();
     }
