@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.atelier.executor.backend.BackendState;
 import dev.atelier.executor.backend.CallFailure;
 import dev.atelier.executor.config.BackendsConfig;
 import dev.atelier.executor.service.Backends;
@@ -120,7 +119,7 @@ public class ComfyJobRunner implements JobRunner {
             }
             return collect(job, promptId, finished.orElseThrow());
         } catch (CallFailure.Unavailable e) {
-            return stoppedOr(job, control, () -> handBack(job, e));
+            return stoppedOr(job, control, () -> outcome(backends.handBack(kind(), job, e, config.comfyui().busyPause())));
         } catch (CircuitBreakerOpenException e) {
             Instant now = Instant.now();
             backends.state(kind()).pause(now, now.plus(config.comfyui().busyPause()), "circuit breaker open");
@@ -304,18 +303,6 @@ public class ComfyJobRunner implements JobRunner {
         } catch (CallFailure e) {
             LOG.warnf("could not stop ComfyUI run %s: %s", promptId, e.getMessage());
         }
-    }
-
-    private Finished handBack(ClaimedJob job, CallFailure.Unavailable e) {
-        Instant now = Instant.now();
-        BackendState backend = backends.state(kind());
-        if (e.busy()) {
-            backend.pause(now, now.plus(config.comfyui().busyPause()), e.getMessage());
-        } else {
-            backend.unreachable(now, e.getMessage());
-        }
-        return outcome(new AttemptOutcome.HandBack(job.id(), job.leaseToken(), "comfyui " + (e.busy() ? "busy" : "offline")
-                + " on " + backends.executorId() + ": " + e.getMessage()));
     }
 
     private Finished stoppedOr(ClaimedJob job, CallControl control, java.util.function.Supplier<Finished> otherwise) {

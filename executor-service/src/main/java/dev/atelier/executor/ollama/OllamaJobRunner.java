@@ -70,14 +70,7 @@ public class OllamaJobRunner implements JobRunner {
             if (control.stopped() != null) {
                 return stopped(job, control);
             }
-            Instant now = Instant.now();
-            if (e.busy()) {
-                backend.pause(now, now.plus(ollama.busyPause()), e.getMessage());
-            } else {
-                backend.unreachable(now, e.getMessage());
-            }
-            return outcome(new AttemptOutcome.HandBack(job.id(), job.leaseToken(), "ollama " + (e.busy() ? "busy" : "offline")
-                    + " on " + backends.executorId() + ": " + e.getMessage()));
+            return outcome(backends.handBack(kind(), job, e, ollama.busyPause()));
         } catch (CircuitBreakerOpenException e) {
             Instant now = Instant.now();
             backend.pause(now, now.plus(ollama.busyPause()), "circuit breaker open");

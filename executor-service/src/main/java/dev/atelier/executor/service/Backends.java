@@ -1,12 +1,17 @@
 package dev.atelier.executor.service;
 
 import dev.atelier.executor.backend.BackendState;
+import dev.atelier.executor.backend.CallFailure;
+import dev.atelier.store.AttemptOutcome;
+import dev.atelier.store.ClaimedJob;
 import dev.atelier.executor.config.BackendsConfig;
 import dev.atelier.executor.config.ExecutorConfig;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.UUID;
@@ -39,6 +44,23 @@ public class Backends {
 
     public BackendState state(String kind) {
         return states.get(kind);
+    }
+
+    /**
+     * A call found the backend unreachable or busy (DESIGN.md, attempt table): mark it offline, or pause claiming for
+     * it when busy, and hand the job back without spending an attempt.
+     */
+    public AttemptOutcome.HandBack handBack(String kind, ClaimedJob job, CallFailure.Unavailable failure,
+                                            Duration busyPause) {
+        Instant now = Instant.now();
+        BackendState backend = state(kind);
+        if (failure.busy()) {
+            backend.pause(now, now.plus(busyPause), failure.getMessage());
+        } else {
+            backend.unreachable(now, failure.getMessage());
+        }
+        return new AttemptOutcome.HandBack(job.id(), job.leaseToken(), kind + " " + (failure.busy() ? "busy" : "offline")
+                + " on " + executorId + ": " + failure.getMessage());
     }
 
     private static String hostNameWithSuffix() {
