@@ -173,11 +173,12 @@ public class JobQueue {
 
     /*
      * The claim, in one statement (DESIGN.md, ordering):
-     *  1. open_batch walks the fetch index's leading column: the batches that have open jobs;
-     *  2. gate takes each batch's head job (its lowest open priority and position) and drops sequential
-     *     batches that already run a job: two tiny index probes per batch. From the head it derives the window of
-     *     (priority, position) the mode lets run now: the head's group (priority), the head job (sequential), or
-     *     everything from the head on (parallel), used as bounds on the fetch index;
+     *  1-2. batch_gates() (V4__claimable_jobs.sql, shared with the autoscaler's claimable_jobs) walks the fetch
+     *     index's leading column for the batches that have open jobs, takes each batch's head job (its lowest open
+     *     priority and position) and drops sequential batches that already run a job: two tiny index probes per
+     *     batch. From the head it derives the window of (priority, position) the mode lets run now: the head's
+     *     group (priority), the head job (sequential), or everything from the head on (parallel), used as bounds on
+     *     the fetch index;
      *  3. candidate walks the batches in claim order (batch priority, then the one served longest ago) and takes, per
      *     wanted kind, each batch's claimable jobs in that window (job priority, then position), numbered by turn so
      *     equal batches take turns. It stops after slots + 8 batches have offered work: the claim's top rows can only
@@ -191,34 +192,10 @@ public class JobQueue {
      * is terminal stays terminal (except a retry by hand, which re-closes the gate only for jobs not started).
      */
     private static final String CLAIM = """
-            with recursive clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            with clock as materialized (select coalesce(?::timestamptz, now()) as now),
             wanted as materialized (select * from unnest(?::text[], ?::int[]) as w(kind, slots)),
-            open_batch(batch_id) as (
-                (select j.batch_id from job j
-                 where j.state in ('pending', 'running', 'retry')
-                 order by j.batch_id limit 1)
-                union all
-                select (select j.batch_id from job j
-                        where j.state in ('pending', 'running', 'retry') and j.batch_id > o.batch_id
-                        order by j.batch_id limit 1)
-                from open_batch o where o.batch_id is not null
-            ),
-            gate as (
-                -- the window of (priority, position) the batch's mode lets run now, as index bounds
-                select b.id, b.priority, b.last_claimed_at, b.created_at,
-                       head.priority as first_priority,
-                       case when b.mode = 'parallel' then 1000 else head.priority end as last_priority,
-                       case when b.mode = 'sequential' then head.position else 0 end as first_position,
-                       case when b.mode = 'sequential' then head.position else 2147483647 end as last_position
-                from open_batch o
-                     join batch b on b.id = o.batch_id
-                     cross join lateral (
-                         select h.priority, h.position from job h
-                         where h.batch_id = b.id and h.state in ('pending', 'running', 'retry')
-                         order by h.priority, h.position limit 1) head
-                where b.mode <> 'sequential'
-                   or not exists (select 1 from job r where r.batch_id = b.id and r.state = 'running')
-            ),
+            -- the batches with open work and the window their mode lets run now (V4__claimable_jobs.sql)
+            gate as (select * from batch_gates()),
             candidate as (
                 select t.id, w.kind, served.batch_id, served.batch_priority, served.last_claimed_at, served.created_at,
                        t.turn
