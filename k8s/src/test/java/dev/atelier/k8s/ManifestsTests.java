@@ -1,0 +1,345 @@
+package dev.atelier.k8s;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.Probe;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The two overlays, as the files assemble them and, where kubectl is installed, as {@code kubectl kustomize}
+ * renders them: probes, resources, security, images, Secret and ConfigMap keys, GPUs, network policies, KEDA.
+ */
+class ManifestsTests {
+
+    static final List<String> OVERLAYS = List.of("dev", "gpu");
+    static final List<String> SERVICES = List.of("gateway", "ledger", "executor");
+
+    /** Secrets made outside the manifests, by whom, with the keys they always have. */
+    static final Map<String, Set<String>> EXTERNAL_SECRETS = Map.of(
+            // CloudNativePG's app-user Secret for the Cluster "atelier-db" (gpu overlay's database.yaml)
+            "atelier-db-app", Set.of("username", "password", "host", "port", "dbname", "uri", "jdbc-uri"),
+            // created by the operator before applying the gpu overlay (README, deploy)
+            "atelier-tokens", Set.of("tokens"));
+
+    static Stream<Arguments> overlays() throws Exception {
+        List<Arguments> cases = new ArrayList<>();
+        for (String overlay : OVERLAYS) {
+            cases.add(Arguments.of(overlay + " (files)", overlay, Manifests.assembled(overlay)));
+            if (Manifests.kubectlInstalled()) {
+                cases.add(Arguments.of(overlay + " (kubectl kustomize)", overlay, Manifests.rendered(overlay)));
+            }
+        }
+        return cases.stream();
+    }
+
+    static <T> List<T> all(List<HasMetadata> resources, Class<T> type) {
+        return resources.stream().filter(type::isInstance).map(type::cast).toList();
+    }
+
+    static Optional<Deployment> deployment(List<HasMetadata> resources, String name) {
+        return all(resources, Deployment.class).stream().filter(d -> d.getMetadata().getName().equals(name)).findFirst();
+    }
+
+    /** Every pod template of the overlay: Deployments and StatefulSets. */
+    static Map<String, PodSpec> pods(List<HasMetadata> resources) {
+        Map<String, PodSpec> pods = new HashMap<>();
+        all(resources, Deployment.class).forEach(d -> pods.put(d.getMetadata().getName(), d.getSpec().getTemplate().getSpec()));
+        all(resources, StatefulSet.class).forEach(s -> pods.put(s.getMetadata().getName(), s.getSpec().getTemplate().getSpec()));
+        return pods;
+    }
+
+    static String port(String service) throws IOException {
+        Properties properties = new Properties();
+        try (var in = Files.newInputStream(Manifests.ROOT.resolveSibling(service + "-service")
+                .resolve("src/main/resources/application.properties"))) {
+            properties.load(in);
+        }
+        return properties.getProperty("quarkus.http.port");
+    }
+
+    static String env(Container container, String name) {
+        return container.getEnv().stream().filter(e -> e.getName().equals(name)).map(EnvVar::getValue).findFirst()
+                .orElse(null);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("overlays")
+    void probesAndPortsMatchEachServicesConfiguration(String label, String overlay, List<HasMetadata> resources)
+            throws IOException {
+        for (String service : SERVICES) {
+            Deployment deployment = deployment(resources, service).orElseThrow(() -> new AssertionError("no " + service));
+            Container container = deployment.getSpec().getTemplate().getSpec().getContainers().stream()
+                    .filter(c -> c.getName().equals(service)).findFirst().orElseThrow();
+            String port = port(service);
+            assertThat(container.getPorts()).as(service).anySatisfy(p -> {
+                assertThat(p.getName()).isEqualTo("http");
+                assertThat(p.getContainerPort()).isEqualTo(Integer.parseInt(port));
+            });
+            assertThat(env(container, "QUARKUS_HTTP_PORT")).as(service).isEqualTo(port);
+            assertProbe(container.getStartupProbe(), "/q/health/started", service);
+            assertProbe(container.getLivenessProbe(), "/q/health/live", service);
+            assertProbe(container.getReadinessProbe(), "/q/health/ready", service);
+            // room for a JVM start with Flyway (native starts far quicker)
+            Probe started = container.getStartupProbe();
+            assertThat(started.getPeriodSeconds() * started.getFailureThreshold()).as(service).isGreaterThanOrEqualTo(60);
+        }
+    }
+
+    private static void assertProbe(Probe probe, String path, String service) {
+        assertThat(probe).as(service + " " + path).isNotNull();
+        assertThat(probe.getHttpGet().getPath()).as(service).isEqualTo(path);
+        assertThat(probe.getHttpGet().getPort().getStrVal()).as(service).isEqualTo("http");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("overlays")
+    void everyContainerHasRequestsLimitsAndALockedDownSecurityContext(String label, String overlay,
+                                                                      List<HasMetadata> resources) {
+        Map<String, PodSpec> pods = pods(resources);
+        assertThat(pods).isNotEmpty();
+        pods.forEach((name, pod) -> {
+            boolean podNonRoot = pod.getSecurityContext() != null && Boolean.TRUE.equals(pod.getSecurityContext().getRunAsNonRoot());
+            for (Container c : pod.getContainers()) {
+                String at = name + "/" + c.getName();
+                assertThat(c.getResources().getRequests()).as(at + " requests").containsKeys("cpu", "memory");
+                assertThat(c.getResources().getLimits()).as(at + " limits").containsKeys("cpu", "memory");
+                var security = c.getSecurityContext();
+                assertThat(security).as(at + " securityContext").isNotNull();
+                assertThat(security.getAllowPrivilegeEscalation()).as(at).isFalse();
+                assertThat(security.getReadOnlyRootFilesystem()).as(at).isTrue();
+                assertThat(security.getCapabilities().getDrop()).as(at).containsExactly("ALL");
+                assertThat(podNonRoot || Boolean.TRUE.equals(security.getRunAsNonRoot())).as(at + " non-root").isTrue();
+                assertThat(c.getVolumeMounts()).as(at + " a writable /tmp").anySatisfy(m -> {
+                    assertThat(m.getMountPath()).isEqualTo("/tmp");
+                    assertThat(pod.getVolumes()).anySatisfy(v -> {
+                        assertThat(v.getName()).isEqualTo(m.getName());
+                        assertThat(v.getEmptyDir()).isNotNull();
+                    });
+                });
+            }
+        });
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("overlays")
+    void imagesNameTheirModules(String label, String overlay, List<HasMetadata> resources) {
+        for (String service : SERVICES) {
+            Container container = deployment(resources, service).orElseThrow().getSpec().getTemplate().getSpec()
+                    .getContainers().stream().filter(c -> c.getName().equals(service)).findFirst().orElseThrow();
+            String module = service + "-service";
+            assertThat(container.getImage()).as(service).matches("(.+/)?atelier/" + module + ":[\\w.-]+");
+            assertThat(Files.isDirectory(Manifests.ROOT.resolveSibling(module))).as(module + " exists").isTrue();
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("overlays")
+    void everySecretAndConfigMapKeyAContainerReadsExists(String label, String overlay, List<HasMetadata> resources) {
+        Map<String, Set<String>> secrets = new HashMap<>();
+        all(resources, Secret.class).forEach(s -> {
+            Set<String> keys = new HashSet<>();
+            if (s.getData() != null) {
+                keys.addAll(s.getData().keySet());
+            }
+            if (s.getStringData() != null) {
+                keys.addAll(s.getStringData().keySet());
+            }
+            secrets.put(s.getMetadata().getName(), keys);
+        });
+        boolean cnpg = resources.stream().anyMatch(r -> r.getKind().equals("Cluster") && r.getMetadata().getName().equals("atelier-db"));
+        if (cnpg) {
+            secrets.putIfAbsent("atelier-db-app", EXTERNAL_SECRETS.get("atelier-db-app"));
+        }
+        if (overlay.equals("gpu")) {
+            secrets.putIfAbsent("atelier-tokens", EXTERNAL_SECRETS.get("atelier-tokens"));
+        }
+        Map<String, Set<String>> configMaps = new HashMap<>();
+        all(resources, ConfigMap.class).forEach(c -> configMaps.put(c.getMetadata().getName(), c.getData().keySet()));
+
+        pods(resources).forEach((name, pod) -> {
+            for (Container c : pod.getContainers()) {
+                for (EnvVar e : c.getEnv()) {
+                    if (e.getValueFrom() != null && e.getValueFrom().getSecretKeyRef() != null) {
+                        var ref = e.getValueFrom().getSecretKeyRef();
+                        assertThat(secrets.getOrDefault(ref.getName(), Set.of())).as(name + " reads " + ref.getName() + "/" + ref.getKey())
+                                .contains(ref.getKey());
+                    }
+                    if (e.getValueFrom() != null && e.getValueFrom().getConfigMapKeyRef() != null) {
+                        var ref = e.getValueFrom().getConfigMapKeyRef();
+                        assertThat(configMaps.getOrDefault(ref.getName(), Set.of())).as(name + " reads " + ref.getName())
+                                .contains(ref.getKey());
+                    }
+                }
+                c.getEnvFrom().forEach(from -> {
+                    if (from.getConfigMapRef() != null) {
+                        assertThat(configMaps).as(name + " envFrom").containsKey(from.getConfigMapRef().getName());
+                    }
+                    if (from.getSecretRef() != null) {
+                        assertThat(secrets).as(name + " envFrom").containsKey(from.getSecretRef().getName());
+                    }
+                });
+            }
+            for (Volume v : pod.getVolumes()) {
+                if (v.getSecret() != null) {
+                    Set<String> keys = secrets.getOrDefault(v.getSecret().getSecretName(), Set.of());
+                    assertThat(keys).as(name + " mounts " + v.getSecret().getSecretName()).isNotEmpty();
+                    if (v.getSecret().getItems() != null) {
+                        v.getSecret().getItems().forEach(item -> assertThat(keys).as(name + " mounts key").contains(item.getKey()));
+                    }
+                }
+                if (v.getPersistentVolumeClaim() != null) {
+                    assertThat(resources).as(name + " claims " + v.getPersistentVolumeClaim().getClaimName())
+                            .anyMatch(r -> r.getKind().equals("PersistentVolumeClaim")
+                                    && r.getMetadata().getName().equals(v.getPersistentVolumeClaim().getClaimName()));
+                }
+            }
+        });
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("overlays")
+    void networkPoliciesDenyByDefaultAndAllowDnsAndScraping(String label, String overlay, List<HasMetadata> resources) {
+        List<NetworkPolicy> policies = all(resources, NetworkPolicy.class);
+        assertThat(policies).as("default deny").anySatisfy(p -> {
+            assertThat(p.getSpec().getPodSelector().getMatchLabels()).isNullOrEmpty();
+            assertThat(p.getSpec().getPolicyTypes()).containsExactlyInAnyOrder("Ingress", "Egress");
+            assertThat(p.getSpec().getIngress()).isNullOrEmpty();
+            assertThat(p.getSpec().getEgress()).isNullOrEmpty();
+        });
+        assertThat(policies).as("DNS for every pod").anySatisfy(p -> {
+            assertThat(p.getSpec().getPodSelector().getMatchLabels()).isNullOrEmpty();
+            assertThat(p.getSpec().getEgress()).anySatisfy(rule -> {
+                assertThat(rule.getPorts()).anySatisfy(port -> {
+                    assertThat(port.getProtocol()).isEqualTo("UDP");
+                    assertThat(port.getPort().getIntVal()).isEqualTo(53);
+                });
+                assertThat(rule.getPorts()).anySatisfy(port -> assertThat(port.getProtocol()).isEqualTo("TCP"));
+            });
+        });
+        assertThat(policies).as("Prometheus scrapes the executors").anySatisfy(p -> {
+            assertThat(p.getSpec().getPodSelector().getMatchLabels()).containsEntry("app.kubernetes.io/name", "executor");
+            assertThat(p.getSpec().getIngress()).anySatisfy(rule -> {
+                assertThat(rule.getPorts()).anySatisfy(port -> assertThat(port.getPort().getIntVal()).isEqualTo(8082));
+                assertThat(rule.getFrom()).anySatisfy(peer -> assertThat(peer.getNamespaceSelector().getMatchLabels())
+                        .containsEntry("kubernetes.io/metadata.name", "monitoring"));
+            });
+        });
+        assertThat(policies).as("gateway and ledger take traffic (and scrapes) on their ports").anySatisfy(p ->
+                assertThat(p.getSpec().getIngress()).anySatisfy(rule -> assertThat(rule.getPorts())
+                        .extracting(port -> port.getPort().getIntVal()).contains(8080, 8081)));
+        assertThat(policies).as("KEDA reaches the database").anySatisfy(p ->
+                assertThat(p.getSpec().getIngress()).anySatisfy(rule -> assertThat(rule.getFrom()).anySatisfy(peer ->
+                        assertThat(peer.getNamespaceSelector() == null ? Map.<String, String>of()
+                                : peer.getNamespaceSelector().getMatchLabels()).containsEntry("kubernetes.io/metadata.name", "keda"))));
+    }
+
+    @Test
+    void theGpuExecutorPodAsksForAGpuAndScalesOnClaimableJobsUpToTheGpuCount() throws Exception {
+        for (List<HasMetadata> resources : gpuVariants()) {
+            PodSpec pod = deployment(resources, "executor").orElseThrow().getSpec().getTemplate().getSpec();
+            assertThat(pod.getContainers()).anySatisfy(c ->
+                    assertThat(c.getResources().getLimits()).containsEntry("nvidia.com/gpu", new Quantity("1")));
+            Container executor = pod.getContainers().stream().filter(c -> c.getName().equals("executor")).findFirst().orElseThrow();
+            // a long job may finish before the pod goes: the grace period outlasts the executor's shutdown grace
+            Duration shutdownGrace = Duration.parse(env(executor, "ATELIER_EXECUTOR_SHUTDOWN_GRACE"));
+            assertThat(pod.getTerminationGracePeriodSeconds()).isGreaterThan(shutdownGrace.toSeconds());
+
+            GenericKubernetesResource scaled = all(resources, GenericKubernetesResource.class).stream()
+                    .filter(r -> r.getKind().equals("ScaledObject")).findFirst().orElseThrow();
+            Map<String, Object> spec = scaled.get("spec");
+            assertThat(((Map<?, ?>) spec.get("scaleTargetRef")).get("name")).isEqualTo("executor");
+            assertThat(spec.get("maxReplicaCount")).as("the GPU count").isInstanceOf(Integer.class);
+            List<?> triggers = (List<?>) spec.get("triggers");
+            Map<String, String> slots = Map.of("ollama", env(executor, "ATELIER_BACKENDS_OLLAMA_SLOTS"),
+                    "comfyui", env(executor, "ATELIER_BACKENDS_COMFYUI_SLOTS"));
+            for (String kind : List.of("ollama", "comfyui")) {
+                assertThat(triggers).as(kind).anySatisfy(t -> {
+                    Map<?, ?> trigger = (Map<?, ?>) t;
+                    Map<?, ?> metadata = (Map<?, ?>) trigger.get("metadata");
+                    assertThat(trigger.get("type")).isEqualTo("postgresql");
+                    assertThat(metadata.get("query")).isEqualTo("select claimable_jobs('" + kind + "')");
+                    assertThat(metadata.get("targetQueryValue")).as("an executor's " + kind + " slots").isEqualTo(slots.get(kind));
+                });
+            }
+        }
+    }
+
+    @Test
+    void theDevOverlayRunsOneExecutorAgainstTheOllamaAndComfyUiServices() throws Exception {
+        List<HasMetadata> resources = Manifests.assembled("dev");
+        Deployment executor = deployment(resources, "executor").orElseThrow();
+        assertThat(executor.getSpec().getReplicas()).isEqualTo(1);
+        Container c = executor.getSpec().getTemplate().getSpec().getContainers().get(0);
+        assertThat(env(c, "ATELIER_BACKENDS_OLLAMA_URL")).isEqualTo("http://ollama:11434");
+        assertThat(env(c, "ATELIER_BACKENDS_COMFYUI_URL")).isEqualTo("http://comfyui:8188");
+        assertThat(all(resources, StatefulSet.class)).singleElement().satisfies(s -> {
+            assertThat(s.getMetadata().getName()).isEqualTo("postgres");
+            assertThat(s.getSpec().getVolumeClaimTemplates()).isNotEmpty();
+        });
+    }
+
+    @Test
+    void kubectlRendersWhatTheFilesList() throws Exception {
+        Assumptions.assumeTrue(Manifests.kubectlInstalled(),
+                "kubectl is not installed: the overlays were checked as their files list them, not as kustomize renders them");
+        for (String overlay : OVERLAYS) {
+            Set<String> files = new HashSet<>();
+            Manifests.assembled(overlay).forEach(r -> files.add(r.getKind() + "/" + r.getMetadata().getName()));
+            Set<String> rendered = new HashSet<>();
+            Manifests.rendered(overlay).forEach(r -> rendered.add(r.getKind() + "/" + r.getMetadata().getName()));
+            assertThat(rendered).as(overlay).isEqualTo(files);
+        }
+    }
+
+    private static List<List<HasMetadata>> gpuVariants() throws Exception {
+        List<List<HasMetadata>> variants = new ArrayList<>();
+        variants.add(Manifests.assembled("gpu"));
+        if (Manifests.kubectlInstalled()) {
+            variants.add(Manifests.rendered("gpu"));
+        }
+        return variants;
+    }
+
+    @Test
+    void everyManifestFileParses() throws IOException {
+        try (Stream<Path> files = Files.walk(Manifests.ROOT)) {
+            List<Path> yaml = files.filter(p -> p.toString().endsWith(".yaml"))
+                    .filter(p -> !p.getFileName().toString().equals("kustomization.yaml"))
+                    .filter(p -> !p.toString().contains("/target/")).toList();
+            assertThat(yaml).hasSizeGreaterThanOrEqualTo(10);
+            for (Path file : yaml) {
+                assertThat(Manifests.parse(Files.readString(file))).as(file.toString()).isNotEmpty()
+                        .allSatisfy(r -> assertThat(r.getMetadata().getName()).isNotBlank());
+            }
+        }
+    }
+}
