@@ -22,9 +22,17 @@ public final class ExecutorProcess implements AutoCloseable {
     /** An executor serving only Ollama, at {@code ollamaUrl}, with {@code slots} slots. */
     public static ExecutorProcess start(String id, TestPostgres.Database db, String ollamaUrl, int slots)
             throws IOException, InterruptedException {
-        return start(id, db, Map.of("ATELIER_BACKENDS_OLLAMA_URL", ollamaUrl,
+        return start(id, db, ollamaUrl, slots, Map.of());
+    }
+
+    /** The same, with settings of the test's own on top (a longer shutdown grace, say). */
+    public static ExecutorProcess start(String id, TestPostgres.Database db, String ollamaUrl, int slots,
+                                        Map<String, String> settings) throws IOException, InterruptedException {
+        Map<String, String> env = new java.util.HashMap<>(Map.of("ATELIER_BACKENDS_OLLAMA_URL", ollamaUrl,
                 "ATELIER_BACKENDS_OLLAMA_SLOTS", Integer.toString(slots),
                 "ATELIER_BACKENDS_COMFYUI_SLOTS", "0"));
+        env.putAll(settings);
+        return start(id, db, env);
     }
 
     /** An executor serving only ComfyUI, at {@code comfyUrl}, with one slot and history polled every 300 ms. */
@@ -52,6 +60,10 @@ public final class ExecutorProcess implements AutoCloseable {
 
     public String id() {
         return id;
+    }
+
+    public String url() {
+        return process.url();
     }
 
     /** SIGKILL: no shutdown hook runs, nothing is handed back. */

@@ -10,9 +10,14 @@ import dev.atelier.store.NewBatch;
 import dev.atelier.store.testing.Batches;
 import dev.atelier.store.testing.Inspect;
 import dev.atelier.store.testing.TestPostgres;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterAll;
@@ -137,6 +142,35 @@ class ExecutorProcessesIT {
             assertThat(inspect.count("select count(*) from executor where id = 'executor-d'"))
                     .as("a clean stop leaves the registry").isZero();
             queue.cancelJob(job, null);
+        }
+    }
+
+    @Test
+    void drainingForAPreStopLetsARunningJobOutliveItsLeaseAndClaimsNothingMore() throws Exception {
+        FakeOllama slow = new FakeOllama();
+        slow.models("qwen2.5:latest");
+        try (slow; ExecutorProcess draining = ExecutorProcess.start("executor-e", db, slow.url(), 1,
+                Map.of("ATELIER_EXECUTOR_SHUTDOWN_GRACE", "PT30S"))) {
+            NewBatch batch = jobs("qwen2.5", "slow:7000 drained", 1);
+            queue.insertBatch(batch);
+            UUID job = batch.jobs().get(0).id();
+            await().atMost(WAIT).until(() -> slow.calls("slow:7000 drained 0") == 1);
+
+            HttpResponse<String> drained = HttpClient.newHttpClient().send(
+                    HttpRequest.newBuilder(URI.create(draining.url() + "/drain")).timeout(Duration.ofSeconds(60)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+
+            assertThat(drained.statusCode()).isEqualTo(200);
+            assertThat(drained.body()).contains("\"handed_back\":0");
+            assertThat(inspect.job(job).state()).as("it answered once the job had finished").isEqualTo("success");
+            assertThat(inspect.attempts(job)).as("heartbeats kept the lease through the drain (7 s, lease 3 s)")
+                    .extracting(Inspect.AttemptRow::status).containsExactly("success");
+
+            NewBatch after = jobs("qwen2.5", "after the drain", 1);
+            queue.insertBatch(after);
+            Thread.sleep(2000);
+            assertThat(inspect.job(after.jobs().get(0).id()).state()).as("a drained executor claims nothing").isEqualTo("pending");
+            queue.cancelJob(after.jobs().get(0).id(), null);
         }
     }
 

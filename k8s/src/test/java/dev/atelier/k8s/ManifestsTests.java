@@ -272,6 +272,8 @@ class ManifestsTests {
             // a long job may finish before the pod goes: the grace period outlasts the executor's shutdown grace
             Duration shutdownGrace = Duration.parse(env(executor, "ATELIER_EXECUTOR_SHUTDOWN_GRACE"));
             assertThat(pod.getTerminationGracePeriodSeconds()).isGreaterThan(shutdownGrace.toSeconds());
+            assertThat(executor.getLifecycle().getPreStop().getHttpGet().getPath()).as("drains before it stops")
+                    .isEqualTo("/drain");
 
             GenericKubernetesResource scaled = all(resources, GenericKubernetesResource.class).stream()
                     .filter(r -> r.getKind().equals("ScaledObject")).findFirst().orElseThrow();

@@ -84,6 +84,11 @@ public class Worker {
     private Thread claimThread;
     private Thread listenThread;
     private volatile boolean claiming;
+    /** From start until the executor has stopped: heartbeats (which keep running jobs' leases) and reaping run. */
+    private volatile boolean live;
+    private boolean drained;
+    /** Drains one at a time; not the worker's own lock, which heartbeats take while a drain waits. */
+    private final Object drainLock = new Object();
     private volatile Instant lastLoopAt = Instant.now();
 
     void onStart(@Observes StartupEvent event) {
@@ -110,6 +115,7 @@ public class Worker {
         completer = new Completer(queue, this::wake);
         completer.start();
         claiming = true;
+        live = true;
         claimThread = daemonThreads("atelier-claim").newThread(this::claimLoop);
         listenThread = daemonThreads("atelier-listen").newThread(this::listenLoop);
         claimThread.start();
@@ -279,16 +285,22 @@ public class Worker {
 
     // ---------------------------------------------------------------- health and shutdown
 
-    /** Whether the claim loop and the completer are running and the loop went round recently. */
+    /**
+     * Whether the executor's loops are healthy: the claim loop went round recently and the completer runs. While it
+     * drains (no more claims) only the completer counts, so a long drain is not mistaken for a hang.
+     */
     public boolean loopsAlive() {
+        if (!claiming) {
+            return completer.alive();
+        }
         Duration sinceLoop = Duration.between(lastLoopAt, Instant.now());
         return claimThread != null && claimThread.isAlive() && completer.alive()
                 && sinceLoop.compareTo(config.poll().multipliedBy(3).plusSeconds(30)) < 0;
     }
 
-    /** True from startup until shutdown begins. */
+    /** True from startup until the executor has stopped. */
     public boolean started() {
-        return claiming;
+        return live;
     }
 
     public boolean claiming() {
@@ -303,12 +315,21 @@ public class Worker {
     }
 
     /**
-     * Stops claiming, lets running jobs finish within the grace period, hands the rest back without spending an
-     * attempt, stores every outcome, and leaves the registry.
+     * Stops claiming, lets running jobs finish within the shutdown grace (heartbeats keep their leases meanwhile),
+     * and hands the rest back without spending an attempt. Kubernetes calls it before stopping the pod (preStop,
+     * GET /drain) so a scale-in waits for long jobs; stopping calls it too. Safe to call more than once.
+     *
+     * @return the jobs handed back
      */
-    void onStop(@Observes ShutdownEvent event) throws InterruptedException {
-        if (!claiming) {
-            return;
+    public int drain() throws InterruptedException {
+        synchronized (drainLock) {
+            return drainOnce();
+        }
+    }
+
+    private int drainOnce() throws InterruptedException {
+        if (drained) {
+            return 0;
         }
         claiming = false;
         wake();
@@ -318,16 +339,30 @@ public class Worker {
         while (!running.isEmpty() && System.nanoTime() < deadline) {
             Thread.sleep(50);
         }
-        if (!running.isEmpty()) {
-            LOG.infof("handing back %d unfinished jobs", running.size());
+        int handedBack = running.size();
+        if (handedBack > 0) {
+            LOG.infof("handing back %d unfinished jobs", handedBack);
             running.values().forEach(job -> job.control().stop(CallControl.StopReason.SHUTDOWN));
             long handBackDeadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
             while (!running.isEmpty() && System.nanoTime() < handBackDeadline) {
                 Thread.sleep(20);
             }
         }
+        drained = true;
+        return handedBack;
+    }
+
+    /** Drains, stores every outcome, and leaves the registry. */
+    void onStop(@Observes ShutdownEvent event) throws InterruptedException {
+        if (!live) {
+            return;
+        }
+        drain();
         completer.drainAndStop(Duration.ofSeconds(10));
         jobThreads.shutdownNow();
+        synchronized (this) {
+            live = false; // after any heartbeat in flight, so none reports this executor again after it leaves
+        }
         try {
             registry.remove(backends.executorId());
         } catch (StoreException e) {
