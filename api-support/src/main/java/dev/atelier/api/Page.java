@@ -1,9 +1,11 @@
 package dev.atelier.api;
 
+import io.quarkus.runtime.annotations.RegisterForReflection;
 import java.util.List;
 import java.util.function.Function;
 
 /** A keyset-paged list (API.md, conventions): {@code {"items": [...], "next_after": "<cursor>" | null}}. */
+@RegisterForReflection
 public record Page<T>(List<T> items, String nextAfter) {
 
     public static final int DEFAULT_LIMIT = 50;

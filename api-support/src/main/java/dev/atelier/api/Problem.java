@@ -1,6 +1,7 @@
 package dev.atelier.api;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import io.quarkus.runtime.annotations.RegisterForReflection;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.util.List;
@@ -11,12 +12,14 @@ import java.util.List;
  * @param errors one entry per bad field, for validation failures; absent otherwise
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
+@RegisterForReflection
 public record Problem(String type, String title, int status, String detail, List<FieldError> errors) {
 
     public static final String MEDIA_TYPE = "application/problem+json";
     public static final MediaType MEDIA = MediaType.valueOf(MEDIA_TYPE);
 
     /** A field that failed validation, named as the client wrote it: {@code jobs[2].model}. */
+    @RegisterForReflection
     public record FieldError(String field, String message) {
     }
 

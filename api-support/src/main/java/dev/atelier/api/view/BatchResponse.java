@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atelier.store.BatchViews.BatchView;
 import dev.atelier.store.JobState;
+import io.quarkus.runtime.annotations.RegisterForReflection;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -13,14 +14,17 @@ import java.util.Map;
 import java.util.UUID;
 
 /** GET /api/v1/batches/{id}, as the gateway and the ledger both answer it (API.md). */
+@RegisterForReflection
 public record BatchResponse(UUID id, String name, String mode, int priority, String state, JsonNode labels,
                             String submittedBy, Instant createdAt, Instant startedAt, Instant finishedAt,
                             double elapsedSec, Map<String, Long> statusCounts, double progress,
                             List<GroupResponse> groups, List<JobSummaryResponse> jobs) {
 
+    @RegisterForReflection
     public record GroupResponse(int priority, Map<String, Long> statusCounts) {
     }
 
+    @RegisterForReflection
     public record JobSummaryResponse(UUID id, String key, int priority, String state) {
     }
 

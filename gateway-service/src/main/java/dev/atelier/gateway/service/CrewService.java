@@ -26,6 +26,7 @@ public class CrewService {
     static final String TASK_PLACEHOLDER = "{task}";
 
     /** A crew as clients see it. */
+    @io.quarkus.runtime.annotations.RegisterForReflection
     public record Crew(String name, JsonNode template, OffsetDateTime createdAt, OffsetDateTime updatedAt) {
     }
 

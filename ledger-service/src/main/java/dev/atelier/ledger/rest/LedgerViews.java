@@ -1,12 +1,21 @@
 package dev.atelier.ledger.rest;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.quarkus.runtime.annotations.RegisterForReflection;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
-/** The ledger's JSON shapes (API.md, ledger). Field names are snake_case on the wire. */
+/**
+ * The ledger's JSON shapes (API.md, ledger). Field names are snake_case on the wire. Every one is registered for
+ * reflection: the exports write them with the ObjectMapper directly, where a native build cannot see them.
+ */
+@RegisterForReflection(targets = {LedgerViews.Summary.class, LedgerViews.BackendView.class,
+        LedgerViews.ExecutorView.class, LedgerViews.BatchItem.class, LedgerViews.GroupView.class,
+        LedgerViews.JobItem.class, LedgerViews.Job.class, LedgerViews.AttemptView.class, LedgerViews.ArtifactView.class,
+        LedgerViews.LedgerLine.class, LedgerViews.LedgerMetadata.class, LedgerViews.EventLine.class,
+        LedgerViews.EventTask.class})
 final class LedgerViews {
 
     private LedgerViews() {
