@@ -274,6 +274,17 @@ class ManifestsTests {
             assertThat(pod.getTerminationGracePeriodSeconds()).isGreaterThan(shutdownGrace.toSeconds());
             assertThat(executor.getLifecycle().getPreStop().getHttpGet().getPath()).as("drains before it stops")
                     .isEqualTo("/drain");
+            // it keeps its pod's deletion cost, so idle executors go first on scale-in
+            assertThat(executor.getEnv()).anySatisfy(e -> {
+                assertThat(e.getName()).isEqualTo("ATELIER_EXECUTOR_POD_NAME");
+                assertThat(e.getValueFrom().getFieldRef().getFieldPath()).isEqualTo("metadata.name");
+            });
+            assertThat(pod.getServiceAccountName()).isEqualTo("executor");
+            assertThat(all(resources, io.fabric8.kubernetes.api.model.rbac.Role.class)).anySatisfy(role ->
+                    assertThat(role.getRules()).anySatisfy(rule -> {
+                        assertThat(rule.getResources()).contains("pods");
+                        assertThat(rule.getVerbs()).contains("patch");
+                    }));
 
             GenericKubernetesResource scaled = all(resources, GenericKubernetesResource.class).stream()
                     .filter(r -> r.getKind().equals("ScaledObject")).findFirst().orElseThrow();

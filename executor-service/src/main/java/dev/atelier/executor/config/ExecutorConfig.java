@@ -15,6 +15,14 @@ public interface ExecutorConfig {
     /** The executor's name in attempts and the ledger; host name plus a random suffix when unset. */
     Optional<String> id();
 
+    /**
+     * On Kubernetes: this executor's pod and namespace (from the downward API), so it can keep the pod's
+     * {@code controller.kubernetes.io/pod-deletion-cost} at the number of jobs it runs. Unset elsewhere.
+     */
+    Optional<String> podName();
+
+    Optional<String> podNamespace();
+
     /** Lease length; heartbeats renew it. */
     @WithDefault("PT30S")
     Duration lease();

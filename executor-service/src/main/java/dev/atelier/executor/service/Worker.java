@@ -5,6 +5,7 @@ import dev.atelier.executor.config.ExecutorConfig;
 import dev.atelier.store.AttemptOutcome;
 import dev.atelier.store.ClaimedJob;
 import dev.atelier.store.ExecutorRegistry;
+import dev.atelier.executor.kubernetes.PodDeletionCost;
 import dev.atelier.store.JobCounts;
 import dev.atelier.store.JobQueue;
 import dev.atelier.store.QueueSignals;
@@ -75,6 +76,7 @@ public class Worker {
     private JobQueue queue;
     private ExecutorRegistry registry;
     private JobCounts counts;
+    private PodDeletionCost deletionCost;
     private final Map<String, JobRunner> runners = new LinkedHashMap<>();
     private final Map<String, AtomicInteger> busy = new ConcurrentHashMap<>();
     private final Map<UUID, Running> running = new ConcurrentHashMap<>();
@@ -95,6 +97,9 @@ public class Worker {
         queue = new JobQueue(dataSource);
         registry = new ExecutorRegistry(dataSource);
         counts = new JobCounts(dataSource);
+        if (config.podName().isPresent() && config.podNamespace().isPresent()) {
+            deletionCost = PodDeletionCost.inCluster(config.podNamespace().get(), config.podName().get());
+        }
         for (JobRunner runner : runnerBeans) {
             if (backends.slots().getOrDefault(runner.kind(), 0) > 0) {
                 runners.put(runner.kind(), runner);
@@ -262,6 +267,9 @@ public class Worker {
                     s.checkedAt(), s.detail()));
         }
         registry.report(backends.executorId(), backends.slots(), busy(), reports, null);
+        if (deletionCost != null) {
+            deletionCost.update(running.size()); // idle pods go first when executors scale in
+        }
     }
 
     /**
