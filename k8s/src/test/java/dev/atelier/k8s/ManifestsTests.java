@@ -321,6 +321,23 @@ class ManifestsTests {
     }
 
     @Test
+    void theOtherGpuShapePointsOneExecutorPerGpuAtItsNodesBackends() throws Exception {
+        Assumptions.assumeTrue(Manifests.kubectlInstalled(),
+                "kubectl is not installed: the gpu-node-backends overlay is a patch of gpu and needs kustomize to render");
+        List<HasMetadata> resources = Manifests.rendered("gpu-node-backends");
+        PodSpec pod = deployment(resources, "executor").orElseThrow().getSpec().getTemplate().getSpec();
+        assertThat(pod.getContainers()).extracting(Container::getName).containsExactly("executor");
+        Container executor = pod.getContainers().get(0);
+        assertThat(executor.getResources().getLimits()).containsEntry("nvidia.com/gpu", new Quantity("1"));
+        assertThat(executor.getEnv()).anySatisfy(e -> {
+            assertThat(e.getName()).isEqualTo("HOST_IP");
+            assertThat(e.getValueFrom().getFieldRef().getFieldPath()).isEqualTo("status.hostIP");
+        });
+        assertThat(env(executor, "ATELIER_BACKENDS_OLLAMA_URL")).isEqualTo("http://${HOST_IP}:11434");
+        assertThat(env(executor, "ATELIER_BACKENDS_COMFYUI_URL")).isEqualTo("http://${HOST_IP}:8188");
+    }
+
+    @Test
     void kubectlRendersWhatTheFilesList() throws Exception {
         Assumptions.assumeTrue(Manifests.kubectlInstalled(),
                 "kubectl is not installed: the overlays were checked as their files list them, not as kustomize renders them");
