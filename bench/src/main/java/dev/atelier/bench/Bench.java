@@ -33,6 +33,7 @@ public final class Bench {
         try {
             stack.start();
             IntakeBench.run("http://localhost:" + ports.get("gateway"));
+            QueueBench.run(stack.jdbcUrl());
             LedgerBench.run("http://localhost:" + ports.get("ledger"), stack.jdbcUrl());
         } finally {
             stack.close();

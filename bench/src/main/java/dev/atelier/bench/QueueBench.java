@@ -1,0 +1,64 @@
+package dev.atelier.bench;
+
+import dev.atelier.store.AttemptOutcome;
+import dev.atelier.store.ClaimedJob;
+import dev.atelier.store.JobQueue;
+import dev.atelier.store.testing.ThreadBoundDataSource;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
+import org.postgresql.ds.PGSimpleDataSource;
+
+/**
+ * The queue core: claim + complete throughput of job-store's own operations with a no-op handler (no HTTP), several
+ * workers, each claiming up to 100 jobs per statement and completing them in one, over the jobs already queued
+ * (the intake bench leaves 100,000). The figure compares with other PostgreSQL job queues.
+ */
+final class QueueBench {
+
+    private static final int WORKERS = 4;
+    private static final int CLAIM = 100;
+    private static final List<String> MODELS = List.of("deepseek-r1:32b");
+
+    private QueueBench() {
+    }
+
+    static void run(String jdbcUrl) throws Exception {
+        PGSimpleDataSource postgres = new PGSimpleDataSource();
+        postgres.setUrl(jdbcUrl);
+        postgres.setUser("postgres");
+        try (ThreadBoundDataSource connections = new ThreadBoundDataSource(postgres)) {
+            JobQueue queue = new JobQueue(connections);
+            long queued = queue.countOpen();
+            AtomicLong done = new AtomicLong();
+            ExecutorService pool = Executors.newFixedThreadPool(WORKERS);
+            long started = System.nanoTime();
+            List<Future<?>> workers = new ArrayList<>();
+            for (int w = 0; w < WORKERS; w++) {
+                String executor = "bench-worker-" + w;
+                workers.add(pool.submit(() -> {
+                    List<ClaimedJob> jobs;
+                    while (!(jobs = queue.claim(executor, Map.of("ollama", CLAIM), MODELS, Duration.ofSeconds(30), null)).isEmpty()) {
+                        queue.finish(jobs.stream().map(j -> (AttemptOutcome) new AttemptOutcome.Success(j.id(),
+                                j.leaseToken(), "{\"text\": \"ok\"}")).toList(), null);
+                        done.addAndGet(jobs.size());
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> worker : workers) {
+                worker.get();
+            }
+            double seconds = (System.nanoTime() - started) / 1e9;
+            pool.shutdown();
+            System.out.printf("queue core: %,d of %,d queued jobs claimed and completed by %d workers (%d per claim) in "
+                            + "%.1f s = %,.0f jobs/s (%s)%n", done.get(), queued, WORKERS, CLAIM, seconds,
+                    done.get() / seconds, Bench.load());
+        }
+    }
+}
