@@ -83,13 +83,17 @@ public class ComfyJobRunner implements JobRunner {
             Optional<JsonNode> finished = Optional.empty();
             boolean adopt = false;
             if (promptId != null) {
-                Optional<JsonNode> earlier = client.history(promptId);
-                finished = earlier.filter(ComfyJobRunner::succeeded);
-                adopt = finished.isPresent() || (earlier.isEmpty() && client.queue().holds(promptId));
-                if (earlier.isPresent() && finished.isEmpty()) {
-                    promptId = null; // that run ended badly: this attempt starts a new one
+                // the queue first: ComfyUI saves a run's history before it leaves the queue, so a run missing from
+                // both was never posted (or was lost in a ComfyUI restart), never one that finished in between
+                adopt = client.queue().holds(promptId);
+                if (!adopt) {
+                    Optional<JsonNode> earlier = client.history(promptId);
+                    finished = earlier.filter(ComfyJobRunner::succeeded);
+                    adopt = finished.isPresent();
+                    if (earlier.isPresent() && finished.isEmpty()) {
+                        promptId = null; // that run ended badly: this attempt starts a new one
+                    }
                 }
-                // neither saved nor queued: committed but never posted (or lost in a ComfyUI restart), post it once
             }
             if (finished.isEmpty()) {
                 Run run = new Run(job, control);
