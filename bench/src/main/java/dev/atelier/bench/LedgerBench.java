@@ -3,6 +3,7 @@ package dev.atelier.bench;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import dev.atelier.store.JobCounts;
+import dev.atelier.store.testing.HeapPeak;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -14,9 +15,6 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.postgresql.ds.PGSimpleDataSource;
 
 /**
@@ -89,39 +87,25 @@ final class LedgerBench {
     }
 
     private static void export(HttpClient http, String ledger) throws Exception {
-        AtomicLong peakHeap = new AtomicLong();
-        Thread sampler = new Thread(() -> {
-            while (!Thread.currentThread().isInterrupted()) {
-                try {
-                    peakHeap.accumulateAndGet(heapUsed(http, ledger), Math::max);
-                    Thread.sleep(200);
-                } catch (InterruptedException e) {
-                    return;
-                } catch (Exception ignored) {
-                    // a missed sample
-                }
-            }
-        });
-        sampler.start();
         long lines = 0;
         long bytes = 0;
+        long peakHeap;
         long started = System.nanoTime();
         HttpResponse<java.io.InputStream> response = http.send(
                 HttpRequest.newBuilder(URI.create(ledger + "/api/v1/exports/ledger.jsonl")).build(),
                 HttpResponse.BodyHandlers.ofInputStream());
-        try (BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
+        try (HeapPeak heap = new HeapPeak(ledger);
+             BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
             String line;
             while ((line = reader.readLine()) != null) {
                 lines++;
                 bytes += line.length() + 1;
             }
-        } finally {
-            sampler.interrupt();
-            sampler.join();
+            peakHeap = heap.bytes();
         }
         double seconds = (System.nanoTime() - started) / 1e9;
         System.out.printf("export ledger.jsonl: %,d lines (%,d MB) in %.1f s = %,.0f lines/s; ledger heap peak %,d MB (%s)%n",
-                lines, bytes >> 20, seconds, lines / seconds, peakHeap.get() >> 20, Bench.load());
+                lines, bytes >> 20, seconds, lines / seconds, peakHeap >> 20, Bench.load());
     }
 
     private static void summary(HttpClient http, String ledger, String query, String what) throws Exception {
@@ -141,17 +125,5 @@ final class LedgerBench {
         System.out.printf("summary (%s) over %,d+ jobs: median %.1f ms, p95 %.1f ms of %d (%s)%n", what,
                 BATCHES * JOBS_PER_BATCH, millis.get(millis.size() / 2), millis.get((int) (millis.size() * 0.95)),
                 SUMMARY_RUNS, Bench.load());
-    }
-
-    private static long heapUsed(HttpClient http, String ledger) throws Exception {
-        String scrape = http.send(HttpRequest.newBuilder(URI.create(ledger + "/q/metrics")).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
-        Matcher m = Pattern.compile("^jvm_memory_used_bytes\\{area=\"heap\",[^}]*} ([0-9.eE+]+)$", Pattern.MULTILINE)
-                .matcher(scrape);
-        long used = 0;
-        while (m.find()) {
-            used += (long) Double.parseDouble(m.group(1));
-        }
-        return used;
     }
 }

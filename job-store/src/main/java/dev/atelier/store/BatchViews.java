@@ -2,6 +2,7 @@ package dev.atelier.store;
 
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -170,14 +171,17 @@ public class BatchViews {
     }
 
     public boolean exists(UUID batchId) {
-        return Transactions.inTransaction(dataSource, "find batch", c -> {
-            try (PreparedStatement ps = c.prepareStatement("select 1 from batch where id = ?")) {
-                ps.setObject(1, batchId);
-                try (ResultSet rs = ps.executeQuery()) {
-                    return rs.next();
-                }
+        return Transactions.inTransaction(dataSource, "find batch", c -> exists(c, batchId));
+    }
+
+    /** Whether the batch exists, read in the caller's transaction (and snapshot). */
+    static boolean exists(Connection c, UUID batchId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("select 1 from batch where id = ?")) {
+            ps.setObject(1, batchId);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
             }
-        });
+        }
     }
 
     /**

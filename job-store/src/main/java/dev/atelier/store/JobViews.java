@@ -85,7 +85,6 @@ public class JobViews {
             select kind, min(created_at) from job where state in ('pending', 'retry') group by kind
             """;
 
-    private static final String BATCH_EXISTS = "select 1 from batch where id = ?";
 
     private final DataSource dataSource;
     private final ExecutorRegistry registry;
@@ -138,7 +137,7 @@ public class JobViews {
     public Optional<List<JobRow>> list(JobFilter filter, UUID after, int limit, Duration liveWindow) {
         Optional<List<JobRow>> rows = Transactions.inTransaction(dataSource, "list jobs", c -> {
             readOnlySnapshot(c);
-            if (filter.batchId() != null && !exists(c, BATCH_EXISTS, filter.batchId())) {
+            if (filter.batchId() != null && !BatchViews.exists(c, filter.batchId())) {
                 return Optional.<List<JobRow>>empty();
             }
             StatementParts sql = new StatementParts("select " + COLUMNS + " from job j where true");
@@ -244,15 +243,6 @@ public class JobViews {
     static void readOnlySnapshot(Connection c) throws SQLException {
         try (var s = c.createStatement()) {
             s.execute("set transaction isolation level repeatable read, read only");
-        }
-    }
-
-    private static boolean exists(Connection c, String sql, UUID id) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setObject(1, id);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next();
-            }
         }
     }
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.atelier.store.testing.HeapPeak;
 import dev.atelier.store.testing.Inspect;
 import dev.atelier.store.testing.ServiceProcess;
 import dev.atelier.store.testing.TestPostgres;
@@ -19,9 +20,6 @@ import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -89,39 +87,15 @@ class LargeExportIT {
         return response;
     }
 
-    /** The ledger's heap in use, from its own /q/metrics. */
-    private static long heapUsed() throws Exception {
-        String scrape = HTTP.send(HttpRequest.newBuilder(URI.create(ledger.url() + "/q/metrics")).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
-        Matcher m = Pattern.compile("^jvm_memory_used_bytes\\{area=\"heap\",[^}]*} ([0-9.eE+]+)$", Pattern.MULTILINE).matcher(scrape);
-        long used = 0;
-        while (m.find()) {
-            used += (long) Double.parseDouble(m.group(1));
-        }
-        return used;
-    }
-
     @Test
     void theWholeExportStreamsInOrderWithinASmallHeapAndResumesExactly() throws Exception {
-        AtomicLong peakHeap = new AtomicLong();
-        Thread sampler = new Thread(() -> {
-            while (!Thread.currentThread().isInterrupted()) {
-                try {
-                    peakHeap.accumulateAndGet(heapUsed(), Math::max);
-                    Thread.sleep(250);
-                } catch (InterruptedException e) {
-                    return;
-                } catch (Exception ignored) {
-                    // a sample missed
-                }
-            }
-        });
-        sampler.start();
         long lines = 0;
         long bytes = 0;
         long expectedSeq = 1;
         long started = System.nanoTime();
-        try (BufferedReader reader = new BufferedReader(new InputStreamReader(export(0).body(), StandardCharsets.UTF_8))) {
+        long peakHeap;
+        try (HeapPeak heap = new HeapPeak(ledger.url());
+             BufferedReader reader = new BufferedReader(new InputStreamReader(export(0).body(), StandardCharsets.UTF_8))) {
             String line;
             while ((line = reader.readLine()) != null) {
                 JsonNode json = JSON.readTree(line);
@@ -132,13 +106,11 @@ class LargeExportIT {
                 lines++;
                 bytes += line.length() + 1;
             }
-        } finally {
-            sampler.interrupt();
-            sampler.join();
+            peakHeap = heap.bytes();
         }
         double seconds = (System.nanoTime() - started) / 1e9;
         System.out.printf("exported %,d lines (%,d bytes) in %.1f s: %,.0f lines/s; ledger heap peak %,d bytes (-Xmx128m)%n",
-                lines, bytes, seconds, lines / seconds, peakHeap.get());
+                lines, bytes, seconds, lines / seconds, peakHeap);
         assertThat(lines).isEqualTo(JOBS);
         assertThat(bytes).as("more bytes than a 128 MB heap could buffer beside the application").isGreaterThan(64L << 20);
         assertThat(ledger.isAlive()).isTrue();
