@@ -3,7 +3,7 @@ package dev.atelier.executor;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.atelier.executor.ollama.FakeOllama;
+import dev.atelier.fakes.FakeOllama;
 import dev.atelier.store.BatchMode;
 import dev.atelier.store.JobQueue;
 import dev.atelier.store.NewBatch;

@@ -39,6 +39,17 @@ public abstract class CallFailure extends RuntimeException {
         }
     }
 
+    /**
+     * The connection broke after the answer had started. Whose fault depends on what follows: if the backend is
+     * unreachable right after, it went away (a restart) and the job is handed back; if it still answers, the attempt
+     * is spent like a {@link Failed} one.
+     */
+    public static final class Broken extends CallFailure {
+        public Broken(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
     /** A job-caused error (500, an error in the stream, a timeout): the attempt is spent, with backoff. */
     public static final class Failed extends CallFailure {
         public Failed(String message, Throwable cause) {

@@ -194,7 +194,7 @@ public class OllamaHttp {
                 .ifNoItem().after(timeout).failWith(() -> new CallFailure.Failed("GET " + path + " timed out", null));
     }
 
-    /** Sorts a transport error: unreachable before an answer is the backend's fault; a stall or break after is the job's. */
+    /** Sorts a transport error: unreachable before an answer is the backend's fault; a stall is the job's; a break after is judged by the runner. */
     private CallFailure sort(Throwable error, boolean answerStarted) {
         if (error instanceof CallFailure failure) {
             return failure;
@@ -208,7 +208,7 @@ public class OllamaHttp {
         if (unreachable || !answerStarted) {
             return new CallFailure.Unavailable("Ollama at " + baseUrl + " is unreachable (" + what + ")", false, error);
         }
-        return new CallFailure.Failed("the connection to Ollama broke during the answer (" + what + ")", error);
+        return new CallFailure.Broken("the connection to Ollama broke during the answer (" + what + ")", error);
     }
 
     /** Sorts an error status by contracts 7: 503 busy, 404 model missing, 400 the request, anything else the job. */

@@ -83,6 +83,15 @@ public class OllamaJobRunner implements JobRunner {
                     + "' is not on the Ollama of " + backends.executorId()));
         } catch (CallFailure.Rejected e) {
             return outcome(new AttemptOutcome.Failure(job.id(), job.leaseToken(), e.getMessage(), false));
+        } catch (CallFailure.Broken e) {
+            if (control.stopped() != null) {
+                return stopped(job, control);
+            }
+            if (!monitor.reachable(kind())) { // Ollama went away mid-answer (a restart): not the job's fault
+                return outcome(backends.handBack(kind(), job, new CallFailure.Unavailable(e.getMessage(), false, e),
+                        ollama.busyPause()));
+            }
+            return outcome(new AttemptOutcome.Failure(job.id(), job.leaseToken(), e.getMessage(), true));
         } catch (CallFailure.Failed e) {
             if (control.stopped() != null) {
                 return stopped(job, control);

@@ -50,6 +50,16 @@ public class BackendMonitor {
         }
     }
 
+    /** Looks at one backend now (a call just broke off mid-answer) and says whether it answers at all. */
+    public synchronized boolean reachable(String kind) {
+        for (BackendProbe probe : probes) {
+            if (probe.kind().equals(kind)) {
+                check(probe);
+            }
+        }
+        return backends.state(kind).snapshot().status() != BackendState.Status.OFFLINE;
+    }
+
     private void check(BackendProbe probe) {
         BackendState state = backends.state(probe.kind());
         BackendsConfig.Backend settings = "ollama".equals(probe.kind()) ? config.ollama() : config.comfyui();

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atelier.executor.ExecutorProcess;
+import dev.atelier.fakes.FakeComfy;
 import dev.atelier.store.BatchMode;
 import dev.atelier.store.JobQueue;
 import dev.atelier.store.NewBatch;

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atelier.executor.backend.BackendState;
 import dev.atelier.executor.service.Backends;
+import dev.atelier.fakes.FakeComfy;
 import dev.atelier.store.Artifacts;
 import dev.atelier.store.BatchMode;
 import dev.atelier.store.JobQueue;

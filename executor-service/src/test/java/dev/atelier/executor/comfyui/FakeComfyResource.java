@@ -1,5 +1,6 @@
 package dev.atelier.executor.comfyui;
 
+import dev.atelier.fakes.FakeComfy;
 import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
 import java.lang.annotation.ElementType;
 import java.lang.annotation.Retention;

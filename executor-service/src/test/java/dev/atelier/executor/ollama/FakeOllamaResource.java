@@ -1,5 +1,6 @@
 package dev.atelier.executor.ollama;
 
+import dev.atelier.fakes.FakeOllama;
 import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
 import java.lang.annotation.ElementType;
 import java.lang.annotation.Retention;

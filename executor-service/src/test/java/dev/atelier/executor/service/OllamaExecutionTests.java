@@ -9,9 +9,9 @@ import static org.hamcrest.Matchers.containsString;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atelier.executor.backend.BackendState;
-import dev.atelier.executor.ollama.FakeOllama;
 import dev.atelier.executor.ollama.FakeOllamaResource;
 import dev.atelier.executor.ollama.OllamaClient;
+import dev.atelier.fakes.FakeOllama;
 import dev.atelier.store.BatchMode;
 import dev.atelier.store.JobQueue;
 import dev.atelier.store.NewBatch;
@@ -124,6 +124,16 @@ class OllamaExecutionTests {
                 "{\"prompt\": \"midstream-error 1\"}");
         awaitState(job, "failed");
         assertThat(inspect.job(job).error()).contains("model runner has unexpectedly stopped");
+    }
+
+    @Test
+    void aConnectionCutMidAnswerWhileOllamaStaysUpSpendsTheAttempt() {
+        UUID job = submit(batch(BatchMode.PARALLEL).retry(2, Duration.ZERO, 1.0), "ollama.generate",
+                "{\"prompt\": \"drop-midstream 1\"}");
+        awaitState(job, "failed");
+        assertThat(inspect.attempts(job)).extracting(Inspect.AttemptRow::status).containsExactly("failed", "failed");
+        assertThat(inspect.job(job).error()).contains("the connection to Ollama broke during the answer");
+        assertThat(backends.state("ollama").snapshot().status()).isEqualTo(BackendState.Status.ONLINE);
     }
 
     @Test

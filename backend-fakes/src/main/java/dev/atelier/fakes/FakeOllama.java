@@ -1,4 +1,4 @@
-package dev.atelier.executor.ollama;
+package dev.atelier.fakes;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -26,13 +26,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * the cancel: the fake notices when its next write fails and does not count the request as completed.
  * <p>
  * The prompt (or the last message) says how to behave, so one batch can mix cases:
- * {@code hang}, {@code fail-500}, {@code bad-request}, {@code midstream-error}, {@code slow:<ms>} (total time,
+ * {@code hang}, {@code fail-500}, {@code bad-request}, {@code midstream-error}, {@code drop-midstream} (the
+ * connection is cut after two chunks while the server stays up), {@code slow:<ms>} (total time,
  * spread over the chunks); anything else is answered at once.
  */
 public final class FakeOllama implements AutoCloseable {
 
     /** The exact ErrMaxQueue text, two spaces included (contracts 7.1). */
-    static final String QUEUE_FULL = "server busy, please try again.  maximum pending requests exceeded";
+    public static final String QUEUE_FULL = "server busy, please try again.  maximum pending requests exceeded";
 
     private final ObjectMapper json = new ObjectMapper();
     private final int port;
@@ -46,6 +47,7 @@ public final class FakeOllama implements AutoCloseable {
     private final AtomicInteger busyAnswers = new AtomicInteger();
     private volatile boolean released;
     private volatile boolean holdAll;
+    private volatile long answerMillis;
 
     // what it saw
     private final AtomicInteger inFlight = new AtomicInteger();
@@ -102,6 +104,11 @@ public final class FakeOllama implements AutoCloseable {
         busyAnswers.set(count);
     }
 
+    /** Every answer takes at least this long, spread over its chunks (a {@code slow:} prompt may ask for longer). */
+    public void answerMillis(long millis) {
+        answerMillis = millis;
+    }
+
     /** While on, every generate or chat request is held without an answer, whatever its prompt. */
     public void holdAll(boolean on) {
         holdAll = on;
@@ -113,6 +120,7 @@ public final class FakeOllama implements AutoCloseable {
         released = false;
         up();
         busyAnswers.set(0);
+        answerMillis = 0;
         maxInFlight.set(0);
         inFlightSamples.clear();
         callsByPrompt.clear();
@@ -160,8 +168,15 @@ public final class FakeOllama implements AutoCloseable {
 
     // ---------------------------------------------------------------- routing
 
+    /** Thrown out of a handler: the JDK server then closes the socket without ending the chunked answer. */
+    private static final class DropConnection extends RuntimeException {
+        DropConnection() {
+            super("dropped on purpose", null, false, false);
+        }
+    }
+
     private void route(HttpExchange exchange) throws IOException {
-        try (exchange) {
+        try {
             String path = exchange.getRequestURI().getPath();
             String method = exchange.getRequestMethod();
             if ("/api/version".equals(path) && "GET".equals(method)) {
@@ -184,7 +199,13 @@ public final class FakeOllama implements AutoCloseable {
             } else {
                 sendText(exchange, 404, "404 page not found");
             }
+        } catch (DropConnection dropped) {
+            throw dropped; // not closed: a close would end the answer cleanly
+        } catch (IOException | RuntimeException e) {
+            exchange.close();
+            throw e;
         }
+        exchange.close();
     }
 
     private void generate(HttpExchange exchange, boolean chat) throws IOException {
@@ -228,7 +249,8 @@ public final class FakeOllama implements AutoCloseable {
     private void answer(HttpExchange exchange, boolean chat, String model, String prompt, boolean stream, boolean think)
             throws IOException {
         String[] words = ("echo " + prompt).split(" ");
-        long total = prompt.startsWith("slow:") ? Long.parseLong(prompt.substring(5).trim().split(" ")[0]) : 0;
+        long asked = prompt.startsWith("slow:") ? Long.parseLong(prompt.substring(5).trim().split(" ")[0]) : 0;
+        long total = Math.max(asked, answerMillis);
         long pause = total / (words.length + 1);
         boolean midstreamError = prompt.startsWith("midstream-error");
         if (!stream) {
@@ -253,6 +275,9 @@ public final class FakeOllama implements AutoCloseable {
             for (int i = 0; i < words.length; i++) {
                 pause(pause);
                 writeLine(out, chunk(chat, model, (i == 0 ? "" : " ") + words[i], null));
+                if (prompt.startsWith("drop-midstream") && i == 1) {
+                    throw new DropConnection(); // Ollama still up: the connection alone broke
+                }
                 if (midstreamError && i == 1) {
                     writeLine(out, json.createObjectNode().put("error",
                             "model runner has unexpectedly stopped, this may be due to resource limitations"));

@@ -1,4 +1,4 @@
-package dev.atelier.executor.comfyui;
+package dev.atelier.fakes;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
