@@ -8,6 +8,7 @@ import jakarta.ws.rs.NotSupportedException;
 import jakarta.ws.rs.WebApplicationException;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
+import java.sql.SQLException;
 import java.util.List;
 import org.jboss.logging.Logger;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
@@ -82,7 +83,23 @@ public class ProblemMappers {
 
     @ServerExceptionMapper
     public Response unexpected(Throwable e) {
+        if (databaseUnreachable(e)) {
+            // a restart or failover of PostgreSQL: nothing changed, and the same request works again shortly
+            LOG.warnf("database unreachable: %s", e.getMessage());
+            return problem(new ProblemException(Problem.of(503, "the database is unreachable; try again shortly")));
+        }
         LOG.error("unexpected error", e);
         return Problem.of(500, "an unexpected error; it was logged").toResponse();
+    }
+
+    /** SQLSTATE class 08 (connection exception) or 57P01-57P03 (the server shutting down or starting up). */
+    static boolean databaseUnreachable(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException sql && sql.getSQLState() != null
+                    && (sql.getSQLState().startsWith("08") || sql.getSQLState().matches("57P0[123]"))) {
+                return true;
+            }
+        }
+        return false;
     }
 }

@@ -92,6 +92,9 @@ public class Worker {
     /** Drains one at a time; not the worker's own lock, which heartbeats take while a drain waits. */
     private final Object drainLock = new Object();
     private volatile Instant lastLoopAt = Instant.now();
+    /** Set when a heartbeat could not reach the database; cleared, with the time, by the next one that did. */
+    private volatile boolean databaseLost;
+    private volatile Instant databaseBackAt = Instant.EPOCH;
 
     void onStart(@Observes StartupEvent event) {
         queue = new JobQueue(dataSource);
@@ -246,7 +249,13 @@ public class Worker {
             beat.lost().forEach(token -> stop(token, CallControl.StopReason.LEASE_LOST));
             beat.cancelRequested().forEach(token -> stop(token, CallControl.StopReason.CANCEL));
             report();
+            if (databaseLost) {
+                databaseBackAt = Instant.now();
+                databaseLost = false;
+                LOG.info("the database is back; leases renewed");
+            }
         } catch (StoreException e) {
+            databaseLost = true;
             LOG.warnf("heartbeat failed: %s", e.getMessage());
         }
     }
@@ -279,6 +288,12 @@ public class Worker {
     @Scheduled(every = "${atelier.executor.reap-interval}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP,
             skipExecutionIf = NotStarted.class)
     void reap() {
+        if (databaseLost || Instant.now().isBefore(databaseBackAt.plus(config.lease()))) {
+            // Leases ran out while no executor could renew them. Every live executor's heartbeat (a fraction of a
+            // lease apart) renews its own within a lease of the database coming back; reaping sooner would spend
+            // attempts of jobs that are running fine. An outage shorter than a heartbeat expires no lease at all.
+            return;
+        }
         try {
             int page = 500;
             while (queue.reapExpired(page, null).size() == page) {
