@@ -41,7 +41,12 @@ public final class ServiceProcess implements AutoCloseable {
      */
     public static ServiceProcess start(String name, TestPostgres.Database db, String maxHeap, Map<String, String> env)
             throws IOException, InterruptedException {
-        Path jar = Path.of("target/quarkus-app/quarkus-run.jar");
+        return start(name, Path.of("target/quarkus-app/quarkus-run.jar"), db, maxHeap, env);
+    }
+
+    /** The same for another module's packaged application: {@code jar} is its {@code quarkus-run.jar}. */
+    public static ServiceProcess start(String name, Path jar, TestPostgres.Database db, String maxHeap,
+                                       Map<String, String> env) throws IOException, InterruptedException {
         if (!Files.exists(jar)) {
             throw new IllegalStateException(jar.toAbsolutePath() + " is missing: this test runs after package");
         }

@@ -1,0 +1,147 @@
+package dev.atelier.system;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.atelier.fakes.FakeComfy;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The studio's roster, as the old batch runner ran it, through the HTTP API of the whole stack: the starter crews
+ * {@code mk1} and {@code code}, a ComfyUI crew made here for portraits, and one {@code priority} batch.
+ */
+class StudioRosterIT {
+
+    static Stack stack;
+
+    @BeforeAll
+    static void start() throws Exception {
+        stack = Stack.start("roster", "executor-a", "executor-b");
+        stack.ollama.answerMillis(300); // long enough that a priority group starting early would overlap
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (stack != null) {
+            stack.close();
+        }
+    }
+
+    @Test
+    void theRosterRunsInPriorityOrderAndEveryResultArtifactAndExportLinesUp() throws Exception {
+        JsonNode workflow = Stack.json(FakeComfy.txt2img());
+        ((com.fasterxml.jackson.databind.node.ObjectNode) workflow.get("6").get("inputs"))
+                .put("text", "a portrait of {task}, Mortal Kombat 1 key art");
+        stack.gateway().body(Map.of("type", "comfyui.workflow", "workflow", workflow))
+                .put("/api/v1/crews/portrait").then().statusCode(201);
+
+        String batchId = stack.submit(Map.of("name", "mk1-roster", "mode", "priority",
+                "labels", Map.of("project", "mk1"),
+                "jobs", List.of(
+                        Map.of("key", "scorpion", "crew", "mk1", "task", "Scorpion", "priority", 1),
+                        Map.of("key", "subzero", "crew", "mk1", "task", "SubZero", "priority", 1),
+                        Map.of("key", "raiden", "crew", "mk1", "task", "Raiden", "priority", 2),
+                        Map.of("key", "liukang", "crew", "mk1", "task", "LiuKang", "priority", 2),
+                        Map.of("key", "healthui", "crew", "code", "task", "Create HealthUI.cs", "priority", 3),
+                        Map.of("key", "scorpion-portrait", "crew", "portrait", "task", "Scorpion", "priority", 2),
+                        Map.of("key", "subzero-portrait", "crew", "portrait", "task", "SubZero", "priority", 2))));
+
+        JsonNode batch = stack.awaitTerminal(batchId, Duration.ofSeconds(90));
+        assertThat(batch.path("state").asText()).isEqualTo("success");
+        assertThat(batch.path("status_counts").path("success").asInt()).isEqualTo(7);
+        assertThat(batch.path("progress").asDouble()).isEqualTo(1.0);
+
+        Map<String, JsonNode> jobs = stack.jobs(batchId).stream()
+                .map(j -> stack.job(j.path("id").asText()))
+                .collect(Collectors.toMap(j -> j.path("key").asText(), j -> j, (a, b) -> a, TreeMap::new));
+        assertThat(jobs).hasSize(7);
+
+        // ordering, from the attempts' own timestamps: a group starts only after the one before it has finished
+        Map<Integer, List<JsonNode>> attemptsByGroup = new TreeMap<>();
+        jobs.values().forEach(j -> {
+            assertThat(j.path("attempts")).as(j.path("key").asText()).hasSize(1);
+            attemptsByGroup.computeIfAbsent(j.path("priority").asInt(), p -> new java.util.ArrayList<>())
+                    .add(j.path("attempts").get(0));
+        });
+        assertThat(attemptsByGroup.keySet()).containsExactly(1, 2, 3);
+        assertThat(lastFinish(attemptsByGroup.get(1))).isBefore(firstStart(attemptsByGroup.get(2)));
+        assertThat(lastFinish(attemptsByGroup.get(2))).isBefore(firstStart(attemptsByGroup.get(3)));
+        // the two executors shared the work
+        assertThat(jobs.values().stream().map(j -> j.path("attempts").get(0).path("executor").asText()).distinct())
+                .containsExactlyInAnyOrder("executor-a", "executor-b");
+
+        // results: the crews expanded into the calls Ollama saw, and the answers came back
+        JsonNode scorpion = jobs.get("scorpion");
+        assertThat(scorpion.path("crew").asText()).isEqualTo("mk1");
+        assertThat(scorpion.path("result").path("model").asText()).isEqualTo("deepseek-r1:32b");
+        assertThat(scorpion.path("result").path("text").asText()).contains("`ScorpionFighter`");
+        assertThat(jobs.get("healthui").path("result").path("model").asText()).isEqualTo("deepseek-coder:6.7b");
+        assertThat(jobs.get("healthui").path("result").path("text").asText()).contains("Create HealthUI.cs");
+        assertThat(stack.ollama.requests()).anySatisfy(r -> {
+            assertThat(r.path("model").asText()).isEqualTo("deepseek-r1:32b");
+            assertThat(r.path("system").asText()).startsWith("You are a senior gameplay programmer");
+            assertThat(r.path("prompt").asText()).contains("LiuKang");
+        });
+
+        // artifacts: each portrait's image, byte for byte what ComfyUI saved, served by the ledger
+        for (String key : List.of("scorpion-portrait", "subzero-portrait")) {
+            JsonNode artifacts = jobs.get(key).path("result").path("artifacts");
+            assertThat(artifacts).as(key).hasSize(1);
+            JsonNode artifact = artifacts.get(0);
+            byte[] saved = stack.comfy.file(artifact.path("name").asText());
+            byte[] served = stack.ledger().get("/api/v1/artifacts/" + artifact.path("id").asText())
+                    .then().statusCode(200).contentType("image/png").extract().asByteArray();
+            assertThat(served).isEqualTo(saved);
+            assertThat(artifact.path("sha256").asText())
+                    .isEqualTo(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(saved)));
+        }
+        assertThat(stack.comfy.submitted()).anySatisfy(graph ->
+                assertThat(graph.path("6").path("inputs").path("text").asText())
+                        .isEqualTo("a portrait of SubZero, Mortal Kombat 1 key art"));
+
+        // the summary for the batch and for its label
+        for (String filter : List.of("batch=" + batchId, "label=project:mk1")) {
+            JsonNode summary = Stack.json(stack.ledger().get("/api/v1/summary?" + filter)
+                    .then().statusCode(200).extract().asString());
+            assertThat(summary.path("total_tasks").asInt()).as(filter).isEqualTo(7);
+            assertThat(summary.path("status_counts").path("success").asInt()).as(filter).isEqualTo(7);
+            assertThat(summary.path("services").path("ollama").asText()).isEqualTo("online");
+            assertThat(summary.path("services").path("comfyui").asText()).isEqualTo("online");
+        }
+
+        // the ledger export: one success line per job, crew and task as submitted, in seq order
+        List<JsonNode> ledger = stack.export("ledger", batchId);
+        assertThat(ledger).hasSize(7).allSatisfy(line -> assertThat(line.path("status").asText()).isEqualTo("success"));
+        assertThat(ledger.stream().map(l -> l.path("seq").asLong()).toList()).isSorted().doesNotHaveDuplicates();
+        assertThat(ledger.stream().map(l -> l.path("crew").asText() + "/" + l.path("task").asText()).toList())
+                .containsExactlyInAnyOrder("mk1/Scorpion", "mk1/SubZero", "mk1/Raiden", "mk1/LiuKang",
+                        "code/Create HealthUI.cs", "portrait/Scorpion", "portrait/SubZero");
+        // and the events export: one spent attempt per job, the first, successful
+        List<JsonNode> events = stack.export("events", batchId);
+        assertThat(events).hasSize(7).allSatisfy(line -> {
+            assertThat(line.path("status").asText()).isEqualTo("success");
+            assertThat(line.path("attempt").asInt()).isEqualTo(1);
+        });
+        assertThat(events.stream().map(e -> e.path("job_id").asText()).distinct()).hasSize(7);
+    }
+
+    private static Instant lastFinish(List<JsonNode> attempts) {
+        return attempts.stream().map(a -> Instant.parse(a.path("finished_at").asText())).max(Instant::compareTo)
+                .orElseThrow();
+    }
+
+    private static Instant firstStart(List<JsonNode> attempts) {
+        return attempts.stream().map(a -> Instant.parse(a.path("started_at").asText())).min(Instant::compareTo)
+                .orElseThrow();
+    }
+}
