@@ -8,6 +8,7 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -22,20 +23,31 @@ public final class Bench {
     private Bench() {
     }
 
+    /** Each service's memory as deployed: the manifests give every container 512 MiB. */
+    static final String CONTAINER_MEMORY = "-XX:MaxRAM=512m";
+
     public static void main(String[] args) throws Exception {
+        // initdb and the server log every line through zonky; the services' log manager is on the class path
+        System.setProperty("org.slf4j.simpleLogger.log.io.zonky", "warn");
+        System.setProperty("java.util.logging.manager", "org.jboss.logmanager.LogManager");
         Path root = Path.of(args.length > 0 ? args[0] : ".").toAbsolutePath().normalize();
         Path data = Files.createTempDirectory("atelier-bench-");
         Map<String, Integer> ports = new LinkedHashMap<>();
         ports.put("gateway", freePort());
         ports.put("ledger", freePort());
-        LocalStack stack = new LocalStack(new LocalStack.Settings(root, data, freePort(), ports, Map.of()),
+        LocalStack stack = new LocalStack(new LocalStack.Settings(root, data, freePort(), ports,
+                        Map.of("JAVA_TOOL_OPTIONS", CONTAINER_MEMORY)),
                 new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
         try {
             stack.start();
-            IntakeBench.run("http://localhost:" + ports.get("gateway"));
+            String gateway = "http://localhost:" + ports.get("gateway");
+            String ledger = "http://localhost:" + ports.get("ledger");
+            IntakeBench.run(gateway);
             QueueBench.run(stack.jdbcUrl());
-            LedgerBench.run("http://localhost:" + ports.get("ledger"), stack.jdbcUrl());
+            new ClusterBench(gateway, ledger, stack.jdbcUrl(), root, stack.servicePids()).run();
+            LedgerBench.run(ledger, stack.jdbcUrl());
         } finally {
+            printTable();
             stack.close();
             try (var files = Files.walk(data)) {
                 files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
@@ -43,13 +55,38 @@ public final class Bench {
         }
     }
 
+    private record Figure(String name, String value, String target, String load) {
+    }
+
+    private static final List<Figure> FIGURES = new ArrayList<>();
+
+    /** Prints a figure as it is measured, and keeps it for the table at the end. */
+    static void figure(String name, String value, String target) {
+        Figure figure = new Figure(name, value, target, load());
+        FIGURES.add(figure);
+        System.out.printf("%s: %s (target %s; %s)%n", name, value, target, figure.load());
+    }
+
+    private static void printTable() {
+        int nameWidth = FIGURES.stream().mapToInt(f -> f.name().length()).max().orElse(10);
+        int valueWidth = FIGURES.stream().mapToInt(f -> f.value().length()).max().orElse(10);
+        int targetWidth = FIGURES.stream().mapToInt(f -> f.target().length()).max().orElse(6);
+        String row = "| %-" + nameWidth + "s | %-" + valueWidth + "s | %-" + targetWidth + "s | %-8s |%n";
+        System.out.println();
+        System.out.printf(row, "figure", "this machine", "target", "load avg");
+        System.out.printf(row, "-".repeat(nameWidth), "-".repeat(valueWidth), "-".repeat(targetWidth), "-".repeat(8));
+        FIGURES.forEach(f -> System.out.printf(row, f.name(), f.value(), f.target(), f.load()));
+        System.out.printf("%d cores; PostgreSQL with fsync and synchronous_commit on%n",
+                Runtime.getRuntime().availableProcessors());
+    }
+
     /** The 1-minute load average, printed next to each figure: these machines are shared. */
     static String load() {
         try {
             List<String> parts = List.of(Files.readString(Path.of("/proc/loadavg")).split(" "));
-            return "load " + parts.get(0);
+            return parts.get(0);
         } catch (IOException e) {
-            return "load n/a";
+            return "n/a";
         }
     }
 

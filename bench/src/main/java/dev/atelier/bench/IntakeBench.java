@@ -43,9 +43,11 @@ public final class IntakeBench {
         }
         List<Double> sorted = new ArrayList<>(millis);
         Collections.sort(sorted);
-        System.out.printf("intake of a %,d-job batch (%,d bytes), %d runs: %s ms; median %.0f ms (%s)%n", JOBS,
-                body.getBytes(StandardCharsets.UTF_8).length, RUNS,
-                millis.stream().map(m -> String.format("%.0f", m)).toList(), sorted.get(RUNS / 2), Bench.load());
+        double median = sorted.get(RUNS / 2);
+        Bench.figure(String.format("intake, %,d-job batch (%,d KB), median of %d", JOBS,
+                        body.getBytes(StandardCharsets.UTF_8).length >> 10, RUNS),
+                String.format("%.0f ms = %,.0f jobs/s (runs %s)", median, JOBS / (median / 1000),
+                        millis.stream().map(m -> String.format("%.0f", m)).toList()), "≤ 250 ms");
     }
 
     private static String batch() {

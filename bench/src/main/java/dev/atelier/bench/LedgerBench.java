@@ -104,8 +104,9 @@ final class LedgerBench {
             peakHeap = heap.bytes();
         }
         double seconds = (System.nanoTime() - started) / 1e9;
-        System.out.printf("export ledger.jsonl: %,d lines (%,d MB) in %.1f s = %,.0f lines/s; ledger heap peak %,d MB (%s)%n",
-                lines, bytes >> 20, seconds, lines / seconds, peakHeap >> 20, Bench.load());
+        Bench.figure(String.format("export ledger.jsonl, %,d lines (%,d MB)", lines, bytes >> 20),
+                String.format("%,.0f lines/s (%.1f s); ledger heap peak %,d MB", lines / seconds, seconds,
+                        peakHeap >> 20), "≥ 200,000 lines/s");
     }
 
     private static void summary(HttpClient http, String ledger, String query, String what) throws Exception {
@@ -122,8 +123,8 @@ final class LedgerBench {
             }
         }
         Collections.sort(millis);
-        System.out.printf("summary (%s) over %,d+ jobs: median %.1f ms, p95 %.1f ms of %d (%s)%n", what,
-                BATCHES * JOBS_PER_BATCH, millis.get(millis.size() / 2), millis.get((int) (millis.size() * 0.95)),
-                SUMMARY_RUNS, Bench.load());
+        Bench.figure(String.format("summary (%s) over %,d+ jobs, %d runs", what, BATCHES * JOBS_PER_BATCH, SUMMARY_RUNS),
+                String.format("median %.1f ms, p95 %.1f ms", millis.get(millis.size() / 2),
+                        millis.get((int) (millis.size() * 0.95))), "—");
     }
 }

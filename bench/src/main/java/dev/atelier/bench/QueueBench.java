@@ -56,9 +56,9 @@ final class QueueBench {
             }
             double seconds = (System.nanoTime() - started) / 1e9;
             pool.shutdown();
-            System.out.printf("queue core: %,d of %,d queued jobs claimed and completed by %d workers (%d per claim) in "
-                            + "%.1f s = %,.0f jobs/s (%s)%n", done.get(), queued, WORKERS, CLAIM, seconds,
-                    done.get() / seconds, Bench.load());
+            Bench.figure(String.format("queue core, %d workers, %d per claim, no-op", WORKERS, CLAIM),
+                    String.format("%,.0f jobs/s (%,d of %,d queued in %.1f s)", done.get() / seconds, done.get(),
+                            queued, seconds), "≥ 20,000 jobs/s");
         }
     }
 }

@@ -194,6 +194,16 @@ public final class LocalStack implements AutoCloseable {
         return "jdbc:postgresql://localhost:" + settings.postgresPort() + "/" + DATABASE;
     }
 
+    /** Each running service's process id, by name (for the bench's memory figures). */
+    public Map<String, Long> servicePids() {
+        Map<String, Long> pids = new LinkedHashMap<>();
+        List<String> names = new ArrayList<>(settings.servicePorts().keySet());
+        for (int i = 0; i < services.size(); i++) {
+            pids.put(names.get(i), services.get(i).pid());
+        }
+        return pids;
+    }
+
     /** Blocks until one service exits, and returns its exit code. */
     public int awaitAnyServiceExit() throws InterruptedException {
         while (true) {
