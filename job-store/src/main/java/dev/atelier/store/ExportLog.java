@@ -15,9 +15,10 @@ import java.util.UUID;
 import javax.sql.DataSource;
 
 /**
- * Reads the two export logs a page at a time, in {@code seq} order. Because {@code seq} is handed out in commit
- * order (V1__schema.sql, export_counter), a reader that resumes after the last seq it saw never skips a line.
- * Each page is its own short transaction, so a long export holds no connection between pages.
+ * Reads the two export logs a page at a time, in {@code seq} order. Lines are written without a number and numbered
+ * once their transactions have ended, one round after another (V5__numbered_exports_and_lighter_writes.sql), so a reader that resumes
+ * after the last seq it saw never skips a line. Each page first numbers what is waiting, then reads; each is its
+ * own short transaction, so a long export holds no connection between pages.
  */
 @ApplicationScoped
 public class ExportLog {
@@ -61,8 +62,28 @@ public class ExportLog {
         this.dataSource = dataSource;
     }
 
+    /** Lines numbered per round and log; a larger backlog is numbered over several rounds. */
+    public static final int NUMBERING_ROUND = 10_000;
+
+    /**
+     * Numbers export lines whose transactions have ended (one round); returns how many. Readers call it before each
+     * page and the executors' reap loop calls it, so lines are served soon after they commit.
+     */
+    public long numberNewLines() {
+        return Transactions.inTransaction(dataSource, "number export lines", c -> {
+            try (PreparedStatement ps = c.prepareStatement("select number_export_lines(?)")) {
+                ps.setInt(1, NUMBERING_ROUND);
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    return rs.getLong(1);
+                }
+            }
+        });
+    }
+
     /** Up to {@code limit} ledger lines after {@code afterSeq}, oldest first. */
     public List<LedgerLine> ledgerAfter(ExportFilter filter, long afterSeq, int limit) {
+        numberNewLines();
         return Transactions.inTransaction(dataSource, "read ledger", c -> {
             List<LedgerLine> lines = new ArrayList<>();
             try (PreparedStatement ps = page(c, LEDGER_PAGE, filter, afterSeq, limit); ResultSet rs = ps.executeQuery()) {
@@ -78,6 +99,7 @@ public class ExportLog {
 
     /** Up to {@code limit} event lines after {@code afterSeq}, oldest first. */
     public List<EventLine> eventsAfter(ExportFilter filter, long afterSeq, int limit) {
+        numberNewLines();
         return Transactions.inTransaction(dataSource, "read events", c -> {
             List<EventLine> lines = new ArrayList<>();
             try (PreparedStatement ps = page(c, EVENTS_PAGE, filter, afterSeq, limit); ResultSet rs = ps.executeQuery()) {

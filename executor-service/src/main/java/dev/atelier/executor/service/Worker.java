@@ -5,6 +5,7 @@ import dev.atelier.executor.config.ExecutorConfig;
 import dev.atelier.store.AttemptOutcome;
 import dev.atelier.store.ClaimedJob;
 import dev.atelier.store.ExecutorRegistry;
+import dev.atelier.store.ExportLog;
 import dev.atelier.executor.kubernetes.PodDeletionCost;
 import dev.atelier.store.JobCounts;
 import dev.atelier.store.JobQueue;
@@ -76,6 +77,7 @@ public class Worker {
     private JobQueue queue;
     private ExecutorRegistry registry;
     private JobCounts counts;
+    private ExportLog exports;
     private PodDeletionCost deletionCost;
     private final Map<String, JobRunner> runners = new LinkedHashMap<>();
     private final Map<String, AtomicInteger> busy = new ConcurrentHashMap<>();
@@ -100,6 +102,7 @@ public class Worker {
         queue = new JobQueue(dataSource);
         registry = new ExecutorRegistry(dataSource);
         counts = new JobCounts(dataSource);
+        exports = new ExportLog(dataSource);
         if (config.podName().isPresent() && config.podNamespace().isPresent()) {
             deletionCost = PodDeletionCost.inCluster(config.podNamespace().get(), config.podName().get());
         }
@@ -282,8 +285,8 @@ public class Worker {
     }
 
     /**
-     * Takes back the jobs of executors that died or hung, fails jobs whose model nobody offers, and folds the job
-     * count deltas (one executor at a time does; the others skip).
+     * Takes back the jobs of executors that died or hung, fails jobs whose model nobody offers, folds the job count
+     * deltas (one executor at a time does; the others skip), and numbers new export lines.
      */
     @Scheduled(every = "${atelier.executor.reap-interval}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP,
             skipExecutionIf = NotStarted.class)
@@ -301,6 +304,9 @@ public class Worker {
             }
             queue.sweepUnservableModels(config.modelGrace(), config.lease().multipliedBy(2), null);
             counts.compact();
+            for (int round = 0; round < 10 && exports.numberNewLines() >= ExportLog.NUMBERING_ROUND; round++) {
+                LOG.debug("numbered a full round of export lines, numbering on");
+            }
         } catch (StoreException e) {
             LOG.warnf("reaping failed: %s", e.getMessage());
         }

@@ -15,7 +15,9 @@ import org.hibernate.annotations.Immutable;
 @Immutable
 public class LedgerLineEntity extends PanacheEntityBase {
     @Id
-    public long seq;
+    public long id;
+    /** Null until the line is numbered (V5__numbered_exports_and_lighter_writes.sql). */
+    public Long seq;
     @Column(name = "job_id")
     public UUID jobId;
     @Column(name = "batch_id")

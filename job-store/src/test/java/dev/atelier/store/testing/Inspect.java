@@ -44,11 +44,11 @@ public final class Inspect {
     }
 
     public List<String> eventStatuses(UUID jobId) {
-        return query("select status from event_line where job_id = ? order by seq", jobId, rs -> rs.getString(1));
+        return query("select status from event_line where job_id = ? order by id", jobId, rs -> rs.getString(1));
     }
 
     public List<String> ledgerStatuses(UUID jobId) {
-        return query("select status from ledger_line where job_id = ? order by seq", jobId, rs -> rs.getString(1));
+        return query("select status from ledger_line where job_id = ? order by id", jobId, rs -> rs.getString(1));
     }
 
     /** Runs a statement that changes rows (test setup), with its parameters bound in order. */
