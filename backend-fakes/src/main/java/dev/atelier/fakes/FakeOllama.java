@@ -11,6 +11,8 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -52,11 +54,18 @@ public final class FakeOllama implements AutoCloseable {
     // what it saw
     private final AtomicInteger inFlight = new AtomicInteger();
     private final AtomicInteger maxInFlight = new AtomicInteger();
-    private final List<Integer> inFlightSamples = new CopyOnWriteArrayList<>();
+    // appended on every chunk: a copy-on-write list would copy itself each time (quadratic over a bench's 100,000)
+    private final List<Integer> inFlightSamples = Collections.synchronizedList(new ArrayList<>());
     private final Map<String, AtomicInteger> callsByPrompt = new ConcurrentHashMap<>();
     private final Map<String, AtomicInteger> completedByPrompt = new ConcurrentHashMap<>();
     private final List<String> aborted = new CopyOnWriteArrayList<>();
-    private final List<JsonNode> requests = new CopyOnWriteArrayList<>();
+    private final List<JsonNode> requests = Collections.synchronizedList(new ArrayList<>());
+
+    static {
+        // Ollama (Go's net/http) sets TCP_NODELAY; without it the JDK server's small chunk writes meet the client's
+        // delayed ACKs and every streamed answer stalls ~40 ms. Read once, when the JDK server first loads.
+        System.setProperty("sun.net.httpserver.nodelay", "true");
+    }
 
     public FakeOllama() {
         try (var probe = new java.net.ServerSocket(0)) {
@@ -152,11 +161,15 @@ public final class FakeOllama implements AutoCloseable {
 
     /** How many requests were in flight, sampled each time a request started or a chunk was written. */
     public List<Integer> inFlightSamples() {
-        return inFlightSamples;
+        synchronized (inFlightSamples) {
+            return List.copyOf(inFlightSamples);
+        }
     }
 
     public List<JsonNode> requests() {
-        return requests;
+        synchronized (requests) {
+            return List.copyOf(requests);
+        }
     }
 
     @Override
