@@ -30,7 +30,13 @@ public final class Bench {
         // initdb and the server log every line through zonky; the services' log manager is on the class path
         System.setProperty("org.slf4j.simpleLogger.log.io.zonky", "warn");
         System.setProperty("java.util.logging.manager", "org.jboss.logmanager.LogManager");
-        Path root = Path.of(args.length > 0 ? args[0] : ".").toAbsolutePath().normalize();
+        List<String> arguments = List.of(args);
+        boolean profiled = arguments.contains("--profile");
+        // --only=queue,cluster runs some of the figures (the queue core works through what intake left)
+        List<String> only = arguments.stream().filter(a -> a.startsWith("--only=")).findFirst()
+                .map(a -> List.of(a.substring("--only=".length()).split(","))).orElse(List.of());
+        Path root = Path.of(arguments.stream().filter(a -> !a.startsWith("--")).findFirst().orElse("."))
+                .toAbsolutePath().normalize();
         Path data = Files.createTempDirectory("atelier-bench-");
         Map<String, Integer> ports = new LinkedHashMap<>();
         ports.put("gateway", freePort());
@@ -38,14 +44,28 @@ public final class Bench {
         LocalStack stack = new LocalStack(new LocalStack.Settings(root, data, freePort(), ports,
                         Map.of("JAVA_TOOL_OPTIONS", CONTAINER_MEMORY)),
                 new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+        if (profiled) {
+            StatementProfile.configure(stack);
+        }
         try {
             stack.start();
+            if (profiled) {
+                profile = StatementProfile.start(stack.jdbcUrl());
+            }
             String gateway = "http://localhost:" + ports.get("gateway");
             String ledger = "http://localhost:" + ports.get("ledger");
-            IntakeBench.run(gateway);
-            QueueBench.run(stack.jdbcUrl());
-            new ClusterBench(gateway, ledger, stack.jdbcUrl(), root, stack.servicePids()).run();
-            LedgerBench.run(ledger, stack.jdbcUrl());
+            if (only.isEmpty() || only.contains("intake")) {
+                IntakeBench.run(gateway);
+            }
+            if (only.isEmpty() || only.contains("queue")) {
+                QueueBench.run(stack.jdbcUrl());
+            }
+            if (only.isEmpty() || only.contains("cluster")) {
+                new ClusterBench(gateway, ledger, stack.jdbcUrl(), root, stack.servicePids()).run();
+            }
+            if (only.isEmpty() || only.contains("ledger")) {
+                LedgerBench.run(ledger, stack.jdbcUrl());
+            }
         } finally {
             printTable();
             stack.close();
@@ -59,12 +79,20 @@ public final class Bench {
     }
 
     private static final List<Figure> FIGURES = new ArrayList<>();
+    private static StatementProfile profile;
 
     /** Prints a figure as it is measured, and keeps it for the table at the end. */
     static void figure(String name, String value, String target) {
         Figure figure = new Figure(name, value, target, load());
         FIGURES.add(figure);
         System.out.printf("%s: %s (target %s; %s)%n", name, value, target, figure.load());
+        if (profile != null) {
+            try {
+                profile.print(name);
+            } catch (java.sql.SQLException e) {
+                System.out.println("-- no profile: " + e.getMessage());
+            }
+        }
     }
 
     private static void printTable() {

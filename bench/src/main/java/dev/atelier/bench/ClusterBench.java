@@ -40,7 +40,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class ClusterBench {
 
-    private static final int SLOTS = 16;
+    private static final int SLOTS = 64;
     private static final int E2E_JOBS = 20_000;
 
     private final String gateway;

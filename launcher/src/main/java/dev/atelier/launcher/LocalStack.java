@@ -52,6 +52,7 @@ public final class LocalStack implements AutoCloseable {
     private final PrintStream out;
     private final List<Process> services = new ArrayList<>();
     private EmbeddedPostgres postgres;
+    private final Map<String, String> postgresSettings = new LinkedHashMap<>();
     private volatile boolean stopping;
 
     public LocalStack(Settings settings, PrintStream out) {
@@ -83,12 +84,19 @@ public final class LocalStack implements AutoCloseable {
         System.exit(1);
     }
 
+    /** A server setting on top of the durable ones (the bench's profile mode loads pg_stat_statements); before start. */
+    public void postgresSetting(String key, String value) {
+        postgresSettings.put(key, value);
+    }
+
     /** Starts PostgreSQL and the services, and returns once every service is ready. */
     public void start() throws IOException, SQLException, InterruptedException {
         long started = System.nanoTime();
         Path pgData = settings.dataDirectory().resolve("postgres");
         Files.createDirectories(pgData);
-        postgres = EmbeddedPostgres.builder()
+        EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder();
+        postgresSettings.forEach(builder::setServerConfig);
+        postgres = builder
                 .setDataDirectory(pgData)
                 .setCleanDataDirectory(false)
                 // stopped by close(), after the services, never before them
