@@ -84,10 +84,11 @@ public class OllamaJobRunner implements JobRunner {
         } catch (CallFailure.Rejected e) {
             return outcome(new AttemptOutcome.Failure(job.id(), job.leaseToken(), e.getMessage(), false));
         } catch (CallFailure.Broken e) {
+            Instant brokeAt = Instant.now();
             if (control.stopped() != null) {
                 return stopped(job, control);
             }
-            if (!monitor.reachable(kind())) { // Ollama went away mid-answer (a restart): not the job's fault
+            if (!monitor.reachable(kind(), brokeAt)) { // Ollama went away mid-answer (a restart): not the job's fault
                 return outcome(backends.handBack(kind(), job, new CallFailure.Unavailable(e.getMessage(), false, e),
                         ollama.busyPause()));
             }

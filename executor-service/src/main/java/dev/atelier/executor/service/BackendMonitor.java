@@ -50,11 +50,17 @@ public class BackendMonitor {
         }
     }
 
-    /** Looks at one backend now (a call just broke off mid-answer) and says whether it answers at all. */
-    public synchronized boolean reachable(String kind) {
-        for (BackendProbe probe : probes) {
-            if (probe.kind().equals(kind)) {
-                check(probe);
+    /**
+     * Whether a backend answers at all, by a check made after {@code since} (a call broke off mid-answer then). Calls
+     * that broke together share one check: the first caller makes it, the others find it done.
+     */
+    public synchronized boolean reachable(String kind, Instant since) {
+        Instant checked = backends.state(kind).snapshot().checkedAt();
+        if (checked == null || checked.isBefore(since)) {
+            for (BackendProbe probe : probes) {
+                if (probe.kind().equals(kind)) {
+                    check(probe);
+                }
             }
         }
         return backends.state(kind).snapshot().status() != BackendState.Status.OFFLINE;
