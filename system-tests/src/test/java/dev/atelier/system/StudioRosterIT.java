@@ -76,9 +76,9 @@ class StudioRosterIT {
         assertThat(attemptsByGroup.keySet()).containsExactly(1, 2, 3);
         assertThat(lastFinish(attemptsByGroup.get(1))).isBefore(firstStart(attemptsByGroup.get(2)));
         assertThat(lastFinish(attemptsByGroup.get(2))).isBefore(firstStart(attemptsByGroup.get(3)));
-        // the two executors shared the work
-        assertThat(jobs.values().stream().map(j -> j.path("attempts").get(0).path("executor").asText()).distinct())
-                .containsExactlyInAnyOrder("executor-a", "executor-b");
+        // which executor took which job is up to the claims; each attempt names one of the two
+        assertThat(jobs.values()).allSatisfy(j -> assertThat(j.path("attempts").get(0).path("executor").asText())
+                .isIn("executor-a", "executor-b"));
 
         // results: the crews expanded into the calls Ollama saw, and the answers came back
         JsonNode scorpion = jobs.get("scorpion");
