@@ -8,6 +8,7 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import org.junit.jupiter.api.Assumptions;
 import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
@@ -39,7 +40,10 @@ final class Browser {
     }
 
     static WebDriverWait waiting(ChromeDriver browser) {
-        return new WebDriverWait(browser, Duration.ofSeconds(20));
+        // the dashboard re-renders every 5 s, so an element found a moment ago may be replaced before it is read
+        WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(20));
+        wait.ignoring(StaleElementReferenceException.class);
+        return wait;
     }
 
     /** Saves what the browser shows as target/{name}, for people to look at. */
