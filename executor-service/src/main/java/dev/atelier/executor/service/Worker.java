@@ -30,11 +30,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
@@ -79,6 +81,12 @@ public class Worker {
     private JobCounts counts;
     private ExportLog exports;
     private PodDeletionCost deletionCost;
+    /**
+     * Runs the deletion-cost patches off the heartbeat, which holds the worker's lock: a slow API server must never
+     * hold back lease renewal. One patch at a time; of those waiting, only the newest is kept.
+     */
+    private final ThreadPoolExecutor podPatches = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
+            new ArrayBlockingQueue<>(1), daemonThreads("atelier-pod-patch"), new ThreadPoolExecutor.DiscardOldestPolicy());
     private final Map<String, JobRunner> runners = new LinkedHashMap<>();
     private final Map<String, AtomicInteger> busy = new ConcurrentHashMap<>();
     private final Map<UUID, Running> running = new ConcurrentHashMap<>();
@@ -280,7 +288,8 @@ public class Worker {
         }
         registry.report(backends.executorId(), backends.slots(), busy(), reports, null);
         if (deletionCost != null) {
-            deletionCost.update(running.size()); // idle pods go first when executors scale in
+            int runningNow = running.size();
+            podPatches.execute(() -> deletionCost.update(runningNow)); // idle pods go first when executors scale in
         }
     }
 
@@ -392,6 +401,7 @@ public class Worker {
         synchronized (this) {
             live = false; // after any heartbeat in flight, so none reports this executor again after it leaves
         }
+        podPatches.shutdownNow();
         try {
             registry.remove(backends.executorId());
         } catch (StoreException e) {
