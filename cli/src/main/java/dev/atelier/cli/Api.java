@@ -144,8 +144,7 @@ public final class Api {
         } catch (IOException e) {
             throw new Unreachable(service, base(service), e);
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new CliException("interrupted");
+            throw new StopOnSignal.Stopped(); // only a stop interrupts the command (see StopOnSignal)
         }
     }
 

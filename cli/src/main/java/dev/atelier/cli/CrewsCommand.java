@@ -41,7 +41,7 @@ public class CrewsCommand {
             for (JsonNode crew : crews) {
                 JsonNode t = crew.path("template");
                 table.row(crew.path("name").asText(), t.path("type").asText(), t.path("model").asText(null),
-                        crew.path("updated_at").asText(null), t.path("prompt").asText(null));
+                        crew.path("updated_at").asText(null), ProgressView.shorten(t.path("prompt").asText(""), 60));
             }
             table.print(out(), console.width(), "");
             return CliException.OK;

@@ -72,7 +72,7 @@ public class ExportCommand extends ApiCommand {
         }
         long written = 0;
         Instant troubleSince = null;
-        try (Sink sink = new Sink(output)) {
+        try (Sink sink = new Sink(output); StopOnSignal signals = StopOnSignal.install()) {
             while (true) {
                 String path = Api.path("/api/v1/exports/" + which + ".jsonl", "batch", batchId, "status", status,
                         "since", from, "until", to, "after_seq", after > 0 ? after : null);
@@ -94,6 +94,7 @@ public class ExportCommand extends ApiCommand {
                     }
                     troubleSince = null;
                 } catch (Api.Unreachable | ApiException | IOException e) {
+                    StopOnSignal.checkpoint(); // a stop breaks the stream too: that is no outage
                     if (e instanceof ApiException problem && !problem.isTransient()) {
                         throw problem;
                     }
@@ -110,8 +111,12 @@ public class ExportCommand extends ApiCommand {
                 if (!sink.flush() || !follow) {
                     break;
                 }
-                sleep(troubleSince == null ? every : every.multipliedBy(2).plusSeconds(1));
+                StopOnSignal.sleep((troubleSince == null ? every : every.multipliedBy(2).plusSeconds(1)).toMillis());
             }
+        } catch (StopOnSignal.Stopped stopped) {
+            console.err().println("stopped after seq " + after + (output != null ? "; run it again to continue" : ""));
+            console.err().flush();
+            return stopped.exitCode();
         }
         if (output != null) {
             console.err().println("wrote " + written + " line(s) to " + output + (after > 0 ? " (last seq " + after + ")" : ""));
@@ -122,15 +127,6 @@ public class ExportCommand extends ApiCommand {
 
     private static String firstLine(Exception e) {
         return String.valueOf(e.getMessage()).lines().findFirst().orElse(e.getClass().getSimpleName());
-    }
-
-    private static void sleep(Duration pause) {
-        try {
-            Thread.sleep(pause.toMillis());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new CliException("interrupted");
-        }
     }
 
     /** The file (appended to) or standard output; a closed pipe ends the export quietly, a full disk loudly. */

@@ -81,7 +81,7 @@ final class FinalReport {
     private static String outcome(JsonNode job) {
         String elapsed = job.hasNonNull("elapsed_sec") ? Durations.shortly(job.path("elapsed_sec").asDouble()) + "  " : "";
         return switch (job.path("state").asText()) {
-            case "success" -> elapsed + oneLine(job.path("result_preview").asText(""));
+            case "success" -> elapsed + ProgressView.shorten(oneLine(job.path("result_preview").asText("")), 60);
             case "cancelled" -> "cancelled";
             default -> oneLine(reason(job));
         };

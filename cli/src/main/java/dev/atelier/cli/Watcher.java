@@ -32,6 +32,17 @@ final class Watcher {
     }
 
     int watch(String batchId) {
+        try (StopOnSignal signals = StopOnSignal.install()) {
+            return follow(batchId);
+        } catch (StopOnSignal.Stopped stopped) {
+            console.err().println();
+            console.err().println("stopped watching; the batch goes on (atelier watch " + batchId + ")");
+            console.err().flush();
+            return stopped.exitCode();
+        }
+    }
+
+    private int follow(String batchId) {
         ProgressView view = new ProgressView(console.style(), console.width());
         PrintWriter out = console.out();
         String path = "/api/v1/batches/" + Api.segment(batchId);
@@ -103,11 +114,6 @@ final class Watcher {
     }
 
     private void pause() {
-        try {
-            Thread.sleep(interval.toMillis());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new CliException("interrupted");
-        }
+        StopOnSignal.sleep(interval.toMillis());
     }
 }

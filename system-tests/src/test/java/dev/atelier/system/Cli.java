@@ -70,13 +70,17 @@ final class Cli {
                 "/dev/null")), null);
     }
 
-    /** Starts a long-running command (export --follow); its output goes to files under the work directory. */
-    Process start(String... args) throws IOException {
+    /** A long-running command (export --follow), its output and error going to files. */
+    record Started(Process process, Path out, Path err) {
+    }
+
+    Started start(String... args) throws IOException {
         List<String> command = new ArrayList<>(List.of(LAUNCHER.toString()));
         command.addAll(List.of(args));
         int n = RUNS.incrementAndGet();
-        return builder(command).redirectOutput(work.resolve("run-" + n + ".out").toFile())
-                .redirectError(work.resolve("run-" + n + ".err").toFile()).start();
+        Path out = work.resolve("run-" + n + ".out");
+        Path err = work.resolve("run-" + n + ".err");
+        return new Started(builder(command).redirectOutput(out.toFile()).redirectError(err.toFile()).start(), out, err);
     }
 
     private ProcessBuilder builder(List<String> command) {

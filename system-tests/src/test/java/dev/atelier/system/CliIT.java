@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.atelier.fakes.FakeComfy;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -178,7 +179,7 @@ class CliIT {
     void exportFollowResumesAfterAnInterruptionWithoutSkippingOrRepeatingALine() throws Exception {
         Path file = work.resolve("ledger.jsonl");
         Files.deleteIfExists(file);
-        Process follow = cli.start("export", "ledger", "--follow", "--interval", "200ms", "-o", file.toString());
+        Process follow = cli.start("export", "ledger", "--follow", "--interval", "200ms", "-o", file.toString()).process();
         String first = submitEchoJobs("export-a", 30);
         stack.awaitTerminal(first, Duration.ofSeconds(60));
         await().atMost(Duration.ofSeconds(30)).until(() -> lines(file).size() >= apiLedger().size());
@@ -188,16 +189,18 @@ class CliIT {
 
         String second = submitEchoJobs("export-b", 30);
         stack.awaitTerminal(second, Duration.ofSeconds(60));
-        Process resumed = cli.start("export", "ledger", "--follow", "--interval", "200ms", "-o", file.toString());
+        Cli.Started resumed = cli.start("export", "ledger", "--follow", "--interval", "200ms", "-o", file.toString());
         try {
             List<String> expected = apiLedger();
             await().atMost(Duration.ofSeconds(30)).until(() -> lines(file).size() >= expected.size());
             assertThat(lines(file)).containsExactlyElementsOf(expected);
             assertThat(expected).hasSizeGreaterThanOrEqualTo(60);
         } finally {
-            resumed.destroy();
-            resumed.waitFor();
+            resumed.process().destroy(); // SIGTERM, as Ctrl-C would: the follow loop ends and says where
+            resumed.process().waitFor();
         }
+        String said = Files.readString(resumed.err());
+        assertThat(said).contains("continuing " + file + " after seq ", "stopped after seq ", "run it again to continue");
 
         Cli.Result again = cli.run("export", "ledger", "--batch", first, "-o", work.resolve("first.jsonl").toString());
         assertThat(again.exit()).as(again.toString()).isZero();
@@ -206,6 +209,42 @@ class CliIT {
         assertThat(again.err()).contains("wrote 30 line(s)");
         Cli.Result events = cli.run("export", "events", "--batch", second, "--status", "success");
         assertThat(events.out().lines().count()).isEqualTo(30);
+    }
+
+    @Test
+    void listsJobsShowsOneAndSavesItsArtifact() throws Exception {
+        String id = stack.submit(Map.of("name", "portraits", "jobs", List.of(
+                Map.of("key", "portrait", "type", "comfyui.workflow", "workflow", Stack.json(FakeComfy.txt2img())),
+                Map.of("key", "bio", "crew", "echo", "task", "a short bio"))));
+        stack.awaitTerminal(id, Duration.ofSeconds(60));
+
+        Cli.Result table = cli.run("jobs", id);
+        assertThat(table.exit()).as(table.toString()).isZero();
+        assertThat(table.out()).contains("KEY", "portrait", "bio", "success", "comfyui.workflow", "echo · a short bio");
+        assertThat(cli.run("jobs", id, "--state", "failed").out()).contains("no jobs in state failed");
+        JsonNode listed = Stack.json(cli.run("jobs", id, "--json").out());
+        assertThat(listed).hasSize(2);
+        String portrait = listed.get(0).path("key").asText().equals("portrait")
+                ? listed.get(0).path("id").asText() : listed.get(1).path("id").asText();
+        String bio = listed.get(0).path("key").asText().equals("bio")
+                ? listed.get(0).path("id").asText() : listed.get(1).path("id").asText();
+
+        Cli.Result bioDetail = cli.run("job", bio);
+        assertThat(bioDetail.out()).contains("bio", "success", "executor-a", "Result", "echo a short bio");
+        Cli.Result portraitDetail = cli.run("job", portrait);
+        assertThat(portraitDetail.out()).contains("Artifacts", "image/png", "--artifact N -o FILE");
+
+        Cli.Result save = cli.run("job", portrait, "--artifact", "1", "-o", "portrait.png");
+        assertThat(save.exit()).as(save.toString()).isZero();
+        assertThat(save.err()).contains("saved portrait.png", "checked");
+        JsonNode artifact = stack.job(portrait).path("result").path("artifacts").get(0);
+        byte[] saved = Files.readAllBytes(work.resolve("portrait.png"));
+        assertThat(saved).isEqualTo(stack.comfy.file(artifact.path("name").asText()));
+        assertThat(saved).hasSize(artifact.path("size").asInt());
+
+        Cli.Result none = cli.run("job", bio, "--artifact", "1");
+        assertThat(none.exit()).isEqualTo(2);
+        assertThat(none.err()).contains("has no artifact '1'");
     }
 
     @Test
