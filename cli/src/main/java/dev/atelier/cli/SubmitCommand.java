@@ -12,7 +12,7 @@ import picocli.CommandLine.Parameters;
                 + "YAML. Options override what the file says."},
         footer = {"", "Examples:",
                 "  atelier submit roster.yaml --wait",
-                "  atelier submit roster.json --no-parallel --retries 5 --retry-delay 10 --label project=mk1",
+                "  atelier submit roster.json --no-parallel --retries 5 --retry-delay 10",
                 "  generate-tasks | atelier submit - --name nightly -q"})
 public class SubmitCommand extends SubmittingCommand {
 
