@@ -2,6 +2,7 @@ package dev.atelier.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -15,6 +16,7 @@ import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.StringJoiner;
@@ -84,6 +86,23 @@ public final class Api {
 
     public JsonNode get(Service service, String path) {
         return send(service, "GET", path, null, Map.of()).body();
+    }
+
+    /** Every item of a keyset-paged list ({@code items}, {@code next_after}), fetched 500 at a time. */
+    public ArrayNode all(Service service, String path, Object... query) {
+        ArrayNode items = json.createArrayNode();
+        String after = null;
+        do {
+            Object[] page = Arrays.copyOf(query, query.length + 4);
+            page[query.length] = "limit";
+            page[query.length + 1] = 500;
+            page[query.length + 2] = "after";
+            page[query.length + 3] = after;
+            JsonNode answer = get(service, path(path, page));
+            answer.path("items").forEach(items::add);
+            after = answer.path("next_after").isTextual() ? answer.path("next_after").asText() : null;
+        } while (after != null);
+        return items;
     }
 
     public Answer post(Service service, String path, JsonNode body, Map<String, String> headers) {

@@ -26,13 +26,7 @@ public class CrewsCommand {
 
         @Override
         public Integer call() {
-            ArrayNode crews = mapper.createArrayNode();
-            String after = null;
-            do {
-                JsonNode page = api().get(Api.Service.GATEWAY, Api.path("/api/v1/crews", "limit", 500, "after", after));
-                page.path("items").forEach(crews::add);
-                after = page.path("next_after").isTextual() ? page.path("next_after").asText() : null;
-            } while (after != null);
+            ArrayNode crews = api().all(Api.Service.GATEWAY, "/api/v1/crews");
             if (json) {
                 printJson(crews);
                 return CliException.OK;

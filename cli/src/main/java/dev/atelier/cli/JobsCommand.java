@@ -26,15 +26,8 @@ public class JobsCommand extends ApiCommand {
 
     @Override
     public Integer call() {
-        ArrayNode jobs = mapper.createArrayNode();
         String state = states == null ? null : String.join(",", states);
-        String after = null;
-        do {
-            JsonNode page = api().get(Api.Service.LEDGER,
-                    Api.path("/api/v1/jobs", "batch", batchId, "state", state, "limit", 500, "after", after));
-            page.path("items").forEach(jobs::add);
-            after = page.path("next_after").isTextual() ? page.path("next_after").asText() : null;
-        } while (after != null);
+        ArrayNode jobs = api().all(Api.Service.LEDGER, "/api/v1/jobs", "batch", batchId, "state", state);
         if (json) {
             printJson(jobs);
             return CliException.OK;

@@ -82,7 +82,9 @@ final class Watcher {
             }
             pause();
         }
-        new FinalReport(console, api.base(Api.Service.LEDGER)).print(batch, jobs(batchId));
+        List<JsonNode> jobs = new ArrayList<>();
+        api.all(Api.Service.LEDGER, "/api/v1/jobs", "batch", batchId).forEach(jobs::add); // batch order, with errors
+        new FinalReport(console, api.base(Api.Service.LEDGER)).print(batch, jobs);
         return "success".equals(batch.path("state").asText()) ? CliException.OK : CliException.NOT_ALL_WELL;
     }
 
@@ -98,19 +100,6 @@ final class Watcher {
         out.print(text.append(CLEAR_BELOW));
         out.flush();
         return frame.size();
-    }
-
-    /** Every job of the batch, in batch order, as the ledger lists them (with errors and result previews). */
-    private List<JsonNode> jobs(String batchId) {
-        List<JsonNode> jobs = new ArrayList<>();
-        String after = null;
-        do {
-            JsonNode page = api.get(Api.Service.LEDGER,
-                    Api.path("/api/v1/jobs", "batch", batchId, "limit", 500, "after", after));
-            page.path("items").forEach(jobs::add);
-            after = page.path("next_after").isTextual() ? page.path("next_after").asText() : null;
-        } while (after != null);
-        return jobs;
     }
 
     private void pause() {
