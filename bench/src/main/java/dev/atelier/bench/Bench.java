@@ -64,7 +64,7 @@ public final class Bench {
                 new ClusterBench(gateway, ledger, stack.jdbcUrl(), root, stack.servicePids()).run();
             }
             if (only.isEmpty() || only.contains("ledger")) {
-                LedgerBench.run(ledger, stack.jdbcUrl());
+                LedgerBench.run(ledger, stack.jdbcUrl(), root);
             }
         } finally {
             printTable();

@@ -9,6 +9,8 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.Statement;
@@ -31,10 +33,11 @@ final class LedgerBench {
     private LedgerBench() {
     }
 
-    static void run(String ledger, String jdbcUrl) throws Exception {
+    static void run(String ledger, String jdbcUrl, Path root) throws Exception {
         String someBatch = fill(jdbcUrl);
         HttpClient http = HttpClient.newHttpClient();
-        export(http, ledger);
+        long lines = export(http, ledger);
+        exportThroughTheCli(root, ledger, lines);
         long deltas = count(jdbcUrl, "select count(*) from job_count_delta");
         summary(http, ledger, "", "all jobs, " + deltas + " count deltas not yet folded");
         // what the executors' reap loop does every few seconds (no executor runs in the bench)
@@ -86,7 +89,34 @@ final class LedgerBench {
         }
     }
 
-    private static void export(HttpClient http, String ledger) throws Exception {
+    /** The same export as a user runs it: {@code ./atelier export ledger -o FILE}, JVM start included. */
+    private static void exportThroughTheCli(Path root, String ledger, long expected) throws Exception {
+        Path file = Files.createTempFile("atelier-bench-export-", ".jsonl");
+        try {
+            Files.delete(file); // the CLI would resume an existing file
+            long started = System.nanoTime();
+            Process cli = new ProcessBuilder(root.resolve("atelier").toString(), "export", "ledger", "--ledger", ledger,
+                    "-o", file.toString()).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start();
+            if (cli.waitFor() != 0) {
+                throw new IllegalStateException("atelier export exited " + cli.exitValue());
+            }
+            double seconds = (System.nanoTime() - started) / 1e9;
+            long lines;
+            try (var read = Files.lines(file)) {
+                lines = read.count();
+            }
+            if (lines != expected) {
+                throw new IllegalStateException("atelier export wrote " + lines + " lines, the ledger has " + expected);
+            }
+            Bench.figure(String.format("export through atelier export -o, %,d lines", lines),
+                    String.format("%,.0f lines/s (%.1f s, JVM start included)", lines / seconds, seconds), "—");
+        } finally {
+            Files.deleteIfExists(file);
+        }
+    }
+
+    private static long export(HttpClient http, String ledger) throws Exception {
         long lines = 0;
         long bytes = 0;
         long peakHeap;
@@ -107,6 +137,7 @@ final class LedgerBench {
         Bench.figure(String.format("export ledger.jsonl, %,d lines (%,d MB)", lines, bytes >> 20),
                 String.format("%,.0f lines/s (%.1f s); ledger heap peak %,d MB", lines / seconds, seconds,
                         peakHeap >> 20), "≥ 200,000 lines/s");
+        return lines;
     }
 
     private static void summary(HttpClient http, String ledger, String query, String what) throws Exception {
