@@ -42,9 +42,17 @@ public final class Api {
 
     /** A service could not be reached at all; loops that watch or follow wait and try again. */
     public static final class Unreachable extends CliException {
+        private final boolean neverSent;
+
         Unreachable(Service service, URI base, Exception cause) {
             super("cannot reach the " + service.label + " at " + base + " (" + reason(cause) + "); is it running? "
                     + "Set " + service.setting + ".", cause);
+            this.neverSent = cause instanceof ConnectException || cause instanceof HttpConnectTimeoutException;
+        }
+
+        /** No connection was made, so the request cannot have reached the service. */
+        public boolean neverSent() {
+            return neverSent;
         }
 
         private static String reason(Exception cause) {
@@ -120,7 +128,7 @@ public final class Api {
         HttpResponse<byte[]> response = call(service, request.build(), HttpResponse.BodyHandlers.ofByteArray());
         JsonNode answer = parse(service, response.statusCode(), response.body());
         if (response.statusCode() >= 400) {
-            throw new ApiException(service.label, response.statusCode(), answer);
+            throw new ApiException(service.label, response.statusCode(), answer, retryAfter(response));
         }
         return new Answer(response.statusCode(), answer);
     }
@@ -132,7 +140,7 @@ public final class Api {
         if (response.statusCode() >= 400) {
             try (InputStream body = response.body()) {
                 throw new ApiException(service.label, response.statusCode(),
-                        parse(service, response.statusCode(), body.readAllBytes()));
+                        parse(service, response.statusCode(), body.readAllBytes()), retryAfter(response));
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
@@ -164,6 +172,14 @@ public final class Api {
             throw new Unreachable(service, base(service), e);
         } catch (InterruptedException e) {
             throw new StopOnSignal.Stopped(); // only a stop interrupts the command (see StopOnSignal)
+        }
+    }
+
+    private static long retryAfter(HttpResponse<?> response) {
+        try {
+            return response.headers().firstValue("Retry-After").map(Long::parseLong).orElse(-1L);
+        } catch (NumberFormatException httpDate) {
+            return -1;
         }
     }
 

@@ -6,14 +6,21 @@ import com.fasterxml.jackson.databind.JsonNode;
 public final class ApiException extends CliException {
 
     private final int status;
+    private final long retryAfterSeconds;
 
-    ApiException(String service, int status, JsonNode problem) {
+    ApiException(String service, int status, JsonNode problem, long retryAfterSeconds) {
         super(describe(service, status, problem));
         this.status = status;
+        this.retryAfterSeconds = retryAfterSeconds;
     }
 
     public int status() {
         return status;
+    }
+
+    /** The service's {@code Retry-After} in seconds, or -1 when it gave none. */
+    public long retryAfterSeconds() {
+        return retryAfterSeconds;
     }
 
     /** The database or the service is away for a moment (503), so a loop may try again. */

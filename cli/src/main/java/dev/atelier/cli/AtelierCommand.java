@@ -3,6 +3,7 @@ package dev.atelier.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkus.picocli.runtime.annotations.TopCommand;
 import jakarta.inject.Inject;
+import picocli.AutoComplete;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.HelpCommand;
 import picocli.CommandLine.Option;
@@ -14,7 +15,7 @@ import picocli.CommandLine.ScopeType;
                 + "watch them, check the backends, export the ledger.",
         subcommands = {SubmitCommand.class, RunCommand.class, WatchCommand.class, StatusCommand.class,
                 CheckCommand.class, JobsCommand.class, JobCommand.class, ExportCommand.class, CancelCommand.class,
-                RetryCommand.class, CrewsCommand.class, HelpCommand.class},
+                RetryCommand.class, CrewsCommand.class, AutoComplete.GenerateCompletion.class, HelpCommand.class},
         footer = {"",
                 "Where the services are: --gateway, --ledger and --token; else ATELIER_GATEWAY_URL, "
                         + "ATELIER_LEDGER_URL and ATELIER_TOKEN; else the config file ($ATELIER_CONFIG, or "
@@ -29,6 +30,7 @@ import picocli.CommandLine.ScopeType;
                 "  atelier run --crew mk1 --task Scorpion --check --wait",
                 "  atelier check",
                 "  atelier export ledger --follow -o ledger.jsonl",
+                "  source <(atelier generate-completion)     (tab completion in bash and zsh)",
                 "  atelier <command> --help"})
 public class AtelierCommand {
 

@@ -31,7 +31,8 @@ public class BatchOptions {
     Map<String, String> labels = new LinkedHashMap<>();
 
     @Option(names = "--idempotency-key", paramLabel = "KEY",
-            description = "Submitting again with the same key and body gives the same batch, not a second one.")
+            description = "Submitting again with the same key and body gives the same batch, not a second one "
+                    + "(without it, each submit makes its own key, used for its retries).")
     String idempotencyKey;
 
     @Option(names = "--wait", description = "Watch the batch until it ends; the exit code says how it went.")
@@ -75,9 +76,5 @@ public class BatchOptions {
                     ? (ObjectNode) body.get("labels") : body.putObject("labels");
             labels.forEach(merged::put);
         }
-    }
-
-    Map<String, String> headers() {
-        return idempotencyKey == null ? Map.of() : Map.of("Idempotency-Key", idempotencyKey);
     }
 }

@@ -1,5 +1,6 @@
 package dev.atelier.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -11,10 +12,11 @@ import picocli.CommandLine.Parameters;
                 "Exit code 0 when every job succeeded, 1 when any failed or was cancelled, 2 for usage or connection "
                         + "errors. Stopping the watch does not stop the batch."},
         footer = {"", "Examples:", "  atelier watch 0190f5b2-8c1e-7a3d-9f10-5b2c4d6e8f01",
+                "  atelier watch          (the newest batch)",
                 "  atelier watch $BATCH > progress.log || echo 'some jobs failed'"})
 public class WatchCommand extends ApiCommand {
 
-    @Parameters(index = "0", paramLabel = "BATCH", description = "A batch id.")
+    @Parameters(index = "0", arity = "0..1", paramLabel = "BATCH", description = "A batch id (default: the newest batch).")
     String batchId;
 
     @Option(names = "--interval", paramLabel = "D", defaultValue = "1s",
@@ -23,6 +25,17 @@ public class WatchCommand extends ApiCommand {
 
     @Override
     public Integer call() {
-        return new Watcher(api(), console, Durations.parse("--interval", interval)).watch(batchId);
+        Watcher watcher = new Watcher(api(), console, Durations.parse("--interval", interval));
+        if (batchId != null) {
+            return watcher.watch(batchId);
+        }
+        JsonNode newest = api().get(Api.Service.LEDGER, Api.path("/api/v1/batches", "limit", 1)).path("items").path(0);
+        if (newest.isMissingNode()) {
+            throw new CliException("there are no batches yet: atelier submit FILE");
+        }
+        console.err().println("watching the newest batch, " + newest.path("name").asText() + " ("
+                + newest.path("id").asText() + ")");
+        console.err().flush();
+        return watcher.watch(newest.path("id").asText());
     }
 }

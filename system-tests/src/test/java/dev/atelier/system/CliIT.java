@@ -154,6 +154,28 @@ class CliIT {
     }
 
     @Test
+    void submitWaitsOutADatabaseOutageAndTheBatchIsStoredOnce() throws Exception {
+        Files.writeString(work.resolve("outage.yaml"), "- {crew: echo, task: during the outage}\n");
+        int batches = batchCount();
+        Cli.Started submit;
+        stack.postgres.stop();
+        try {
+            submit = cli.start("submit", "outage.yaml", "--name", "outage", "-q");
+            // the gateway answers 503 while its database is away; the CLI says so and tries again
+            await().atMost(Duration.ofSeconds(30)).until(() -> Files.readString(submit.err()).contains("trying again"));
+        } finally {
+            stack.postgres.start();
+        }
+        assertThat(submit.process().waitFor(90, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        assertThat(submit.process().exitValue()).as(Files.readString(submit.err())).isZero();
+        assertThat(Files.readString(submit.err())).contains("gateway answered 503", "the same Idempotency-Key");
+        String id = Files.readString(submit.out()).strip();
+        await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> batchCount() == batches + 1);
+        assertThat(batch(id).path("name").asText()).isEqualTo("outage");
+        assertThat(stack.awaitTerminal(id, Duration.ofSeconds(60)).path("state").asText()).isEqualTo("success");
+    }
+
+    @Test
     void statusPrintsTheSummaryAsATableAndAsJson() throws Exception {
         String id = stack.submit(Map.of("name", "status-probe", "jobs", List.of(Map.of("crew", "echo", "task", "x"))));
         stack.awaitTerminal(id, Duration.ofSeconds(30));
@@ -361,6 +383,10 @@ class CliIT {
                 "http://127.0.0.1:9", "submit", "-");
         assertThat(unreachable.exit()).isEqualTo(2);
         assertThat(unreachable.err()).contains("cannot reach the gateway at http://127.0.0.1:9");
+
+        Cli.Result unknownBatch = cli.run("watch", "0190f5b2-8c1e-7a3d-9f10-5b2c4d6e8f01");
+        assertThat(unknownBatch.exit()).isEqualTo(2);
+        assertThat(unknownBatch.err()).contains("ledger answered 404", "no batch 0190f5b2-8c1e-7a3d-9f10-5b2c4d6e8f01");
 
         Cli.Result usage = cli.run("submit");
         assertThat(usage.exit()).isEqualTo(2);
