@@ -52,7 +52,8 @@ final class FinalReport {
         List<JsonNode> failed = jobs.stream().filter(j -> !"success".equals(j.path("state").asText())).toList();
         if (!failed.isEmpty()) {
             out.println();
-            out.println(style.red("Failed tasks") + " (" + failed.size() + "):");
+            boolean onlyFailures = failed.stream().allMatch(j -> "failed".equals(j.path("state").asText()));
+            out.println(style.red(onlyFailures ? "Failed tasks" : "Failed or cancelled tasks") + " (" + failed.size() + "):");
             failed.stream().limit(MAX_FAILURES).forEach(job -> {
                 out.println("  " + style.red("✗ ") + job.path("key").asText() + " (" + what(job) + ", "
                         + job.path("attempt").asInt() + " attempt(s)) — job " + job.path("id").asText());

@@ -82,7 +82,7 @@ public final class ProgressView {
         StringBuilder line = new StringBuilder()
                 .append(Durations.clock(elapsed)).append(' ').append(batch.path("name").asText()).append(' ')
                 .append(batch.path("state").asText()).append(' ').append(all.done()).append('/').append(all.total())
-                .append(" (").append(tally(all)).append(')');
+                .append(" (").append(all.done() + all.running() + all.retry() == 0 ? "waiting" : tally(all)).append(')');
         if (!"parallel".equals(batch.path("mode").asText()) && batch.path("groups").size() > 1) {
             for (JsonNode group : batch.path("groups")) {
                 Counts counts = Counts.of(group.path("status_counts"));

@@ -55,6 +55,7 @@ class ProgressViewTests {
         JsonNode batch = batch("priority", 20.0, counts(2, 1, 0, 3, 1, 0),
                 group(1, counts(0, 1, 0, 3, 1, 0)), group(2, counts(2, 0, 0, 0, 0, 0)));
         assertThat(plain.line(batch)).isEqualTo("0:20 roster running 4/7 (✓3 ✗1 ▶1) · group 1 4/5 · eta 0:15");
+        assertThat(plain.line(batch("parallel", 0.0, counts(3, 0, 0, 0, 0, 0)))).isEqualTo("0:00 roster running 0/3 (waiting) · eta --:--");
     }
 
     @Test
