@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -84,10 +83,6 @@ public final class Api {
                 .connectTimeout(Duration.ofSeconds(5)).followRedirects(HttpClient.Redirect.NORMAL).build();
     }
 
-    public Settings settings() {
-        return settings;
-    }
-
     public URI base(Service service) {
         return service == Service.GATEWAY ? settings.gateway() : settings.ledger();
     }
@@ -142,7 +137,7 @@ public final class Api {
                 throw new ApiException(service.label, response.statusCode(),
                         parse(service, response.statusCode(), body.readAllBytes()), retryAfter(response));
             } catch (IOException e) {
-                throw new UncheckedIOException(e);
+                throw new Unreachable(service, base(service), e);
             }
         }
         return response.body();
@@ -150,19 +145,24 @@ public final class Api {
 
     /** The service's readiness ({@code /q/health/ready}, no token needed): true when it answers 200. */
     public boolean ready(Service service) {
-        HttpRequest request = HttpRequest.newBuilder(base(service).resolve("/q/health/ready"))
+        HttpRequest request = HttpRequest.newBuilder(uri(service, "/q/health/ready"))
                 .timeout(Duration.ofSeconds(5)).GET().build();
         return call(service, request, HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
     }
 
     private HttpRequest.Builder request(Service service, String path) {
-        HttpRequest.Builder request = HttpRequest.newBuilder(base(service).resolve(path))
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri(service, path))
                 .header("Accept", "application/json, application/problem+json, */*")
                 .header("User-Agent", "atelier-cli");
         if (settings.token() != null) {
             request.header("Authorization", "Bearer " + settings.token());
         }
         return request;
+    }
+
+    /** The base URL and the path, appended: a gateway behind a proxy at {@code https://host/atelier} keeps its prefix. */
+    private URI uri(Service service, String path) {
+        return URI.create(base(service) + path);
     }
 
     private <T> HttpResponse<T> call(Service service, HttpRequest request, HttpResponse.BodyHandler<T> handler) {
@@ -192,7 +192,7 @@ public final class Api {
         } catch (IOException e) {
             if (status >= 400) {
                 // not a problem document (a proxy's page, say): show its first line
-                String text = new String(body, StandardCharsets.UTF_8).strip().lines().findFirst().orElse("");
+                String text = CliException.firstLine(new String(body, StandardCharsets.UTF_8).strip());
                 return json.createObjectNode().put("detail", text.length() > 200 ? text.substring(0, 200) : text);
             }
             throw new CliException("the " + service.label + " answered " + status + " with a body that is not JSON");

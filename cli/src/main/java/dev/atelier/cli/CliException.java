@@ -32,4 +32,9 @@ public class CliException extends RuntimeException {
     public int exitCode() {
         return exitCode;
     }
+
+    /** The first line of a message, for a one-line warning ({@code null} reads as the empty string). */
+    public static String firstLine(String message) {
+        return message == null ? "" : message.lines().findFirst().orElse("");
+    }
 }

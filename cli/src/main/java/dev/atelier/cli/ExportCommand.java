@@ -105,7 +105,8 @@ public class ExportCommand extends ApiCommand {
                     }
                     if (troubleSince == null) {
                         troubleSince = Instant.now();
-                        console.warn("the export stopped after seq " + after + " (" + firstLine(e) + "); still trying");
+                        console.warn("the export stopped after seq " + after + " ("
+                                + CliException.firstLine(e.getMessage()) + "); still trying");
                     }
                 }
                 if (!sink.flush() || !follow) {
@@ -123,10 +124,6 @@ public class ExportCommand extends ApiCommand {
             console.err().flush();
         }
         return CliException.OK;
-    }
-
-    private static String firstLine(Exception e) {
-        return String.valueOf(e.getMessage()).lines().findFirst().orElse(e.getClass().getSimpleName());
     }
 
     /** The file (appended to) or standard output; a closed pipe ends the export quietly, a full disk loudly. */

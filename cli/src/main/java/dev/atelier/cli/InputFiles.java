@@ -51,7 +51,7 @@ public final class InputFiles {
             JsonLocation at = e.getLocation();
             throw new CliException(name + " is not valid " + (yaml ? "YAML" : "JSON")
                     + (at != null && at.getLineNr() > 0 ? " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")" : "")
-                    + ": " + e.getOriginalMessage().lines().findFirst().orElse(""));
+                    + ": " + CliException.firstLine(e.getOriginalMessage()));
         }
     }
 

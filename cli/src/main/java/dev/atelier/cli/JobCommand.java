@@ -126,31 +126,46 @@ public class JobCommand extends ApiCommand {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+        String expected = chosen.path("sha256").asText();
         long size;
+        String got;
         try (InputStream in = api().stream(Api.Service.LEDGER, "/api/v1/artifacts/" + Api.segment(chosen.path("id").asText()))) {
             if ("-".equals(target)) {
                 OutputStream stdout = new DigestOutputStream(System.out, sha256);
                 size = in.transferTo(stdout);
                 stdout.flush();
+                got = checked(sha256, expected);
             } else {
+                // bytes land in FILE.part and replace FILE only once their sha256 matches: a broken or wrong
+                // download never takes the place of a file the user had
                 Path file = Path.of(target).toAbsolutePath();
                 Path partial = file.resolveSibling(file.getFileName() + ".part");
-                try (OutputStream out = new DigestOutputStream(Files.newOutputStream(partial), sha256)) {
-                    size = in.transferTo(out);
+                try {
+                    try (OutputStream out = new DigestOutputStream(Files.newOutputStream(partial), sha256)) {
+                        size = in.transferTo(out);
+                    }
+                    got = checked(sha256, expected);
+                    Files.move(partial, file, StandardCopyOption.REPLACE_EXISTING);
+                } finally {
+                    Files.deleteIfExists(partial);
                 }
-                Files.move(partial, file, StandardCopyOption.REPLACE_EXISTING);
             }
         } catch (IOException e) {
             throw new CliException("saving the artifact failed: " + e.getMessage());
-        }
-        String got = HexFormat.of().formatHex(sha256.digest());
-        if (!got.equals(chosen.path("sha256").asText())) {
-            throw new CliException("the artifact's bytes do not match its sha256 (got " + got + "); try again");
         }
         if (!"-".equals(target)) {
             console.err().println("saved " + target + " (" + size + " bytes, sha256 " + got.substring(0, 12) + "… checked)");
             console.err().flush();
         }
         return CliException.OK;
+    }
+
+    private static String checked(MessageDigest sha256, String expected) {
+        String got = HexFormat.of().formatHex(sha256.digest());
+        if (!got.equals(expected)) {
+            throw new CliException("the artifact's bytes do not match its sha256 (got " + got + ", expected " + expected
+                    + "); nothing was saved, try again");
+        }
+        return got;
     }
 }

@@ -64,7 +64,7 @@ abstract class SubmittingCommand extends ApiCommand {
                 long backoff = Math.min(8, 1L << Math.min(tries - 1, 3));
                 long seconds = e instanceof ApiException p && p.retryAfterSeconds() > 0
                         ? Math.min(p.retryAfterSeconds(), 10) : backoff;
-                console.warn(e.getMessage().lines().findFirst().orElse("") + "; trying again in " + seconds
+                console.warn(CliException.firstLine(e.getMessage()) + "; trying again in " + seconds
                         + " s (the same Idempotency-Key, so the batch is stored once)");
                 StopOnSignal.sleep(seconds * 1000);
             }

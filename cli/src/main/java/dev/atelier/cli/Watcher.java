@@ -61,7 +61,7 @@ final class Watcher {
                 Instant now = Instant.now();
                 if (troubleSince == null) {
                     troubleSince = now;
-                    console.warn(e.getMessage().lines().findFirst().orElse("") + "; still trying");
+                    console.warn(CliException.firstLine(e.getMessage()) + "; still trying");
                     drawn = 0; // the warning moved the cursor: draw the next frame below it
                 } else if (Duration.between(troubleSince, now).compareTo(GIVE_UP) > 0) {
                     throw new CliException("gave up after " + GIVE_UP.toMinutes() + " minutes: " + e.getMessage());

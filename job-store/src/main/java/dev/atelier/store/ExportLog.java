@@ -16,9 +16,9 @@ import javax.sql.DataSource;
 
 /**
  * Reads the two export logs a page at a time, in {@code seq} order. Lines are written without a number and numbered
- * once their transactions have ended, one round after another (V5__numbered_exports_and_lighter_writes.sql), so a reader that resumes
- * after the last seq it saw never skips a line. Each page first numbers what is waiting, then reads; each is its
- * own short transaction, so a long export holds no connection between pages.
+ * once their transactions have ended, one round after another (V5__numbered_exports_and_lighter_writes.sql), so a
+ * reader that resumes after the last seq it saw never skips a line. Each page first numbers what is waiting, then
+ * reads; each is its own short transaction, so a long export holds no connection between pages.
  */
 @ApplicationScoped
 public class ExportLog {

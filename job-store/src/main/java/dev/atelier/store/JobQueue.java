@@ -401,8 +401,8 @@ public class JobQueue {
     /*
      * Every statement that ends attempts first locks the rows it will change in id order (the reaper skips locked
      * rows instead), so two of them never wait on each other in a cycle. Only rows still held under the given lease
-     * token qualify: the fence. The export lines these statements write are numbered later (V5__numbered_exports_and_lighter_writes.sql),
-     * so no writer waits for another's commit.
+     * token qualify: the fence. The export lines these statements write are numbered later
+     * (V5__numbered_exports_and_lighter_writes.sql), so no writer waits for another's commit.
      */
     private static final String LOCK_HELD_JOBS = """
             select j.id from job j join outcome o on o.job_id = j.id and o.lease_token = j.lease_token

@@ -149,8 +149,17 @@ class CliIT {
         Cli.Result check = cli.run("check");
         assertThat(check.out()).contains("gateway", "ready", "executor-a", "deepseek-r1:32b", "0/4", "0/1");
 
-        Cli.Result unknownModel = cli.run("run", "--crew", "mk1", "--task", "Raiden", "--check");
-        assertThat(unknownModel.exit()).as("mk1's model is offered").isZero();
+        Cli.Result offeredModel = cli.run("run", "--crew", "mk1", "--task", "Raiden", "--check");
+        assertThat(offeredModel.exit()).as("mk1's model is offered").isZero();
+
+        stack.gateway().body(Map.of("type", "ollama.generate", "model", "qwen3:235b", "prompt", "{task}"))
+                .put("/api/v1/crews/huge").then().statusCode(201);
+        int batches = batchCount();
+        Cli.Result unknownModel = cli.run("run", "--crew", "huge", "--task", "Raiden", "--check");
+        assertThat(unknownModel.exit()).as(unknownModel.toString()).isEqualTo(1);
+        assertThat(unknownModel.err()).contains("crew huge uses model qwen3:235b, which no online Ollama offers",
+                "deepseek-r1:32b");
+        assertThat(batchCount()).as("nothing was submitted").isEqualTo(batches);
     }
 
     @Test
