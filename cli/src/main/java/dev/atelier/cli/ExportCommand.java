@@ -9,9 +9,7 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
 import picocli.CommandLine.Command;
@@ -133,8 +131,10 @@ public class ExportCommand extends ApiCommand {
 
         Sink(Path file) throws IOException {
             this.file = file;
+            // a FileOutputStream, not Files.newOutputStream: a stop interrupts this thread, and an interrupted
+            // FileChannel closes itself, losing the lines still in the buffer
             OutputStream raw = file == null ? new FileOutputStream(FileDescriptor.out)
-                    : Files.newOutputStream(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+                    : new FileOutputStream(file.toFile(), true);
             this.out = new BufferedOutputStream(raw, 1 << 16);
         }
 

@@ -1,9 +1,13 @@
 package dev.atelier.cli;
 
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
 /**
  * Ctrl-C (or SIGTERM) during a long loop ({@code watch}, {@code export --follow}) interrupts the command's thread,
- * so the loop ends and says where it stopped. Without it the JVM's shutdown would wait for a loop that never ends:
- * Quarkus lets the command finish before it exits.
+ * so the loop ends and says where it stopped. The hook then waits for the command to end ({@link AtelierMain}):
+ * the JVM halts as soon as its shutdown hooks return, and Quarkus's own hook does not wait for the command, so
+ * without the wait the last words ("stopped after seq 57; run it again") were lost now and then.
  */
 final class StopOnSignal implements AutoCloseable {
 
@@ -14,6 +18,9 @@ final class StopOnSignal implements AutoCloseable {
         }
     }
 
+    /** Long enough for a loop to notice and report; a command stuck elsewhere must not hold the exit for long. */
+    private static final long REPORT_WAIT_SECONDS = 5;
+    private static final CountDownLatch ended = new CountDownLatch(1);
     private static volatile boolean requested;
     private final Thread hook;
 
@@ -26,9 +33,19 @@ final class StopOnSignal implements AutoCloseable {
         Thread hook = new Thread(() -> {
             requested = true; // an interrupt alone can be swallowed by a read it breaks
             command.interrupt();
+            try {
+                ended.await(REPORT_WAIT_SECONDS, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }, "atelier-stop");
         Runtime.getRuntime().addShutdownHook(hook);
         return new StopOnSignal(hook);
+    }
+
+    /** Called once the command has returned and its output is flushed: a pending stop may let the JVM halt. */
+    static void commandEnded() {
+        ended.countDown();
     }
 
     /** Sleeps, or throws {@link Stopped} when the user stopped the command. */
