@@ -361,10 +361,20 @@ public class JobQueue {
     public record Heartbeat(Set<UUID> extended, Set<UUID> lost, Set<UUID> cancelRequested) {
     }
 
+    // Locks in id order, as the statements that end attempts do (LOCK_HELD_JOBS): the executor's completer records
+    // outcomes for some of these leases at the same time, and a plain update would lock in the lease-token index's
+    // order and could deadlock with it.
     private static final String HEARTBEAT = """
+            with clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            held as materialized (
+                select j.id from job j
+                where j.lease_token = any (?::uuid[]) and j.state = 'running'
+                order by j.id
+                for update of j)
             update job j
-            set lease_expires_at = coalesce(?::timestamptz, now()) + make_interval(secs => ?)
-            where j.lease_token = any (?::uuid[]) and j.state = 'running'
+            set lease_expires_at = clock.now + make_interval(secs => ?)
+            from held h, clock
+            where j.id = h.id
             returning j.lease_token, j.cancel_requested_at is not null as cancel_requested
             """;
 
@@ -378,8 +388,8 @@ public class JobQueue {
             Set<UUID> cancel = new HashSet<>();
             try (PreparedStatement ps = c.prepareStatement(HEARTBEAT)) {
                 setNow(ps, 1, now);
-                ps.setDouble(2, lease.toMillis() / 1000.0);
-                ps.setArray(3, c.createArrayOf("uuid", leaseTokens.toArray(UUID[]::new)));
+                ps.setArray(2, c.createArrayOf("uuid", leaseTokens.toArray(UUID[]::new)));
+                ps.setDouble(3, lease.toMillis() / 1000.0);
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
                         UUID token = rs.getObject(1, UUID.class);
@@ -400,9 +410,9 @@ public class JobQueue {
 
     /*
      * Every statement that ends attempts first locks the rows it will change in id order (the reaper skips locked
-     * rows instead), so two of them never wait on each other in a cycle. Only rows still held under the given lease
-     * token qualify: the fence. The export lines these statements write are numbered later
-     * (V5__numbered_exports_and_lighter_writes.sql), so no writer waits for another's commit.
+     * rows instead), and so does the heartbeat, so two of them never wait on each other in a cycle. Only rows still
+     * held under the given lease token qualify: the fence. The export lines these statements write are numbered
+     * later (V5__numbered_exports_and_lighter_writes.sql), so no writer waits for another's commit.
      */
     private static final String LOCK_HELD_JOBS = """
             select j.id from job j join outcome o on o.job_id = j.id and o.lease_token = j.lease_token
