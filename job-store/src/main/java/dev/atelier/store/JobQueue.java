@@ -363,14 +363,15 @@ public class JobQueue {
 
     // Locks in id order, as the statements that end attempts do (LOCK_HELD_JOBS): the executor's completer records
     // outcomes for some of these leases at the same time, and a plain update would lock in the lease-token index's
-    // order and could deadlock with it.
+    // order and could deadlock with it. "No key update" is the lock a plain update takes: an artifact being added
+    // (its foreign key's share lock) does not hold up a heartbeat.
     private static final String HEARTBEAT = """
             with clock as materialized (select coalesce(?::timestamptz, now()) as now),
             held as materialized (
                 select j.id from job j
                 where j.lease_token = any (?::uuid[]) and j.state = 'running'
                 order by j.id
-                for update of j)
+                for no key update of j)
             update job j
             set lease_expires_at = clock.now + make_interval(secs => ?)
             from held h, clock
