@@ -185,7 +185,8 @@ public class JobQueue {
      *     come from the first batches that offer any, and the spare eight cover rows other claimers hold;
      *  4. locked takes, per kind, as many as the executor has free slots, ordered by batch priority, turn, and
      *     the batch served longest ago, skipping rows other claimers hold (SKIP LOCKED: claimers never wait);
-     *  5. the jobs become running with a fresh lease token, each gets an attempt row, and the batches served
+     *  5. the jobs become running, each with one of the lease tokens the claimer chose, each gets an attempt row,
+     *     and the batches served
      *     are stamped for fair share (skipping a batch row another claimer is stamping).
      * A sequential batch offers only its head job, so SKIP LOCKED on that row is its gate; the partial unique
      * index job_one_running_per_sequential_batch backs it up. A priority group's gate needs no lock: a job that
@@ -225,7 +226,7 @@ public class JobQueue {
                      cross join unnest(served.ids) with ordinality as t(id, turn)
             ),
             locked as materialized (
-                select l.id
+                select l.id, row_number() over () as turn_in_claim
                 from wanted
                      cross join lateral (
                          select j.id from candidate c
@@ -239,7 +240,7 @@ public class JobQueue {
             ),
             claimed as (
                 update job j
-                set state = 'running', attempt = j.attempt + 1, lease_token = gen_random_uuid(),
+                set state = 'running', attempt = j.attempt + 1, lease_token = (?::uuid[])[l.turn_in_claim],
                     lease_expires_at = clock.now + make_interval(secs => ?), executor_id = ?,
                     started_at = coalesce(j.started_at, clock.now), waiting_reason = null, error = null
                 from locked l, clock
@@ -269,6 +270,26 @@ public class JobQueue {
      */
     public List<ClaimedJob> claim(String executorId, Map<String, Integer> freeSlots, Collection<String> models,
                                   Duration lease, Instant now) {
+        return claim(executorId, freeSlots, models, newLeaseTokens(freeSlots), lease, now);
+    }
+
+    /** Fresh lease tokens, one for each free slot: as many as a claim for these slots can use. */
+    public static List<UUID> newLeaseTokens(Map<String, Integer> freeSlots) {
+        int slots = freeSlots.values().stream().mapToInt(n -> n == null ? 0 : Math.max(0, n)).sum();
+        List<UUID> tokens = new ArrayList<>(slots);
+        for (int i = 0; i < slots; i++) {
+            tokens.add(UUID.randomUUID());
+        }
+        return tokens;
+    }
+
+    /**
+     * Claims with lease tokens the caller chose (at least one per free slot). If the connection breaks around the
+     * commit, the caller cannot know whether the claim took any jobs; with the tokens it can find them, and hand
+     * them back ({@link #handBackUnconfirmedClaim}) instead of leaving them to expire and spend an attempt.
+     */
+    public List<ClaimedJob> claim(String executorId, Map<String, Integer> freeSlots, Collection<String> models,
+                                  List<UUID> leaseTokens, Duration lease, Instant now) {
         Map<String, Integer> wanted = new LinkedHashMap<>();
         freeSlots.forEach((kind, slots) -> {
             if (slots != null && slots > 0) {
@@ -278,6 +299,10 @@ public class JobQueue {
         if (wanted.isEmpty()) {
             return List.of();
         }
+        int slots = wanted.values().stream().mapToInt(Integer::intValue).sum();
+        if (leaseTokens.size() < slots) {
+            throw new IllegalArgumentException(slots + " free slots need as many lease tokens, not " + leaseTokens.size());
+        }
         return Transactions.inTransaction(dataSource, "claim", c -> {
             try (PreparedStatement ps = c.prepareStatement(CLAIM)) {
                 String[] kinds = wanted.keySet().toArray(String[]::new);
@@ -286,6 +311,7 @@ public class JobQueue {
                 ps.setArray(++i, c.createArrayOf("text", kinds));
                 ps.setArray(++i, c.createArrayOf("int4", wanted.values().toArray(Integer[]::new)));
                 ps.setArray(++i, c.createArrayOf("text", models.toArray(String[]::new)));
+                ps.setArray(++i, c.createArrayOf("uuid", leaseTokens.toArray(UUID[]::new)));
                 ps.setDouble(++i, lease.toMillis() / 1000.0);
                 ps.setString(++i, executorId);
                 ps.setString(++i, executorId);
@@ -488,9 +514,9 @@ public class JobQueue {
 
     // Not spent, not shown: the attempt row goes (its event line says handed_back). A job whose cancel was
     // requested is closed instead.
-    private static final String HAND_BACK = """
+    private static final String HAND_BACK_TEMPLATE = """
             with clock as materialized (select coalesce(?::timestamptz, now()) as now),
-            outcome as materialized (select * from unnest(?::uuid[], ?::uuid[], ?::text[]) as o(job_id, lease_token, reason)),
+            outcome as materialized (%s),
             held as materialized (%s),
             back as (
                 update job j
@@ -512,7 +538,14 @@ public class JobQueue {
                 where a.lease_token = b.lease_token and b.state = 'cancelled'
             )
             select id, state from back
-            """.formatted(LOCK_HELD_JOBS);
+            """;
+
+    private static final String HAND_BACK = HAND_BACK_TEMPLATE.formatted(
+            "select * from unnest(?::uuid[], ?::uuid[], ?::text[]) as o(job_id, lease_token, reason)", LOCK_HELD_JOBS);
+
+    private static final String HAND_BACK_BY_TOKEN = HAND_BACK_TEMPLATE.formatted("""
+            select j.id as job_id, j.lease_token, ?::text as reason from job j
+            where j.lease_token = any (?::uuid[]) and j.state = 'running'""", LOCK_HELD_JOBS);
 
     /**
      * Records what happened to attempts an executor held, many at once. An outcome whose lease token is not the
@@ -579,6 +612,31 @@ public class JobQueue {
             }));
         }
         return moved;
+    }
+
+    /**
+     * Hands back, without spending an attempt, the jobs a claim took under these lease tokens: for a claim whose
+     * answer never came (the connection broke around its commit), so the claimer does not know whether it took any.
+     * Tokens that took nothing, or whose attempt has already ended, change nothing.
+     *
+     * @return the new state of each job handed back
+     */
+    public Map<UUID, JobState> handBackUnconfirmedClaim(Collection<UUID> leaseTokens, String reason, Instant now) {
+        if (leaseTokens.isEmpty()) {
+            return Map.of();
+        }
+        return Transactions.inTransaction(dataSource, "hand back an unconfirmed claim", c -> {
+            try (PreparedStatement ps = c.prepareStatement(HAND_BACK_BY_TOKEN)) {
+                setNow(ps, 1, now);
+                ps.setString(2, reason);
+                ps.setArray(3, c.createArrayOf("uuid", leaseTokens.toArray(UUID[]::new)));
+                Map<UUID, JobState> back = readStates(ps);
+                if (back.containsValue(JobState.PENDING)) {
+                    notifyWork(c);
+                }
+                return back;
+            }
+        });
     }
 
     private static final String CLOSE_CANCELLED = """

@@ -2,11 +2,13 @@ package dev.atelier.store;
 
 import static dev.atelier.store.testing.Batches.batch;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 
@@ -59,6 +61,47 @@ class FencingTests extends QueueTestBase {
         assertThat(inspect.job(current.id()).attemptsUsed()).isEqualTo(1);
         assertThat(inspect.attempts(current.id())).hasSize(2);
         assertThat(queue.heartbeat(List.of(staleAfterReapAndReclaim.leaseToken()), LEASE, null).extended()).isEmpty();
+    }
+
+    @Test
+    void aClaimWhoseAnswerWasLostIsHandedBackByItsTokensWithoutSpendingAnAttempt() {
+        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(3, 1).build());
+        List<UUID> tokens = JobQueue.newLeaseTokens(Map.of("ollama", 3));
+        // the claim commits, but the connection breaks before its answer reaches the executor
+        List<ClaimedJob> unseen = queue.claim(EXECUTOR, Map.of("ollama", 3), MODELS, tokens, LEASE, null);
+        assertThat(unseen).extracting(ClaimedJob::leaseToken).containsExactlyInAnyOrderElementsOf(tokens);
+        // one of them finished after all (its outcome was stored): that one stays finished
+        ClaimedJob finished = unseen.get(0);
+        succeed(List.of(finished));
+
+        assertThat(queue.handBackUnconfirmedClaim(tokens, "claim unconfirmed", null))
+                .containsOnlyKeys(unseen.get(1).id(), unseen.get(2).id())
+                .containsValues(JobState.PENDING);
+
+        for (ClaimedJob job : unseen.subList(1, 3)) {
+            assertThat(inspect.job(job.id()).state()).isEqualTo("pending");
+            assertThat(inspect.job(job.id()).attemptsUsed()).isZero();
+            assertThat(inspect.job(job.id()).leaseToken()).isNull();
+            assertThat(inspect.job(job.id()).waitingReason()).isEqualTo("claim unconfirmed");
+            assertThat(inspect.attempts(job.id())).as("not spent, not shown").isEmpty();
+            assertThat(inspect.eventStatuses(job.id())).containsExactly("handed_back");
+        }
+        assertThat(inspect.job(finished.id()).state()).isEqualTo("success");
+        // done once: again, or with tokens that took nothing, it changes nothing
+        assertThat(queue.handBackUnconfirmedClaim(tokens, "claim unconfirmed", null)).isEmpty();
+        assertThat(queue.handBackUnconfirmedClaim(List.of(UUID.randomUUID()), "claim unconfirmed", null)).isEmpty();
+        assertThat(queue.heartbeat(tokens, LEASE, null).extended()).isEmpty();
+        // and the jobs are claimed again on their first attempt
+        assertThat(claimOllama(3)).extracting(ClaimedJob::attempt).containsExactly(1, 1);
+    }
+
+    @Test
+    void aClaimNeedsALeaseTokenForEveryFreeSlot() {
+        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(3, 1).build());
+        assertThatThrownBy(() -> queue.claim(EXECUTOR, Map.of("ollama", 3), MODELS,
+                JobQueue.newLeaseTokens(Map.of("ollama", 2)), LEASE, null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("3 free slots");
+        assertThat(inspect.count("select count(*) from job where state = 'running'")).isZero();
     }
 
     @Test
