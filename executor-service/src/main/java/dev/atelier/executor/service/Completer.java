@@ -6,7 +6,9 @@ import dev.atelier.store.StoreException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -16,7 +18,8 @@ import org.jboss.logging.Logger;
  * Stores how attempts ended, many per transaction: a thread takes the first outcome, then everything that queued
  * up meanwhile (river's completer). Under load that batches; when idle an outcome is stored at once. Every write is
  * fenced by lease token, so storing one twice, or late, is harmless. If the database is away, outcomes wait here
- * and are retried; their leases may expire first, and then the reaper's verdict stands.
+ * and are retried; the heartbeat renews their leases meanwhile ({@link #waitingLeases()}), so the reaper does not
+ * take a finished job back while its outcome waits to be stored.
  */
 final class Completer {
 
@@ -29,6 +32,8 @@ final class Completer {
     private final Thread thread;
     private volatile boolean running = true;
     private final AtomicInteger unstored = new AtomicInteger();
+    /** The lease tokens of the outcomes submitted and not yet stored. */
+    private final Set<UUID> waiting = ConcurrentHashMap.newKeySet();
 
     Completer(JobQueue queue, Runnable afterStore) {
         this.queue = queue;
@@ -44,8 +49,14 @@ final class Completer {
     void submit(Finished finished) {
         if (!(finished instanceof Finished.Abandoned)) {
             unstored.incrementAndGet();
+            waiting.add(leaseOf(finished));
             pending.add(finished);
         }
+    }
+
+    /** The leases of outcomes waiting to be stored: still this executor's to renew. */
+    Set<UUID> waitingLeases() {
+        return Set.copyOf(waiting);
     }
 
     /** Stores what is queued, then stops; waits at most {@code timeout}. */
@@ -75,6 +86,7 @@ final class Completer {
                 }
                 pending.drainTo(batch, MAX_BATCH - batch.size());
                 store(batch);
+                batch.forEach(finished -> waiting.remove(leaseOf(finished)));
                 unstored.addAndGet(-batch.size());
                 batch.clear();
                 afterStore.run();
@@ -104,6 +116,10 @@ final class Completer {
         if (!cancelled.isEmpty()) {
             queue.closeCancelled(cancelled, null);
         }
+    }
+
+    private static UUID leaseOf(Finished finished) {
+        return finished instanceof Finished.Outcome o ? o.outcome().leaseToken() : ((Finished.Cancelled) finished).leaseToken();
     }
 
     private static void sleepQuietly() {

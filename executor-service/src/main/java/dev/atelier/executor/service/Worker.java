@@ -25,6 +25,7 @@ import jakarta.inject.Inject;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -93,6 +94,7 @@ public class Worker {
     private final Semaphore wakeUps = new Semaphore(0);
     private ExecutorService jobThreads;
     private Completer completer;
+    private Claimer claimer;
     private Thread claimThread;
     private Thread listenThread;
     private volatile boolean claiming;
@@ -133,6 +135,7 @@ public class Worker {
         jobThreads = Executors.newCachedThreadPool(daemonThreads("atelier-job"));
         completer = new Completer(queue, this::wake);
         completer.start();
+        claimer = new Claimer(queue, backends.executorId());
         claiming = true;
         live = true;
         claimThread = daemonThreads("atelier-claim").newThread(this::claimLoop);
@@ -171,6 +174,7 @@ public class Worker {
 
     /** Claims for every free slot of a backend that can take work, and starts the jobs. Returns how many. */
     public int claimOnce() {
+        claimer.handBackUnconfirmed();
         Instant now = Instant.now();
         Map<String, Integer> free = new LinkedHashMap<>();
         runners.keySet().forEach(kind -> {
@@ -183,7 +187,7 @@ public class Worker {
             return 0;
         }
         Set<String> models = backends.state("ollama").snapshot().models();
-        List<ClaimedJob> jobs = queue.claim(backends.executorId(), free, models, config.lease(), null);
+        List<ClaimedJob> jobs = claimer.claim(free, models, config.lease());
         jobs.forEach(this::start);
         return jobs.size();
     }
@@ -256,7 +260,11 @@ public class Worker {
             skipExecutionIf = NotStarted.class)
     synchronized void heartbeat() {
         try {
-            JobQueue.Heartbeat beat = queue.heartbeat(new ArrayList<>(running.keySet()), config.lease(), null);
+            // every lease this executor may hold: running jobs, outcomes waiting to be stored, unconfirmed claims
+            Set<UUID> held = new HashSet<>(running.keySet());
+            held.addAll(completer.waitingLeases());
+            held.addAll(claimer.unconfirmed());
+            JobQueue.Heartbeat beat = queue.heartbeat(held, config.lease(), null);
             beat.lost().forEach(token -> stop(token, CallControl.StopReason.LEASE_LOST));
             beat.cancelRequested().forEach(token -> stop(token, CallControl.StopReason.CANCEL));
             report();
@@ -300,10 +308,12 @@ public class Worker {
     @Scheduled(every = "${atelier.executor.reap-interval}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP,
             skipExecutionIf = NotStarted.class)
     void reap() {
-        if (databaseLost || Instant.now().isBefore(databaseBackAt.plus(config.lease()))) {
-            // Leases ran out while no executor could renew them. Every live executor's heartbeat (a fraction of a
-            // lease apart) renews its own within a lease of the database coming back; reaping sooner would spend
-            // attempts of jobs that are running fine. An outage shorter than a heartbeat expires no lease at all.
+        if (databaseLost || Instant.now().isBefore(databaseBackAt.plus(config.lease().multipliedBy(2)))) {
+            // Leases ran out while no executor could renew them. Every live executor's heartbeat renews its own
+            // soon after the database comes back, but each sees it back on its own schedule: a call that was
+            // already failing must fail first, and the pool retries its connections in its own time. Reaping
+            // within two leases of seeing it back would spend attempts of jobs that are running fine. An outage
+            // shorter than a heartbeat expires no lease at all.
             return;
         }
         try {
@@ -397,6 +407,11 @@ public class Worker {
         }
         drain();
         completer.drainAndStop(Duration.ofSeconds(10));
+        try {
+            claimer.handBackUnconfirmed();
+        } catch (StoreException e) {
+            LOG.warnf("could not hand back an unconfirmed claim (its leases will expire): %s", e.getMessage());
+        }
         jobThreads.shutdownNow();
         synchronized (this) {
             live = false; // after any heartbeat in flight, so none reports this executor again after it leaves
