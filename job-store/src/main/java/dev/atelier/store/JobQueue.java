@@ -185,9 +185,8 @@ public class JobQueue {
      *     come from the first batches that offer any, and the spare eight cover rows other claimers hold;
      *  4. locked takes, per kind, as many as the executor has free slots, ordered by batch priority, turn, and
      *     the batch served longest ago, skipping rows other claimers hold (SKIP LOCKED: claimers never wait);
-     *  5. the jobs become running, each with one of the lease tokens the claimer chose, each gets an attempt row,
-     *     and the batches served
-     *     are stamped for fair share (skipping a batch row another claimer is stamping).
+     *  5. the jobs become running, each under one of the lease tokens the claimer chose, each gets an attempt
+     *     row, and the batches served are stamped for fair share (skipping a batch row another claimer is stamping).
      * A sequential batch offers only its head job, so SKIP LOCKED on that row is its gate; the partial unique
      * index job_one_running_per_sequential_batch backs it up. A priority group's gate needs no lock: a job that
      * is terminal stays terminal (except a retry by hand, which re-closes the gate only for jobs not started).
