@@ -95,12 +95,15 @@ class ChaosIT {
         String batchId = stack.submit(batch("sigkill", 40));
         awaitSucceeded(batchId, 200);
 
-        stack.kill("executor-a");
+        killWhileHoldingWork("executor-a", batchId);
 
         assertAllSucceededOnce(batchId);
         List<JsonNode> events = stack.export("events", batchId);
         List<JsonNode> expired = events.stream().filter(e -> "failed".equals(e.path("status").asText())).toList();
-        assertThat(expired).as("the killed executor's attempts, spent by lease expiry").isNotEmpty()
+        Map<String, Long> byExecutorAndStatus = events.stream().collect(Collectors.groupingBy(
+                e -> e.path("executor").asText() + " " + e.path("status").asText(), Collectors.counting()));
+        assertThat(expired).as("the killed executor's attempts, spent by lease expiry (events by executor and"
+                        + " status: %s)", byExecutorAndStatus).isNotEmpty()
                 .allSatisfy(e -> assertThat(e.path("result_preview").asText())
                         .isEqualTo("lease expired on executor-a"));
         // the fake saw the killed attempts' calls as well as the successful ones
@@ -134,6 +137,22 @@ class ChaosIT {
     private static void awaitSucceeded(String batchId, int atLeast) {
         await().atMost(RUN).pollInterval(Duration.ofMillis(100)).until(() -> stack.succeeded(batchId) >= atLeast);
         assertThat(stack.succeeded(batchId)).as("still mid-run when the fault comes").isLessThan(JOBS / 2);
+    }
+
+    /**
+     * SIGKILLs an executor at a moment it holds running jobs of the batch. Its jobs take ~40 ms, so it is frozen
+     * (SIGSTOP) before each look: none of them can finish, nor new ones start, between the look and the kill.
+     */
+    private static void killWhileHoldingWork(String executor, String batchId) throws InterruptedException {
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50)).until(() -> {
+            stack.freeze(executor, true);
+            if (stack.executorsRunning(batchId).contains(executor)) {
+                return true;
+            }
+            stack.freeze(executor, false);
+            return false;
+        });
+        stack.kill(executor);
     }
 
     private static JsonNode firstWaiting(String batchId) {

@@ -20,6 +20,7 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -100,6 +101,24 @@ final class Stack implements AutoCloseable {
     /** SIGKILL: the executor gets no chance to hand anything back. */
     void kill(String name) throws InterruptedException {
         services.remove(name).kill();
+    }
+
+    /** Freezes (SIGSTOP) or thaws (SIGCONT) a service: frozen, it holds what it holds and does nothing. */
+    void freeze(String name, boolean frozen) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", frozen ? "-STOP" : "-CONT", Long.toString(services.get(name).pid()))
+                .inheritIO().start();
+        if (kill.waitFor() != 0) {
+            throw new IllegalStateException("kill " + (frozen ? "-STOP " : "-CONT ") + name + " failed");
+        }
+    }
+
+    /** The executors holding running jobs of a batch now. */
+    Set<String> executorsRunning(String batchId) {
+        JsonNode items = json(ledger().queryParam("batch", batchId).queryParam("state", "running")
+                .queryParam("limit", 100).get("/api/v1/jobs").then().statusCode(200).extract().asString()).path("items");
+        Set<String> executors = new HashSet<>();
+        items.forEach(job -> executors.add(job.path("executor").asText()));
+        return executors;
     }
 
     RequestSpecification gateway() {
