@@ -103,12 +103,15 @@ final class Stack implements AutoCloseable {
         services.remove(name).kill();
     }
 
-    /** Freezes (SIGSTOP) or thaws (SIGCONT) a service: frozen, it holds what it holds and does nothing. */
+    /**
+     * Freezes (SIGSTOP) or thaws (SIGCONT) a service: frozen, it holds what it holds and does nothing. Java cannot
+     * send those signals; the shell's built-in {@code kill} can, and needs no package.
+     */
     void freeze(String name, boolean frozen) throws IOException, InterruptedException {
-        Process kill = new ProcessBuilder("kill", frozen ? "-STOP" : "-CONT", Long.toString(services.get(name).pid()))
-                .inheritIO().start();
+        String command = "kill -" + (frozen ? "STOP " : "CONT ") + services.get(name).pid();
+        Process kill = new ProcessBuilder("sh", "-c", command).inheritIO().start();
         if (kill.waitFor() != 0) {
-            throw new IllegalStateException("kill " + (frozen ? "-STOP " : "-CONT ") + name + " failed");
+            throw new IllegalStateException(command + " (" + name + ") failed");
         }
     }
 
