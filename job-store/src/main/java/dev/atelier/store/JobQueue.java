@@ -602,11 +602,7 @@ public class JobQueue {
                     ps.setArray(2, c.createArrayOf("uuid", handBacks.stream().map(AttemptOutcome::jobId).toArray(UUID[]::new)));
                     ps.setArray(3, c.createArrayOf("uuid", handBacks.stream().map(AttemptOutcome::leaseToken).toArray(UUID[]::new)));
                     ps.setArray(4, c.createArrayOf("text", handBacks.stream().map(AttemptOutcome.HandBack::reason).toArray(String[]::new)));
-                    Map<UUID, JobState> back = readStates(ps);
-                    if (back.containsValue(JobState.PENDING)) {
-                        notifyWork(c);
-                    }
-                    return back;
+                    return readHandedBack(c, ps);
                 }
             }));
         }
@@ -629,13 +625,18 @@ public class JobQueue {
                 setNow(ps, 1, now);
                 ps.setString(2, reason);
                 ps.setArray(3, c.createArrayOf("uuid", leaseTokens.toArray(UUID[]::new)));
-                Map<UUID, JobState> back = readStates(ps);
-                if (back.containsValue(JobState.PENDING)) {
-                    notifyWork(c);
-                }
-                return back;
+                return readHandedBack(c, ps);
             }
         });
+    }
+
+    /** Runs a hand-back and reads the jobs' new states; wakes the claimers when any went back to pending. */
+    private static Map<UUID, JobState> readHandedBack(Connection c, PreparedStatement ps) throws SQLException {
+        Map<UUID, JobState> back = readStates(ps);
+        if (back.containsValue(JobState.PENDING)) {
+            notifyWork(c);
+        }
+        return back;
     }
 
     private static final String CLOSE_CANCELLED = """
