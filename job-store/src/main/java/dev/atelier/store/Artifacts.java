@@ -2,7 +2,11 @@ package dev.atelier.store;
 
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
 import java.security.MessageDigest;
+import java.sql.Connection;
 import java.security.NoSuchAlgorithmException;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -35,6 +39,10 @@ public class Artifacts {
             select %s, b.data from artifact a join job j on j.id = a.job_id join artifact_blob b on b.sha256 = a.sha256
             where a.id = ?""".formatted(COLUMNS);
 
+    private static final String BLOB_EXISTS = """
+            select 1 from artifact_blob where sha256 = ?
+            """;
+
     private static final String STORE_BLOB = """
             insert into artifact_blob (sha256, size, data) values (?, ?, ?) on conflict (sha256) do nothing
             """;
@@ -59,8 +67,22 @@ public class Artifacts {
         this.dataSource = dataSource;
     }
 
-    /** A file to store for a job: its name as the backend gave it, its type and bytes. */
-    public record NewArtifact(String name, String contentType, byte[] data) {
+    /**
+     * A file to store for a job: its name as the backend gave it, its type, and its content, read once from
+     * {@code content} as a stream (an executor downloads outputs to a file first, so no output is ever held whole in
+     * memory). {@code size} and {@code sha256} are the content's.
+     */
+    public record NewArtifact(String name, String contentType, long size, String sha256, Content content) {
+
+        /** Opens the content; called at most once per store, and only when its bytes are not stored yet. */
+        public interface Content {
+            InputStream open() throws IOException;
+        }
+
+        /** A small file already in memory (tests, generated text). */
+        public static NewArtifact of(String name, String contentType, byte[] data) {
+            return new NewArtifact(name, contentType, data.length, Artifacts.sha256(data), () -> new ByteArrayInputStream(data));
+        }
     }
 
     /**
@@ -73,24 +95,19 @@ public class Artifacts {
         return Transactions.inTransaction(dataSource, "store artifacts", c -> {
             List<ArtifactInfo> stored = new ArrayList<>();
             for (NewArtifact file : files) {
-                String sha256 = sha256(file.data());
-                try (PreparedStatement ps = c.prepareStatement(STORE_BLOB)) {
-                    ps.setString(1, sha256);
-                    ps.setLong(2, file.data().length);
-                    ps.setBytes(3, file.data());
-                    ps.executeUpdate();
-                }
+                String sha256 = file.sha256();
+                storeBlob(c, file);
                 UUID id;
                 try (PreparedStatement ps = c.prepareStatement(STORE_ARTIFACT)) {
                     ps.setObject(1, jobId);
                     ps.setObject(2, leaseToken);
                     ps.setObject(3, TimeOrderedIds.next());
                     ps.setInt(4, attempt);
-                    ps.setString(5, file.name());
-                    ps.setString(6, file.contentType());
-                    ps.setLong(7, file.data().length);
+                    ps.setString(5, StorableText.clean(file.name()));
+                    ps.setString(6, StorableText.clean(file.contentType()));
+                    ps.setLong(7, file.size());
                     ps.setString(8, sha256);
-                    ps.setString(9, file.name());
+                    ps.setString(9, StorableText.clean(file.name()));
                     ps.setString(10, sha256);
                     try (ResultSet rs = ps.executeQuery()) {
                         if (!rs.next()) {
@@ -111,6 +128,26 @@ public class Artifacts {
             }
             return Optional.of(stored);
         });
+    }
+
+    /** Sends the bytes as a stream, and only when no job stored the same bytes before. */
+    private static void storeBlob(Connection c, NewArtifact file) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(BLOB_EXISTS)) {
+            ps.setString(1, file.sha256());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next()) {
+                    return;
+                }
+            }
+        }
+        try (PreparedStatement ps = c.prepareStatement(STORE_BLOB); InputStream in = file.content().open()) {
+            ps.setString(1, file.sha256());
+            ps.setLong(2, file.size());
+            ps.setBinaryStream(3, in, file.size());
+            ps.executeUpdate();
+        } catch (IOException e) {
+            throw new SQLException("could not read " + file.name() + " to store it: " + e.getMessage(), "58030", e);
+        }
     }
 
     static String sha256(byte[] data) {

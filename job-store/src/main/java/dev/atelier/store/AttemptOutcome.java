@@ -19,7 +19,16 @@ public sealed interface AttemptOutcome {
     record Failure(UUID jobId, UUID leaseToken, String error, boolean retryable) implements AttemptOutcome {
     }
 
-    /** The backend was unreachable or busy, or the executor is stopping: back to pending, no attempt spent. */
-    record HandBack(UUID jobId, UUID leaseToken, String reason) implements AttemptOutcome {
+    /**
+     * Back to pending, no attempt spent. {@code counted} hand-backs are for a reason of the job's own (a model the
+     * backend lists but cannot find, an I/O error on this job's files) and add to the job's run of hand-backs, which
+     * the executor caps; an outage, a busy backend or a shutdown is nobody's fault and is not counted. Any spent
+     * attempt ends the run.
+     */
+    record HandBack(UUID jobId, UUID leaseToken, String reason, boolean counted) implements AttemptOutcome {
+        /** A hand-back that does not count toward the cap. */
+        public HandBack(UUID jobId, UUID leaseToken, String reason) {
+            this(jobId, leaseToken, reason, false);
+        }
     }
 }

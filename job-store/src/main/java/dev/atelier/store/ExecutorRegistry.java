@@ -70,9 +70,11 @@ public class ExecutorRegistry {
                     ps.setString(2, backend.kind());
                     ps.setString(3, backend.url());
                     ps.setString(4, backend.status());
-                    ps.setArray(5, c.createArrayOf("text", backend.models().toArray(String[]::new)));
+                    // model names and details come from the backend: stored cleaned, so a stray NUL fails no report
+                    ps.setArray(5, c.createArrayOf("text", backend.models().stream().map(StorableText::clean)
+                            .toArray(String[]::new)));
                     Transactions.setTime(ps, 6, backend.checkedAt());
-                    ps.setString(7, backend.detail());
+                    ps.setString(7, StorableText.clean(backend.detail()));
                     ps.addBatch();
                 }
                 ps.executeBatch();

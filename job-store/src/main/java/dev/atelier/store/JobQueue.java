@@ -245,7 +245,8 @@ public class JobQueue {
                 from locked l, clock
                 where j.id = l.id
                 returning j.id, j.batch_id, j.key, j.priority, j.kind, j.type, j.model, j.crew, j.task, j.spec::text,
-                          j.timeout_ms, j.attempt, j.lease_token, j.lease_expires_at, j.backend_ref
+                          j.timeout_ms, j.attempt, j.lease_token, j.lease_expires_at, j.backend_ref,
+                          j.hand_backs_in_row
             ),
             new_attempt as (
                 insert into attempt (job_id, attempt, lease_token, executor_id, status, started_at)
@@ -309,7 +310,8 @@ public class JobQueue {
                 setNow(ps, ++i, now);
                 ps.setArray(++i, c.createArrayOf("text", kinds));
                 ps.setArray(++i, c.createArrayOf("int4", wanted.values().toArray(Integer[]::new)));
-                ps.setArray(++i, c.createArrayOf("text", models.toArray(String[]::new)));
+                // a name PostgreSQL cannot store matches no stored job; cleaned, it cannot fail the claim either
+                ps.setArray(++i, c.createArrayOf("text", models.stream().map(StorableText::clean).toArray(String[]::new)));
                 ps.setArray(++i, c.createArrayOf("uuid", leaseTokens.toArray(UUID[]::new)));
                 ps.setDouble(++i, lease.toMillis() / 1000.0);
                 ps.setString(++i, executorId);
@@ -323,7 +325,7 @@ public class JobQueue {
                                 rs.getString("model"), rs.getString("crew"), rs.getString("task"), rs.getString("spec"),
                                 Duration.ofMillis(rs.getLong("timeout_ms")), rs.getInt("attempt"),
                                 rs.getObject("lease_token", UUID.class), instant(rs, "lease_expires_at"),
-                                rs.getString("backend_ref")));
+                                rs.getString("backend_ref"), rs.getInt("hand_backs_in_row")));
                     }
                 }
                 return claimed;
@@ -437,11 +439,13 @@ public class JobQueue {
     /*
      * Every statement that ends attempts first locks the rows it will change in id order (the reaper skips locked
      * rows instead), and so does the heartbeat, so two of them never wait on each other in a cycle. Only rows still
-     * held under the given lease token qualify: the fence. The export lines these statements write are numbered
+     * held under the given lease token qualify: the fence. Outcomes are matched to jobs and attempts by job id and lease
+     * token together, and only running attempts are closed: one batch may carry a stale and a current token for the
+     * same job (reaped, then claimed again by the same executor), and the stale one must touch nothing. The export lines these statements write are numbered
      * later (V5__numbered_exports_and_lighter_writes.sql), so no writer waits for another's commit.
      */
     private static final String LOCK_HELD_JOBS = """
-            select j.id from job j join outcome o on o.job_id = j.id and o.lease_token = j.lease_token
+            select j.id, j.lease_token from job j join outcome o on o.job_id = j.id and o.lease_token = j.lease_token
             where j.state = 'running'
             order by j.id
             for update of j
@@ -455,14 +459,14 @@ public class JobQueue {
                 update job j
                 set state = 'success', result = o.result::jsonb, error = null, finished_at = clock.now,
                     attempts_used = j.attempts_used + 1, lease_token = null, lease_expires_at = null,
-                    progress = null, waiting_reason = null
+                    progress = null, waiting_reason = null, hand_backs_in_row = 0
                 from held h, outcome o, clock
-                where j.id = h.id and o.job_id = h.id
-                returning j.id, o.lease_token
+                where j.id = h.id and o.job_id = h.id and o.lease_token = h.lease_token
+                returning j.id, h.lease_token
             )
             update attempt a set status = 'success', finished_at = clock.now
             from done d, clock
-            where a.lease_token = d.lease_token
+            where a.lease_token = d.lease_token and a.job_id = d.id and a.status = 'running'
             returning a.job_id
             """.formatted(LOCK_HELD_JOBS);
 
@@ -483,7 +487,8 @@ public class JobQueue {
                                           * power(b.retry_backoff, j.attempts_used) * (0.9 + random() * 0.2))
                                      else j.run_after end,
                     finished_at = case when h.next_state = 'retry' then null else clock.now end,
-                    error = h.error, lease_token = null, lease_expires_at = null, progress = null
+                    error = h.error, lease_token = null, lease_expires_at = null, progress = null,
+                    hand_backs_in_row = 0
                 from held h, clock, batch b
                 where j.id = h.id and b.id = j.batch_id
                 returning j.id, j.state, h.lease_token, h.error
@@ -492,7 +497,7 @@ public class JobQueue {
             set status = case when m.state = 'cancelled' then 'cancelled' else 'failed' end,
                 finished_at = clock.now, error = m.error
             from moved m, clock
-            where a.lease_token = m.lease_token
+            where a.lease_token = m.lease_token and a.job_id = m.id and a.status = 'running'
             returning a.job_id, m.state
             """;
 
@@ -512,7 +517,7 @@ public class JobQueue {
                 for update of j)""".formatted(NEXT_STATE_AFTER_FAILURE.formatted("o.retryable")));
 
     // Not spent, not shown: the attempt row goes (its event line says handed_back). A job whose cancel was
-    // requested is closed instead.
+    // requested is closed instead. A counted hand-back adds to the job's run of them (AttemptOutcome.HandBack).
     private static final String HAND_BACK_TEMPLATE = """
             with clock as materialized (select coalesce(?::timestamptz, now()) as now),
             outcome as materialized (%s),
@@ -522,28 +527,31 @@ public class JobQueue {
                 set state = case when j.cancel_requested_at is null then 'pending' else 'cancelled' end,
                     attempt = j.attempt - case when j.cancel_requested_at is null then 1 else 0 end,
                     finished_at = case when j.cancel_requested_at is null then null else clock.now end,
-                    waiting_reason = o.reason, lease_token = null, lease_expires_at = null, progress = null
+                    waiting_reason = o.reason, lease_token = null, lease_expires_at = null, progress = null,
+                    hand_backs_in_row = j.hand_backs_in_row + case when o.counted then 1 else 0 end
                 from held h, outcome o, clock
-                where j.id = h.id and o.job_id = h.id
-                returning j.id, j.state, o.lease_token
+                where j.id = h.id and o.job_id = h.id and o.lease_token = h.lease_token
+                returning j.id, j.state, h.lease_token
             ),
             not_spent as (
                 delete from attempt a using back b
-                where a.lease_token = b.lease_token and b.state = 'pending'
+                where a.lease_token = b.lease_token and a.job_id = b.id and a.status = 'running' and b.state = 'pending'
             ),
             closed as (
                 update attempt a set status = 'cancelled', finished_at = clock.now
                 from back b, clock
-                where a.lease_token = b.lease_token and b.state = 'cancelled'
+                where a.lease_token = b.lease_token and a.job_id = b.id and a.status = 'running'
+                  and b.state = 'cancelled'
             )
             select id, state from back
             """;
 
     private static final String HAND_BACK = HAND_BACK_TEMPLATE.formatted(
-            "select * from unnest(?::uuid[], ?::uuid[], ?::text[]) as o(job_id, lease_token, reason)", LOCK_HELD_JOBS);
+            "select * from unnest(?::uuid[], ?::uuid[], ?::text[], ?::boolean[]) as o(job_id, lease_token, reason, counted)",
+            LOCK_HELD_JOBS);
 
     private static final String HAND_BACK_BY_TOKEN = HAND_BACK_TEMPLATE.formatted("""
-            select j.id as job_id, j.lease_token, ?::text as reason from job j
+            select j.id as job_id, j.lease_token, ?::text as reason, false as counted from job j
             where j.lease_token = any (?::uuid[]) and j.state = 'running'""", LOCK_HELD_JOBS);
 
     /**
@@ -589,7 +597,7 @@ public class JobQueue {
                     setNow(ps, 1, now);
                     ps.setArray(2, c.createArrayOf("uuid", failures.stream().map(AttemptOutcome::jobId).toArray(UUID[]::new)));
                     ps.setArray(3, c.createArrayOf("uuid", failures.stream().map(AttemptOutcome::leaseToken).toArray(UUID[]::new)));
-                    ps.setArray(4, c.createArrayOf("text", failures.stream().map(AttemptOutcome.Failure::error).toArray(String[]::new)));
+                    ps.setArray(4, c.createArrayOf("text", failures.stream().map(f -> StorableText.clean(f.error())).toArray(String[]::new)));
                     ps.setArray(5, c.createArrayOf("bool", failures.stream().map(AttemptOutcome.Failure::retryable).toArray(Boolean[]::new)));
                     return readStates(ps);
                 }
@@ -601,7 +609,8 @@ public class JobQueue {
                     setNow(ps, 1, now);
                     ps.setArray(2, c.createArrayOf("uuid", handBacks.stream().map(AttemptOutcome::jobId).toArray(UUID[]::new)));
                     ps.setArray(3, c.createArrayOf("uuid", handBacks.stream().map(AttemptOutcome::leaseToken).toArray(UUID[]::new)));
-                    ps.setArray(4, c.createArrayOf("text", handBacks.stream().map(AttemptOutcome.HandBack::reason).toArray(String[]::new)));
+                    ps.setArray(4, c.createArrayOf("text", handBacks.stream().map(h -> StorableText.clean(h.reason())).toArray(String[]::new)));
+                    ps.setArray(5, c.createArrayOf("bool", handBacks.stream().map(AttemptOutcome.HandBack::counted).toArray(Boolean[]::new)));
                     return readHandedBack(c, ps);
                 }
             }));
@@ -623,7 +632,7 @@ public class JobQueue {
         return Transactions.inTransaction(dataSource, "hand back an unconfirmed claim", c -> {
             try (PreparedStatement ps = c.prepareStatement(HAND_BACK_BY_TOKEN)) {
                 setNow(ps, 1, now);
-                ps.setString(2, reason);
+                ps.setString(2, StorableText.clean(reason));
                 ps.setArray(3, c.createArrayOf("uuid", leaseTokens.toArray(UUID[]::new)));
                 return readHandedBack(c, ps);
             }
@@ -656,7 +665,7 @@ public class JobQueue {
             )
             update attempt a set status = 'cancelled', finished_at = clock.now
             from closed c, clock
-            where a.lease_token = c.lease_token
+            where a.lease_token = c.lease_token and a.job_id = c.id and a.status = 'running'
             returning a.job_id
             """;
 
@@ -855,7 +864,8 @@ public class JobQueue {
     private static final String RETRY_JOBS = """
             update job j
             set state = 'pending', attempts_used = 0, run_after = '-infinity', finished_at = null, error = null,
-                result = null, cancel_requested_at = null, waiting_reason = null, progress = null
+                result = null, cancel_requested_at = null, waiting_reason = null, progress = null,
+                hand_backs_in_row = 0
             where %s
             """;
     private static final String RETRY_ONE_JOB = RETRY_JOBS.formatted("j.id = ? and j.state in ('failed', 'cancelled')");

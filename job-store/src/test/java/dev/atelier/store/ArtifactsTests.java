@@ -26,27 +26,27 @@ class ArtifactsTests extends QueueTestBase {
 
         ClaimedJob first = claimComfy();
         List<ArtifactInfo> stored = artifacts.store(first.id(), first.leaseToken(), first.attempt(), List.of(
-                new NewArtifact("a_00001_.png", "image/png", same),
-                new NewArtifact("a_00002_.png", "image/png", other))).orElseThrow();
+                NewArtifact.of("a_00001_.png", "image/png", same),
+                NewArtifact.of("a_00002_.png", "image/png", other))).orElseThrow();
         assertThat(stored).extracting(ArtifactInfo::name).containsExactly("a_00001_.png", "a_00002_.png");
         assertThat(stored.get(0).sha256()).isEqualTo(Artifacts.sha256(same)).hasSize(64);
         assertThat(artifacts.find(stored.get(1).id()).orElseThrow().data()).isEqualTo(other);
 
         // collected again (an adopted run): the same rows
         assertThat(artifacts.store(first.id(), first.leaseToken(), first.attempt(),
-                List.of(new NewArtifact("a_00001_.png", "image/png", same))).orElseThrow())
+                List.of(NewArtifact.of("a_00001_.png", "image/png", same))).orElseThrow())
                 .extracting(ArtifactInfo::id).containsExactly(stored.get(0).id());
 
         // another job with the same bytes: a row of its own, no second blob
         ClaimedJob second = claimComfy();
         artifacts.store(second.id(), second.leaseToken(), second.attempt(),
-                List.of(new NewArtifact("b_00001_.png", "image/png", same))).orElseThrow();
+                List.of(NewArtifact.of("b_00001_.png", "image/png", same))).orElseThrow();
         assertThat(inspect.count("select count(*) from artifact")).isEqualTo(3);
         assertThat(inspect.count("select count(*) from artifact_blob")).isEqualTo(2);
 
         // a stale lease stores nothing
         assertThat(artifacts.store(second.id(), UUID.randomUUID(), second.attempt(),
-                List.of(new NewArtifact("c.png", "image/png", "new".getBytes(StandardCharsets.UTF_8))))).isEmpty();
+                List.of(NewArtifact.of("c.png", "image/png", "new".getBytes(StandardCharsets.UTF_8))))).isEmpty();
         assertThat(inspect.count("select count(*) from artifact_blob")).isEqualTo(2);
     }
 

@@ -4,6 +4,7 @@ import static dev.atelier.store.testing.Batches.batch;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.atelier.store.testing.Inspect;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -131,5 +132,51 @@ class FencingTests extends QueueTestBase {
 
         assertThat(moved).containsOnlyKeys(held.get(0).id());
         assertThat(inspect.job(held.get(1).id()).state()).isEqualTo("running");
+    }
+    @Test
+    void aStaleAndACurrentTokenForTheSameJobInOneBatchCloseOnlyTheCurrentAttempt() {
+        // one executor holds both: it was reaped during a stall, then claimed the job again, and both calls ended
+        reapAndReclaim();
+
+        assertThat(queue.finish(List.of(
+                new AttemptOutcome.Success(current.id(), staleAfterReapAndReclaim.leaseToken(), "{\"text\": \"stale\"}"),
+                new AttemptOutcome.Success(current.id(), current.leaseToken(), "{\"text\": \"fresh\"}")), null))
+                .containsExactly(Map.entry(current.id(), JobState.SUCCESS));
+
+        assertThat(inspect.job(current.id()).result()).contains("fresh");
+        assertThat(inspect.attempts(current.id())).extracting(a -> a.status() + " " + a.leaseToken())
+                .containsExactly("failed " + staleAfterReapAndReclaim.leaseToken(), "success " + current.leaseToken());
+        assertThat(inspect.eventStatuses(current.id())).containsExactly("failed", "success");
+    }
+
+    @Test
+    void aStaleHandBackBesideTheCurrentOneHandsBackTheCurrentAttemptAndTheJobIsClaimedAgain() {
+        reapAndReclaim();
+
+        assertThat(queue.finish(List.of(
+                new AttemptOutcome.HandBack(current.id(), staleAfterReapAndReclaim.leaseToken(), "stale reason"),
+                new AttemptOutcome.HandBack(current.id(), current.leaseToken(), "ollama offline")), null))
+                .containsExactly(Map.entry(current.id(), JobState.PENDING));
+
+        assertThat(inspect.job(current.id()).waitingReason()).isEqualTo("ollama offline");
+        assertThat(inspect.attempts(current.id())).as("the reaped attempt stays; the handed-back one goes")
+                .extracting(a -> a.status() + " " + a.leaseToken())
+                .containsExactly("failed " + staleAfterReapAndReclaim.leaseToken());
+        // its next claim takes the next attempt number without meeting a leftover attempt row
+        ClaimedJob again = claimOllamaAt(1, Instant.now().plus(LEASE).plusSeconds(5)).get(0);
+        assertThat(again.attempt()).isEqualTo(2);
+        assertThat(succeed(List.of(again))).containsEntry(again.id(), JobState.SUCCESS);
+    }
+
+    @Test
+    void aStaleFailureBesideTheCurrentSuccessDoesNotReopenTheReapedAttempt() {
+        reapAndReclaim();
+
+        assertThat(queue.finish(List.of(
+                new AttemptOutcome.Failure(current.id(), staleAfterReapAndReclaim.leaseToken(), "HTTP 500", true),
+                new AttemptOutcome.Success(current.id(), current.leaseToken(), "{\"text\": \"fresh\"}")), null))
+                .containsExactly(Map.entry(current.id(), JobState.SUCCESS));
+        assertThat(inspect.attempts(current.id())).extracting(Inspect.AttemptRow::error)
+                .containsExactly("lease expired on " + EXECUTOR, null);
     }
 }

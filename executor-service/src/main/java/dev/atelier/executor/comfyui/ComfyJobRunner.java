@@ -237,7 +237,7 @@ public class ComfyJobRunner implements JobRunner {
                         String name = file.path("filename").asText();
                         ComfyClient.Download download = client.view(name, file.path("subfolder").asText(""),
                                 file.path("type").asText("output"));
-                        files.add(new NewArtifact(name, contentType(download.contentType(), name), download.data()));
+                        files.add(NewArtifact.of(name, contentType(download.contentType(), name), download.data()));
                     }
                 }
             }

@@ -21,7 +21,7 @@ public final class Inspect {
 
     public record JobRow(UUID id, String state, int attempt, int attemptsUsed, OffsetDateTime runAfter,
                          UUID leaseToken, String error, String result, String waitingReason,
-                         OffsetDateTime cancelRequestedAt, OffsetDateTime finishedAt) {
+                         OffsetDateTime cancelRequestedAt, OffsetDateTime finishedAt, int handBacksInRow) {
     }
 
     public record AttemptRow(int attempt, String status, String executorId, String error, UUID leaseToken) {
@@ -30,11 +30,11 @@ public final class Inspect {
     public JobRow job(UUID id) {
         return query("""
                 select id, state, attempt, attempts_used, run_after, lease_token, error, result::text, waiting_reason,
-                       cancel_requested_at, finished_at
+                       cancel_requested_at, finished_at, hand_backs_in_row
                 from job where id = ?""", id, rs -> new JobRow(rs.getObject(1, UUID.class), rs.getString(2),
                 rs.getInt(3), rs.getInt(4), rs.getObject(5, OffsetDateTime.class), rs.getObject(6, UUID.class),
                 rs.getString(7), rs.getString(8), rs.getString(9), rs.getObject(10, OffsetDateTime.class),
-                rs.getObject(11, OffsetDateTime.class))).stream().findFirst().orElseThrow();
+                rs.getObject(11, OffsetDateTime.class), rs.getInt(12))).stream().findFirst().orElseThrow();
     }
 
     public List<AttemptRow> attempts(UUID jobId) {

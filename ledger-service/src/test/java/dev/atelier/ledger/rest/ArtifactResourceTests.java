@@ -70,8 +70,8 @@ class ArtifactResourceTests {
         byte[] first = {(byte) 0x89, 'P', 'N', 'G', 1, 2, 3};
         byte[] second = {(byte) 0x89, 'P', 'N', 'G', 4, 5, 6};
         var stored = artifacts.store(job.id(), job.leaseToken(), job.attempt(), List.of(
-                new Artifacts.NewArtifact("Kitana_00001_.png", "image/png", first),
-                new Artifacts.NewArtifact("Kitana_00002_.png", "image/png", second))).orElseThrow();
+                Artifacts.NewArtifact.of("Kitana_00001_.png", "image/png", first),
+                Artifacts.NewArtifact.of("Kitana_00002_.png", "image/png", second))).orElseThrow();
         for (int i = 0; i < 2; i++) {
             byte[] body = given().get("/api/v1/artifacts/" + stored.get(i).id()).then().statusCode(200)
                     .contentType("image/png").header("ETag", "\"" + sha256(i == 0 ? first : second) + "\"")

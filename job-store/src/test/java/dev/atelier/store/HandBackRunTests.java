@@ -1,0 +1,92 @@
+package dev.atelier.store;
+
+import static dev.atelier.store.testing.Batches.batch;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * DESIGN.md's attempt table, "handed back N times in a row": the store keeps the run of counted hand-backs on the
+ * job and hands it to the next claimer, which decides when the run has gone on long enough. Only hand-backs for the
+ * job's own reasons count; any spent attempt, a success, a reap or a retry by hand ends the run.
+ */
+class HandBackRunTests extends QueueTestBase {
+
+    private ClaimedJob claimOne() {
+        return claimOllama(1).get(0);
+    }
+
+    private void handBack(ClaimedJob job, boolean counted) {
+        assertThat(queue.finish(List.of(new AttemptOutcome.HandBack(job.id(), job.leaseToken(),
+                "model 'llama3.2' is not on the Ollama of executor-a", counted)), null))
+                .containsEntry(job.id(), JobState.PENDING);
+    }
+
+    @Test
+    void countedHandBacksAddUpAndTheNextClaimCarriesTheRun() {
+        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build());
+
+        for (int round = 0; round < 3; round++) {
+            ClaimedJob job = claimOne();
+            assertThat(job.handBacksInRow()).isEqualTo(round);
+            assertThat(job.attempt()).as("a hand-back spends nothing").isEqualTo(1);
+            handBack(job, true);
+        }
+        ClaimedJob fourth = claimOne();
+        assertThat(fourth.handBacksInRow()).isEqualTo(3);
+        assertThat(inspect.eventStatuses(fourth.id())).containsExactly("handed_back", "handed_back", "handed_back");
+    }
+
+    @Test
+    void outagesBusyBackendsAndShutdownsDoNotCount() {
+        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build());
+        handBack(claimOne(), true);
+        handBack(claimOne(), false);
+        ClaimedJob third = claimOne();
+        assertThat(third.handBacksInRow()).as("neither counted nor ending the run").isEqualTo(1);
+
+        queue.handBackUnconfirmedClaim(List.of(third.leaseToken()), "claim unconfirmed", null);
+        assertThat(claimOne().handBacksInRow()).isEqualTo(1);
+    }
+
+    @Test
+    void aSpentAttemptEndsTheRun() {
+        queue.insertBatch(batch(BatchMode.PARALLEL).retry(3, Duration.ZERO, 1.0).ollamaJobs(1, 1).build());
+        handBack(claimOne(), true);
+        handBack(claimOne(), true);
+        ClaimedJob spent = claimOne();
+        queue.finish(List.of(new AttemptOutcome.Failure(spent.id(), spent.leaseToken(), "handed back 2 times", true)),
+                null);
+        assertThat(inspect.job(spent.id()).handBacksInRow()).isZero();
+
+        handBack(claimOne(), true);
+        ClaimedJob reaped = claimOne();
+        assertThat(reaped.handBacksInRow()).isEqualTo(1);
+        Instant later = Instant.now().plus(LEASE).plusSeconds(1);
+        queue.reapExpired(10, later);
+        assertThat(inspect.job(reaped.id()).handBacksInRow()).as("a reap spends the attempt too").isZero();
+
+        handBack(claimOllamaAt(1, later).get(0), true);
+        ClaimedJob done = claimOllamaAt(1, later).get(0);
+        assertThat(done.handBacksInRow()).isEqualTo(1);
+        succeed(List.of(done));
+        assertThat(inspect.job(done.id()).handBacksInRow()).isZero();
+    }
+
+    @Test
+    void aRetryByHandStartsAFreshRun() {
+        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build());
+        handBack(claimOne(), true);
+        ClaimedJob job = claimOne();
+        handBack(job, true);
+        // cancelled while waiting: the run stays on the row until someone retries the job
+        queue.cancelJob(job.id(), null);
+        assertThat(inspect.job(job.id()).handBacksInRow()).isEqualTo(2);
+
+        assertThat(queue.retryJob(job.id())).isEqualTo(JobQueue.Retry.RETRIED);
+        assertThat(claimOne().handBacksInRow()).isZero();
+    }
+}
