@@ -1,8 +1,8 @@
 package dev.atelier.executor.backend;
 
 /**
- * Why a backend call did not succeed, sorted by DESIGN.md's attempt table. The subclass decides whether the attempt
- * is spent and whether the circuit breaker counts it.
+ * What went wrong with a backend call, as the runner saw it. Runners only report; {@code AttemptTable} (one place)
+ * decides from the subclass what becomes of the job, DESIGN.md's attempt table.
  */
 public abstract class CallFailure extends RuntimeException {
 
@@ -32,7 +32,10 @@ public abstract class CallFailure extends RuntimeException {
         }
     }
 
-    /** The backend does not have the job's model (404): refresh the model list and hand the job back. */
+    /**
+     * The backend does not have the job's model (404): refresh the model list and hand the job back, counted toward
+     * the cap (Ollama answers 404 for a model whose blob is missing while {@code /api/tags} still lists it).
+     */
     public static final class ModelMissing extends CallFailure {
         public ModelMissing(String message) {
             super(message, null);
@@ -47,6 +50,27 @@ public abstract class CallFailure extends RuntimeException {
     public static final class Broken extends CallFailure {
         public Broken(String message, Throwable cause) {
             super(message, cause);
+        }
+    }
+
+    /**
+     * Fetching this job's own inputs or outputs failed (a ComfyUI {@code /view} that times out or breaks off, an
+     * upload that does): the backend answers, but not for this job. Handed back and counted toward the cap, while
+     * the backend passes its health check.
+     */
+    public static final class JobFiles extends CallFailure {
+        public JobFiles(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /**
+     * The runner stopped: the call was stopped through its {@code CallControl}, or the runner found the lease no
+     * longer its own. {@code note} says what was left behind (a ComfyUI run left running for the next attempt).
+     */
+    public static final class Stopped extends CallFailure {
+        public Stopped(String note) {
+            super(note, null);
         }
     }
 

@@ -15,6 +15,18 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Flow;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import dev.atelier.executor.service.CallControl;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -50,8 +62,8 @@ public class ComfyClient {
         }
     }
 
-    /** A file from {@code /view}. */
-    public record Download(byte[] data, String contentType) {
+    /** A file from {@code /view}, saved to a temporary file as it arrived: its size, sha256 and type. */
+    public record Download(Path file, long size, String sha256, String contentType) {
     }
 
     @PostConstruct
@@ -113,16 +125,161 @@ public class ComfyClient {
         expectOk(send(post("/interrupt", body.toString()), "POST /interrupt"), "POST /interrupt");
     }
 
+    /**
+     * Fetches an output with {@code /view} into a temporary file, counting and hashing it as it arrives: never whole
+     * in memory. A refused connection is ComfyUI's fault ({@link CallFailure.Unavailable}); a download that stalls
+     * past {@code download-timeout} or breaks off is this job's files failing to move ({@link CallFailure.JobFiles});
+     * a file over {@code maxBytes} fails the job ({@link CallFailure.Rejected}). The caller deletes the file.
+     */
     @Retry(retryOn = CallFailure.Unavailable.class, maxRetries = 3, delay = 300, jitter = 150)
-    public Download view(String filename, String subfolder, String type) {
+    public Download view(String filename, String subfolder, String type, long maxBytes, CallControl control) {
         String query = "filename=" + encode(filename) + "&subfolder=" + encode(subfolder == null ? "" : subfolder)
                 + "&type=" + encode(type == null ? "output" : type);
-        HttpResponse<byte[]> answer = sendBytes(HttpRequest.newBuilder(URI.create(baseUrl() + "/view?" + query))
-                .timeout(config.comfyui().timeout()).GET().build(), "GET /view");
-        if (answer.statusCode() != 200) {
-            throw new CallFailure.Failed("ComfyUI answered " + answer.statusCode() + " to GET /view for " + filename, null);
+        Duration timeout = config.comfyui().downloadTimeout();
+        HttpRequest request = HttpRequest.newBuilder(URI.create(baseUrl() + "/view?" + query)).timeout(timeout).GET().build();
+        Path file;
+        try {
+            file = Files.createTempFile("atelier-output-", ".part");
+        } catch (IOException e) {
+            throw new IllegalStateException("no room for a temporary file: " + e.getMessage(), e);
         }
-        return new Download(answer.body(), answer.headers().firstValue("Content-Type").orElse(null));
+        CompletableFuture<HttpResponse<Download>> call = http.sendAsync(request,
+                info -> info.statusCode() == 200 ? new CappedDownload(file, maxBytes, filename,
+                        info.headers().firstValue("Content-Type").orElse(null))
+                        : HttpResponse.BodySubscribers.replacing(null));
+        control.attach(call);
+        try {
+            HttpResponse<Download> answer = call.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            if (answer.statusCode() == 503) {
+                throw new CallFailure.Unavailable("ComfyUI answered 503 to GET /view", true, null);
+            }
+            if (answer.statusCode() != 200) {
+                throw new CallFailure.Failed("ComfyUI answered " + answer.statusCode() + " to GET /view for " + filename, null);
+            }
+            return answer.body();
+        } catch (ExecutionException e) {
+            deleteQuietly(file);
+            Throwable cause = e.getCause();
+            if (cause instanceof CallFailure failure) {
+                throw failure;
+            }
+            if (cause instanceof java.net.ConnectException || cause instanceof java.net.http.HttpConnectTimeoutException) {
+                throw new CallFailure.Unavailable("ComfyUI at " + baseUrl() + " unreachable (GET /view): " + cause, false, cause);
+            }
+            throw new CallFailure.JobFiles("the download of " + filename + " broke off: " + cause, cause);
+        } catch (TimeoutException e) {
+            call.cancel(true);
+            deleteQuietly(file);
+            throw new CallFailure.JobFiles("the download of " + filename + " took longer than "
+                    + timeout.toSeconds() + " s (atelier.backends.comfyui.download-timeout)", e);
+        } catch (InterruptedException | java.util.concurrent.CancellationException e) {
+            deleteQuietly(file);
+            throw new CallFailure.Stopped("the download of " + filename + " was stopped");
+        } catch (RuntimeException e) {
+            deleteQuietly(file);
+            throw e;
+        }
+    }
+
+    /**
+     * Writes a body to a file as it arrives, with its size and sha256; over {@code maxBytes} it stops reading and
+     * fails, so an output can never fill the disk or the heap.
+     */
+    private static final class CappedDownload implements HttpResponse.BodySubscriber<Download> {
+        private final Path file;
+        private final long maxBytes;
+        private final String name;
+        private final String contentType;
+        private final CompletableFuture<Download> result = new CompletableFuture<>();
+        private final MessageDigest sha256;
+        private java.nio.channels.FileChannel out;
+        private Flow.Subscription subscription;
+        private long size;
+
+        CappedDownload(Path file, long maxBytes, String name, String contentType) {
+            this.file = file;
+            this.maxBytes = maxBytes;
+            this.name = name;
+            this.contentType = contentType;
+            try {
+                this.sha256 = MessageDigest.getInstance("SHA-256");
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException("SHA-256 is part of every Java runtime", e);
+            }
+        }
+
+        @Override
+        public CompletionStage<Download> getBody() {
+            return result;
+        }
+
+        @Override
+        public void onSubscribe(Flow.Subscription subscription) {
+            this.subscription = subscription;
+            try {
+                out = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE,
+                        java.nio.file.StandardOpenOption.TRUNCATE_EXISTING);
+                subscription.request(1);
+            } catch (IOException e) {
+                subscription.cancel();
+                result.completeExceptionally(e);
+            }
+        }
+
+        @Override
+        public void onNext(List<ByteBuffer> buffers) {
+            try {
+                for (ByteBuffer buffer : buffers) {
+                    size += buffer.remaining();
+                    if (size > maxBytes) {
+                        subscription.cancel();
+                        close();
+                        result.completeExceptionally(new CallFailure.Rejected("ComfyUI output " + name + " is larger than "
+                                + maxBytes + " bytes (atelier.artifacts.max-bytes)"));
+                        return;
+                    }
+                    sha256.update(buffer.duplicate());
+                    while (buffer.hasRemaining()) {
+                        out.write(buffer);
+                    }
+                }
+                subscription.request(1);
+            } catch (IOException e) {
+                subscription.cancel();
+                close();
+                result.completeExceptionally(e);
+            }
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            close();
+            result.completeExceptionally(error);
+        }
+
+        @Override
+        public void onComplete() {
+            close();
+            result.complete(new Download(file, size, HexFormat.of().formatHex(sha256.digest()), contentType));
+        }
+
+        private void close() {
+            try {
+                if (out != null) {
+                    out.close();
+                }
+            } catch (IOException ignored) {
+                // the download failed or ended: nothing more is written
+            }
+        }
+    }
+
+    static void deleteQuietly(Path file) {
+        try {
+            Files.deleteIfExists(file);
+        } catch (IOException ignored) {
+            // a temporary file; the OS cleans its temp dir
+        }
     }
 
     /** {@code POST /upload/image} as an input file, replacing one of the same name; answers the stored name. */
@@ -137,7 +294,15 @@ public class ComfyClient {
                 .timeout(config.comfyui().timeout())
                 .header("Content-Type", "multipart/form-data; boundary=" + boundary)
                 .POST(HttpRequest.BodyPublishers.ofByteArrays(List.of(head, data, tail))).build();
-        HttpResponse<String> answer = send(request, "POST /upload/image");
+        HttpResponse<String> answer;
+        try {
+            answer = send(request, "POST /upload/image");
+        } catch (CallFailure.Unavailable e) {
+            if (e.getCause() instanceof java.net.ConnectException || e.getCause() instanceof java.net.http.HttpConnectTimeoutException) {
+                throw e;
+            }
+            throw new CallFailure.JobFiles("the upload of " + name + " failed: " + e.getMessage(), e);
+        }
         if (answer.statusCode() == 400) {
             throw new CallFailure.Rejected("ComfyUI refused the upload of " + name);
         }
@@ -179,17 +344,6 @@ public class ComfyClient {
             return http.send(request, HttpResponse.BodyHandlers.ofString());
         } catch (HttpTimeoutException e) {
             throw new CallFailure.Unavailable("ComfyUI at " + baseUrl() + " did not answer " + what + " in time", false, e);
-        } catch (IOException e) {
-            throw new CallFailure.Unavailable("ComfyUI at " + baseUrl() + " unreachable (" + what + "): " + e, false, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new CallFailure.Unavailable("interrupted while calling ComfyUI", false, e);
-        }
-    }
-
-    private HttpResponse<byte[]> sendBytes(HttpRequest request, String what) {
-        try {
-            return http.send(request, HttpResponse.BodyHandlers.ofByteArray());
         } catch (IOException e) {
             throw new CallFailure.Unavailable("ComfyUI at " + baseUrl() + " unreachable (" + what + "): " + e, false, e);
         } catch (InterruptedException e) {

@@ -11,6 +11,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
@@ -49,6 +50,9 @@ public class ComfyEvents {
     @Inject
     ObjectMapper json;
 
+    @Inject
+    Clock clock;
+
     private final Map<String, RunListener> listeners = new ConcurrentHashMap<>();
     private final HttpClient http = HttpClient.newHttpClient();
     private volatile WebSocket socket;
@@ -76,10 +80,10 @@ public class ComfyEvents {
 
     /** Opens the socket unless it is open or an attempt was made in the last two seconds. */
     public synchronized void ensureOpen() {
-        if (open() || Instant.now().isBefore(lastAttempt.plus(RECONNECT_AFTER))) {
+        if (open() || clock.instant().isBefore(lastAttempt.plus(RECONNECT_AFTER))) {
             return;
         }
-        lastAttempt = Instant.now();
+        lastAttempt = clock.instant();
         String ws = client.baseUrl().replaceFirst("^http", "ws") + "/ws?clientId=" + clientId();
         try {
             socket = http.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5))

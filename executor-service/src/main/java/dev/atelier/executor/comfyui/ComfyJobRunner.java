@@ -5,19 +5,19 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atelier.executor.backend.CallFailure;
+import dev.atelier.executor.config.ArtifactsConfig;
 import dev.atelier.executor.config.BackendsConfig;
-import dev.atelier.executor.service.Backends;
 import dev.atelier.executor.service.CallControl;
-import dev.atelier.executor.service.Finished;
 import dev.atelier.executor.service.JobRunner;
 import dev.atelier.store.Artifacts;
 import dev.atelier.store.Artifacts.ArtifactInfo;
 import dev.atelier.store.Artifacts.NewArtifact;
-import dev.atelier.store.AttemptOutcome;
 import dev.atelier.store.ClaimedJob;
 import dev.atelier.store.JobQueue;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import java.nio.file.Files;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -29,7 +29,6 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import org.eclipse.microprofile.faulttolerance.exceptions.CircuitBreakerOpenException;
 import org.jboss.logging.Logger;
 
 /**
@@ -60,9 +59,6 @@ public class ComfyJobRunner implements JobRunner {
     BackendsConfig config;
 
     @Inject
-    Backends backends;
-
-    @Inject
     JobQueue queue;
 
     @Inject
@@ -71,74 +67,59 @@ public class ComfyJobRunner implements JobRunner {
     @Inject
     ObjectMapper json;
 
+    @Inject
+    ArtifactsConfig artifactLimits;
+
+    @Inject
+    Clock clock;
+
     @Override
     public String kind() {
         return "comfyui";
     }
 
     @Override
-    public Finished run(ClaimedJob job, CallControl control) {
+    public ObjectNode run(ClaimedJob job, CallControl control) throws Exception {
         String promptId = job.backendRef();
-        try {
-            Optional<JsonNode> finished = Optional.empty();
-            boolean adopt = false;
-            if (promptId != null) {
-                // the queue first: ComfyUI saves a run's history before it leaves the queue, so a run missing from
-                // both was never posted (or was lost in a ComfyUI restart), never one that finished in between
-                adopt = client.queue().holds(promptId);
-                if (!adopt) {
-                    Optional<JsonNode> earlier = client.history(promptId);
-                    finished = earlier.filter(ComfyJobRunner::succeeded);
-                    adopt = finished.isPresent();
-                    if (earlier.isPresent() && finished.isEmpty()) {
-                        promptId = null; // that run ended badly: this attempt starts a new one
-                    }
+        Optional<JsonNode> finished = Optional.empty();
+        boolean adopt = false;
+        if (promptId != null) {
+            // the queue first: ComfyUI saves a run's history before it leaves the queue, so a run missing from
+            // both was never posted (or was lost in a ComfyUI restart), never one that finished in between
+            adopt = client.queue().holds(promptId);
+            if (!adopt) {
+                Optional<JsonNode> earlier = client.history(promptId);
+                finished = earlier.filter(ComfyJobRunner::succeeded);
+                adopt = finished.isPresent();
+                if (earlier.isPresent() && finished.isEmpty()) {
+                    promptId = null; // that run ended badly: this attempt starts a new one
                 }
             }
-            if (finished.isEmpty()) {
-                Run run = new Run(job, control);
-                if (adopt) {
-                    LOG.infof("job %s: adopting ComfyUI run %s", job.id(), promptId);
-                    run.promptId = promptId;
-                    events.listen(promptId, run);
-                } else {
-                    run.promptId = promptId != null ? promptId : UUID.randomUUID().toString();
-                    JsonNode workflow = withUploadedInputs(json.readTree(job.specJson()).path("workflow"));
-                    if (promptId == null && !queue.recordBackendRef(job.id(), job.leaseToken(), run.promptId)) {
-                        return new Finished.Abandoned(); // the lease is gone: someone else will run it
-                    }
-                    events.listen(run.promptId, run); // before the submit, so no event is missed
-                    client.submit(run.promptId, events.clientId(), workflow);
-                }
-                promptId = run.promptId;
-                try {
-                    Finished stopped = run.await();
-                    if (stopped != null) {
-                        return stopped;
-                    }
-                } finally {
-                    events.forget(promptId);
-                }
-                finished = client.history(promptId);
-            }
-            return collect(job, promptId, finished.orElseThrow());
-        } catch (CallFailure.Unavailable e) {
-            return stoppedOr(job, control, () -> outcome(backends.handBack(kind(), job, e, config.comfyui().busyPause())));
-        } catch (CircuitBreakerOpenException e) {
-            Instant now = Instant.now();
-            backends.state(kind()).pause(now, now.plus(config.comfyui().busyPause()), "circuit breaker open");
-            return outcome(new AttemptOutcome.HandBack(job.id(), job.leaseToken(),
-                    "comfyui circuit breaker open on " + backends.executorId()));
-        } catch (CallFailure.Rejected e) {
-            return outcome(new AttemptOutcome.Failure(job.id(), job.leaseToken(), e.getMessage(), false));
-        } catch (CallFailure.Failed e) {
-            return stoppedOr(job, control,
-                    () -> outcome(new AttemptOutcome.Failure(job.id(), job.leaseToken(), e.getMessage(), true)));
-        } catch (Exception e) {
-            LOG.errorf(e, "job %s: unexpected error", job.id());
-            return outcome(new AttemptOutcome.Failure(job.id(), job.leaseToken(),
-                    "executor error: " + e.getClass().getSimpleName() + ": " + e.getMessage(), true));
         }
+        if (finished.isEmpty()) {
+            Run run = new Run(job, control);
+            if (adopt) {
+                LOG.infof("job %s: adopting ComfyUI run %s", job.id(), promptId);
+                run.promptId = promptId;
+                events.listen(promptId, run);
+            } else {
+                run.promptId = promptId != null ? promptId : UUID.randomUUID().toString();
+                JsonNode workflow = withUploadedInputs(json.readTree(job.specJson()).path("workflow"));
+                if (promptId == null && !queue.recordBackendRef(job.id(), job.leaseToken(), run.promptId)) {
+                    throw new CallFailure.Stopped("the lease is no longer this attempt's"); // someone else runs it
+                }
+                events.listen(run.promptId, run); // before the submit, so no event is missed
+                client.submit(run.promptId, events.clientId(), workflow);
+            }
+            promptId = run.promptId;
+            try {
+                run.await();
+            } finally {
+                events.forget(promptId);
+            }
+            finished = client.history(promptId);
+        }
+        return collect(job, control, promptId, finished.orElseThrow());
     }
 
     /** One run being followed: woken by its socket events, by a stop, or by the polling interval. */
@@ -172,25 +153,25 @@ public class ComfyJobRunner implements JobRunner {
             wake.release();
         }
 
-        /** Waits for the run to be in the history; returns how the attempt stopped if it was stopped first. */
-        Finished await() throws InterruptedException {
+        /** Waits for the run to be in the history; throws when the attempt is stopped or times out first. */
+        void await() throws InterruptedException {
             Duration timeout = job.timeout() == null || job.timeout().isZero() ? config.comfyui().timeout() : job.timeout();
-            Instant deadline = Instant.now().plus(timeout);
+            Instant deadline = clock.instant().plus(timeout);
             Duration poll = config.comfyui().pollInterval();
             while (true) {
                 // a run that finished before a stop was asked stands (DESIGN.md, cancellation)
                 if (client.history(promptId).isPresent()) {
-                    return null;
+                    return;
                 }
                 CallControl.StopReason reason = control.stopped();
                 if (reason != null) {
-                    return stop(job, promptId, reason);
+                    throw stop(promptId, reason);
                 }
-                Instant now = Instant.now();
+                Instant now = clock.instant();
                 if (!now.isBefore(deadline)) {
                     stopAtComfy(promptId);
-                    return outcome(new AttemptOutcome.Failure(job.id(), job.leaseToken(), "ComfyUI run " + promptId
-                            + " timed out after " + timeout.toSeconds() + " s; it was interrupted", true));
+                    throw new CallFailure.Failed("ComfyUI run " + promptId + " timed out after " + timeout.toSeconds()
+                            + " s; it was interrupted", null);
                 }
                 writeProgress();
                 events.ensureOpen();
@@ -203,57 +184,72 @@ public class ComfyJobRunner implements JobRunner {
 
         private void writeProgress() {
             double p = progress;
-            if (p >= 0 && Instant.now().isAfter(progressWritten.plus(PROGRESS_EVERY))) {
-                progressWritten = Instant.now();
+            if (p >= 0 && clock.instant().isAfter(progressWritten.plus(PROGRESS_EVERY))) {
+                progressWritten = clock.instant();
                 queue.recordProgress(job.id(), job.leaseToken(), p);
             }
         }
     }
 
-    /** The run is in the history: its outputs become artifacts, or its error the attempt's. */
-    private Finished collect(ClaimedJob job, String promptId, JsonNode entry) throws Exception {
+    /**
+     * The run is in the history: its outputs become artifacts, or its error the attempt's. Outputs are downloaded to
+     * temporary files and stored from there, within {@code atelier.artifacts.max-bytes} per file and
+     * {@code max-job-bytes} per job.
+     */
+    private ObjectNode collect(ClaimedJob job, CallControl control, String promptId, JsonNode entry) {
         JsonNode status = entry.path("status");
         if (!succeeded(entry)) {
             for (JsonNode message : status.path("messages")) {
                 if ("execution_error".equals(message.path(0).asText())) {
-                    return outcome(new AttemptOutcome.Failure(job.id(), job.leaseToken(),
-                            ComfyErrors.execution(message.path(1)), true));
+                    throw new CallFailure.Failed(ComfyErrors.execution(message.path(1)), null);
                 }
             }
             boolean interrupted = false;
             for (JsonNode message : status.path("messages")) {
                 interrupted |= "execution_interrupted".equals(message.path(0).asText());
             }
-            return outcome(new AttemptOutcome.Failure(job.id(), job.leaseToken(), interrupted
-                    ? "ComfyUI run " + promptId + " was interrupted on ComfyUI"
-                    : "ComfyUI run " + promptId + " ended with status " + status.path("status_str").asText("?"), true));
+            throw new CallFailure.Failed(interrupted ? "ComfyUI run " + promptId + " was interrupted on ComfyUI"
+                    : "ComfyUI run " + promptId + " ended with status " + status.path("status_str").asText("?"), null);
         }
-        List<NewArtifact> files = new ArrayList<>();
-        for (Iterator<Map.Entry<String, JsonNode>> nodes = entry.path("outputs").fields(); nodes.hasNext(); ) {
-            for (Iterator<Map.Entry<String, JsonNode>> kinds = nodes.next().getValue().fields(); kinds.hasNext(); ) {
-                for (JsonNode file : kinds.next().getValue()) {
-                    // images, gifs, videos, ...: any list of files; "animated": [true] and "text" are not files
-                    if (file.isObject() && file.hasNonNull("filename")) {
-                        String name = file.path("filename").asText();
-                        ComfyClient.Download download = client.view(name, file.path("subfolder").asText(""),
-                                file.path("type").asText("output"));
-                        files.add(NewArtifact.of(name, contentType(download.contentType(), name), download.data()));
+        List<ComfyClient.Download> downloads = new ArrayList<>();
+        try {
+            List<NewArtifact> files = new ArrayList<>();
+            long total = 0;
+            for (Iterator<Map.Entry<String, JsonNode>> nodes = entry.path("outputs").fields(); nodes.hasNext(); ) {
+                for (Iterator<Map.Entry<String, JsonNode>> kinds = nodes.next().getValue().fields(); kinds.hasNext(); ) {
+                    for (JsonNode file : kinds.next().getValue()) {
+                        // images, gifs, videos, ...: any list of files; "animated": [true] and "text" are not files
+                        if (file.isObject() && file.hasNonNull("filename")) {
+                            String name = file.path("filename").asText();
+                            ComfyClient.Download download = client.view(name, file.path("subfolder").asText(""),
+                                    file.path("type").asText("output"), artifactLimits.maxBytes(), control);
+                            downloads.add(download);
+                            total += download.size();
+                            if (total > artifactLimits.maxJobBytes()) {
+                                throw new CallFailure.Rejected("ComfyUI run " + promptId + " produced more than "
+                                        + artifactLimits.maxJobBytes() + " bytes of outputs (atelier.artifacts.max-job-bytes)");
+                            }
+                            files.add(new NewArtifact(name, contentType(download.contentType(), name), download.size(),
+                                    download.sha256(), () -> Files.newInputStream(download.file())));
+                        }
                     }
                 }
             }
+            Optional<List<ArtifactInfo>> stored = artifacts.store(job.id(), job.leaseToken(), job.attempt(), files);
+            if (stored.isEmpty()) {
+                throw new CallFailure.Stopped("the lease is no longer this attempt's");
+            }
+            ObjectNode result = json.createObjectNode();
+            result.put("prompt_id", promptId);
+            ArrayNode list = result.putArray("artifacts");
+            for (ArtifactInfo a : stored.get()) {
+                list.addObject().put("id", a.id().toString()).put("name", a.name()).put("content_type", a.contentType())
+                        .put("size", a.size()).put("sha256", a.sha256()).put("url", "/api/v1/artifacts/" + a.id());
+            }
+            return result;
+        } finally {
+            downloads.forEach(download -> ComfyClient.deleteQuietly(download.file()));
         }
-        Optional<List<ArtifactInfo>> stored = artifacts.store(job.id(), job.leaseToken(), job.attempt(), files);
-        if (stored.isEmpty()) {
-            return new Finished.Abandoned();
-        }
-        ObjectNode result = json.createObjectNode();
-        result.put("prompt_id", promptId);
-        ArrayNode list = result.putArray("artifacts");
-        for (ArtifactInfo a : stored.get()) {
-            list.addObject().put("id", a.id().toString()).put("name", a.name()).put("content_type", a.contentType())
-                    .put("size", a.size()).put("sha256", a.sha256()).put("url", "/api/v1/artifacts/" + a.id());
-        }
-        return outcome(new AttemptOutcome.Success(job.id(), job.leaseToken(), json.writeValueAsString(result)));
     }
 
     /** Inputs written as {@code {"artifact": "<id>"}} become files uploaded to ComfyUI, named by their content. */
@@ -286,17 +282,13 @@ public class ComfyJobRunner implements JobRunner {
         return copy;
     }
 
-    private Finished stop(ClaimedJob job, String promptId, CallControl.StopReason reason) {
-        return switch (reason) {
-            case CANCEL -> {
-                stopAtComfy(promptId);
-                yield new Finished.Cancelled(job.leaseToken());
-            }
-            // the run goes on: the next attempt adopts it
-            case SHUTDOWN -> outcome(new AttemptOutcome.HandBack(job.id(), job.leaseToken(),
-                    "executor shutting down; ComfyUI run " + promptId + " left running for the next attempt"));
-            case LEASE_LOST -> new Finished.Abandoned();
-        };
+    /** A stop asked through the control: a cancel stops the run at ComfyUI; anything else leaves it for the next attempt. */
+    private CallFailure.Stopped stop(String promptId, CallControl.StopReason reason) {
+        if (reason == CallControl.StopReason.CANCEL) {
+            stopAtComfy(promptId);
+            return new CallFailure.Stopped("ComfyUI run " + promptId + " stopped");
+        }
+        return new CallFailure.Stopped("ComfyUI run " + promptId + " left running for the next attempt");
     }
 
     /** Deletes the run if it waits, interrupts it if it runs: both touch this prompt only. */
@@ -309,23 +301,8 @@ public class ComfyJobRunner implements JobRunner {
         }
     }
 
-    private Finished stoppedOr(ClaimedJob job, CallControl control, java.util.function.Supplier<Finished> otherwise) {
-        CallControl.StopReason reason = control.stopped();
-        if (reason == CallControl.StopReason.CANCEL) {
-            return new Finished.Cancelled(job.leaseToken());
-        }
-        if (reason == CallControl.StopReason.LEASE_LOST) {
-            return new Finished.Abandoned();
-        }
-        return otherwise.get();
-    }
-
     private static boolean succeeded(JsonNode entry) {
         return "success".equals(entry.path("status").path("status_str").asText());
-    }
-
-    private static Finished outcome(AttemptOutcome outcome) {
-        return new Finished.Outcome(outcome);
     }
 
     private static String extension(String name) {

@@ -69,5 +69,12 @@ public interface BackendsConfig {
          */
         @WithDefault("PT2S")
         Duration pollInterval();
+
+        /**
+         * The longest one output file may take to download from {@code /view}. Past it (or if it breaks off) the job
+         * is handed back, which counts toward the hand-back cap.
+         */
+        @WithDefault("PT2M")
+        Duration downloadTimeout();
     }
 }

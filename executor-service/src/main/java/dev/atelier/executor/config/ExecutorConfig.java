@@ -29,15 +29,15 @@ public interface ExecutorConfig {
 
     /** How often leases are renewed and the executor reports itself; a third of the lease by default. */
     @WithDefault("10s")
-    String heartbeat();
+    Duration heartbeat();
 
     /** The claim loop polls this often (with jitter) when no NOTIFY wakes it. */
     @WithDefault("PT2S")
     Duration poll();
 
-    /** How often expired leases are reaped. */
+    /** How often maintenance runs: reaping expired leases, the model sweep, count folding, export numbering. */
     @WithDefault("5s")
-    String reapInterval();
+    Duration reapInterval();
 
     /** A job whose model no live executor offers fails after waiting this long. */
     @WithDefault("PT60S")
@@ -46,4 +46,11 @@ public interface ExecutorConfig {
     /** On shutdown, running jobs get this long to finish before they are handed back. */
     @WithDefault("PT20S")
     Duration shutdownGrace();
+
+    /**
+     * A job handed back this many times in a row for a reason of its own (a model the backend lists but cannot
+     * find, an I/O error on its files), while its backend passes its health checks, spends an attempt the next time.
+     */
+    @WithDefault("3")
+    int handBackCap();
 }

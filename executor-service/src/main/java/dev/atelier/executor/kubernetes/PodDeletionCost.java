@@ -13,6 +13,9 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
 /**
@@ -27,6 +30,16 @@ public final class PodDeletionCost {
 
     private final HttpClient http;
     private final URI pod;
+    /**
+     * Patches run here, never on the caller's thread (the heartbeat's): a slow API server must not hold back lease
+     * renewal. One patch at a time; of those waiting, only the newest is kept.
+     */
+    private final ThreadPoolExecutor patches = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
+            new ArrayBlockingQueue<>(1), runnable -> {
+                Thread thread = new Thread(runnable, "atelier-pod-patch");
+                thread.setDaemon(true);
+                return thread;
+            }, new ThreadPoolExecutor.DiscardOldestPolicy());
     private final Path tokenFile;
     private int published = -1;
     private boolean warned;
@@ -68,6 +81,11 @@ public final class PodDeletionCost {
             LOG.warnf("cannot reach the API server to keep the pod's deletion cost (%s); scale-in picks pods blindly", e);
             return null;
         }
+    }
+
+    /** Publishes the number of jobs running now, in the background (see {@link #update}). */
+    public void publish(int runningJobs) {
+        patches.execute(() -> update(runningJobs));
     }
 
     /** Publishes the number of jobs running now, if it changed since the last successful patch. */

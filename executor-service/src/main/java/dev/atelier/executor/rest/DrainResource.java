@@ -1,6 +1,6 @@
 package dev.atelier.executor.rest;
 
-import dev.atelier.executor.service.Worker;
+import dev.atelier.executor.service.ExecutorLoops;
 import io.smallrye.common.annotation.Blocking;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.GET;
@@ -20,7 +20,7 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 public class DrainResource {
 
     @Inject
-    Worker worker;
+    ExecutorLoops loops;
 
     @GET
     @Blocking
@@ -28,7 +28,7 @@ public class DrainResource {
     @Operation(summary = "Drain this executor", description = "Stops claiming, waits for running jobs up to the "
             + "shutdown grace, hands the rest back; answers when done. For Kubernetes' preStop hook.")
     public Map<String, Object> drain() throws InterruptedException {
-        int handedBack = worker.drain();
+        int handedBack = loops.lifecycle().drain();
         return Map.of("drained", true, "handed_back", handedBack);
     }
 }

@@ -8,6 +8,7 @@ import io.quarkus.scheduler.Scheduled;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Instance;
 import jakarta.inject.Inject;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -19,7 +20,7 @@ import org.jboss.logging.Logger;
  * findings reach the database with the next heartbeat; a backend outage never makes the executor unhealthy.
  */
 @ApplicationScoped
-public class BackendMonitor {
+public class BackendMonitor implements AttemptTable.BackendChecks {
 
     private static final Logger LOG = Logger.getLogger(BackendMonitor.class);
 
@@ -33,11 +34,23 @@ public class BackendMonitor {
     BackendsConfig config;
 
     @Inject
-    Instance<Worker> worker;
+    Clock clock;
+
+    private volatile Runnable claimableAgain = () -> { };
+
+    /** Runs {@code wake} whenever a backend that could not take work can again (the claim loop looks at once). */
+    public void whenClaimableAgain(Runnable wake) {
+        claimableAgain = wake;
+    }
 
     @Scheduled(every = "${atelier.backends.health-interval}", delayed = "${atelier.backends.health-interval}",
             concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void scheduledCheck() {
+        checkAll();
+    }
+
+    @Override
+    public void refreshModels() {
         checkAll();
     }
 
@@ -54,6 +67,7 @@ public class BackendMonitor {
      * Whether a backend answers at all, by a check made after {@code since} (a call broke off mid-answer then). Calls
      * that broke together share one check: the first caller makes it, the others find it done.
      */
+    @Override
     public synchronized boolean reachable(String kind, Instant since) {
         Instant checked = backends.state(kind).snapshot().checkedAt();
         if (checked == null || checked.isBefore(since)) {
@@ -69,28 +83,28 @@ public class BackendMonitor {
     private void check(BackendProbe probe) {
         BackendState state = backends.state(probe.kind());
         BackendsConfig.Backend settings = "ollama".equals(probe.kind()) ? config.ollama() : config.comfyui();
-        boolean wasClaimable = state.snapshot().claimable(Instant.now());
+        boolean wasClaimable = state.snapshot().claimable(clock.instant());
         long started = System.nanoTime();
         try {
             List<String> models = probe.look();
             Duration took = Duration.ofNanos(System.nanoTime() - started);
             String detail = probe.detail().isBlank() ? "" : "; " + probe.detail();
             if (took.compareTo(settings.slowAfter()) > 0) {
-                state.checked(BackendState.Status.DEGRADED, models, Instant.now(),
+                state.checked(BackendState.Status.DEGRADED, models, clock.instant(),
                         "slow: answered in " + took.toMillis() + " ms" + detail);
             } else {
-                state.checked(BackendState.Status.ONLINE, models, Instant.now(), "answered in " + took.toMillis() + " ms" + detail);
+                state.checked(BackendState.Status.ONLINE, models, clock.instant(), "answered in " + took.toMillis() + " ms" + detail);
             }
         } catch (CallFailure.Unavailable e) {
-            state.checked(e.busy() ? BackendState.Status.DEGRADED : BackendState.Status.OFFLINE, null, Instant.now(),
+            state.checked(e.busy() ? BackendState.Status.DEGRADED : BackendState.Status.OFFLINE, null, clock.instant(),
                     e.getMessage());
         } catch (RuntimeException e) {
-            state.checked(BackendState.Status.DEGRADED, null, Instant.now(), e.getMessage());
+            state.checked(BackendState.Status.DEGRADED, null, clock.instant(), e.getMessage());
         }
         BackendState.Snapshot now = state.snapshot();
-        if (!wasClaimable && now.claimable(Instant.now())) {
+        if (!wasClaimable && now.claimable(clock.instant())) {
             LOG.infof("%s at %s is %s again", probe.kind(), state.url(), now.status().wire());
-            worker.get().wake();
+            claimableAgain.run();
         }
     }
 }

@@ -1,17 +1,12 @@
 package dev.atelier.executor.service;
 
 import dev.atelier.executor.backend.BackendState;
-import dev.atelier.executor.backend.CallFailure;
-import dev.atelier.store.AttemptOutcome;
-import dev.atelier.store.ClaimedJob;
 import dev.atelier.executor.config.BackendsConfig;
 import dev.atelier.executor.config.ExecutorConfig;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.UUID;
@@ -26,11 +21,18 @@ public class Backends {
 
     @Inject
     public Backends(BackendsConfig config, ExecutorConfig executor) {
-        this.executorId = executor.id().orElseGet(Backends::hostNameWithSuffix);
-        slots.put("ollama", config.ollama().slots());
-        slots.put("comfyui", config.comfyui().slots());
-        states.put("ollama", new BackendState("ollama", config.ollama().url()));
-        states.put("comfyui", new BackendState("comfyui", config.comfyui().url()));
+        this(executor.id().orElseGet(Backends::hostNameWithSuffix),
+                Map.of("ollama", config.ollama().slots(), "comfyui", config.comfyui().slots()),
+                Map.of("ollama", config.ollama().url(), "comfyui", config.comfyui().url()));
+    }
+
+    /** An executor's backends by hand (tests, a fleet bench): its name, slots and backend URLs per kind. */
+    public Backends(String executorId, Map<String, Integer> slots, Map<String, String> urls) {
+        this.executorId = executorId;
+        for (String kind : new String[] {"ollama", "comfyui"}) {
+            this.slots.put(kind, slots.getOrDefault(kind, 0));
+            states.put(kind, new BackendState(kind, urls.getOrDefault(kind, "")));
+        }
     }
 
     public String executorId() {
@@ -44,23 +46,6 @@ public class Backends {
 
     public BackendState state(String kind) {
         return states.get(kind);
-    }
-
-    /**
-     * A call found the backend unreachable or busy (DESIGN.md, attempt table): mark it offline, or pause claiming for
-     * it when busy, and hand the job back without spending an attempt.
-     */
-    public AttemptOutcome.HandBack handBack(String kind, ClaimedJob job, CallFailure.Unavailable failure,
-                                            Duration busyPause) {
-        Instant now = Instant.now();
-        BackendState backend = state(kind);
-        if (failure.busy()) {
-            backend.pause(now, now.plus(busyPause), failure.getMessage());
-        } else {
-            backend.unreachable(now, failure.getMessage());
-        }
-        return new AttemptOutcome.HandBack(job.id(), job.leaseToken(), kind + " " + (failure.busy() ? "busy" : "offline")
-                + " on " + executorId + ": " + failure.getMessage());
     }
 
     private static String hostNameWithSuffix() {

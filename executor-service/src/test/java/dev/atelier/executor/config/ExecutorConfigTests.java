@@ -27,7 +27,9 @@ class ExecutorConfigTests {
         assertThat(backends.comfyui().url()).isEqualTo("http://localhost:8188");
         assertThat(backends.comfyui().slots()).isEqualTo(1);
         assertThat(executor.lease()).isEqualTo(Duration.ofSeconds(30));
-        assertThat(executor.heartbeat()).as("a third of the lease").isEqualTo("10s");
+        assertThat(executor.heartbeat()).as("a third of the lease").isEqualTo(Duration.ofSeconds(10));
+        assertThat(executor.reapInterval()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(executor.handBackCap()).isEqualTo(3);
         assertThat(executor.modelGrace()).isEqualTo(Duration.ofSeconds(60));
         assertThat(backends.ollama().stream()).isTrue();
         assertThat(backends.ollama().idleTimeout()).isEqualTo(Duration.ofMinutes(2));

@@ -1,0 +1,214 @@
+package dev.atelier.executor.service;
+
+import dev.atelier.executor.config.ExecutorConfig;
+import dev.atelier.store.ClaimedJob;
+import dev.atelier.store.JobQueue;
+import dev.atelier.store.QueueSignals;
+import dev.atelier.store.StoreException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
+import org.jboss.logging.Logger;
+
+/**
+ * Takes work: wakes on NOTIFY (a listener thread), on a freed slot or a backend back, and otherwise polls with
+ * jitter. Its guarantees: it claims no more jobs than there are free slots, only for backends that can take them
+ * now, and never after it was stopped; and a claim whose answer was lost is not lost with it. The lease tokens are
+ * chosen here, so when the connection breaks around a claim's commit, the tokens are kept (the heartbeat renews
+ * them like held leases) and whatever jobs they took are handed back, unspent, as soon as the database answers.
+ */
+public final class ClaimLoop {
+
+    private static final Logger LOG = Logger.getLogger(ClaimLoop.class);
+    static final String UNCONFIRMED = "handed back: the database connection broke before the claim was confirmed";
+
+    /** @param poll how long the loop waits for a wake-up before it looks anyway (±25 % jitter) */
+    public record Settings(Duration lease, Duration poll) {
+        public static Settings from(ExecutorConfig config) {
+            return new Settings(config.lease(), config.poll());
+        }
+    }
+
+    private final JobQueue queue;
+    private final DataSource signalSource;
+    private final RunningJobs running;
+    private final Backends backends;
+    private final Settings settings;
+    private final Clock clock;
+    private final Runnable cancelRequested;
+    /** Tokens of claims whose answer never came, with when each claim was sent. */
+    private final Map<UUID, Instant> unconfirmed = new ConcurrentHashMap<>();
+    private final Semaphore wakeUps = new Semaphore(0);
+    private volatile boolean claiming = true;
+    private volatile Instant lastRound;
+    private Thread claimThread;
+    private Thread listenThread;
+
+    /**
+     * @param signalSource    where to LISTEN (one connection, held while listening)
+     * @param cancelRequested called when a NOTIFY says a running job was asked to cancel (the heartbeat's answer
+     *                        names which)
+     */
+    public ClaimLoop(JobQueue queue, DataSource signalSource, RunningJobs running, Backends backends,
+                     Settings settings, Clock clock, Runnable cancelRequested) {
+        this.queue = queue;
+        this.signalSource = signalSource;
+        this.running = running;
+        this.backends = backends;
+        this.settings = settings;
+        this.clock = clock;
+        this.cancelRequested = cancelRequested;
+        this.lastRound = clock.instant();
+    }
+
+    public void start() {
+        claimThread = Threads.daemon("atelier-claim").newThread(this::claimLoop);
+        listenThread = Threads.daemon("atelier-listen").newThread(this::listenLoop);
+        claimThread.start();
+        listenThread.start();
+    }
+
+    /** Wakes the loop: new work, a freed slot, a backend back online, a stored outcome that may open a gate. */
+    public void wake() {
+        wakeUps.release();
+    }
+
+    /**
+     * One round: hands back what unconfirmed claims took, then claims for every free slot of a backend that can take
+     * work, and starts the jobs.
+     *
+     * @return how many jobs it started
+     * @throws StoreException when the database is away (an unconfirmed claim's tokens are kept)
+     */
+    public synchronized int runOnce() {
+        lastRound = clock.instant();
+        if (!claiming) {
+            return 0;
+        }
+        handBackUnconfirmed();
+        Instant now = clock.instant();
+        Map<String, Integer> free = new LinkedHashMap<>();
+        running.free().forEach((kind, open) -> {
+            if (open > 0 && backends.state(kind).snapshot().claimable(now)) {
+                free.put(kind, open);
+            }
+        });
+        if (free.isEmpty()) {
+            return 0;
+        }
+        List<UUID> tokens = JobQueue.newLeaseTokens(free);
+        List<ClaimedJob> jobs;
+        try {
+            jobs = queue.claim(backends.executorId(), free, backends.state("ollama").snapshot().models(), tokens,
+                    settings.lease(), null);
+        } catch (StoreException e) {
+            tokens.forEach(token -> unconfirmed.put(token, now));
+            throw e;
+        }
+        jobs.forEach(job -> running.start(job, now));
+        return jobs.size();
+    }
+
+    /**
+     * Hands back what failed claims took, if anything. Throws while the database is away; the tokens are kept.
+     *
+     * @return how many jobs were handed back
+     */
+    public int handBackUnconfirmed() {
+        if (unconfirmed.isEmpty()) {
+            return 0;
+        }
+        Map<UUID, Instant> tokens = Map.copyOf(unconfirmed);
+        int back = queue.handBackUnconfirmedClaim(tokens.keySet(), UNCONFIRMED, null).size();
+        tokens.forEach(unconfirmed::remove);
+        if (back > 0) {
+            LOG.infof("handed back %d jobs of a claim whose answer was lost", back);
+        }
+        return back;
+    }
+
+    /** The tokens of failed claims not yet settled, with when each claim was sent: leases it may hold unknowingly. */
+    public Map<UUID, Instant> unconfirmed() {
+        return Map.copyOf(unconfirmed);
+    }
+
+    /** Stops claiming; a round in flight still starts the jobs it claimed before this returns. */
+    public void stop() throws InterruptedException {
+        claiming = false;
+        wake();
+        if (listenThread != null) {
+            listenThread.interrupt();
+        }
+        if (claimThread != null) {
+            claimThread.join(10_000);
+        }
+    }
+
+    public boolean claiming() {
+        return claiming && claimThread != null && claimThread.isAlive();
+    }
+
+    /** Whether the loop is alive: its thread runs and went round recently (it never waits longer than a poll). */
+    public boolean alive() {
+        Duration sinceRound = Duration.between(lastRound, clock.instant());
+        return claimThread != null && claimThread.isAlive()
+                && sinceRound.compareTo(settings.poll().multipliedBy(3).plusSeconds(30)) < 0;
+    }
+
+    private void claimLoop() {
+        while (claiming) {
+            try {
+                runOnce();
+                long jitteredPoll = (long) (settings.poll().toMillis() * (0.75 + ThreadLocalRandom.current().nextDouble() * 0.5));
+                if (wakeUps.tryAcquire(jitteredPoll, TimeUnit.MILLISECONDS)) {
+                    wakeUps.drainPermits();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (StoreException e) {
+                LOG.warnf("claim failed, polling again: %s", e.getMessage());
+                sleep(settings.poll());
+            } catch (RuntimeException e) {
+                LOG.errorf(e, "claim loop error");
+                sleep(settings.poll());
+            }
+        }
+    }
+
+    private void listenLoop() {
+        while (claiming) {
+            try (QueueSignals signals = QueueSignals.open(signalSource)) {
+                while (claiming) {
+                    List<QueueSignals.Signal> received = signals.await(settings.poll());
+                    if (received.stream().anyMatch(s -> JobQueue.CANCEL_CHANNEL.equals(s.channel()))) {
+                        cancelRequested.run();
+                    }
+                    if (received.stream().anyMatch(s -> JobQueue.WORK_CHANNEL.equals(s.channel()))) {
+                        wake();
+                    }
+                }
+            } catch (StoreException e) {
+                LOG.debugf("listening failed, polling meanwhile: %s", e.getMessage());
+                sleep(settings.poll());
+            }
+        }
+    }
+
+    private static void sleep(Duration duration) {
+        try {
+            Thread.sleep(duration.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

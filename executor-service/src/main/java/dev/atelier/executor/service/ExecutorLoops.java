@@ -1,0 +1,117 @@
+package dev.atelier.executor.service;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.atelier.executor.config.BackendsConfig;
+import dev.atelier.executor.config.ExecutorConfig;
+import dev.atelier.executor.kubernetes.PodDeletionCost;
+import dev.atelier.store.ExecutorRegistry;
+import io.agroal.api.AgroalDataSource;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.inject.Instance;
+import jakarta.inject.Inject;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import javax.sql.DataSource;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+/**
+ * Builds this executor's loops from configuration and CDI beans at startup, and stops them at shutdown. It holds no
+ * logic of its own: see {@link Lifecycle} and the loops it starts.
+ */
+@ApplicationScoped
+public class ExecutorLoops {
+
+    private static final Logger LOG = Logger.getLogger(ExecutorLoops.class);
+
+    @Inject
+    DataSource dataSource;
+
+    @Inject
+    Backends backends;
+
+    @Inject
+    Instance<JobRunner> runnerBeans;
+
+    @Inject
+    ExecutorConfig config;
+
+    @Inject
+    BackendsConfig backendsConfig;
+
+    @Inject
+    BackendMonitor monitor;
+
+    @Inject
+    ExecutorMetrics metrics;
+
+    @Inject
+    Clock clock;
+
+    @Inject
+    ObjectMapper json;
+
+    @ConfigProperty(name = "quarkus.datasource.jdbc.url")
+    String jdbcUrl;
+
+    @ConfigProperty(name = "quarkus.datasource.username")
+    Optional<String> user;
+
+    @ConfigProperty(name = "quarkus.datasource.password")
+    Optional<String> password;
+
+    private AgroalDataSource heartbeatSource;
+    private volatile Lifecycle lifecycle;
+    private volatile ClaimLoop claims;
+
+    void onStart(@Observes StartupEvent event) {
+        Map<String, JobRunner> runners = new LinkedHashMap<>();
+        for (JobRunner runner : runnerBeans) {
+            if (backends.slots().getOrDefault(runner.kind(), 0) > 0) {
+                runners.put(runner.kind(), runner);
+            }
+        }
+        AttemptTable table = new AttemptTable(backends, monitor, Map.of(
+                "ollama", backendsConfig.ollama().busyPause(), "comfyui", backendsConfig.comfyui().busyPause()),
+                config.handBackCap(), clock, json);
+        Lifecycle.Settings settings = Lifecycle.Settings.from(config);
+        // long enough for a loaded database, short enough to try again well within a lease
+        Duration heartbeatTimeout = settings.lease().dividedBy(2);
+        heartbeatSource = HeartbeatConnection.open(jdbcUrl, user.orElse(null), password.orElse(null),
+                heartbeatTimeout.compareTo(Duration.ofSeconds(2)) < 0 ? Duration.ofSeconds(2) : heartbeatTimeout);
+        Lifecycle.Parts parts = Lifecycle.assemble(dataSource, heartbeatSource, backends, runners, table, settings,
+                clock, metrics);
+        metrics.watch(parts.running());
+        claims = parts.claims();
+        monitor.checkAll();
+        monitor.whenClaimableAgain(claims::wake);
+        PodDeletionCost deletionCost = config.podName().isPresent() && config.podNamespace().isPresent()
+                ? PodDeletionCost.inCluster(config.podNamespace().get(), config.podName().get()) : null;
+        Runnable afterHeartbeat = deletionCost == null ? () -> { } : () -> deletionCost.publish(parts.running().count());
+        ExecutorRegistry registry = new ExecutorRegistry(dataSource);
+        lifecycle = new Lifecycle(parts, settings, afterHeartbeat, () -> registry.remove(backends.executorId()));
+        lifecycle.start();
+        LOG.infof("executor %s serving %s", backends.executorId(), runners.keySet());
+    }
+
+    void onStop(@Observes ShutdownEvent event) throws InterruptedException {
+        Lifecycle running = lifecycle;
+        if (running != null) {
+            running.stop();
+        }
+        if (heartbeatSource != null) {
+            heartbeatSource.close();
+        }
+    }
+
+    /** The executor's lifecycle; null before startup. */
+    public Lifecycle lifecycle() {
+        return lifecycle;
+    }
+}

@@ -1,0 +1,58 @@
+package dev.atelier.executor.service;
+
+import io.agroal.api.AgroalDataSource;
+import io.agroal.api.configuration.AgroalConnectionPoolConfiguration;
+import io.agroal.api.configuration.supplier.AgroalDataSourceConfigurationSupplier;
+import io.agroal.api.security.NamePrincipal;
+import io.agroal.api.security.SimplePassword;
+import java.sql.SQLException;
+import java.time.Duration;
+
+/**
+ * The heartbeat's own connection: a pool of one, apart from the executor's pool, so renewals never queue behind a
+ * slow claim or a big batch of outcomes. Every read on it gives up after {@code timeout} (pgjdbc's socketTimeout)
+ * and TCP keepalive is on, so a heartbeat never hangs for ever on a peer that died in a failover; a connection that
+ * failed is checked before it is lent again, and replaced.
+ */
+public final class HeartbeatConnection {
+
+    private HeartbeatConnection() {
+    }
+
+    /**
+     * @param timeout how long a heartbeat may wait for the database; less than a lease, so a renewal that hangs
+     *                fails in time to be tried again
+     */
+    public static AgroalDataSource open(String jdbcUrl, String user, String password, Duration timeout) {
+        String seconds = Long.toString(Math.max(1, timeout.toSeconds()));
+        AgroalDataSourceConfigurationSupplier config = new AgroalDataSourceConfigurationSupplier()
+                .connectionPoolConfiguration(pool -> pool
+                        .minSize(0)
+                        .maxSize(1)
+                        .acquisitionTimeout(timeout)
+                        .validateOnBorrow(true)
+                        .connectionValidator(AgroalConnectionPoolConfiguration.ConnectionValidator
+                                .defaultValidatorWithTimeout((int) Math.max(1, timeout.toSeconds())))
+                        .exceptionSorter(AgroalConnectionPoolConfiguration.ExceptionSorter.fatalExceptionSorter())
+                        .connectionFactoryConfiguration(factory -> {
+                            factory.jdbcUrl(jdbcUrl)
+                                    .loginTimeout(timeout)
+                                    .jdbcProperty("socketTimeout", seconds)
+                                    .jdbcProperty("connectTimeout", seconds)
+                                    .jdbcProperty("tcpKeepAlive", "true")
+                                    .jdbcProperty("ApplicationName", "atelier-heartbeat");
+                            if (user != null) {
+                                factory.principal(new NamePrincipal(user));
+                            }
+                            if (password != null) {
+                                factory.credential(new SimplePassword(password));
+                            }
+                            return factory;
+                        }));
+        try {
+            return AgroalDataSource.from(config);
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot set up the heartbeat's connection to " + jdbcUrl + ": " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,87 @@
+package dev.atelier.executor.service;
+
+import dev.atelier.executor.config.ExecutorConfig;
+import dev.atelier.store.ExportLog;
+import dev.atelier.store.JobCounts;
+import dev.atelier.store.JobQueue;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.BooleanSupplier;
+import org.jboss.logging.Logger;
+
+/**
+ * Cluster-wide upkeep that any executor may do, as named tasks: reaping expired leases, failing jobs whose model no
+ * live executor offers, folding the job count deltas, numbering new export lines. Its guarantee: each task runs every
+ * round on its own, so one that fails (its table locked, a bug) does not stop the others; and reaping waits until
+ * the database has answered for two leases, so leases that ran out while nobody could renew them are renewed by
+ * their holders first.
+ */
+public final class Maintenance {
+
+    private static final Logger LOG = Logger.getLogger(Maintenance.class);
+    private static final int REAP_PAGE = 500;
+    private static final int NUMBERING_ROUNDS = 10;
+
+    /** @param liveWindow an executor is live when it reported within this window (the model sweep's judges) */
+    public record Settings(Duration lease, Duration modelGrace, Duration liveWindow) {
+        public static Settings from(ExecutorConfig config) {
+            return new Settings(config.lease(), config.modelGrace(), config.lease().multipliedBy(2));
+        }
+    }
+
+    /** One named piece of upkeep. */
+    public record Task(String name, Runnable work) {
+    }
+
+    private final List<Task> tasks;
+
+    public Maintenance(List<Task> tasks) {
+        this.tasks = List.copyOf(tasks);
+    }
+
+    /**
+     * The standard tasks, in one round's order.
+     *
+     * @param databaseSettled whether the database has answered long enough for reaping to be fair
+     */
+    public static List<Task> standardTasks(JobQueue queue, JobCounts counts, ExportLog exports, Settings settings,
+                                           BooleanSupplier databaseSettled) {
+        return List.of(
+                new Task("reap expired leases", () -> {
+                    // within two leases of an outage, leases that ran out unrenewed still have live holders
+                    if (databaseSettled.getAsBoolean()) {
+                        while (queue.reapExpired(REAP_PAGE, null).size() == REAP_PAGE) {
+                            LOG.debug("reaped a full page of expired leases, reaping on");
+                        }
+                    }
+                }),
+                new Task("fail jobs whose model no executor offers", () ->
+                        queue.sweepUnservableModels(settings.modelGrace(), settings.liveWindow(), null)),
+                new Task("fold job count deltas", counts::compact),
+                new Task("number new export lines", () -> {
+                    for (int round = 0; round < NUMBERING_ROUNDS
+                            && exports.numberNewLines() >= ExportLog.NUMBERING_ROUND; round++) {
+                        LOG.debug("numbered a full round of export lines, numbering on");
+                    }
+                }));
+    }
+
+    /**
+     * One round of every task.
+     *
+     * @return the names of the tasks that failed this round
+     */
+    public List<String> runOnce() {
+        List<String> failed = new ArrayList<>();
+        for (Task task : tasks) {
+            try {
+                task.work().run();
+            } catch (RuntimeException e) {
+                failed.add(task.name());
+                LOG.warnf("maintenance task '%s' failed, the others go on: %s", task.name(), e.getMessage());
+            }
+        }
+        return failed;
+    }
+}

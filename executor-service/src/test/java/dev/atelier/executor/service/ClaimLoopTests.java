@@ -1,0 +1,118 @@
+package dev.atelier.executor.service;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.atelier.store.StoreException;
+import dev.atelier.store.testing.FlakyDataSource;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link ClaimLoop}, driven one round at a time: it claims no more than the free slots, only for backends that can
+ * take work now, nothing once stopped, and a claim whose answer was lost is handed back unspent.
+ */
+class ClaimLoopTests {
+
+    LoopFixture fixture = new LoopFixture();
+
+    @AfterEach
+    void tearDown() throws Exception {
+        fixture.close();
+    }
+
+    @Test
+    void aRoundClaimsNoMoreThanTheFreeSlotsAndOnlyForABackendThatCanTakeWork() {
+        fixture.wire();
+        fixture.runner.untilStopped();
+        List<UUID> jobs = fixture.submit(5);
+        ClaimLoop claims = fixture.parts.claims();
+
+        assertThat(claims.runOnce()).as("two slots").isEqualTo(2);
+        assertThat(claims.runOnce()).as("none free").isZero();
+        assertThat(fixture.inspect.count("select count(*) from job where state = 'running'")).isEqualTo(2);
+
+        // one ends; the backend is busy for five seconds of the loop's clock
+        UUID first = fixture.parts.running().running().get(0).job().leaseToken();
+        fixture.parts.running().stop(first, CallControl.StopReason.SHUTDOWN);
+        await().until(() -> fixture.parts.running().count() == 1);
+        fixture.backends.state("ollama").pause(fixture.clock.instant(), fixture.clock.instant().plusSeconds(5), "503");
+        assertThat(claims.runOnce()).as("paused").isZero();
+        fixture.clock.advance(Duration.ofSeconds(6));
+        assertThat(claims.runOnce()).isEqualTo(1);
+
+        fixture.backends.state("ollama").unreachable(fixture.clock.instant(), "refused");
+        fixture.parts.running().stop(fixture.parts.running().running().get(0).job().leaseToken(),
+                CallControl.StopReason.SHUTDOWN);
+        await().until(() -> fixture.parts.running().count() == 1);
+        assertThat(claims.runOnce()).as("offline").isZero();
+        assertThat(jobs).hasSize(5);
+    }
+
+    @Test
+    void aStoppedLoopClaimsNothing() throws InterruptedException {
+        fixture.wire();
+        fixture.submit(3);
+        ClaimLoop claims = fixture.parts.claims();
+        claims.stop();
+
+        assertThat(claims.runOnce()).isZero();
+        assertThat(fixture.inspect.count("select count(*) from job where state = 'running'")).isZero();
+    }
+
+    @Test
+    void aClaimWhoseAnswerWasLostIsHandedBackWithoutSpendingAnAttempt() {
+        FlakyDataSource flaky = new FlakyDataSource(fixture.dataSource);
+        fixture.wire(flaky.dataSource(), fixture.dataSource, Duration.ofSeconds(5));
+        fixture.runner.untilStopped();
+        List<UUID> jobs = fixture.submit(3);
+        ClaimLoop claims = fixture.parts.claims();
+
+        flaky.loseNextCommitAnswer();
+        assertThatThrownBy(claims::runOnce).isInstanceOf(StoreException.class);
+        // the claim went through: two jobs run under tokens only the loop kept
+        assertThat(fixture.inspect.count("select count(*) from job where state = 'running'")).isEqualTo(2);
+        assertThat(claims.unconfirmed()).hasSize(2);
+        assertThat(fixture.parts.running().count()).as("nothing started for them").isZero();
+
+        // while the database is away the tokens are kept, and the heartbeat renews them
+        flaky.down(true);
+        assertThatThrownBy(claims::runOnce).isInstanceOf(StoreException.class);
+        assertThat(claims.unconfirmed()).hasSize(2);
+        flaky.down(false);
+        assertThat(fixture.queue.heartbeat(claims.unconfirmed().keySet(), LoopFixture.LEASE, null).extended()).hasSize(2);
+
+        assertThat(claims.runOnce()).as("handed back, then claimed again on their first attempt").isEqualTo(2);
+        assertThat(claims.unconfirmed()).isEmpty();
+        for (UUID id : jobs) {
+            List<String> events = fixture.inspect.eventStatuses(id);
+            assertThat(events).doesNotContain("failed");
+            assertThat(fixture.inspect.job(id).attemptsUsed()).isZero();
+        }
+        assertThat(fixture.inspect.count("select count(*) from event_line where status = 'handed_back'")).isEqualTo(2);
+        assertThat(fixture.parts.running().running()).extracting(r -> r.job().attempt()).containsOnly(1);
+    }
+
+    @Test
+    void aClaimRefusedBeforeItsCommitLeavesNothingToHandBack() {
+        FlakyDataSource flaky = new FlakyDataSource(fixture.dataSource);
+        fixture.wire(flaky.dataSource(), fixture.dataSource, Duration.ofSeconds(5));
+        fixture.submit(2);
+        ClaimLoop claims = fixture.parts.claims();
+
+        flaky.down(true);
+        assertThatThrownBy(claims::runOnce).isInstanceOf(StoreException.class);
+        flaky.down(false);
+
+        assertThat(claims.unconfirmed()).hasSize(2);
+        assertThat(claims.handBackUnconfirmed()).isZero();
+        assertThat(claims.unconfirmed()).isEmpty();
+        assertThat(claims.runOnce()).isEqualTo(2);
+        await().until(() -> fixture.parts.running().count() == 0);
+        assertThat(fixture.inspect.count("select count(*) from event_line where status = 'handed_back'")).isZero();
+    }
+}

@@ -1,0 +1,112 @@
+package dev.atelier.executor.service;
+
+import dev.atelier.executor.backend.BackendState;
+import dev.atelier.store.JobQueue;
+import dev.atelier.store.NewBatch;
+import dev.atelier.store.testing.Batches;
+import dev.atelier.store.testing.Inspect;
+import dev.atelier.store.testing.TestPostgres;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.sql.DataSource;
+
+/**
+ * One executor's loops, wired as in production ({@link Lifecycle#assemble}) on a fresh database of the test
+ * PostgreSQL, with an Ollama runner the test scripts, health checks it sets, and a clock it moves. Nothing runs on
+ * its own: tests call each loop's {@code runOnce()} (or start the {@link Lifecycle}).
+ */
+final class LoopFixture implements AutoCloseable {
+
+    static final Duration LEASE = Duration.ofSeconds(30);
+    static final String EXECUTOR = "executor-a";
+
+    final TestPostgres.Database database;
+    final DataSource dataSource;
+    final JobQueue queue;
+    final Inspect inspect;
+    final MutableClock clock = new MutableClock(Instant.now());
+    final ScriptedRunner runner = new ScriptedRunner("ollama");
+    final Backends backends = new Backends(EXECUTOR, Map.of("ollama", 2), Map.of("ollama", "http://ollama.test"));
+    /** What the table's health checks answer. */
+    final AtomicBoolean backendAnswers = new AtomicBoolean(true);
+    final AtomicInteger modelRefreshes = new AtomicInteger();
+    final AttemptTable table;
+    final List<String> ended = new ArrayList<>();
+    Lifecycle.Parts parts;
+    Lifecycle lifecycle;
+
+    LoopFixture() {
+        database = TestPostgres.get().newDatabase();
+        dataSource = database.dataSource();
+        queue = new JobQueue(dataSource);
+        inspect = new Inspect(dataSource);
+        backends.state("ollama").checked(BackendState.Status.ONLINE, List.of(Batches.MODEL), clock.instant(), "test");
+        table = new AttemptTable(backends, new AttemptTable.BackendChecks() {
+            @Override
+            public boolean reachable(String kind, Instant since) {
+                return backendAnswers.get();
+            }
+
+            @Override
+            public void refreshModels() {
+                modelRefreshes.incrementAndGet();
+            }
+        }, Map.of("ollama", Duration.ofSeconds(5)), 3, clock, ScriptedRunner.JSON);
+    }
+
+    /**
+     * Heartbeats and maintenance every hour: a started {@link Lifecycle} makes its one heartbeat at start and leaves
+     * the rest to the test. The claim loop polls every 200 ms.
+     */
+    static Lifecycle.Settings settings(Duration shutdownGrace) {
+        return new Lifecycle.Settings(LEASE, Duration.ofHours(1), Duration.ofMillis(200), Duration.ofHours(1),
+                Duration.ofSeconds(60), shutdownGrace);
+    }
+
+    /** Wires the loops over {@code pool}, with renewals over {@code heartbeatSource}. */
+    LoopFixture wire(DataSource pool, DataSource heartbeatSource, Duration shutdownGrace) {
+        parts = Lifecycle.assemble(pool, heartbeatSource, backends, Map.of("ollama", runner), table,
+                settings(shutdownGrace), clock, (job, finished, took) -> {
+                    synchronized (ended) {
+                        ended.add(finished.getClass().getSimpleName());
+                    }
+                });
+        lifecycle = new Lifecycle(parts, settings(shutdownGrace), () -> { },
+                () -> new dev.atelier.store.ExecutorRegistry(dataSource).remove(EXECUTOR));
+        return this;
+    }
+
+    LoopFixture wire() {
+        return wire(dataSource, dataSource, Duration.ofSeconds(5));
+    }
+
+    /** Stores a batch of {@code count} Ollama jobs (parallel, 3 attempts, no backoff) and returns their ids. */
+    List<UUID> submit(int count) {
+        NewBatch batch = Batches.batch(dev.atelier.store.BatchMode.PARALLEL).retry(3, Duration.ZERO, 1.0)
+                .ollamaJobs(count, 1).build();
+        queue.insertBatch(batch);
+        return batch.jobs().stream().map(NewBatch.NewJob::id).toList();
+    }
+
+    String state(UUID job) {
+        return inspect.job(job).state();
+    }
+
+    @Override
+    public void close() throws Exception {
+        runner.release.countDown();
+        if (lifecycle != null) {
+            lifecycle.stop();
+        }
+        if (parts != null) {
+            parts.running().close();
+            parts.completer().drainAndStop(Duration.ZERO);
+        }
+    }
+}

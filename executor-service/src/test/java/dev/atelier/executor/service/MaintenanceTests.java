@@ -1,0 +1,87 @@
+package dev.atelier.executor.service;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.atelier.store.ExportLog;
+import dev.atelier.store.JobCounts;
+import dev.atelier.store.AttemptOutcome;
+import dev.atelier.store.ClaimedJob;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link Maintenance}: each named task runs every round whatever the others do, and reaping waits until the
+ * database has answered long enough.
+ */
+class MaintenanceTests {
+
+    LoopFixture fixture = new LoopFixture();
+    AtomicBoolean settled = new AtomicBoolean(true);
+
+    @AfterEach
+    void tearDown() throws Exception {
+        fixture.close();
+    }
+
+    private List<Maintenance.Task> standardTasks() {
+        return Maintenance.standardTasks(fixture.queue, new JobCounts(fixture.dataSource), new ExportLog(fixture.dataSource),
+                new Maintenance.Settings(LoopFixture.LEASE, Duration.ofSeconds(60), LoopFixture.LEASE.multipliedBy(2)),
+                settled::get);
+    }
+
+    /** One job whose lease ran out, and one finished job whose export line waits for its number. */
+    private UUID[] expiredAndFinished() {
+        List<UUID> ids = fixture.submit(2);
+        List<ClaimedJob> held = fixture.queue.claim("executor-gone", Map.of("ollama", 2),
+                List.of(dev.atelier.store.testing.Batches.MODEL), LoopFixture.LEASE, null);
+        ClaimedJob finished = held.stream().filter(j -> j.id().equals(ids.get(1))).findFirst().orElseThrow();
+        fixture.queue.finish(List.of(new AttemptOutcome.Success(finished.id(), finished.leaseToken(), "{\"text\": \"ok\"}")), null);
+        fixture.inspect.execute("update job set lease_expires_at = now() - interval '1 second' where id = ?", ids.get(0));
+        return new UUID[] {ids.get(0), ids.get(1)};
+    }
+
+    @Test
+    void aTaskThatFailsDoesNotStopTheOthers() {
+        UUID[] jobs = expiredAndFinished();
+        // numbering breaks (as a bug or a lock would break it), and a task before all of them throws
+        fixture.inspect.execute("alter function number_export_lines(integer) rename to number_export_lines_broken");
+        List<Maintenance.Task> tasks = new ArrayList<>();
+        tasks.add(new Maintenance.Task("explodes", () -> {
+            throw new IllegalStateException("boom");
+        }));
+        tasks.addAll(standardTasks());
+        long deltasBefore = fixture.inspect.count("select count(*) from job_count_delta");
+        assertThat(deltasBefore).isPositive();
+
+        List<String> failed = new Maintenance(tasks).runOnce();
+
+        assertThat(failed).containsExactly("explodes", "number new export lines");
+        assertThat(fixture.state(jobs[0])).as("reaped after all").isEqualTo("retry");
+        assertThat(fixture.inspect.count("select count(*) from job_count_delta")).as("folded after all").isZero();
+
+        fixture.inspect.execute("alter function number_export_lines_broken(integer) rename to number_export_lines");
+        assertThat(new Maintenance(standardTasks()).runOnce()).isEmpty();
+        assertThat(fixture.inspect.count("select count(*) from ledger_line where seq is null")).isZero();
+        assertThat(fixture.inspect.ledgerStatuses(jobs[1])).containsExactly("success");
+    }
+
+    @Test
+    void reapingWaitsUntilTheDatabaseHasAnsweredLongEnough() {
+        UUID[] jobs = expiredAndFinished();
+        settled.set(false);
+        Maintenance maintenance = new Maintenance(standardTasks());
+
+        assertThat(maintenance.runOnce()).isEmpty();
+        assertThat(fixture.state(jobs[0])).isEqualTo("running");
+
+        settled.set(true);
+        maintenance.runOnce();
+        assertThat(fixture.state(jobs[0])).isEqualTo("retry");
+    }
+}
