@@ -57,6 +57,9 @@ public final class FakeComfy implements AutoCloseable {
     private volatile Prompt running;
     private volatile boolean paused;
     private volatile boolean closed;
+    private volatile boolean stallViews;
+    private volatile long viewPadding;
+    private final AtomicInteger viewCalls = new AtomicInteger();
     private int counter;
 
     private static final class Prompt {
@@ -161,6 +164,21 @@ public final class FakeComfy implements AutoCloseable {
         notifyAll();
     }
 
+    /** While on, {@code /view} sends its headers and the first bytes, then nothing more (a stalled download). */
+    public void stallViews(boolean on) {
+        stallViews = on;
+    }
+
+    /** Every {@code /view} answer carries this many bytes more than the file (a very large output). */
+    public void viewPadding(long bytes) {
+        viewPadding = bytes;
+    }
+
+    /** How many {@code /view} requests it received. */
+    public int viewCalls() {
+        return viewCalls.get();
+    }
+
     /** Closes every websocket, as a network blip would. */
     public void dropSockets() {
         sockets.values().forEach(ws -> vertx.runOnContext(v -> ws.close()));
@@ -245,8 +263,23 @@ public final class FakeComfy implements AutoCloseable {
                 req.response().setStatusCode(404).end();
                 return;
             }
+            viewCalls.incrementAndGet();
             req.response().putHeader("Content-Type", "image/png")
-                    .putHeader("Content-Disposition", "filename=\"" + name + "\"").end(Buffer.buffer(data));
+                    .putHeader("Content-Disposition", "filename=\"" + name + "\"");
+            if (stallViews) {
+                req.response().setChunked(true).write(Buffer.buffer(data).slice(0, Math.min(16, data.length)));
+                return; // never ended: the client must give up by itself
+            }
+            if (viewPadding > 0) {
+                req.response().setChunked(true).write(Buffer.buffer(data));
+                Buffer megabyte = Buffer.buffer(new byte[1 << 20]);
+                for (long left = viewPadding; left > 0; left -= megabyte.length()) {
+                    req.response().write(left >= megabyte.length() ? megabyte : megabyte.slice(0, (int) left));
+                }
+                req.response().end();
+                return;
+            }
+            req.response().end(Buffer.buffer(data));
         } else if (method.equals("GET") && path.equals("/system_stats")) {
             sendJson(req, 200, json.readTree("""
                     {"system": {"os": "posix", "ram_total": 67324395520, "ram_free": 51873447936, "comfyui_version": "0.3.64",

@@ -30,7 +30,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * The prompt (or the last message) says how to behave, so one batch can mix cases:
  * {@code hang}, {@code fail-500}, {@code bad-request}, {@code midstream-error}, {@code drop-midstream} (the
  * connection is cut after two chunks while the server stays up), {@code slow:<ms>} (total time,
- * spread over the chunks); anything else is answered at once.
+ * spread over the chunks), {@code nul-bytes} (the answer carries U+0000, as a model's byte-fallback token
+ * {@code <0x00>} does; Go's encoder sends it as {@code \u0000}); anything else is answered at once. A model named with
+ * {@link #missingBlob} is listed by {@code /api/tags} but answers 404, as when its manifest is there and a blob is not.
  */
 public final class FakeOllama implements AutoCloseable {
 
@@ -46,6 +48,7 @@ public final class FakeOllama implements AutoCloseable {
     });
     private volatile HttpServer server;
     private volatile List<String> models = List.of("llama3.2:latest", "deepseek-r1:32b");
+    private volatile List<String> missingBlobs = List.of();
     private final AtomicInteger busyAnswers = new AtomicInteger();
     private volatile boolean released;
     private volatile boolean holdAll;
@@ -108,6 +111,11 @@ public final class FakeOllama implements AutoCloseable {
         models = List.of(names);
     }
 
+    /** These models stay in {@code /api/tags}, but generating with them answers 404 (contracts 6). */
+    public void missingBlob(String... names) {
+        missingBlobs = List.of(names);
+    }
+
     /** The next {@code count} generate/chat requests get 503 queue-full. */
     public void busyFor(int count) {
         busyAnswers.set(count);
@@ -137,6 +145,7 @@ public final class FakeOllama implements AutoCloseable {
         aborted.clear();
         requests.clear();
         models("llama3.2:latest", "deepseek-r1:32b");
+        missingBlob();
     }
 
     public int calls(String prompt) {
@@ -236,7 +245,7 @@ public final class FakeOllama implements AutoCloseable {
             sendJson(exchange, 503, json.createObjectNode().put("error", QUEUE_FULL).toString());
             return;
         }
-        if (!models.contains(model) && !models.contains(model + ":latest")) {
+        if (!models.contains(model) && !models.contains(model + ":latest") || missingBlobs.contains(model)) {
             sendJson(exchange, 404, json.createObjectNode().put("error", "model '" + model + "' not found").toString());
             return;
         }
@@ -261,7 +270,8 @@ public final class FakeOllama implements AutoCloseable {
 
     private void answer(HttpExchange exchange, boolean chat, String model, String prompt, boolean stream, boolean think)
             throws IOException {
-        String[] words = ("echo " + prompt).split(" ");
+        String[] words = ("echo " + prompt + (prompt.startsWith("nul-bytes") ? " <\0> and \0" : ""))
+                .split(" ");
         long asked = prompt.startsWith("slow:") ? Long.parseLong(prompt.substring(5).trim().split(" ")[0]) : 0;
         long total = Math.max(asked, answerMillis);
         long pause = total / (words.length + 1);

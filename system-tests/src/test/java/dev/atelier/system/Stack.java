@@ -38,6 +38,8 @@ final class Stack implements AutoCloseable {
     static final String SUBMIT_TOKEN = "system-submit-secret";
     static final String READ_TOKEN = "system-read-secret";
     static final Set<String> TERMINAL = Set.of("success", "failed", "cancelled");
+    /** The executors' lease (ATELIER_EXECUTOR_LEASE below). */
+    static final Duration LEASE = Duration.ofSeconds(3);
     private static final ObjectMapper JSON = new ObjectMapper();
 
     final RestartablePostgres postgres;
@@ -70,7 +72,7 @@ final class Stack implements AutoCloseable {
     void startExecutor(String id) throws IOException, InterruptedException {
         Map<String, String> env = new HashMap<>();
         env.put("ATELIER_EXECUTOR_ID", id);
-        env.put("ATELIER_EXECUTOR_LEASE", "PT3S");
+        env.put("ATELIER_EXECUTOR_LEASE", LEASE.toString());
         env.put("ATELIER_EXECUTOR_HEARTBEAT", "1s");
         env.put("ATELIER_EXECUTOR_REAP_INTERVAL", "1s");
         env.put("ATELIER_EXECUTOR_POLL", "PT0.5S");

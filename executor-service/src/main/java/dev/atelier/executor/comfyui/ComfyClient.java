@@ -232,10 +232,11 @@ public class ComfyClient {
                 for (ByteBuffer buffer : buffers) {
                     size += buffer.remaining();
                     if (size > maxBytes) {
-                        subscription.cancel();
                         close();
+                        // failed before the cancel, which would otherwise fail it first as a broken stream
                         result.completeExceptionally(new CallFailure.Rejected("ComfyUI output " + name + " is larger than "
                                 + maxBytes + " bytes (atelier.artifacts.max-bytes)"));
+                        subscription.cancel();
                         return;
                     }
                     sha256.update(buffer.duplicate());
@@ -245,9 +246,9 @@ public class ComfyClient {
                 }
                 subscription.request(1);
             } catch (IOException e) {
-                subscription.cancel();
                 close();
                 result.completeExceptionally(e);
+                subscription.cancel();
             }
         }
 

@@ -124,9 +124,7 @@ public final class Completer {
     public synchronized int runOnce() {
         int done = 0;
         while (true) {
-            if (batch.isEmpty()) {
-                queued.drainTo(batch, MAX_BATCH);
-            }
+            queued.drainTo(batch, MAX_BATCH - batch.size()); // a batch kept after a failure is tried again first
             if (batch.isEmpty()) {
                 return done;
             }

@@ -5,7 +5,6 @@ import io.agroal.api.configuration.AgroalConnectionPoolConfiguration;
 import io.agroal.api.configuration.supplier.AgroalDataSourceConfigurationSupplier;
 import io.agroal.api.security.NamePrincipal;
 import io.agroal.api.security.SimplePassword;
-import java.sql.SQLException;
 import java.time.Duration;
 
 /**
@@ -49,10 +48,7 @@ public final class HeartbeatConnection {
                             }
                             return factory;
                         }));
-        try {
-            return AgroalDataSource.from(config);
-        } catch (SQLException e) {
-            throw new IllegalStateException("cannot set up the heartbeat's connection to " + jdbcUrl + ": " + e.getMessage(), e);
-        }
+        // the pool's own class, as Quarkus builds its pools, rather than AgroalDataSource.from's ServiceLoader lookup
+        return new io.agroal.pool.DataSource(config.get());
     }
 }

@@ -122,6 +122,39 @@ class ComfyExecutionTests {
     }
 
     @Test
+    void anOutputOverTheSizeLimitFailsTheJobAtOnceAndNothingIsStored() throws Exception {
+        fake.viewPadding(3L << 20); // 3 MiB over a 2 MiB limit (FakeComfyResource)
+        try {
+            UUID job = submit(workflow("a huge canvas", 1, FakeComfy.CHECKPOINT), Duration.ofMinutes(1), 3);
+            await().atMost(WAIT).until(() -> state(job).equals("failed"));
+
+            assertThat(inspect.job(job).error()).matches(
+                    "ComfyUI output ComfyUI_\\d+_\\.png is larger than 2097152 bytes \\(atelier.artifacts.max-bytes\\)");
+            assertThat(inspect.attempts(job)).as("no retry makes it smaller").hasSize(1);
+            assertThat(inspect.count("select count(*) from artifact where job_id = '" + job + "'")).isZero();
+        } finally {
+            fake.viewPadding(0);
+        }
+    }
+
+    @Test
+    void aDownloadThatStallsIsHandedBackAndAfterThreeRoundsSpendsAnAttempt() throws Exception {
+        fake.stallViews(true);
+        try {
+            UUID job = submit(workflow("stalled download", 1, FakeComfy.CHECKPOINT), Duration.ofMinutes(1), 1);
+            await().atMost(Duration.ofSeconds(60)).until(() -> state(job).equals("failed"));
+
+            assertThat(inspect.eventStatuses(job)).containsExactly("handed_back", "handed_back", "handed_back", "failed");
+            assertThat(inspect.job(job).error()).startsWith("comfyui could not move this job's files on executor-comfy-test:"
+                    + " the download of ").contains("took longer than 1 s (atelier.backends.comfyui.download-timeout)")
+                    .endsWith("(handed back 3 times in a row while comfyui passed its health checks, so this attempt is spent)");
+            assertThat(fake.posts(promptIdOf(job))).as("each round adopted the finished run").isEqualTo(1);
+        } finally {
+            fake.stallViews(false);
+        }
+    }
+
+    @Test
     void aValidationErrorFailsAtOnceWithEachNodesError() throws Exception {
         UUID job = submit(workflow("anything", 1, "sd_xl_base_1.0.safetensors"), Duration.ofMinutes(1), 3);
         await().atMost(WAIT).until(() -> state(job).equals("failed"));

@@ -28,19 +28,10 @@ class AttemptTableTests {
 
     MutableClock clock = new MutableClock(Instant.parse("2026-12-04T12:00:00Z"));
     Backends backends = new Backends("executor-a", Map.of("ollama", 1), Map.of("ollama", "http://ollama.test"));
-    AtomicBoolean reachable = new AtomicBoolean(true);
-    AtomicInteger refreshes = new AtomicInteger();
-    AttemptTable table = new AttemptTable(backends, new AttemptTable.BackendChecks() {
-        @Override
-        public boolean reachable(String kind, Instant since) {
-            return reachable.get();
-        }
-
-        @Override
-        public void refreshModels() {
-            refreshes.incrementAndGet();
-        }
-    }, Map.of("ollama", Duration.ofSeconds(5)), 3, clock, JSON);
+    SettableChecks checks = new SettableChecks();
+    AtomicBoolean reachable = checks.reachable;
+    AtomicInteger refreshes = checks.refreshes;
+    AttemptTable table = new AttemptTable(backends, checks, Map.of("ollama", Duration.ofSeconds(5)), 3, clock, JSON);
 
     @BeforeEach
     void online() {

@@ -37,8 +37,7 @@ class LeaseKeeperTests {
 
     @Test
     void aHeartbeatRenewsRunningJobsOutcomesWaitingToBeStoredAndClaimsWhoseAnswerWasLost() {
-        FlakyDataSource flaky = new FlakyDataSource(fixture.dataSource);
-        fixture.wire(flaky.dataSource(), fixture.dataSource, Duration.ofSeconds(5));
+        fixture.wire(pool.dataSource(), fixture.dataSource, Duration.ofSeconds(5));
         fixture.runner.script((job, control) -> {
             while (job.key().equals("job-0") && control.stopped() == null) {
                 Thread.sleep(10);
@@ -50,7 +49,7 @@ class LeaseKeeperTests {
         assertThat(claims.runOnce()).isEqualTo(2);
         // job-1 is done: its outcome waits in the completer, which is not running
         await().until(() -> fixture.parts.completer().waitingCount() == 1);
-        flaky.loseNextCommitAnswer();
+        pool.loseNextCommitAnswer();
         assertThatThrownBy(claims::runOnce).isInstanceOf(StoreException.class);
         assertThat(claims.unconfirmed()).hasSize(1);
 
@@ -135,20 +134,27 @@ class LeaseKeeperTests {
         }
     }
 
-    @Test
-    void throughADatabaseOutageCallsGoOnAndNothingIsFenced() {
-        FlakyDataSource pool = new FlakyDataSource(fixture.dataSource);
-        FlakyDataSource heartbeats = new FlakyDataSource(fixture.dataSource);
+    /** The pool and the heartbeat's connection, each able to fail on cue. */
+    FlakyDataSource pool = new FlakyDataSource(fixture.dataSource);
+    FlakyDataSource heartbeats = new FlakyDataSource(fixture.dataSource);
+
+    /** One job running while the database goes away for two leases; the keeper has tried a heartbeat meanwhile. */
+    private UUID runningThroughAnOutage() {
         fixture.wire(pool.dataSource(), heartbeats.dataSource(), Duration.ofSeconds(5));
         fixture.runner.untilStopped();
         UUID job = fixture.submit(1).get(0);
         assertThat(fixture.parts.claims().runOnce()).isEqualTo(1);
-        LeaseKeeper leases = fixture.parts.leases();
-
         pool.down(true);
         heartbeats.down(true);
         fixture.clock.advance(LoopFixture.LEASE.multipliedBy(2));
-        leases.runOnce();
+        fixture.parts.leases().runOnce();
+        return job;
+    }
+
+    @Test
+    void throughADatabaseOutageCallsGoOnAndNothingIsFenced() {
+        UUID job = runningThroughAnOutage();
+        LeaseKeeper leases = fixture.parts.leases();
         assertThat(leases.fenced()).isFalse();
         assertThat(leases.answeringFor(Duration.ZERO)).isFalse();
         assertThat(fixture.parts.running().count()).as("the call goes on").isEqualTo(1);
@@ -166,17 +172,8 @@ class LeaseKeeperTests {
 
     @Test
     void renewalsThatFailAloneRightAfterAnOutageAreGivenALeaseBeforeAnythingIsFenced() {
-        FlakyDataSource heartbeats = new FlakyDataSource(fixture.dataSource);
-        FlakyDataSource pool = new FlakyDataSource(fixture.dataSource);
-        fixture.wire(pool.dataSource(), heartbeats.dataSource(), Duration.ofSeconds(5));
-        fixture.runner.untilStopped();
-        fixture.submit(1);
-        assertThat(fixture.parts.claims().runOnce()).isEqualTo(1);
+        runningThroughAnOutage();
         LeaseKeeper leases = fixture.parts.leases();
-        pool.down(true);
-        heartbeats.down(true);
-        fixture.clock.advance(LoopFixture.LEASE.multipliedBy(2));
-        leases.runOnce();
 
         // the pool is back first; the heartbeat's connection a while later
         pool.down(false);

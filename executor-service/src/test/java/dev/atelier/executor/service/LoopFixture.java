@@ -12,8 +12,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
 
 /**
@@ -34,8 +32,7 @@ final class LoopFixture implements AutoCloseable {
     final ScriptedRunner runner = new ScriptedRunner("ollama");
     final Backends backends = new Backends(EXECUTOR, Map.of("ollama", 2), Map.of("ollama", "http://ollama.test"));
     /** What the table's health checks answer. */
-    final AtomicBoolean backendAnswers = new AtomicBoolean(true);
-    final AtomicInteger modelRefreshes = new AtomicInteger();
+    final SettableChecks checks = new SettableChecks();
     final AttemptTable table;
     final List<String> ended = new ArrayList<>();
     Lifecycle.Parts parts;
@@ -47,17 +44,7 @@ final class LoopFixture implements AutoCloseable {
         queue = new JobQueue(dataSource);
         inspect = new Inspect(dataSource);
         backends.state("ollama").checked(BackendState.Status.ONLINE, List.of(Batches.MODEL), clock.instant(), "test");
-        table = new AttemptTable(backends, new AttemptTable.BackendChecks() {
-            @Override
-            public boolean reachable(String kind, Instant since) {
-                return backendAnswers.get();
-            }
-
-            @Override
-            public void refreshModels() {
-                modelRefreshes.incrementAndGet();
-            }
-        }, Map.of("ollama", Duration.ofSeconds(5)), 3, clock, ScriptedRunner.JSON);
+        table = new AttemptTable(backends, checks, Map.of("ollama", Duration.ofSeconds(5)), 3, clock, ScriptedRunner.JSON);
     }
 
     /**

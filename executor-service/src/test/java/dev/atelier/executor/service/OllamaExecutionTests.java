@@ -127,6 +127,34 @@ class OllamaExecutionTests {
     }
 
     @Test
+    void anAnswerWithNulIsStoredCleanedAndTheExecutorGoesOn() throws Exception {
+        UUID poisoned = submit("ollama.generate", "{\"prompt\": \"nul-bytes from the byte-fallback token\"}");
+        awaitState(poisoned, "success");
+
+        JsonNode result = json.readTree(inspect.job(poisoned).result());
+        assertThat(result.get("text").asText())
+                .isEqualTo("echo nul-bytes from the byte-fallback token <\uFFFD> and \uFFFD");
+        assertThat(result.get("cleaned")).isEqualTo(json.readTree("{\"text\": 2}"));
+        // the executor is not wedged: what comes next runs as usual
+        List<UUID> after = IntStream.range(0, 4)
+                .mapToObj(i -> submit("ollama.generate", "{\"prompt\": \"after the poison " + i + "\"}")).toList();
+        after.forEach(id -> awaitState(id, "success"));
+    }
+
+    @Test
+    void aModelOllamaListsButCannotLoadIsHandedBackThreeTimesThenSpendsAnAttempt() {
+        fake.missingBlob(MODEL);
+        UUID job = submit(batch(BatchMode.PARALLEL).retry(1, Duration.ZERO, 1.0), "ollama.generate",
+                "{\"prompt\": \"blob gone\"}");
+
+        awaitState(job, "failed");
+        assertThat(inspect.eventStatuses(job)).containsExactly("handed_back", "handed_back", "handed_back", "failed");
+        assertThat(inspect.job(job).error()).isEqualTo("model 'llama3.2' is not on the Ollama of executor-test"
+                + " (handed back 3 times in a row while ollama passed its health checks, so this attempt is spent)");
+        assertThat(inspect.attempts(job)).hasSize(1);
+    }
+
+    @Test
     void aConnectionCutMidAnswerWhileOllamaStaysUpSpendsTheAttempt() {
         UUID job = submit(batch(BatchMode.PARALLEL).retry(2, Duration.ZERO, 1.0), "ollama.generate",
                 "{\"prompt\": \"drop-midstream 1\"}");
