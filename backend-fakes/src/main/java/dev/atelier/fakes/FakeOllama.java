@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -33,6 +34,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * spread over the chunks), {@code nul-bytes} (the answer carries U+0000, as a model's byte-fallback token
  * {@code <0x00>} does; Go's encoder sends it as {@code \u0000}); anything else is answered at once. A model named with
  * {@link #missingBlob} is listed by {@code /api/tags} but answers 404, as when its manifest is there and a blob is not.
+ * <p>
+ * Like a GPU (REALITY.md, Ollama 1-4), it can hold at most {@link #maxLoaded} models, least recently used out first,
+ * and only once their requests have ended; loading one takes {@link #loadMillis}, one load at a time; requests wait
+ * for one of {@link #numParallel} slots. All that waiting is silent: not even the status line is sent. Model names
+ * match the way Ollama matches them (case-insensitive, {@code registry.ollama.ai/library/} and {@code :latest}
+ * implied). {@code /api/ps} lists what is loaded. {@code stall:<ms>} prompts stop for that long after three chunks.
  */
 public final class FakeOllama implements AutoCloseable {
 
@@ -53,6 +60,8 @@ public final class FakeOllama implements AutoCloseable {
     private volatile boolean released;
     private volatile boolean holdAll;
     private volatile long answerMillis;
+    private final Gpu gpu = new Gpu();
+    private volatile Map<String, String> capacityFailures = Map.of();
 
     // what it saw
     private final AtomicInteger inFlight = new AtomicInteger();
@@ -111,6 +120,39 @@ public final class FakeOllama implements AutoCloseable {
         models = List.of(names);
     }
 
+    /** At most this many models stay loaded (OLLAMA_MAX_LOADED_MODELS); unlimited by default. */
+    public void maxLoaded(int models) {
+        gpu.maxLoaded = models;
+    }
+
+    /** Loading a model that is not loaded takes this long, silently (a cold load, a swap). */
+    public void loadMillis(long millis) {
+        gpu.loadMillis = millis;
+    }
+
+    /** At most this many requests are answered at once (OLLAMA_NUM_PARALLEL); the rest wait silently. 0: no limit. */
+    public void numParallel(int slots) {
+        gpu.numParallel(slots);
+    }
+
+    /** How many times a model was loaded. */
+    public int loads() {
+        return gpu.loads.get();
+    }
+
+    /** The models loaded now, least recently used first. */
+    public List<String> loaded() {
+        return gpu.loaded();
+    }
+
+    /**
+     * Generating with this model answers 500 with {@code message}, every time, on this box (REALITY.md, Ollama 6:
+     * "model requires more system memory (X) than is available (Y)").
+     */
+    public void capacityFailure(String model, String message) {
+        capacityFailures = Map.of(key(model), message);
+    }
+
     /** These models stay in {@code /api/tags}, but generating with them answers 404 (contracts 6). */
     public void missingBlob(String... names) {
         missingBlobs = List.of(names);
@@ -146,6 +188,8 @@ public final class FakeOllama implements AutoCloseable {
         requests.clear();
         models("llama3.2:latest", "deepseek-r1:32b");
         missingBlob();
+        capacityFailures = Map.of();
+        gpu.reset();
     }
 
     public int calls(String prompt) {
@@ -214,6 +258,18 @@ public final class FakeOllama implements AutoCloseable {
                 ObjectNode tags = json.createObjectNode();
                 tags.set("models", list);
                 sendJson(exchange, 200, tags.toString());
+            } else if ("/api/ps".equals(path) && "GET".equals(method)) {
+                ArrayNode list = json.createArrayNode();
+                for (String name : gpu.loaded()) {
+                    list.addObject().put("name", name).put("model", name).put("size", 5_500_000_000L)
+                            .put("size_vram", 5_500_000_000L).put("expires_at", "2026-12-04T12:05:00.000000000Z")
+                            .put("context_length", 4096)
+                            .put("digest", "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72")
+                            .putObject("details").put("format", "gguf").put("family", "llama");
+                }
+                ObjectNode ps = json.createObjectNode();
+                ps.set("models", list);
+                sendJson(exchange, 200, ps.toString());
             } else if (("/api/generate".equals(path) || "/api/chat".equals(path)) && "POST".equals(method)) {
                 generate(exchange, "/api/chat".equals(path));
             } else if (path.startsWith("/api/")) {
@@ -245,11 +301,17 @@ public final class FakeOllama implements AutoCloseable {
             sendJson(exchange, 503, json.createObjectNode().put("error", QUEUE_FULL).toString());
             return;
         }
-        if (!models.contains(model) && !models.contains(model + ":latest") || missingBlobs.contains(model)) {
+        String key = key(model);
+        if (models.stream().noneMatch(m -> key(m).equals(key)) || missingBlobs.stream().anyMatch(m -> key(m).equals(key))) {
             sendJson(exchange, 404, json.createObjectNode().put("error", "model '" + model + "' not found").toString());
             return;
         }
         callsByPrompt.computeIfAbsent(prompt, p -> new AtomicInteger()).incrementAndGet();
+        if (capacityFailures.containsKey(key)) {
+            sendJson(exchange, 500, json.createObjectNode().put("error", capacityFailures.get(key)).toString());
+            return;
+        }
+        gpu.acquire(key); // silent: a load, a swap, a parallel slot
         sample(inFlight.incrementAndGet());
         try {
             switch (holdAll ? "hang" : prompt.split("[ :]", 2)[0]) {
@@ -260,6 +322,105 @@ public final class FakeOllama implements AutoCloseable {
             }
         } finally {
             inFlight.decrementAndGet();
+            gpu.release(key);
+        }
+    }
+
+    /** A model name as Ollama compares it: lower case, without its default registry and namespace, tag implied. */
+    static String key(String name) {
+        String n = name.toLowerCase(java.util.Locale.ROOT);
+        n = n.startsWith("registry.ollama.ai/") ? n.substring("registry.ollama.ai/".length()) : n;
+        n = n.startsWith("library/") ? n.substring("library/".length()) : n;
+        return n.substring(n.lastIndexOf('/') + 1).contains(":") ? n : n + ":latest";
+    }
+
+    /** What a GPU holds and how long it takes to change it. */
+    private static final class Gpu {
+        volatile int maxLoaded = Integer.MAX_VALUE;
+        volatile long loadMillis;
+        final AtomicInteger loads = new AtomicInteger();
+        private final LinkedHashMap<String, Integer> resident = new LinkedHashMap<>(16, 0.75f, true); // model -> busy
+        private final Object loading = new Object();
+        private volatile java.util.concurrent.Semaphore slots;
+
+        void numParallel(int n) {
+            slots = n <= 0 ? null : new java.util.concurrent.Semaphore(n, true);
+        }
+
+        synchronized List<String> loaded() {
+            return List.copyOf(resident.keySet());
+        }
+
+        synchronized void reset() {
+            maxLoaded = Integer.MAX_VALUE;
+            loadMillis = 0;
+            loads.set(0);
+            resident.clear();
+            slots = null;
+            notifyAll();
+        }
+
+        void acquire(String model) {
+            if (!attachIfLoaded(model)) {
+                load(model);
+            }
+            java.util.concurrent.Semaphore parallel = slots;
+            if (parallel != null) {
+                parallel.acquireUninterruptibly();
+            }
+        }
+
+        /** A request for a loaded model goes straight to its runner, past any load in progress. */
+        private synchronized boolean attachIfLoaded(String model) {
+            if (resident.containsKey(model)) {
+                resident.merge(model, 1, Integer::sum);
+                return true;
+            }
+            return false;
+        }
+
+        private void load(String model) {
+            synchronized (loading) { // one load at a time, as the scheduler does
+                synchronized (this) {
+                    if (resident.containsKey(model)) {
+                        resident.merge(model, 1, Integer::sum);
+                    } else {
+                        // a swap waits until the model it evicts has no request left
+                        while (resident.size() >= maxLoaded && resident.values().iterator().next() > 0) {
+                            waitQuietly();
+                        }
+                        if (resident.size() >= maxLoaded) {
+                            resident.remove(resident.keySet().iterator().next());
+                        }
+                    }
+                }
+                if (!loaded().contains(model)) {
+                    pause(loadMillis);
+                    loads.incrementAndGet();
+                    synchronized (this) {
+                        resident.put(model, 1);
+                    }
+                }
+            }
+        }
+
+        void release(String model) {
+            java.util.concurrent.Semaphore parallel = slots;
+            if (parallel != null) {
+                parallel.release();
+            }
+            synchronized (this) {
+                resident.computeIfPresent(model, (m, busy) -> busy - 1);
+                notifyAll();
+            }
+        }
+
+        private void waitQuietly() {
+            try {
+                wait(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
@@ -295,8 +456,9 @@ public final class FakeOllama implements AutoCloseable {
             if (think) {
                 writeLine(out, chunk(chat, model, "", "Let me think. "));
             }
+            long stall = prompt.startsWith("stall:") ? Long.parseLong(prompt.substring(6).trim().split(" ")[0]) : 0;
             for (int i = 0; i < words.length; i++) {
-                pause(pause);
+                pause(i == 3 ? Math.max(pause, stall) : pause);
                 writeLine(out, chunk(chat, model, (i == 0 ? "" : " ") + words[i], null));
                 if (prompt.startsWith("drop-midstream") && i == 1) {
                     throw new DropConnection(); // Ollama still up: the connection alone broke

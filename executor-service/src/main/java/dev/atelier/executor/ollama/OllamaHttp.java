@@ -32,12 +32,14 @@ import java.util.concurrent.atomic.AtomicReference;
 @ApplicationScoped
 public class OllamaHttp {
 
+    private final Vertx vertx;
     private final HttpClient client;
     private final String baseUrl;
     private final ObjectMapper json;
 
     OllamaHttp(Vertx vertx, BackendsConfig config, ObjectMapper json) {
         BackendsConfig.Ollama ollama = config.ollama();
+        this.vertx = vertx;
         this.baseUrl = ollama.url().replaceAll("/+$", "");
         this.json = json;
         this.client = vertx.createHttpClient(new HttpClientOptions()
@@ -54,17 +56,28 @@ public class OllamaHttp {
      * POSTs {@code body} to {@code path} and gathers the answer, streamed or not. Cancelling the returned Uni
      * (a timeout, a cancel request) resets the connection, which is how Ollama learns to stop.
      *
-     * @param idle fail when the answer stalls this long between chunks; null for none (a non-streamed answer
-     *             says nothing until it is done)
+     * <p>Waiting is not stalling (REALITY.md, Ollama 1 and 2): Ollama sends nothing at all, not even its status
+     * line, while it loads the model, waits for a parallel slot or another model's requests, or reads a long
+     * prompt; hanging up then aborts the load for every request waiting on it. So nothing here limits the wait for
+     * the headers (the job's own timeout, one level up, does). Once they arrive, {@code idle} limits the time between
+     * chunks, which is where a hung generation shows.
+     *
+     * @param idle fail when the answer stalls this long between chunks, after the headers; null for none (a
+     *             non-streamed answer says nothing until it is done)
      */
     public Uni<OllamaReply> post(String path, String body, Duration idle) {
         return Uni.createFrom().emitter(emitter -> {
             AtomicBoolean answered = new AtomicBoolean();
             AtomicBoolean over = new AtomicBoolean();
             AtomicReference<HttpClientRequest> sending = new AtomicReference<>();
+            AtomicReference<StallWatch> watch = new AtomicReference<>();
             // a timeout or a cancel ends the Uni early: close the connection, Ollama's only cancel
             emitter.onTermination(() -> {
                 over.set(true);
+                StallWatch stall = watch.get();
+                if (stall != null) {
+                    stall.stop();
+                }
                 HttpClientRequest request = sending.get();
                 if (request != null && !answered.get()) {
                     request.reset();
@@ -72,9 +85,6 @@ public class OllamaHttp {
             });
             RequestOptions options = new RequestOptions().setMethod(HttpMethod.POST).setAbsoluteURI(baseUrl + path)
                     .putHeader("Content-Type", "application/json");
-            if (idle != null) {
-                options.setIdleTimeout(idle.toMillis());
-            }
             client.request(options).onComplete(opened -> {
                 if (opened.failed()) {
                     emitter.fail(sort(opened.cause(), false));
@@ -101,6 +111,11 @@ public class OllamaHttp {
                         return;
                     }
                     OllamaReply reply = new OllamaReply();
+                    // failing ends the Uni, whose termination resets the connection: the stall is said first
+                    StallWatch stall = new StallWatch(idle, () -> emitter.fail(new CallFailure.Failed(
+                            "Ollama's stream stalled: no chunk for " + idle.toSeconds()
+                                    + " s after the answer began (atelier.backends.ollama.idle-timeout)", null)));
+                    watch.set(stall);
                     Lines lines = new Lines(line -> {
                         try {
                             reply.add(json.readTree(line));
@@ -109,6 +124,7 @@ public class OllamaHttp {
                         }
                     });
                     response.handler(chunk -> {
+                        stall.reset();
                         try {
                             lines.add(chunk);
                         } catch (CallFailure failure) {
@@ -117,6 +133,7 @@ public class OllamaHttp {
                     });
                     response.exceptionHandler(e -> emitter.fail(sort(e, true)));
                     response.endHandler(end -> {
+                        stall.stop();
                         answered.set(true);
                         try {
                             lines.finish(); // a non-streamed answer is one object, without a newline
@@ -133,6 +150,47 @@ public class OllamaHttp {
                 });
             });
         });
+    }
+
+    /** Fails a stream when no chunk arrives for {@code idle}; started by the headers, reset by every chunk. */
+    private final class StallWatch {
+        private final Duration idle;
+        private final Runnable stalled;
+        private long timer = -1;
+        private boolean stopped;
+
+        StallWatch(Duration idle, Runnable stalled) {
+            this.idle = idle;
+            this.stalled = stalled;
+            reset();
+        }
+
+        synchronized void reset() {
+            if (idle == null || stopped) {
+                return;
+            }
+            if (timer >= 0) {
+                vertx.cancelTimer(timer);
+            }
+            timer = vertx.setTimer(Math.max(1, idle.toMillis()), id -> fire(id));
+        }
+
+        private void fire(long id) {
+            synchronized (this) {
+                if (stopped || id != timer) {
+                    return;
+                }
+                stopped = true;
+            }
+            stalled.run();
+        }
+
+        synchronized void stop() {
+            stopped = true;
+            if (timer >= 0) {
+                vertx.cancelTimer(timer);
+            }
+        }
     }
 
     /** Splits an answer into lines as its chunks arrive; a line may span chunks. */

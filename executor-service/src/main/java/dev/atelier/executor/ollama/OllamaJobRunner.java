@@ -38,6 +38,10 @@ public class OllamaJobRunner implements JobRunner {
         ObjectNode body = (ObjectNode) json.readTree(job.specJson());
         body.put("model", job.model());
         body.put("stream", ollama.stream());
+        if (!body.has("think")) {
+            // explicit, so answers do not change with the Ollama version: 0.12.4 on, thinking models think unless told
+            body.put("think", false);
+        }
         String path = "ollama.chat".equals(job.type()) ? "/api/chat" : "/api/generate";
         Duration timeout = job.timeout() == null || job.timeout().isZero() ? ollama.timeout() : job.timeout();
         OllamaReply reply = client.generate(path, json.writeValueAsString(body), timeout,

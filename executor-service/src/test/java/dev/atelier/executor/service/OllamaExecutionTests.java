@@ -3,12 +3,14 @@ package dev.atelier.executor.service;
 import static dev.atelier.store.testing.Batches.batch;
 import static io.restassured.RestAssured.get;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 import static org.hamcrest.Matchers.containsString;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atelier.executor.backend.BackendState;
+import dev.atelier.executor.backend.CallFailure;
 import dev.atelier.executor.ollama.FakeOllamaResource;
 import dev.atelier.executor.ollama.OllamaClient;
 import dev.atelier.fakes.FakeOllama;
@@ -176,18 +178,18 @@ class OllamaExecutionTests {
     }
 
     @Test
-    void aHangTimesOutAndRetriesWithBackoffUntilOutOfAttempts() {
+    void anOllamaSilentPastTheJobsTimeoutSpendsTheAttemptAndRetriesWithBackoffUntilOutOfAttempts() {
+        // silence before the headers is a load or a queue, never a stall: only the job's own timeout ends it
         UUID job = submit(batch(BatchMode.PARALLEL).retry(2, Duration.ofMillis(200), 2.0), "ollama.generate",
-                "{\"prompt\": \"hang\"}");
+                "{\"prompt\": \"hang\"}", Duration.ofSeconds(2));
 
         awaitState(job, "failed");
         List<Inspect.AttemptRow> attempts = inspect.attempts(job);
         assertThat(attempts).extracting(Inspect.AttemptRow::attempt).containsExactly(1, 2);
         assertThat(attempts).allSatisfy(a -> {
             assertThat(a.status()).isEqualTo("failed");
-            assertThat(a.error()).contains("sent nothing for too long");
+            assertThat(a.error()).isEqualTo("timed out after 2 s (the job's timeout)");
         });
-        assertThat(inspect.job(job).error()).contains("sent nothing for too long");
     }
 
     @Test
@@ -199,6 +201,49 @@ class OllamaExecutionTests {
         awaitState(job, "failed");
         assertThat(inspect.job(job).error()).isEqualTo("timed out after 1 s (the job's timeout)");
         await().atMost(WAIT).until(() -> fake.aborted().contains("slow:4000 a b c d e f g h"));
+    }
+
+    @Test
+    void aTenSecondSilentLoadUnderASixSecondIdleTimeoutIsWaitedForAndNotAborted() {
+        // Ollama sends nothing, not even its status line, while it loads a model (REALITY.md, Ollama 1)
+        fake.loadMillis(10_000);
+        String body = "{\"model\": \"llama3.2\", \"prompt\": \"after a cold load\", \"stream\": true}";
+
+        JsonNode result = client.generate("/api/generate", body, Duration.ofSeconds(60), Duration.ofSeconds(6),
+                new CallControl()).toResult(json);
+
+        assertThat(result.get("text").asText()).isEqualTo("echo after a cold load");
+        assertThat(fake.loads()).isEqualTo(1);
+        assertThat(fake.aborted()).as("hanging up would have aborted the load").isEmpty();
+    }
+
+    @Test
+    void aStreamThatStopsForTenSecondsMidAnswerUnderASixSecondIdleTimeoutFailsSayingItStalled() {
+        String body = "{\"model\": \"llama3.2\", \"prompt\": \"stall:10000 a b c d e\", \"stream\": true}";
+        long started = System.nanoTime();
+
+        assertThatThrownBy(() -> client.generate("/api/generate", body, Duration.ofSeconds(60), Duration.ofSeconds(6),
+                new CallControl())).isInstanceOfSatisfying(CallFailure.Failed.class, e -> assertThat(e.getMessage())
+                .isEqualTo("Ollama's stream stalled: no chunk for 6 s after the answer began"
+                        + " (atelier.backends.ollama.idle-timeout)"));
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).isBetween(Duration.ofSeconds(6), Duration.ofSeconds(9));
+    }
+
+    @Test
+    void jobsWaitingForALoadOrInOllamasOwnQueueSucceedWithOneAttemptEach() {
+        // loads take 2.5 s and Ollama answers one request at a time, against the executor's 1 s idle timeout
+        fake.loadMillis(2_500);
+        fake.numParallel(1);
+        List<UUID> jobs = IntStream.range(0, 4)
+                .mapToObj(i -> submit(batch(BatchMode.PARALLEL), "ollama.generate",
+                        "{\"prompt\": \"slow:1500 queued " + i + "\"}", Duration.ofSeconds(30))).toList();
+
+        jobs.forEach(id -> awaitState(id, "success"));
+        jobs.forEach(id -> assertThat(inspect.attempts(id)).extracting(Inspect.AttemptRow::attempt).containsExactly(1));
+        assertThat(fake.loads()).isEqualTo(1);
+        assertThat(fake.aborted()).isEmpty();
+        assertThat(fake.maxInFlight()).as("Ollama's one slot").isEqualTo(1);
+        assertThat(fake.requests()).allSatisfy(r -> assertThat(r.has("think")).as("think is always sent").isTrue());
     }
 
     @Test
