@@ -78,13 +78,18 @@ public class RunCommand extends SubmittingCommand {
         return null;
     }
 
-    /** Ollama treats {@code llama3.2} and {@code llama3.2:latest} as the same model. */
+    /**
+     * Ollama's own comparison (case-insensitive; {@code registry.ollama.ai/library/} and {@code :latest} implied), as
+     * the executors claim: {@code Llama3.2} and {@code library/llama3.2:latest} are the same model.
+     */
     static boolean sameModel(String a, String b) {
         return normal(a).equals(normal(b));
     }
 
     private static String normal(String model) {
         String m = model.toLowerCase(Locale.ROOT);
-        return m.contains(":") ? m : m + ":latest";
+        m = m.startsWith("registry.ollama.ai/") ? m.substring("registry.ollama.ai/".length()) : m;
+        m = m.startsWith("library/") ? m.substring("library/".length()) : m;
+        return m.substring(m.lastIndexOf('/') + 1).contains(":") ? m : m + ":latest";
     }
 }

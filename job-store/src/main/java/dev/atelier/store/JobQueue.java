@@ -216,7 +216,7 @@ public class JobQueue {
                                           and j.state in ('pending', 'retry')
                                           and j.run_after <= clock.now
                                           and j.kind = w.kind
-                                          and (j.model is null or j.model = any (?::text[]))
+                                          and (j.model is null or ollama_model_key(j.model) = any (?::text[]))
                                         order by j.priority, j.position
                                         limit w.slots) x) offered
                          where offered.ids is not null
@@ -310,8 +310,9 @@ public class JobQueue {
                 setNow(ps, ++i, now);
                 ps.setArray(++i, c.createArrayOf("text", kinds));
                 ps.setArray(++i, c.createArrayOf("int4", wanted.values().toArray(Integer[]::new)));
-                // a name PostgreSQL cannot store matches no stored job; cleaned, it cannot fail the claim either
-                ps.setArray(++i, c.createArrayOf("text", models.stream().map(StorableText::clean).toArray(String[]::new)));
+                // compared as Ollama compares names; one PostgreSQL cannot store matches nothing and fails nothing
+                ps.setArray(++i, c.createArrayOf("text", models.stream().map(m -> ModelNames.key(StorableText.clean(m)))
+                        .toArray(String[]::new)));
                 ps.setArray(++i, c.createArrayOf("uuid", leaseTokens.toArray(UUID[]::new)));
                 ps.setDouble(++i, lease.toMillis() / 1000.0);
                 ps.setString(++i, executorId);
@@ -728,7 +729,7 @@ public class JobQueue {
                 select e.id, e.started_at from executor e, clock
                 where e.last_seen_at >= clock.now - make_interval(secs => ?)),
             offered as materialized (
-                select distinct m.model from live l
+                select distinct m.model, ollama_model_key(m.model) as model_key from live l
                      join executor_backend b on b.executor_id = l.id and b.kind = 'ollama'
                      cross join unnest(b.models) as m(model)),
             facts as materialized (
@@ -736,14 +737,14 @@ public class JobQueue {
                 select (select min(l.started_at) from live l
                         join executor_backend b on b.executor_id = l.id and b.kind = 'ollama' and b.status <> 'offline')
                            as first_live,
-                       coalesce((select string_agg(model, ', ' order by model) from offered), 'none') as available),
+                       coalesce((select string_agg(distinct model, ', ' order by model) from offered), 'none') as available),
             unservable as materialized (
                 select j.id,
                        greatest(j.created_at, j.run_after, f.first_live) <= clock.now - make_interval(secs => ?) as expired,
                        'no live executor offers model ''' || j.model || '''' as reason
                 from job j, facts f, clock
                 where j.state in ('pending', 'retry') and j.kind = 'ollama' and f.first_live is not null
-                  and j.model not in (select model from offered)
+                  and ollama_model_key(j.model) not in (select model_key from offered)
                 order by j.id
                 for update of j skip locked)
             update job j

@@ -52,7 +52,8 @@ final class WaitingReasons {
         }
         List<LiveExecutor> able = reachable;
         if (job.model() != null && "ollama".equals(kind)) {
-            able = reachable.stream().filter(e -> e.backend(kind).orElseThrow().models().contains(job.model())).toList();
+            able = reachable.stream().filter(e -> ModelNames.offers(e.backend(kind).orElseThrow().models(), job.model()))
+                    .toList();
             if (able.isEmpty()) {
                 TreeSet<String> offered = new TreeSet<>();
                 reachable.forEach(e -> offered.addAll(e.backend(kind).orElseThrow().models()));

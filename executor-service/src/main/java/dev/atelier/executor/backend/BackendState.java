@@ -1,5 +1,6 @@
 package dev.atelier.executor.backend;
 
+import dev.atelier.store.ModelNames;
 import java.time.Instant;
 import java.util.List;
 import java.util.Set;
@@ -65,10 +66,10 @@ public final class BackendState {
         snapshot = new Snapshot(status, snapshot.models(), at, detail, until);
     }
 
-    /** A call learned the backend lacks {@code model}; forget it until the next model refresh. */
+    /** A call learned the backend lacks {@code model}; forget it, under every spelling, until the next refresh. */
     public synchronized void forget(String model) {
         Set<String> models = new TreeSet<>(snapshot.models());
-        models.remove(model);
+        models.removeIf(name -> ModelNames.same(name, model));
         snapshot = new Snapshot(snapshot.status(), Set.copyOf(models), snapshot.checkedAt(), snapshot.detail(),
                 snapshot.pausedUntil());
     }

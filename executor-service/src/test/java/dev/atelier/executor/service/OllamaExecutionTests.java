@@ -300,6 +300,17 @@ class OllamaExecutionTests {
     }
 
     @Test
+    void aModelNamedInAnotherSpellingIsClaimedAndRun() {
+        // Ollama lists llama3.2:latest; it answers to these names as well
+        List<UUID> jobs = List.of("Llama3.2", "library/llama3.2", "registry.ollama.ai/library/llama3.2:latest").stream()
+                .map(name -> submit(batch(BatchMode.PARALLEL), "ollama.generate", name, "{\"prompt\": \"as " + name + "\"}"))
+                .toList();
+
+        jobs.forEach(id -> awaitState(id, "success"));
+        jobs.forEach(id -> assertThat(inspect.attempts(id)).hasSize(1));
+    }
+
+    @Test
     void aModelNobodyOffersFailsAfterTheGracePeriodNamingIt() {
         UUID job = submit(batch(BatchMode.PARALLEL), "ollama.generate", "qwen3:8b", "{\"prompt\": \"nobody has me\"}");
 
