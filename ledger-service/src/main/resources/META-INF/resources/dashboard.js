@@ -66,6 +66,14 @@
     $('updated').textContent = 'updated ' + new Date(summary.last_updated).toLocaleTimeString();
   }
 
+  /** "deepseek-r1:32b (19.5 GiB VRAM, until 12:05)": what the GPU holds, and for how long keep_alive keeps it. */
+  function loadedText(m) {
+    const parts = [];
+    if (m.size_vram > 0) parts.push((m.size_vram / 2 ** 30).toFixed(1) + ' GiB VRAM');
+    if (m.expires_at) parts.push('until ' + new Date(m.expires_at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }));
+    return m.name + (parts.length ? ' (' + parts.join(', ') + ')' : '');
+  }
+
   function renderBackends(summary) {
     $('services').replaceChildren(...Object.entries(summary.services).map(([kind, status]) =>
       el('span', { class: 'service' }, kind + ' ', el('span', { class: 'pill ' + status, text: status }))));
@@ -76,6 +84,7 @@
         el('div', {}, el('strong', { text: b.name }), ' ', el('span', { class: 'pill ' + b.status, text: b.status }),
           el('span', { class: 'muted', text: '  ' + slots })),
         el('div', { class: 'models', text: b.models.length ? b.models.join(', ') : 'no models' }),
+        (b.loaded || []).length ? el('div', { class: 'models loaded', text: 'loaded: ' + b.loaded.map(loadedText).join(', ') }) : null,
         b.detail ? el('div', { class: 'models', text: b.detail }) : null);
     }));
     $('backends-empty').hidden = summary.backends.length > 0;

@@ -4,12 +4,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "check", mixinStandardHelpOptions = true,
         description = {"Are the gateway and the ledger ready, and which backends and executors are live: each "
-                + "backend online, degraded (slow health checks) or offline, with its models.",
+                + "backend online, degraded (slow health checks) or offline, with its models and those loaded now.",
                 "Exits 1 when a backend kind has no online backend, 2 when a service cannot be reached."},
         footer = {"", "Examples:", "  atelier check", "  atelier check --kind ollama && atelier submit roster.yaml"})
 public class CheckCommand extends ApiCommand {
@@ -58,12 +59,16 @@ public class CheckCommand extends ApiCommand {
         out().println("gateway " + api().base(Api.Service.GATEWAY) + "  " + (gatewayReady ? style().green("ready")
                 : style().red("not ready")) + "   ledger " + api().base(Api.Service.LEDGER) + "  " + style().green("ready"));
         out().println();
-        Table backends = new Table("KIND", "BACKEND", "STATUS", "MODELS", "CHECKED", "DETAIL");
+        Table backends = new Table("KIND", "BACKEND", "STATUS", "MODELS", "LOADED", "CHECKED", "DETAIL");
         for (JsonNode b : summary.path("backends")) {
             List<String> models = new ArrayList<>();
             b.path("models").forEach(m -> models.add(m.asText()));
+            List<String> loaded = new ArrayList<>();
+            b.path("loaded").forEach(m -> loaded.add(m.path("name").asText() + (m.path("size_vram").asLong() > 0
+                    ? String.format(Locale.ROOT, " (%.1f GiB)", m.path("size_vram").asLong() / (double) (1L << 30)) : "")));
             backends.row(b.path("kind").asText(), b.path("name").asText(), b.path("status").asText(),
                     models.isEmpty() ? null : String.join(", ", models),
+                    loaded.isEmpty() ? null : String.join(", ", loaded),
                     b.hasNonNull("checked_at") ? Durations.ago(Instant.parse(b.path("checked_at").asText()), now) : null,
                     b.path("detail").asText(null));
         }

@@ -32,9 +32,18 @@ public class ExecutorRegistry {
         this.dataSource = dataSource;
     }
 
+    /** A model loaded in a backend's memory now (Ollama's {@code /api/ps}); {@code expiresAt} null if unknown. */
+    public record LoadedModel(String name, long sizeVram, Instant expiresAt) {
+    }
+
     /** One backend as its executor last saw it. */
     public record BackendReport(String kind, String url, String status, Collection<String> models,
-                                Instant checkedAt, String detail) {
+                                Instant checkedAt, String detail, List<LoadedModel> loaded) {
+        /** A backend with nothing loaded (ComfyUI, which does not say). */
+        public BackendReport(String kind, String url, String status, Collection<String> models, Instant checkedAt,
+                             String detail) {
+            this(kind, url, status, models, checkedAt, detail, List.of());
+        }
     }
 
     private static final String UPSERT_EXECUTOR = """
@@ -45,11 +54,13 @@ public class ExecutorRegistry {
             """;
 
     private static final String UPSERT_BACKEND = """
-            insert into executor_backend (executor_id, kind, url, status, models, checked_at, detail)
-            values (?, ?, ?, ?, ?, ?, ?)
+            insert into executor_backend (executor_id, kind, url, status, models, checked_at, detail, loaded_names,
+                                          loaded_vram, loaded_until)
+            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             on conflict (executor_id, kind) do update
             set url = excluded.url, status = excluded.status, models = excluded.models,
-                checked_at = excluded.checked_at, detail = excluded.detail
+                checked_at = excluded.checked_at, detail = excluded.detail, loaded_names = excluded.loaded_names,
+                loaded_vram = excluded.loaded_vram, loaded_until = excluded.loaded_until
             """;
 
     /** Records that the executor is alive, with its slots, busy counts and backends, in one transaction. */
@@ -75,6 +86,13 @@ public class ExecutorRegistry {
                             .toArray(String[]::new)));
                     Transactions.setTime(ps, 6, backend.checkedAt());
                     ps.setString(7, StorableText.clean(backend.detail()));
+                    List<LoadedModel> loaded = backend.loaded();
+                    ps.setArray(8, c.createArrayOf("text", loaded.stream().map(m -> StorableText.clean(m.name()))
+                            .toArray(String[]::new)));
+                    ps.setArray(9, c.createArrayOf("int8", loaded.stream().map(LoadedModel::sizeVram).toArray(Long[]::new)));
+                    ps.setArray(10, c.createArrayOf("timestamptz", loaded.stream()
+                            .map(m -> m.expiresAt() == null ? null : m.expiresAt().atOffset(java.time.ZoneOffset.UTC))
+                            .toArray(OffsetDateTime[]::new)));
                     ps.addBatch();
                 }
                 ps.executeBatch();
@@ -112,7 +130,7 @@ public class ExecutorRegistry {
 
     /** A backend as its executor last reported it. */
     public record Backend(String kind, String url, String status, List<String> models, Instant checkedAt,
-                          String detail) {
+                          String detail, List<LoadedModel> loaded) {
     }
 
     private static final String LIVE = """
@@ -122,7 +140,8 @@ public class ExecutorRegistry {
                    array(select (e.slots ->> k)::int from jsonb_object_keys(e.slots) k order by k) as slot_counts,
                    array(select k from jsonb_object_keys(e.busy) k order by k) as busy_kinds,
                    array(select (e.busy ->> k)::int from jsonb_object_keys(e.busy) k order by k) as busy_counts,
-                   b.kind, b.url, b.status, b.models, b.checked_at, b.detail
+                   b.kind, b.url, b.status, b.models, b.checked_at, b.detail, b.loaded_names, b.loaded_vram,
+                   b.loaded_until
             from executor e cross join clock
                  left join executor_backend b on b.executor_id = e.id
             where e.last_seen_at >= clock.now - make_interval(secs => ?)
@@ -153,13 +172,26 @@ public class ExecutorRegistry {
                         if (rs.getString("kind") != null) {
                             executor.backends().add(new Backend(rs.getString("kind"), rs.getString("url"),
                                     rs.getString("status"), List.of((String[]) rs.getArray("models").getArray()),
-                                    instant(rs, "checked_at"), rs.getString("detail")));
+                                    instant(rs, "checked_at"), rs.getString("detail"), loaded(rs)));
                         }
                     }
                 }
                 return List.copyOf(executors.values());
             }
         });
+    }
+
+    private static List<LoadedModel> loaded(ResultSet rs) throws SQLException {
+        String[] names = (String[]) rs.getArray("loaded_names").getArray();
+        Long[] vram = (Long[]) rs.getArray("loaded_vram").getArray();
+        List<LoadedModel> loaded = new ArrayList<>();
+        try (ResultSet until = rs.getArray("loaded_until").getResultSet()) {
+            for (int i = 0; i < names.length && until.next(); i++) {
+                OffsetDateTime t = until.getObject(2, OffsetDateTime.class);
+                loaded.add(new LoadedModel(names[i], vram[i], t == null ? null : t.toInstant()));
+            }
+        }
+        return loaded;
     }
 
     private static Map<String, Integer> counts(ResultSet rs, String kinds, String counts) throws SQLException {

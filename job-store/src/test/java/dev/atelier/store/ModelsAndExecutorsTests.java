@@ -105,4 +105,25 @@ class ModelsAndExecutorsTests extends QueueTestBase {
                     .contains(new QueueSignals.Signal(JobQueue.CANCEL_CHANNEL, running.id().toString()));
         }
     }
+    @Test
+    void anExecutorPublishesTheModelsItsOllamaHasLoadedAndTheLedgerReadsThemBack() {
+        Instant until = Instant.parse("2026-12-04T12:05:00Z");
+        ExecutorRegistry registry = new ExecutorRegistry(dataSource);
+        registry.report("executor-a", Map.of("ollama", 2), Map.of("ollama", 1), List.of(
+                new ExecutorRegistry.BackendReport("ollama", "http://a:11434", "online",
+                        List.of("deepseek-r1:32b", "llama3.2:latest"), until, "", List.of(
+                        new ExecutorRegistry.LoadedModel("deepseek-r1:32b", 21_474_836_480L, until),
+                        new ExecutorRegistry.LoadedModel("llama3.2:latest", 0, null)))), null);
+
+        ExecutorRegistry.Backend backend = registry.live(LIVE, null).get(0).backend("ollama").orElseThrow();
+        assertThat(backend.loaded()).containsExactly(
+                new ExecutorRegistry.LoadedModel("deepseek-r1:32b", 21_474_836_480L, until),
+                new ExecutorRegistry.LoadedModel("llama3.2:latest", 0, null));
+
+        // the next report replaces them: the model was unloaded
+        registry.report("executor-a", Map.of("ollama", 2), Map.of("ollama", 0), List.of(
+                new ExecutorRegistry.BackendReport("ollama", "http://a:11434", "online", List.of("deepseek-r1:32b"),
+                        until, "")), null);
+        assertThat(registry.live(LIVE, null).get(0).backend("ollama").orElseThrow().loaded()).isEmpty();
+    }
 }

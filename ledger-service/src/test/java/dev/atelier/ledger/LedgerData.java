@@ -72,9 +72,15 @@ public class LedgerData {
     public void executor(String id, int ollamaSlots, int ollamaBusy, String ollamaStatus, List<String> models) {
         registry.report(id, Map.of("ollama", ollamaSlots, "comfyui", 0), Map.of("ollama", ollamaBusy, "comfyui", 0),
                 List.of(new BackendReport("ollama", "http://ollama-" + id + ":11434", ollamaStatus, models,
-                        Instant.now(), ollamaStatus.equals("offline") ? "connection refused" : "version 0.12.6")),
+                        Instant.now(), ollamaStatus.equals("offline") ? "connection refused" : "version 0.12.6",
+                        models.isEmpty() ? List.of() : List.of(new ExecutorRegistry.LoadedModel(models.get(0),
+                                LOADED_VRAM, LOADED_UNTIL)))),
                 null);
     }
+
+    /** What a reported executor's Ollama holds: its first model, with this much VRAM, until then. */
+    public static final long LOADED_VRAM = 21_474_836_480L;
+    public static final Instant LOADED_UNTIL = Instant.parse("2026-12-04T12:05:00Z");
 
     /** An executor that last reported long ago: not live. */
     public void staleExecutor(String id) {

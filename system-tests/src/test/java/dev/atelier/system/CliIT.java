@@ -147,7 +147,7 @@ class CliIT {
         }
         await().atMost(Duration.ofSeconds(20)).until(() -> cli.run("check").exit() == 0);
         Cli.Result check = cli.run("check");
-        assertThat(check.out()).contains("gateway", "ready", "executor-a", "deepseek-r1:32b", "0/4", "0/1");
+        assertThat(check.out()).contains("gateway", "ready", "executor-a", "deepseek-r1:32b", "0/4", "0/1", "LOADED");
 
         Cli.Result offeredModel = cli.run("run", "--crew", "mk1", "--task", "Raiden", "--check");
         assertThat(offeredModel.exit()).as("mk1's model is offered").isZero();

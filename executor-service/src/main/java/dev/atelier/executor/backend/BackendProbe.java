@@ -1,5 +1,6 @@
 package dev.atelier.executor.backend;
 
+import dev.atelier.store.ExecutorRegistry;
 import java.util.List;
 
 /** Looks at one backend for the health check: is it there, is it quick, which models does it have. */
@@ -19,5 +20,10 @@ public interface BackendProbe {
     /** What the last successful look learned worth showing (ComfyUI's free VRAM, say); blank for nothing. */
     default String detail() {
         return "";
+    }
+
+    /** The models the last successful look found loaded in memory (Ollama's {@code /api/ps}); empty if unknown. */
+    default List<ExecutorRegistry.LoadedModel> loaded() {
+        return List.of();
     }
 }

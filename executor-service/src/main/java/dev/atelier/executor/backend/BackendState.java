@@ -1,5 +1,6 @@
 package dev.atelier.executor.backend;
 
+import dev.atelier.store.ExecutorRegistry;
 import dev.atelier.store.ModelNames;
 import java.time.Instant;
 import java.util.List;
@@ -20,8 +21,13 @@ public final class BackendState {
         }
     }
 
-    /** One consistent view, for the claim loop and the executor report. */
-    public record Snapshot(Status status, Set<String> models, Instant checkedAt, String detail, Instant pausedUntil) {
+    /**
+     * One consistent view, for the claim loop and the executor report.
+     *
+     * @param loaded the models loaded in memory at the last check (Ollama's {@code /api/ps})
+     */
+    public record Snapshot(Status status, Set<String> models, Instant checkedAt, String detail, Instant pausedUntil,
+                           List<ExecutorRegistry.LoadedModel> loaded) {
         public boolean claimable(Instant now) {
             return status != Status.OFFLINE && (pausedUntil == null || !now.isBefore(pausedUntil));
         }
@@ -29,7 +35,7 @@ public final class BackendState {
 
     private final String kind;
     private final String url;
-    private volatile Snapshot snapshot = new Snapshot(Status.OFFLINE, Set.of(), null, "not checked yet", null);
+    private volatile Snapshot snapshot = new Snapshot(Status.OFFLINE, Set.of(), null, "not checked yet", null, List.of());
 
     public BackendState(String kind, String url) {
         this.kind = kind;
@@ -50,20 +56,26 @@ public final class BackendState {
 
     /** A health check's finding; a check that finds the backend online lifts a pause. */
     public synchronized void checked(Status status, List<String> models, Instant at, String detail) {
+        checked(status, models, null, at, detail);
+    }
+
+    /** A health check's finding, with what is loaded now; null lists keep what was known. */
+    public synchronized void checked(Status status, List<String> models, List<ExecutorRegistry.LoadedModel> loaded,
+                                     Instant at, String detail) {
         Set<String> known = models == null ? snapshot.models() : Set.copyOf(new TreeSet<>(models));
         Instant paused = status == Status.ONLINE && snapshot.status() != Status.ONLINE ? null : snapshot.pausedUntil();
-        snapshot = new Snapshot(status, known, at, detail, paused);
+        snapshot = new Snapshot(status, known, at, detail, paused, loaded == null ? snapshot.loaded() : List.copyOf(loaded));
     }
 
     /** A call found the backend unreachable: offline until a health check finds it again. */
     public synchronized void unreachable(Instant at, String detail) {
-        snapshot = new Snapshot(Status.OFFLINE, snapshot.models(), at, detail, null);
+        snapshot = new Snapshot(Status.OFFLINE, snapshot.models(), at, detail, null, snapshot.loaded());
     }
 
     /** A call found the backend busy, or its breaker open: claim nothing for it until {@code until}. */
     public synchronized void pause(Instant at, Instant until, String detail) {
         Status status = snapshot.status() == Status.OFFLINE ? Status.OFFLINE : Status.DEGRADED;
-        snapshot = new Snapshot(status, snapshot.models(), at, detail, until);
+        snapshot = new Snapshot(status, snapshot.models(), at, detail, until, snapshot.loaded());
     }
 
     /** A call learned the backend lacks {@code model}; forget it, under every spelling, until the next refresh. */
@@ -71,6 +83,6 @@ public final class BackendState {
         Set<String> models = new TreeSet<>(snapshot.models());
         models.removeIf(name -> ModelNames.same(name, model));
         snapshot = new Snapshot(snapshot.status(), Set.copyOf(models), snapshot.checkedAt(), snapshot.detail(),
-                snapshot.pausedUntil());
+                snapshot.pausedUntil(), snapshot.loaded());
     }
 }

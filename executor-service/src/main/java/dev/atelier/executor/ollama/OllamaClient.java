@@ -5,7 +5,10 @@ import dev.atelier.executor.backend.CallFailure;
 import dev.atelier.executor.service.CallControl;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import dev.atelier.store.ExecutorRegistry;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CancellationException;
@@ -81,6 +84,36 @@ public class OllamaClient {
             }
         }
         return models;
+    }
+
+    /**
+     * {@code GET /api/ps}: the models loaded in memory now, with the VRAM they use and when keep_alive lets them go
+     * (contracts 3). An Ollama without the route answers 404: nothing is known to be loaded.
+     */
+    public List<ExecutorRegistry.LoadedModel> loaded(Duration timeout) {
+        JsonNode ps;
+        try {
+            ps = await(http.get("/api/ps", timeout));
+        } catch (CallFailure.ModelMissing notThere) {
+            return List.of();
+        }
+        List<ExecutorRegistry.LoadedModel> loaded = new ArrayList<>();
+        for (JsonNode model : ps.path("models")) {
+            String name = model.path("name").asText(model.path("model").asText(""));
+            if (!name.isEmpty()) {
+                loaded.add(new ExecutorRegistry.LoadedModel(name, model.path("size_vram").asLong(0),
+                        expiry(model.path("expires_at").asText(null))));
+            }
+        }
+        return loaded;
+    }
+
+    private static Instant expiry(String text) {
+        try {
+            return text == null ? null : OffsetDateTime.parse(text).toInstant();
+        } catch (java.time.format.DateTimeParseException e) {
+            return null; // shown as unknown; never a reason to call Ollama unhealthy
+        }
     }
 
     private static JsonNode await(io.smallrye.mutiny.Uni<JsonNode> uni) {

@@ -90,10 +90,11 @@ public class BackendMonitor implements AttemptTable.BackendChecks {
             Duration took = Duration.ofNanos(System.nanoTime() - started);
             String detail = probe.detail().isBlank() ? "" : "; " + probe.detail();
             if (took.compareTo(settings.slowAfter()) > 0) {
-                state.checked(BackendState.Status.DEGRADED, models, clock.instant(),
+                state.checked(BackendState.Status.DEGRADED, models, probe.loaded(), clock.instant(),
                         "slow: answered in " + took.toMillis() + " ms" + detail);
             } else {
-                state.checked(BackendState.Status.ONLINE, models, clock.instant(), "answered in " + took.toMillis() + " ms" + detail);
+                state.checked(BackendState.Status.ONLINE, models, probe.loaded(), clock.instant(),
+                        "answered in " + took.toMillis() + " ms" + detail);
             }
         } catch (CallFailure.Unavailable e) {
             state.checked(e.busy() ? BackendState.Status.DEGRADED : BackendState.Status.OFFLINE, null, clock.instant(),

@@ -15,6 +15,7 @@ import dev.atelier.executor.ollama.FakeOllamaResource;
 import dev.atelier.executor.ollama.OllamaClient;
 import dev.atelier.fakes.FakeOllama;
 import dev.atelier.store.BatchMode;
+import dev.atelier.store.ExecutorRegistry;
 import dev.atelier.store.JobQueue;
 import dev.atelier.store.NewBatch;
 import dev.atelier.store.testing.Batches;
@@ -297,6 +298,19 @@ class OllamaExecutionTests {
         fake.up();
         jobs.forEach(id -> awaitState(id, "success"));
         jobs.forEach(id -> assertThat(inspect.attempts(id)).extracting(Inspect.AttemptRow::attempt).containsExactly(1));
+    }
+
+    @Test
+    void theModelsOllamaHasLoadedArePublishedWithTheExecutor() {
+        UUID job = submit("ollama.generate", "{\"prompt\": \"load me\"}");
+        awaitState(job, "success");
+
+        // the next health check reads /api/ps, the next heartbeat reports it
+        await().atMost(WAIT).until(() -> new ExecutorRegistry(dataSource).live(Duration.ofMinutes(1), null).stream()
+                .flatMap(e -> e.backends().stream()).flatMap(b -> b.loaded().stream())
+                .anyMatch(m -> m.name().equals("llama3.2:latest") && m.sizeVram() > 0 && m.expiresAt() != null));
+        assertThat(backends.state("ollama").snapshot().loaded()).extracting(ExecutorRegistry.LoadedModel::name)
+                .containsExactly("llama3.2:latest");
     }
 
     @Test

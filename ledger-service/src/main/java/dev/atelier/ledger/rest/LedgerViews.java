@@ -11,7 +11,7 @@ import java.util.UUID;
  * The ledger's JSON shapes (API.md, ledger). Field names are snake_case on the wire. Every one is registered for
  * reflection: the exports write them with the ObjectMapper directly, where a native build cannot see them.
  */
-@RegisterForReflection(targets = {LedgerViews.Summary.class, LedgerViews.BackendView.class,
+@RegisterForReflection(targets = {LedgerViews.Summary.class, LedgerViews.BackendView.class, LedgerViews.LoadedView.class,
         LedgerViews.ExecutorView.class, LedgerViews.BatchItem.class, LedgerViews.GroupView.class,
         LedgerViews.JobItem.class, LedgerViews.Job.class, LedgerViews.AttemptView.class, LedgerViews.ArtifactView.class,
         LedgerViews.LedgerLine.class, LedgerViews.LedgerMetadata.class, LedgerViews.EventLine.class,
@@ -26,8 +26,13 @@ final class LedgerViews {
                    List<BackendView> backends, List<ExecutorView> executors, Instant lastUpdated) {
     }
 
+    /** @param loaded the models in the backend's memory now (Ollama's /api/ps), at its last health check */
     record BackendView(String name, String kind, String url, String status, List<String> models, Instant checkedAt,
-                       String detail) {
+                       String detail, List<LoadedView> loaded) {
+    }
+
+    /** A model loaded in a backend's memory: the VRAM it takes, and when keep_alive lets it go (null if unknown). */
+    record LoadedView(String name, long sizeVram, Instant expiresAt) {
     }
 
     record ExecutorView(String id, Instant startedAt, Instant lastSeen, Map<String, Integer> slots,

@@ -82,7 +82,8 @@ public class SummaryResource {
         List<BackendView> views = new ArrayList<>();
         for (LiveExecutor executor : live) {
             executor.backends().forEach(b -> views.add(new BackendView(b.kind() + "@" + executor.id(), b.kind(),
-                    b.url(), b.status(), b.models(), b.checkedAt(), b.detail())));
+                    b.url(), b.status(), b.models(), b.checkedAt(), b.detail(), b.loaded().stream()
+                    .map(m -> new LedgerViews.LoadedView(m.name(), m.sizeVram(), m.expiresAt())).toList())));
         }
         return views;
     }

@@ -116,7 +116,8 @@ class DashboardBrowserTests {
 
         assertThat(text("#failures")).contains("HTTP 400 from Ollama: option 'temprature' is not valid");
         assertThat(text("#waiting")).contains("priority group 1 of this batch is not finished (1 job left)");
-        assertThat(text("#backends")).contains("ollama@executor-0-4f2a").contains("online").contains("llama3.2:3b");
+        assertThat(text("#backends")).contains("ollama@executor-0-4f2a").contains("online").contains("llama3.2:3b")
+                .contains("loaded: " + LedgerData.MODEL + " (20.0 GiB VRAM, until ");
 
         waiting().until(b -> !b.findElements(By.cssSelector("#artifacts img")).isEmpty());
         WebElement thumbnail = browser.findElement(By.cssSelector("#artifacts img"));

@@ -43,9 +43,11 @@ class SummaryResourceTests {
                 "pending", "running", "retry", "success", "failed", "cancelled");
         assertThat(summary.getMap("services")).isEqualTo(Map.of("ollama", "online", "comfyui", "offline"));
         assertThat(summary.getMap("backends[0]").keySet()).containsExactlyInAnyOrder(
-                "name", "kind", "url", "status", "models", "checked_at", "detail");
+                "name", "kind", "url", "status", "models", "checked_at", "detail", "loaded");
         assertThat(summary.getString("backends[0].name")).isEqualTo("ollama@executor-0-4f2a");
         assertThat(summary.getList("backends[0].models")).containsExactly(LedgerData.MODEL);
+        assertThat(summary.getMap("backends[0].loaded[0]")).isEqualTo(Map.of("name", LedgerData.MODEL,
+                "size_vram", LedgerData.LOADED_VRAM, "expires_at", LedgerData.LOADED_UNTIL.toString()));
         assertThat(summary.getMap("executors[0]").keySet()).containsExactlyInAnyOrder(
                 "id", "started_at", "last_seen", "slots", "busy");
         assertThat(summary.getMap("executors[0].slots")).isEqualTo(Map.of("ollama", 2, "comfyui", 0));
