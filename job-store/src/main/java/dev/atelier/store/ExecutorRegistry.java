@@ -36,13 +36,17 @@ public class ExecutorRegistry {
     public record LoadedModel(String name, long sizeVram, Instant expiresAt) {
     }
 
+    /** A model the backend has but cannot load now, and the backend's own words for why. */
+    public record RefusedModel(String name, String reason) {
+    }
+
     /** One backend as its executor last saw it. */
     public record BackendReport(String kind, String url, String status, Collection<String> models,
-                                Instant checkedAt, String detail, List<LoadedModel> loaded) {
-        /** A backend with nothing loaded (ComfyUI, which does not say). */
+                                Instant checkedAt, String detail, List<LoadedModel> loaded, List<RefusedModel> refused) {
+        /** A backend with nothing loaded or refused (ComfyUI, which does not say). */
         public BackendReport(String kind, String url, String status, Collection<String> models, Instant checkedAt,
                              String detail) {
-            this(kind, url, status, models, checkedAt, detail, List.of());
+            this(kind, url, status, models, checkedAt, detail, List.of(), List.of());
         }
     }
 
@@ -55,12 +59,13 @@ public class ExecutorRegistry {
 
     private static final String UPSERT_BACKEND = """
             insert into executor_backend (executor_id, kind, url, status, models, checked_at, detail, loaded_names,
-                                          loaded_vram, loaded_until)
-            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                          loaded_vram, loaded_until, refused_models, refused_reasons)
+            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             on conflict (executor_id, kind) do update
             set url = excluded.url, status = excluded.status, models = excluded.models,
                 checked_at = excluded.checked_at, detail = excluded.detail, loaded_names = excluded.loaded_names,
-                loaded_vram = excluded.loaded_vram, loaded_until = excluded.loaded_until
+                loaded_vram = excluded.loaded_vram, loaded_until = excluded.loaded_until,
+                refused_models = excluded.refused_models, refused_reasons = excluded.refused_reasons
             """;
 
     /** Records that the executor is alive, with its slots, busy counts and backends, in one transaction. */
@@ -93,6 +98,10 @@ public class ExecutorRegistry {
                     ps.setArray(10, c.createArrayOf("timestamptz", loaded.stream()
                             .map(m -> m.expiresAt() == null ? null : m.expiresAt().atOffset(java.time.ZoneOffset.UTC))
                             .toArray(OffsetDateTime[]::new)));
+                    ps.setArray(11, c.createArrayOf("text", backend.refused().stream()
+                            .map(m -> StorableText.clean(m.name())).toArray(String[]::new)));
+                    ps.setArray(12, c.createArrayOf("text", backend.refused().stream()
+                            .map(m -> StorableText.clean(m.reason())).toArray(String[]::new)));
                     ps.addBatch();
                 }
                 ps.executeBatch();

@@ -759,21 +759,62 @@ public class JobQueue {
             returning j.id, j.state
             """;
 
+    /*
+     * A model every live executor that has it refuses to load (REALITY.md, Ollama 6: "model requires more system
+     * memory (X) than is available (Y)" repeats on every try on the same box): its waiting jobs fail at once with
+     * the backend's own words. No grace: each executor refused after trying, and only a bigger box would do.
+     */
+    private static final String REFUSED_EVERYWHERE = """
+            with clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            reachable as materialized (
+                select b.executor_id, b.models, b.refused_models, b.refused_reasons
+                from executor e join executor_backend b on b.executor_id = e.id and b.kind = 'ollama', clock
+                where e.last_seen_at >= clock.now - make_interval(secs => ?) and b.status <> 'offline'),
+            refusal as materialized (
+                select ollama_model_key(r.model) as model_key, min(r.reason) as reason
+                from reachable cross join unnest(reachable.refused_models, reachable.refused_reasons) as r(model, reason)
+                group by 1),
+            willing as materialized (
+                select distinct ollama_model_key(m.model) as model_key
+                from reachable cross join unnest(reachable.models) as m(model)
+                where ollama_model_key(m.model) not in (select ollama_model_key(r) from unnest(reachable.refused_models) r)),
+            refused as materialized (
+                select j.id, f.reason from job j join refusal f on f.model_key = ollama_model_key(j.model)
+                where j.state in ('pending', 'retry') and j.kind = 'ollama'
+                  and f.model_key not in (select model_key from willing)
+                order by j.id
+                for update of j skip locked)
+            update job j
+            set state = 'failed', finished_at = clock.now, waiting_reason = null,
+                error = 'model ''' || j.model || ''' cannot be loaded on any live executor: ' || r.reason
+            from refused r, clock
+            where j.id = r.id
+            returning j.id, j.state
+            """;
+
     /**
      * Marks Ollama jobs whose model no live executor offers as waiting for it, and fails those that waited longer
-     * than {@code grace}. Safe to run from every executor at once.
+     * than {@code grace}; fails at once those whose model every live executor that has it refused to load. Safe to
+     * run from every executor at once.
      *
      * @param liveWindow an executor is live when it reported within this window
      * @return the jobs that failed or got a new waiting reason, with their state
      */
     public Map<UUID, JobState> sweepUnservableModels(Duration grace, Duration liveWindow, Instant now) {
         return Transactions.inTransaction(dataSource, "sweep unservable models", c -> {
+            Map<UUID, JobState> changed = new HashMap<>();
             try (PreparedStatement ps = c.prepareStatement(UNSERVABLE_MODELS)) {
                 setNow(ps, 1, now);
                 ps.setDouble(2, liveWindow.toMillis() / 1000.0);
                 ps.setDouble(3, grace.toMillis() / 1000.0);
-                return readStates(ps);
+                changed.putAll(readStates(ps));
             }
+            try (PreparedStatement ps = c.prepareStatement(REFUSED_EVERYWHERE)) {
+                setNow(ps, 1, now);
+                ps.setDouble(2, liveWindow.toMillis() / 1000.0);
+                changed.putAll(readStates(ps));
+            }
+            return changed;
         });
     }
 

@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import org.junit.jupiter.api.Test;
 
 /** DESIGN.md, models: a model no live executor offers fails after the grace period; and the LISTEN wake-up. */
@@ -105,6 +106,7 @@ class ModelsAndExecutorsTests extends QueueTestBase {
                     .contains(new QueueSignals.Signal(JobQueue.CANCEL_CHANNEL, running.id().toString()));
         }
     }
+
     @Test
     void anExecutorPublishesTheModelsItsOllamaHasLoadedAndTheLedgerReadsThemBack() {
         Instant until = Instant.parse("2026-12-04T12:05:00Z");
@@ -113,7 +115,7 @@ class ModelsAndExecutorsTests extends QueueTestBase {
                 new ExecutorRegistry.BackendReport("ollama", "http://a:11434", "online",
                         List.of("deepseek-r1:32b", "llama3.2:latest"), until, "", List.of(
                         new ExecutorRegistry.LoadedModel("deepseek-r1:32b", 21_474_836_480L, until),
-                        new ExecutorRegistry.LoadedModel("llama3.2:latest", 0, null)))), null);
+                        new ExecutorRegistry.LoadedModel("llama3.2:latest", 0, null)), List.of())), null);
 
         ExecutorRegistry.Backend backend = registry.live(LIVE, null).get(0).backend("ollama").orElseThrow();
         assertThat(backend.loaded()).containsExactly(
@@ -125,5 +127,36 @@ class ModelsAndExecutorsTests extends QueueTestBase {
                 new ExecutorRegistry.BackendReport("ollama", "http://a:11434", "online", List.of("deepseek-r1:32b"),
                         until, "")), null);
         assertThat(registry.live(LIVE, null).get(0).backend("ollama").orElseThrow().loaded()).isEmpty();
+    }
+    @Test
+    void aModelEveryLiveExecutorThatHasItRefusesToLoadFailsItsJobsAtOnceWithTheBackendsWords() {
+        Instant t0 = Instant.now();
+        NewBatch b = batch(BatchMode.PARALLEL).jobs(1, 1, "ollama.generate", "deepseek-r1:32b")
+                .jobs(1, 1, "ollama.generate", "qwen3:8b").build();
+        queue.insertBatch(b);
+        UUID big = b.jobs().get(0).id();
+        UUID small = b.jobs().get(1).id();
+        ExecutorRegistry registry = new ExecutorRegistry(dataSource);
+        String noRoom = "model requires more system memory (21.5 GiB) than is available (15.2 GiB)";
+        reportRefusing(registry, "executor-small", "online", List.of(noRoom), t0);
+        reportRefusing(registry, "executor-big", "online", List.of(), t0);
+
+        assertThat(queue.sweepUnservableModels(GRACE, LIVE, t0)).as("the big box may still load it").isEmpty();
+
+        // the big box goes offline: it judges nothing; then it refuses too
+        reportRefusing(registry, "executor-big", "offline", List.of(), t0);
+        assertThat(queue.sweepUnservableModels(GRACE, LIVE, t0)).containsExactly(Map.entry(big, JobState.FAILED));
+        assertThat(inspect.job(big).error())
+                .isEqualTo("model 'deepseek-r1:32b' cannot be loaded on any live executor: " + noRoom);
+        assertThat(inspect.attempts(big)).isEmpty();
+        assertThat(inspect.job(small).state()).isEqualTo("pending");
+    }
+
+    private static void reportRefusing(ExecutorRegistry registry, String id, String status, List<String> reasons,
+                                       Instant now) {
+        registry.report(id, Map.of("ollama", 1), Map.of("ollama", 0), List.of(new ExecutorRegistry.BackendReport(
+                "ollama", "http://" + id + ":11434", status, List.of("deepseek-r1:32b", "qwen3:8b"), now, "",
+                List.of(), reasons.stream().map(r -> new ExecutorRegistry.RefusedModel("DeepSeek-R1:32b", r)).toList())),
+                now);
     }
 }

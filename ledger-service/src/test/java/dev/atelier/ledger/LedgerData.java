@@ -74,7 +74,7 @@ public class LedgerData {
                 List.of(new BackendReport("ollama", "http://ollama-" + id + ":11434", ollamaStatus, models,
                         Instant.now(), ollamaStatus.equals("offline") ? "connection refused" : "version 0.12.6",
                         models.isEmpty() ? List.of() : List.of(new ExecutorRegistry.LoadedModel(models.get(0),
-                                LOADED_VRAM, LOADED_UNTIL)))),
+                                LOADED_VRAM, LOADED_UNTIL)), List.of())),
                 null);
     }
 

@@ -4,6 +4,8 @@ import dev.atelier.store.ExecutorRegistry;
 import dev.atelier.store.ModelNames;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -33,8 +35,13 @@ public final class BackendState {
         }
     }
 
+    /** A model this backend has but cannot load until {@code until}, in its own words. */
+    private record Refusal(String model, Instant until, String reason) {
+    }
+
     private final String kind;
     private final String url;
+    private final Map<String, Refusal> refusals = new ConcurrentHashMap<>();
     private volatile Snapshot snapshot = new Snapshot(Status.OFFLINE, Set.of(), null, "not checked yet", null, List.of());
 
     public BackendState(String kind, String url) {
@@ -76,6 +83,26 @@ public final class BackendState {
     public synchronized void pause(Instant at, Instant until, String detail) {
         Status status = snapshot.status() == Status.OFFLINE ? Status.OFFLINE : Status.DEGRADED;
         snapshot = new Snapshot(status, snapshot.models(), at, detail, until, snapshot.loaded());
+    }
+
+    /** The backend cannot load {@code model} now: claim none of its jobs until {@code until}. */
+    public void refuse(String model, Instant until, String reason) {
+        refusals.put(ModelNames.key(model), new Refusal(model, until, reason));
+    }
+
+    /** The models to claim jobs for now: those it has, but those it refuses. */
+    public Set<String> claimableModels(Instant now) {
+        refusals.values().removeIf(r -> !now.isBefore(r.until()));
+        Set<String> models = new TreeSet<>(snapshot.models());
+        models.removeIf(name -> refusals.containsKey(ModelNames.key(name)));
+        return models;
+    }
+
+    /** The models it refuses now, with why, for the executor report. */
+    public List<ExecutorRegistry.RefusedModel> refused(Instant now) {
+        refusals.values().removeIf(r -> !now.isBefore(r.until()));
+        return refusals.values().stream().map(r -> new ExecutorRegistry.RefusedModel(r.model(), r.reason()))
+                .sorted(java.util.Comparator.comparing(ExecutorRegistry.RefusedModel::name)).toList();
     }
 
     /** A call learned the backend lacks {@code model}; forget it, under every spelling, until the next refresh. */

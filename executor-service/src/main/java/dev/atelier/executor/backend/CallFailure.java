@@ -74,6 +74,17 @@ public abstract class CallFailure extends RuntimeException {
         }
     }
 
+    /**
+     * The backend cannot load the job's model on this box now (REALITY.md, Ollama 6: a 500 "model requires more
+     * system memory (X) than is available (Y)", "unable to load full model on GPU", out of memory), which repeats on
+     * every try here. Handed back; this executor stops claiming the model for a while, so a bigger box can take it.
+     */
+    public static final class Capacity extends CallFailure {
+        public Capacity(String message) {
+            super(message, null);
+        }
+    }
+
     /** A job-caused error (500, an error in the stream, a timeout): the attempt is spent, with backoff. */
     public static final class Failed extends CallFailure {
         public Failed(String message, Throwable cause) {

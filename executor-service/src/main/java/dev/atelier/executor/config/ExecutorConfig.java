@@ -53,4 +53,11 @@ public interface ExecutorConfig {
      */
     @WithDefault("3")
     int handBackCap();
+
+    /**
+     * After its Ollama answered that a model does not fit (more memory than is available, out of memory), this
+     * executor claims none of that model's jobs for this long, so a bigger box can take them.
+     */
+    @WithDefault("PT10M")
+    Duration capacityPause();
 }

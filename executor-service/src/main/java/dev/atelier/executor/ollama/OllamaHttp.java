@@ -269,7 +269,10 @@ public class OllamaHttp {
         return new CallFailure.Broken("the connection to Ollama broke during the answer (" + what + ")", error);
     }
 
-    /** Sorts an error status by contracts 7: 503 busy, 404 model missing, 400 the request, anything else the job. */
+    /**
+     * Sorts an error status by contracts 7: 503 busy, 404 model missing, 400 the request, a 500 that says this box
+     * cannot hold the model (REALITY.md, Ollama 6), anything else the job.
+     */
     private CallFailure sortStatus(int status, String body) {
         String message = errorText(body);
         String detail = "HTTP " + status + " from Ollama: " + message;
@@ -277,8 +280,16 @@ public class OllamaHttp {
             case 503 -> new CallFailure.Unavailable(detail, true, null);
             case 404 -> new CallFailure.ModelMissing(detail);
             case 400 -> new CallFailure.Rejected(detail);
+            case 500 -> isCapacity(message) ? new CallFailure.Capacity(message) : new CallFailure.Failed(detail, null);
             default -> new CallFailure.Failed(detail, null);
         };
+    }
+
+    /** Ollama's words for "this model does not fit here", across versions (0.12 and later). */
+    static boolean isCapacity(String message) {
+        String m = message.toLowerCase(java.util.Locale.ROOT);
+        return m.contains("requires more system memory") || m.contains("unable to load full model")
+                || m.contains("out of memory");
     }
 
     // {"error": "..."} on /api/*; plain text on unknown paths (contracts 0 and 7)

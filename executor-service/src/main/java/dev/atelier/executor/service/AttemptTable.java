@@ -31,6 +31,8 @@ import org.jboss.logging.Logger;
  *   <tr><td>a result</td><td>success (text PostgreSQL refuses is replaced, and {@code cleaned} says where)</td></tr>
  *   <tr><td>the call was stopped</td><td>cancel: cancelled; shutdown: handed back; lease lost: nothing</td></tr>
  *   <tr><td>unreachable, or 503 after the retries; breaker open</td><td>handed back, backend offline or paused</td></tr>
+ *   <tr><td>a 500 saying the model does not fit this box</td><td>handed back; this executor claims none of the
+ *       model's jobs for a while (when every live executor refuses it, the model sweep fails the job)</td></tr>
  *   <tr><td>404 for the model; this job's files failed to move</td><td>handed back and counted, while the backend
  *       passes a health check; past the cap, the attempt is spent</td></tr>
  *   <tr><td>cut mid-answer</td><td>backend still answers: spent; else handed back, backend offline</td></tr>
@@ -51,23 +53,24 @@ public final class AttemptTable {
         void refreshModels();
     }
 
+    /**
+     * @param busyPause     per kind, how long claiming pauses after a busy answer or an open breaker
+     * @param handBackCap   counted hand-backs in a row after which the next round spends an attempt
+     * @param capacityPause how long this executor claims no job of a model its backend cannot load
+     */
+    public record Settings(Map<String, Duration> busyPause, int handBackCap, Duration capacityPause) {
+    }
+
     private final Backends backends;
     private final BackendChecks checks;
-    private final Map<String, Duration> busyPause;
-    private final int handBackCap;
+    private final Settings settings;
     private final Clock clock;
     private final ObjectMapper json;
 
-    /**
-     * @param busyPause   per kind, how long claiming pauses after a busy answer or an open breaker
-     * @param handBackCap counted hand-backs in a row after which the next round spends an attempt
-     */
-    public AttemptTable(Backends backends, BackendChecks checks, Map<String, Duration> busyPause, int handBackCap,
-                        Clock clock, ObjectMapper json) {
+    public AttemptTable(Backends backends, BackendChecks checks, Settings settings, Clock clock, ObjectMapper json) {
         this.backends = backends;
         this.checks = checks;
-        this.busyPause = Map.copyOf(busyPause);
-        this.handBackCap = handBackCap;
+        this.settings = settings;
         this.clock = clock;
         this.json = json;
     }
@@ -112,8 +115,13 @@ public final class AttemptTable {
         if (failure instanceof CallFailure.Unavailable unavailable) {
             return unavailable(job, unavailable.getMessage(), unavailable.busy());
         } else if (failure instanceof CircuitBreakerOpenException) {
-            backend.pause(now, now.plus(busyPause.get(kind)), "circuit breaker open");
+            backend.pause(now, now.plus(settings.busyPause().get(kind)), "circuit breaker open");
             return handBack(job, kind + " circuit breaker open on " + backends.executorId(), false);
+        } else if (failure instanceof CallFailure.Capacity capacity) {
+            // it repeats on every try here: leave the model to a bigger box for a while
+            backend.refuse(job.model(), now.plus(settings.capacityPause()), capacity.getMessage());
+            return handBack(job, kind + " on " + backends.executorId() + " cannot load model '" + job.model() + "': "
+                    + capacity.getMessage(), false);
         } else if (failure instanceof CallFailure.ModelMissing) {
             backend.forget(job.model());
             checks.refreshModels(); // before anything else is claimed for that model
@@ -152,7 +160,7 @@ public final class AttemptTable {
         Instant now = clock.instant();
         BackendState backend = backends.state(kind);
         if (busy) {
-            backend.pause(now, now.plus(busyPause.get(kind)), message);
+            backend.pause(now, now.plus(settings.busyPause().get(kind)), message);
         } else {
             backend.unreachable(now, message);
         }
@@ -168,7 +176,7 @@ public final class AttemptTable {
         if (!checks.reachable(job.kind(), failedAt)) {
             return unavailable(job, reason, false);
         }
-        if (job.handBacksInRow() >= handBackCap) {
+        if (job.handBacksInRow() >= settings.handBackCap()) {
             return failure(job, reason + " (handed back " + job.handBacksInRow() + " times in a row while " + job.kind()
                     + " passed its health checks, so this attempt is spent)", true);
         }

@@ -108,7 +108,7 @@ public final class ClaimLoop {
         List<UUID> tokens = JobQueue.newLeaseTokens(free);
         List<ClaimedJob> jobs;
         try {
-            jobs = queue.claim(backends.executorId(), free, backends.state("ollama").snapshot().models(), tokens,
+            jobs = queue.claim(backends.executorId(), free, backends.state("ollama").claimableModels(now), tokens,
                     settings.lease(), null);
         } catch (StoreException e) {
             tokens.forEach(token -> unconfirmed.put(token, now));

@@ -77,9 +77,9 @@ public class ExecutorLoops {
                 runners.put(runner.kind(), runner);
             }
         }
-        AttemptTable table = new AttemptTable(backends, monitor, Map.of(
+        AttemptTable table = new AttemptTable(backends, monitor, new AttemptTable.Settings(Map.of(
                 "ollama", backendsConfig.ollama().busyPause(), "comfyui", backendsConfig.comfyui().busyPause()),
-                config.handBackCap(), clock, json);
+                config.handBackCap(), config.capacityPause()), clock, json);
         Lifecycle.Settings settings = Lifecycle.Settings.from(config);
         // long enough for a loaded database, short enough to try again well within a lease
         Duration heartbeatTimeout = settings.lease().dividedBy(2);

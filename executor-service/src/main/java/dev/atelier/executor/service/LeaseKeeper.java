@@ -158,7 +158,7 @@ public final class LeaseKeeper {
             BackendState state = backends.state(kind);
             BackendState.Snapshot s = state.snapshot();
             reports.add(new ExecutorRegistry.BackendReport(kind, state.url(), s.status().wire(), s.models(),
-                    s.checkedAt(), s.detail(), s.loaded()));
+                    s.checkedAt(), s.detail(), s.loaded(), state.refused(clock.instant())));
         }
         try {
             registry.report(backends.executorId(), backends.slots(), busy, reports, null);

@@ -39,6 +39,7 @@ public class FakeOllamaResource implements QuarkusTestResourceLifecycleManager {
         config.put("atelier.executor.reap-interval", "1s");
         config.put("atelier.executor.poll", "PT0.5S");
         config.put("atelier.executor.model-grace", "PT3S");
+        config.put("atelier.executor.capacity-pause", "PT6S");
         String retry = "quarkus.fault-tolerance.\"dev.atelier.executor.ollama.OllamaClient/generate\".retry.";
         config.put(retry + "delay", "50");
         config.put(retry + "jitter", "20");

@@ -31,7 +31,8 @@ class AttemptTableTests {
     SettableChecks checks = new SettableChecks();
     AtomicBoolean reachable = checks.reachable;
     AtomicInteger refreshes = checks.refreshes;
-    AttemptTable table = new AttemptTable(backends, checks, Map.of("ollama", Duration.ofSeconds(5)), 3, clock, JSON);
+    AttemptTable table = new AttemptTable(backends, checks,
+            new AttemptTable.Settings(Map.of("ollama", Duration.ofSeconds(5)), 3, Duration.ofMinutes(10)), clock, JSON);
 
     @BeforeEach
     void online() {
@@ -110,6 +111,26 @@ class AttemptTableTests {
         AttemptOutcome open = outcome(failed(job(0), new CircuitBreakerOpenException("open")));
         assertThat(((AttemptOutcome.HandBack) open).reason()).isEqualTo("ollama circuit breaker open on executor-a");
         assertThat(backend().claimable(clock.instant())).isFalse();
+    }
+
+    @Test
+    void aModelThatDoesNotFitIsHandedBackAndLeftToOtherBoxesForTheCapacityPause() {
+        String noRoom = "model requires more system memory (21.5 GiB) than is available (15.2 GiB)";
+        AttemptOutcome back = outcome(failed(job(0), new CallFailure.Capacity(noRoom)));
+
+        assertThat(back).isInstanceOfSatisfying(AttemptOutcome.HandBack.class, h -> {
+            assertThat(h.counted()).isFalse();
+            assertThat(h.reason()).isEqualTo("ollama on executor-a cannot load model 'llama3.2': " + noRoom);
+        });
+        BackendState state = backends.state("ollama");
+        assertThat(state.claimableModels(clock.instant())).doesNotContain("llama3.2");
+        assertThat(state.refused(clock.instant())).extracting(r -> r.name() + ": " + r.reason())
+                .containsExactly("llama3.2: " + noRoom);
+        assertThat(backend().status()).as("the backend itself is fine").isEqualTo(BackendState.Status.ONLINE);
+
+        clock.advance(Duration.ofMinutes(10));
+        assertThat(state.claimableModels(clock.instant())).contains("llama3.2");
+        assertThat(state.refused(clock.instant())).isEmpty();
     }
 
     @Test

@@ -44,7 +44,8 @@ final class LoopFixture implements AutoCloseable {
         queue = new JobQueue(dataSource);
         inspect = new Inspect(dataSource);
         backends.state("ollama").checked(BackendState.Status.ONLINE, List.of(Batches.MODEL), clock.instant(), "test");
-        table = new AttemptTable(backends, checks, Map.of("ollama", Duration.ofSeconds(5)), 3, clock, ScriptedRunner.JSON);
+        table = new AttemptTable(backends, checks, new AttemptTable.Settings(Map.of("ollama", Duration.ofSeconds(5)), 3,
+                Duration.ofMinutes(10)), clock, ScriptedRunner.JSON);
     }
 
     /**

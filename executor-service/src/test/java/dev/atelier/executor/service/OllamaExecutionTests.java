@@ -314,6 +314,28 @@ class OllamaExecutionTests {
     }
 
     @Test
+    void aModelThatDoesNotFitThisBoxIsHandedBackAndFailsWithOllamasWordsWhenNoExecutorCanLoadIt() {
+        String noRoom = "model requires more system memory (21.5 GiB) than is available (15.2 GiB)";
+        fake.capacityFailure(MODEL, noRoom);
+        UUID tooBig = submit("ollama.generate", "{\"prompt\": \"too big for this GPU\"}");
+        UUID other = submit(batch(BatchMode.PARALLEL), "ollama.generate", "deepseek-r1:32b", "{\"prompt\": \"fits\"}");
+
+        awaitState(tooBig, "failed");
+        assertThat(inspect.job(tooBig).error())
+                .isEqualTo("model '" + MODEL + "' cannot be loaded on any live executor: " + noRoom);
+        assertThat(inspect.attempts(tooBig)).as("no attempt spent").isEmpty();
+        assertThat(inspect.eventStatuses(tooBig)).containsExactly("handed_back");
+        assertThat(fake.calls("too big for this GPU")).as("tried once, then left alone").isEqualTo(1);
+        awaitState(other, "success");
+
+        // the refusal lapses after the capacity pause, and the model is claimed again
+        fake.capacityFailure("none", "");
+        await().atMost(WAIT).until(() -> backends.state("ollama").claimableModels(java.time.Instant.now()).contains(MODEL));
+        UUID later = submit("ollama.generate", "{\"prompt\": \"after the pause\"}");
+        awaitState(later, "success");
+    }
+
+    @Test
     void aModelNamedInAnotherSpellingIsClaimedAndRun() {
         // Ollama lists llama3.2:latest; it answers to these names as well
         List<UUID> jobs = List.of("Llama3.2", "library/llama3.2", "registry.ollama.ai/library/llama3.2:latest").stream()
