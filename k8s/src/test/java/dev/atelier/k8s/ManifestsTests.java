@@ -91,6 +91,24 @@ class ManifestsTests {
                 .orElse(null);
     }
 
+    /** A variable's value as the container gets it: written out, or read from a ConfigMap of the overlay. */
+    static String resolvedEnv(List<HasMetadata> resources, Container container, String name) {
+        EnvVar variable = container.getEnv().stream().filter(e -> e.getName().equals(name)).findFirst()
+                .orElseThrow(() -> new AssertionError(container.getName() + " has no " + name));
+        if (variable.getValueFrom() == null || variable.getValueFrom().getConfigMapKeyRef() == null) {
+            return variable.getValue();
+        }
+        var ref = variable.getValueFrom().getConfigMapKeyRef();
+        return all(resources, ConfigMap.class).stream().filter(m -> m.getMetadata().getName().equals(ref.getName()))
+                .map(m -> m.getData().get(ref.getKey())).findFirst()
+                .orElseThrow(() -> new AssertionError(name + " reads ConfigMap " + ref.getName() + ", which is missing"));
+    }
+
+    static Container container(PodSpec pod, String name) {
+        return pod.getContainers().stream().filter(c -> c.getName().equals(name)).findFirst()
+                .orElseThrow(() -> new AssertionError("no container " + name));
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("overlays")
     void probesAndPortsMatchEachServicesConfiguration(String label, String overlay, List<HasMetadata> resources)
@@ -292,8 +310,8 @@ class ManifestsTests {
             assertThat(((Map<?, ?>) spec.get("scaleTargetRef")).get("name")).isEqualTo("executor");
             assertThat(spec.get("maxReplicaCount")).as("the GPU count").isInstanceOf(Integer.class);
             List<?> triggers = (List<?>) spec.get("triggers");
-            Map<String, String> slots = Map.of("ollama", env(executor, "ATELIER_BACKENDS_OLLAMA_SLOTS"),
-                    "comfyui", env(executor, "ATELIER_BACKENDS_COMFYUI_SLOTS"));
+            Map<String, String> slots = Map.of("ollama", resolvedEnv(resources, executor, "ATELIER_BACKENDS_OLLAMA_SLOTS"),
+                    "comfyui", resolvedEnv(resources, executor, "ATELIER_BACKENDS_COMFYUI_SLOTS"));
             for (String kind : List.of("ollama", "comfyui")) {
                 assertThat(triggers).as(kind).anySatisfy(t -> {
                     Map<?, ?> trigger = (Map<?, ?>) t;
@@ -304,6 +322,21 @@ class ManifestsTests {
                 });
             }
         }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("overlays")
+    void ollamaSlotsAreWhatOllamaAnswersAtOnceFromOneValue(String label, String overlay, List<HasMetadata> resources) {
+        Map<String, PodSpec> pods = pods(resources);
+        Container executor = container(pods.get("executor"), "executor");
+        String slots = resolvedEnv(resources, executor, "ATELIER_BACKENDS_OLLAMA_SLOTS");
+        assertThat(resolvedEnv(resources, executor, "ATELIER_BACKENDS_OLLAMA_NUM_PARALLEL")).isEqualTo(slots);
+        // the Ollama beside the executor (gpu) or behind its Service (dev)
+        PodSpec ollamaPod = overlay.equals("gpu") ? pods.get("executor") : pods.get("ollama");
+        assertThat(resolvedEnv(resources, container(ollamaPod, "ollama"), "OLLAMA_NUM_PARALLEL")).isEqualTo(slots);
+        assertThat(executor.getEnv()).filteredOn(e -> e.getName().equals("ATELIER_BACKENDS_OLLAMA_SLOTS"))
+                .singleElement().satisfies(e -> assertThat(e.getValueFrom().getConfigMapKeyRef().getName())
+                        .as("one value, not two numbers kept equal by hand").isEqualTo("ollama-parallel"));
     }
 
     @Test

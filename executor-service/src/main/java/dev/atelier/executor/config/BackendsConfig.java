@@ -52,9 +52,19 @@ public interface BackendsConfig {
         @WithDefault("true")
         boolean stream();
 
-        /** A streamed answer fails when no chunk arrives for this long; long healthy generations keep streaming. */
+        /**
+         * A streamed answer fails when no chunk arrives for this long once its headers came; long healthy generations
+         * keep streaming. The wait before the headers (a load, Ollama's own queue) is bounded by the job's timeout.
+         */
         @WithDefault("PT2M")
         Duration idleTimeout();
+
+        /**
+         * Ollama's {@code OLLAMA_NUM_PARALLEL}, which Ollama does not report: how many requests it answers at once
+         * (its default is 1). Slots beyond it wait, silently, in Ollama's own queue; the executor warns at start.
+         */
+        @WithDefault("1")
+        int numParallel();
     }
 
     interface Comfy extends Backend {

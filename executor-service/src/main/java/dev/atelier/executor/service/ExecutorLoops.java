@@ -80,6 +80,7 @@ public class ExecutorLoops {
         AttemptTable table = new AttemptTable(backends, monitor, new AttemptTable.Settings(Map.of(
                 "ollama", backendsConfig.ollama().busyPause(), "comfyui", backendsConfig.comfyui().busyPause()),
                 config.handBackCap(), config.capacityPause()), clock, json);
+        warnIfSlotsExceedOllamasParallelism();
         Lifecycle.Settings settings = Lifecycle.Settings.from(config);
         // long enough for a loaded database, short enough to try again well within a lease
         Duration heartbeatTimeout = settings.lease().dividedBy(2);
@@ -98,6 +99,17 @@ public class ExecutorLoops {
         lifecycle = new Lifecycle(parts, settings, afterHeartbeat, () -> registry.remove(backends.executorId()));
         lifecycle.start();
         LOG.infof("executor %s serving %s", backends.executorId(), runners.keySet());
+    }
+
+    /** More slots than Ollama answers at once only queue inside Ollama, where their wait counts against their timeout. */
+    private void warnIfSlotsExceedOllamasParallelism() {
+        int slots = backendsConfig.ollama().slots();
+        int parallel = backendsConfig.ollama().numParallel();
+        if (slots > parallel) {
+            LOG.warnf("atelier.backends.ollama.slots is %d but Ollama answers %d at once (OLLAMA_NUM_PARALLEL, told here as"
+                    + " atelier.backends.ollama.num-parallel): %d of this executor's jobs can only wait in Ollama's own"
+                    + " queue, their timeout running. Set both to the same number.", slots, parallel, slots - parallel);
+        }
     }
 
     void onStop(@Observes ShutdownEvent event) throws InterruptedException {

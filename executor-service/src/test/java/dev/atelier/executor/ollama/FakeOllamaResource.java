@@ -29,6 +29,7 @@ public class FakeOllamaResource implements QuarkusTestResourceLifecycleManager {
         Map<String, String> config = new HashMap<>();
         config.put("atelier.backends.ollama.url", fake.url());
         config.put("atelier.backends.ollama.slots", "2");
+        config.put("atelier.backends.ollama.num-parallel", "2");
         config.put("atelier.backends.comfyui.slots", "0");
         config.put("atelier.backends.ollama.idle-timeout", "PT1S");
         config.put("atelier.backends.ollama.busy-pause", "PT1S");
