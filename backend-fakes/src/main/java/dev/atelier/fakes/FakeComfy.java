@@ -35,7 +35,14 @@ import javax.imageio.ImageIO;
  * <p>
  * The positive prompt's text says how a run behaves: {@code fail-execution} (KSampler raises an out-of-memory
  * error), {@code hang} (runs until interrupted), {@code slow:<ms>}; otherwise 5 steps of 20 ms. Each SaveImage
- * saves {@code batch_size} images.
+ * saves {@code batch_size} images; each PreviewImage shows them as {@code temp} files.
+ * <p>
+ * Like real servers of different versions and boxes (REALITY.md, ComfyUI): {@link #version} below 0.3.45 ignores the
+ * client's {@code prompt_id}, below 0.3.57 {@code /interrupt} stops whatever runs; {@link #checkpoints} and
+ * {@link #loras} are what this box has, and a node class listed by {@link #missingNodeClass} is not installed; a
+ * SaveImage with an empty {@code filename_prefix} fails validation, and when another output passes, the run is
+ * queued anyway with that output skipped ({@code node_errors} in a 200); {@link #clearQueue} empties the queue the
+ * way the UI's queue panel does.
  */
 public final class FakeComfy implements AutoCloseable {
 
@@ -58,6 +65,10 @@ public final class FakeComfy implements AutoCloseable {
     private volatile boolean paused;
     private volatile boolean closed;
     private volatile boolean stallViews;
+    private volatile String version = "0.3.64";
+    private volatile List<String> checkpoints = List.of(CHECKPOINT);
+    private volatile List<String> loras = List.of();
+    private volatile List<String> missingNodeClasses = List.of();
     private volatile long viewPadding;
     private final AtomicInteger viewCalls = new AtomicInteger();
     private int counter;
@@ -113,6 +124,14 @@ public final class FakeComfy implements AutoCloseable {
         return n == null ? 0 : n.get();
     }
 
+    /** Forgets what it saw so far (posts, interrupts, deletes, submitted workflows), for the next test. */
+    public void resetCounts() {
+        posts.clear();
+        interrupts.clear();
+        deletes.clear();
+        submitted.clear();
+    }
+
     public int totalPosts() {
         return posts.values().stream().mapToInt(AtomicInteger::get).sum();
     }
@@ -162,6 +181,44 @@ public final class FakeComfy implements AutoCloseable {
     public synchronized void resume() {
         paused = false;
         notifyAll();
+    }
+
+    /** The version {@code /system_stats} reports, and whose behaviours it has (see the class comment). */
+    public void version(String version) {
+        this.version = version;
+    }
+
+    /** The checkpoint files this box has ({@code /models/checkpoints}, validation of {@code ckpt_name}). */
+    public void checkpoints(String... names) {
+        checkpoints = List.of(names);
+    }
+
+    /** The LoRA files this box has (validation of {@code lora_name}). */
+    public void loras(String... names) {
+        loras = List.of(names);
+    }
+
+    /** A custom node class that is not installed on this box. */
+    public void missingNodeClass(String... classTypes) {
+        missingNodeClasses = List.of(classTypes);
+    }
+
+    /** Removes every waiting run, as {@code POST /queue {"clear": true}} from the UI's queue panel does. */
+    public synchronized void clearQueue() {
+        pending.clear();
+    }
+
+    private boolean older(String than) {
+        String[] have = version.split("\\.");
+        String[] want = than.split("\\.");
+        for (int i = 0; i < Math.max(have.length, want.length); i++) {
+            int a = i < have.length ? Integer.parseInt(have[i]) : 0;
+            int b = i < want.length ? Integer.parseInt(want[i]) : 0;
+            if (a != b) {
+                return a < b;
+            }
+        }
+        return false;
     }
 
     /** While on, {@code /view} sends its headers and the first bytes, then nothing more (a stalled download). */
@@ -241,6 +298,9 @@ public final class FakeComfy implements AutoCloseable {
                     deletes.add(id.asText());
                     pending.removeIf(p -> p.id.equals(id.asText()));
                 }
+                if (command.path("clear").asBoolean(false)) {
+                    pending.clear();
+                }
             }
             req.response().setStatusCode(200).end();
         } else if (method.equals("POST") && path.equals("/interrupt")) {
@@ -248,7 +308,8 @@ public final class FakeComfy implements AutoCloseable {
             interrupts.add(text);
             String id = text.isBlank() ? null : json.readTree(text).path("prompt_id").asText(null);
             Prompt now = running;
-            if (now != null && (id == null || id.equals(now.id))) {
+            // before 0.3.57 the prompt_id is ignored: whatever runs is interrupted, anybody's
+            if (now != null && (id == null || id.equals(now.id) || older("0.3.57"))) {
                 now.interrupted = true;
             }
             req.response().setStatusCode(200).end();
@@ -282,12 +343,15 @@ public final class FakeComfy implements AutoCloseable {
             req.response().end(Buffer.buffer(data));
         } else if (method.equals("GET") && path.equals("/system_stats")) {
             sendJson(req, 200, json.readTree("""
-                    {"system": {"os": "posix", "ram_total": 67324395520, "ram_free": 51873447936, "comfyui_version": "0.3.64",
+                    {"system": {"os": "posix", "ram_total": 67324395520, "ram_free": 51873447936, "comfyui_version": "%s",
                      "python_version": "3.12.3", "pytorch_version": "2.8.0+cu128", "embedded_python": false, "argv": ["main.py"]},
                      "devices": [{"name": "cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync", "type": "cuda", "index": 0,
-                                  "vram_total": 25386352640, "vram_free": 24906432512, "torch_vram_total": 0, "torch_vram_free": 0}]}"""));
+                                  "vram_total": 25386352640, "vram_free": 24906432512, "torch_vram_total": 0, "torch_vram_free": 0}]}"""
+                    .formatted(version)));
         } else if (method.equals("GET") && path.equals("/models/checkpoints")) {
-            sendJson(req, 200, json.createArrayNode().add(CHECKPOINT));
+            ArrayNode names = json.createArrayNode();
+            checkpoints.forEach(names::add);
+            sendJson(req, 200, names);
         } else {
             req.response().setStatusCode(404).end("404: Not Found");
         }
@@ -299,18 +363,42 @@ public final class FakeComfy implements AutoCloseable {
             sendJson(req, 400, error("no_prompt", "No prompt provided", "No prompt provided", json.createObjectNode()));
             return;
         }
-        String id = body.hasNonNull("prompt_id") ? body.get("prompt_id").asText() : UUID.randomUUID().toString();
-        posts.computeIfAbsent(id, k -> new AtomicInteger()).incrementAndGet();
+        // before 0.3.45 a client's prompt_id is ignored: the server makes its own
+        String id = body.hasNonNull("prompt_id") && !older("0.3.45") ? body.get("prompt_id").asText()
+                : UUID.randomUUID().toString();
+        posts.computeIfAbsent(body.path("prompt_id").asText(id), k -> new AtomicInteger()).incrementAndGet();
         ObjectNode nodeErrors = json.createObjectNode();
         boolean hasOutput = false;
+        int validOutputs = 0;
         for (Iterator<Map.Entry<String, JsonNode>> it = graph.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> node = it.next();
             String type = node.getValue().path("class_type").asText();
             JsonNode inputs = node.getValue().path("inputs");
-            hasOutput |= type.equals("SaveImage") || type.equals("PreviewImage");
-            if (type.equals("CheckpointLoaderSimple") && !CHECKPOINT.equals(inputs.path("ckpt_name").asText())) {
+            if (missingNodeClasses.contains(type)) {
+                sendJson(req, 400, error("invalid_prompt", "Cannot execute because node " + type + " does not exist.",
+                        "Node ID '#" + node.getKey() + "'", json.createObjectNode()));
+                return;
+            }
+            boolean output = type.equals("SaveImage") || type.equals("PreviewImage");
+            hasOutput |= output;
+            if (type.equals("SaveImage") && inputs.path("filename_prefix").isTextual()
+                    && inputs.path("filename_prefix").asText().isEmpty()) {
+                nodeErrors.set(node.getKey(), nodeError(type, "required_input_missing", "Required input is missing",
+                        "filename_prefix"));
+            } else if (output) {
+                validOutputs++;
+            }
+            if (type.equals("CheckpointLoaderSimple") && !checkpoints.contains(inputs.path("ckpt_name").asText())) {
                 nodeErrors.set(node.getKey(), nodeError(type, "value_not_in_list", "Value not in list",
-                        "ckpt_name: '" + inputs.path("ckpt_name").asText() + "' not in ['" + CHECKPOINT + "']"));
+                        "ckpt_name: '" + inputs.path("ckpt_name").asText() + "' not in " + pythonList(checkpoints)));
+            }
+            if (type.equals("KSampler") && inputs.path("steps").isInt() && inputs.path("steps").asInt() < 1) {
+                nodeErrors.set(node.getKey(), nodeError(type, "value_smaller_than_min", "Value 0 smaller than min of 1",
+                        "steps"));
+            }
+            if (type.equals("LoraLoader") && !loras.contains(inputs.path("lora_name").asText())) {
+                nodeErrors.set(node.getKey(), nodeError(type, "value_not_in_list", "Value not in list",
+                        "lora_name: '" + inputs.path("lora_name").asText() + "' not in " + pythonList(loras)));
             }
             if (type.equals("LoadImage") && !uploads.containsKey(inputs.path("image").asText())) {
                 nodeErrors.set(node.getKey(), nodeError(type, "custom_validation_failed", "Custom validation failed for node",
@@ -321,7 +409,8 @@ public final class FakeComfy implements AutoCloseable {
             sendJson(req, 400, error("prompt_no_outputs", "Prompt has no outputs", "", json.createObjectNode()));
             return;
         }
-        if (!nodeErrors.isEmpty()) {
+        boolean onlyOutputsFailed = nodeErrors.size() > 0 && validOutputs > 0 && allOutputNodes(graph, nodeErrors);
+        if (!nodeErrors.isEmpty() && !onlyOutputsFailed) {
             sendJson(req, 400, error("prompt_outputs_failed_validation", "Prompt outputs failed validation", "", nodeErrors));
             return;
         }
@@ -335,8 +424,21 @@ public final class FakeComfy implements AutoCloseable {
         ObjectNode ok = json.createObjectNode();
         ok.put("prompt_id", id);
         ok.put("number", number);
-        ok.set("node_errors", json.createObjectNode());
+        ok.set("node_errors", nodeErrors); // outputs that failed validation are skipped; the rest run
         sendJson(req, 200, ok);
+    }
+
+    private static boolean allOutputNodes(JsonNode graph, ObjectNode nodeErrors) {
+        for (Iterator<String> ids = nodeErrors.fieldNames(); ids.hasNext(); ) {
+            if (!graph.path(ids.next()).path("class_type").asText().equals("SaveImage")) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static String pythonList(List<String> names) {
+        return names.stream().map(n -> "'" + n + "'").collect(java.util.stream.Collectors.joining(", ", "[", "]"));
     }
 
     private void upload(HttpServerRequest req) {
@@ -517,13 +619,16 @@ public final class FakeComfy implements AutoCloseable {
         if (outcome.equals("execution_success")) {
             for (Iterator<Map.Entry<String, JsonNode>> it = p.graph.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> node = it.next();
-                if (node.getValue().path("class_type").asText().equals("SaveImage")) {
+                String classType = node.getValue().path("class_type").asText();
+                boolean preview = classType.equals("PreviewImage");
+                String prefix = node.getValue().path("inputs").path("filename_prefix").asText("ComfyUI");
+                if (classType.equals("SaveImage") && !prefix.isEmpty() || preview) {
                     ArrayNode images = outputs.putObject(node.getKey()).putArray("images");
                     for (int i = 0; i < batchSize(p.graph); i++) {
-                        String name = node.getValue().path("inputs").path("filename_prefix").asText("ComfyUI")
-                                + "_" + String.format("%05d", ++imageCounter) + "_.png";
+                        String name = preview ? "ComfyUI_temp_abcde_" + String.format("%05d", ++imageCounter) + "_.png"
+                                : prefix + "_" + String.format("%05d", ++imageCounter) + "_.png";
                         files.put(name, png(p.id + "/" + i));
-                        images.addObject().put("filename", name).put("subfolder", "").put("type", "output");
+                        images.addObject().put("filename", name).put("subfolder", "").put("type", preview ? "temp" : "output");
                     }
                     send(p, "executed", data(p).put("node", node.getKey()).put("display_node", node.getKey())
                             .set("output", outputs.get(node.getKey())));

@@ -19,16 +19,25 @@ public sealed interface AttemptOutcome {
     record Failure(UUID jobId, UUID leaseToken, String error, boolean retryable) implements AttemptOutcome {
     }
 
-    /**
-     * Back to pending, no attempt spent. {@code counted} hand-backs are for a reason of the job's own (a model the
-     * backend lists but cannot find, an I/O error on this job's files) and add to the job's run of hand-backs, which
-     * the executor caps; an outage, a busy backend or a shutdown is nobody's fault and is not counted. Any spent
-     * attempt ends the run.
-     */
-    record HandBack(UUID jobId, UUID leaseToken, String reason, boolean counted) implements AttemptOutcome {
-        /** A hand-back that does not count toward the cap. */
+    /** Back to pending, no attempt spent; {@code effect} says what else the store does. */
+    record HandBack(UUID jobId, UUID leaseToken, String reason, Effect effect) implements AttemptOutcome {
+
+        /** What a hand-back does besides sending the job back. */
+        public enum Effect {
+            /** Nothing: an outage, a busy backend, a shutdown, a model that does not fit are nobody's fault. */
+            NONE,
+            /**
+             * Adds to the job's run of hand-backs, which the executor caps: a reason of the job's own (a model the
+             * backend lists but cannot find, an I/O error on the job's files). Any spent attempt ends the run.
+             */
+            COUNT,
+            /** Keeps the job off the executor that held it: that box lacks what it needs (a checkpoint, a node). */
+            AVOID_EXECUTOR
+        }
+
+        /** A hand-back with no effect but the hand-back. */
         public HandBack(UUID jobId, UUID leaseToken, String reason) {
-            this(jobId, leaseToken, reason, false);
+            this(jobId, leaseToken, reason, Effect.NONE);
         }
     }
 }

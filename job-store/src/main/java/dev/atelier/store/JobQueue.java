@@ -64,9 +64,14 @@ public class JobQueue {
     // One statement whatever the batch size: the jobs travel as arrays.
     private static final String INSERT_JOBS = """
             insert into job (id, batch_id, position, key, priority, sequential, kind, type, model, crew, task,
-                             spec, timeout_ms, max_attempts)
+                             spec, timeout_ms, max_attempts, checkpoints)
             select j.id, ?, j.position - 1, j.key, j.priority, ?, split_part(j.type, '.', 1), j.type, j.model,
-                   j.crew, j.task, j.spec::jsonb, j.timeout_ms, j.max_attempts
+                   j.crew, j.task, j.spec::jsonb, j.timeout_ms, j.max_attempts,
+                   -- the checkpoint files a workflow loads: only an executor with them all may claim it
+                   case when j.type = 'comfyui.workflow' then array(
+                       select distinct c from jsonb_array_elements_text(jsonb_path_query_array(j.spec::jsonb,
+                           'strict $.workflow.* ? (exists(@.inputs.ckpt_name)).inputs.ckpt_name ? (@.type() == "string")')) as c)
+                   else '{}' end
             from unnest(?::uuid[], ?::text[], ?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
                         ?::bigint[], ?::int[]) with ordinality
                  as j(id, key, priority, type, model, crew, task, spec, timeout_ms, max_attempts, position)
@@ -217,6 +222,8 @@ public class JobQueue {
                                           and j.run_after <= clock.now
                                           and j.kind = w.kind
                                           and (j.model is null or ollama_model_key(j.model) = any (?::text[]))
+                                          and not (j.avoid_executors @> array[?::text])
+                                          and (j.checkpoints = '{}' or j.checkpoints <@ ?::text[])
                                         order by j.priority, j.position
                                         limit w.slots) x) offered
                          where offered.ids is not null
@@ -290,6 +297,15 @@ public class JobQueue {
      */
     public List<ClaimedJob> claim(String executorId, Map<String, Integer> freeSlots, Collection<String> models,
                                   List<UUID> leaseTokens, Duration lease, Instant now) {
+        return claim(executorId, freeSlots, models, List.of(), leaseTokens, lease, now);
+    }
+
+    /**
+     * Claims with lease tokens the caller chose, for an executor whose ComfyUI has these checkpoint files: a workflow
+     * that loads others is left to an executor that has them.
+     */
+    public List<ClaimedJob> claim(String executorId, Map<String, Integer> freeSlots, Collection<String> models,
+                                  Collection<String> checkpoints, List<UUID> leaseTokens, Duration lease, Instant now) {
         Map<String, Integer> wanted = new LinkedHashMap<>();
         freeSlots.forEach((kind, slots) -> {
             if (slots != null && slots > 0) {
@@ -313,6 +329,8 @@ public class JobQueue {
                 // compared as Ollama compares names; one PostgreSQL cannot store matches nothing and fails nothing
                 ps.setArray(++i, c.createArrayOf("text", models.stream().map(m -> ModelNames.key(StorableText.clean(m)))
                         .toArray(String[]::new)));
+                ps.setString(++i, executorId);
+                ps.setArray(++i, c.createArrayOf("text", checkpoints.stream().map(StorableText::clean).toArray(String[]::new)));
                 ps.setArray(++i, c.createArrayOf("uuid", leaseTokens.toArray(UUID[]::new)));
                 ps.setDouble(++i, lease.toMillis() / 1000.0);
                 ps.setString(++i, executorId);
@@ -518,7 +536,8 @@ public class JobQueue {
                 for update of j)""".formatted(NEXT_STATE_AFTER_FAILURE.formatted("o.retryable")));
 
     // Not spent, not shown: the attempt row goes (its event line says handed_back). A job whose cancel was
-    // requested is closed instead. A counted hand-back adds to the job's run of them (AttemptOutcome.HandBack).
+    // requested is closed instead. A hand-back's effect may add to the job's run of them, or keep the job off the
+    // executor that held it (AttemptOutcome.HandBack.Effect).
     private static final String HAND_BACK_TEMPLATE = """
             with clock as materialized (select coalesce(?::timestamptz, now()) as now),
             outcome as materialized (%s),
@@ -529,7 +548,9 @@ public class JobQueue {
                     attempt = j.attempt - case when j.cancel_requested_at is null then 1 else 0 end,
                     finished_at = case when j.cancel_requested_at is null then null else clock.now end,
                     waiting_reason = o.reason, lease_token = null, lease_expires_at = null, progress = null,
-                    hand_backs_in_row = j.hand_backs_in_row + case when o.counted then 1 else 0 end
+                    hand_backs_in_row = j.hand_backs_in_row + case when o.effect = 'count' then 1 else 0 end,
+                    avoid_executors = case when o.effect = 'avoid_executor'
+                                           then array_append(j.avoid_executors, j.executor_id) else j.avoid_executors end
                 from held h, outcome o, clock
                 where j.id = h.id and o.job_id = h.id and o.lease_token = h.lease_token
                 returning j.id, j.state, h.lease_token
@@ -548,11 +569,11 @@ public class JobQueue {
             """;
 
     private static final String HAND_BACK = HAND_BACK_TEMPLATE.formatted(
-            "select * from unnest(?::uuid[], ?::uuid[], ?::text[], ?::boolean[]) as o(job_id, lease_token, reason, counted)",
+            "select * from unnest(?::uuid[], ?::uuid[], ?::text[], ?::text[]) as o(job_id, lease_token, reason, effect)",
             LOCK_HELD_JOBS);
 
     private static final String HAND_BACK_BY_TOKEN = HAND_BACK_TEMPLATE.formatted("""
-            select j.id as job_id, j.lease_token, ?::text as reason, false as counted from job j
+            select j.id as job_id, j.lease_token, ?::text as reason, 'none' as effect from job j
             where j.lease_token = any (?::uuid[]) and j.state = 'running'""", LOCK_HELD_JOBS);
 
     /**
@@ -611,7 +632,8 @@ public class JobQueue {
                     ps.setArray(2, c.createArrayOf("uuid", handBacks.stream().map(AttemptOutcome::jobId).toArray(UUID[]::new)));
                     ps.setArray(3, c.createArrayOf("uuid", handBacks.stream().map(AttemptOutcome::leaseToken).toArray(UUID[]::new)));
                     ps.setArray(4, c.createArrayOf("text", handBacks.stream().map(h -> StorableText.clean(h.reason())).toArray(String[]::new)));
-                    ps.setArray(5, c.createArrayOf("bool", handBacks.stream().map(AttemptOutcome.HandBack::counted).toArray(Boolean[]::new)));
+                    ps.setArray(5, c.createArrayOf("text", handBacks.stream()
+                            .map(h -> h.effect().name().toLowerCase(java.util.Locale.ROOT)).toArray(String[]::new)));
                     return readHandedBack(c, ps);
                 }
             }));
@@ -792,6 +814,71 @@ public class JobQueue {
             returning j.id, j.state
             """;
 
+    /*
+     * The same rule for ComfyUI workflows and their checkpoint files: a workflow no live executor has every checkpoint
+     * of waits, saying which it lacks, and fails after the grace. An executor's ComfyUI models are its checkpoints.
+     */
+    private static final String UNSERVABLE_CHECKPOINTS = """
+            with clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            comfy as materialized (
+                select e.started_at, b.models from executor e
+                     join executor_backend b on b.executor_id = e.id and b.kind = 'comfyui' and b.status <> 'offline',
+                     clock
+                where e.last_seen_at >= clock.now - make_interval(secs => ?)),
+            facts as materialized (
+                select (select min(started_at) from comfy) as first_live,
+                       coalesce((select string_agg(distinct m, ', ' order by m) from comfy cross join unnest(comfy.models) m),
+                                'none') as available),
+            unservable as materialized (
+                select j.id,
+                       greatest(j.created_at, j.run_after, f.first_live) <= clock.now - make_interval(secs => ?) as expired,
+                       coalesce((select 'checkpoint ' || string_agg('''' || c || '''', ', ' order by c) from unnest(j.checkpoints) c
+                                 where not exists (select 1 from comfy x where c = any (x.models))),
+                                'all of the checkpoints ' || (select string_agg('''' || c || '''', ', ' order by c)
+                                                              from unnest(j.checkpoints) c)) as lacking
+                from job j, facts f, clock
+                where j.state in ('pending', 'retry') and j.kind = 'comfyui' and j.checkpoints <> '{}'
+                  and f.first_live is not null
+                  and not exists (select 1 from comfy x where j.checkpoints <@ x.models)
+                order by j.id
+                for update of j skip locked)
+            update job j
+            set state = case when u.expired then 'failed' else j.state end,
+                finished_at = case when u.expired then clock.now end,
+                error = case when u.expired
+                             then 'no executor has ' || u.lacking || ' (available: ' || f.available || ')'
+                             else j.error end,
+                waiting_reason = case when u.expired then null else 'no live executor has ' || u.lacking end
+            from unservable u, facts f, clock
+            where j.id = u.id and (u.expired or j.waiting_reason is distinct from 'no live executor has ' || u.lacking)
+            returning j.id, j.state
+            """;
+
+    /*
+     * A job every live executor of its kind (its backend reachable) keeps off, for lacking what it needs, fails at
+     * once with the reason the last one handed it back for. No grace: each of them tried.
+     */
+    private static final String AVOIDED_EVERYWHERE = """
+            with clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            able as materialized (
+                select b.kind, e.id from executor e join executor_backend b on b.executor_id = e.id, clock
+                where e.last_seen_at >= clock.now - make_interval(secs => ?) and b.status <> 'offline'
+                  and coalesce((e.slots ->> b.kind)::int, 0) > 0),
+            avoided as materialized (
+                select j.id from job j
+                where j.state in ('pending', 'retry') and j.avoid_executors <> '{}'
+                  and exists (select 1 from able a where a.kind = j.kind)
+                  and not exists (select 1 from able a where a.kind = j.kind and not (j.avoid_executors @> array[a.id]))
+                order by j.id
+                for update of j skip locked)
+            update job j
+            set state = 'failed', finished_at = clock.now, waiting_reason = null,
+                error = 'no live executor can run it: ' || coalesce(j.waiting_reason, 'each one refused it')
+            from avoided a, clock
+            where j.id = a.id
+            returning j.id, j.state
+            """;
+
     /**
      * Marks Ollama jobs whose model no live executor offers as waiting for it, and fails those that waited longer
      * than {@code grace}; fails at once those whose model every live executor that has it refused to load. Safe to
@@ -810,6 +897,17 @@ public class JobQueue {
                 changed.putAll(readStates(ps));
             }
             try (PreparedStatement ps = c.prepareStatement(REFUSED_EVERYWHERE)) {
+                setNow(ps, 1, now);
+                ps.setDouble(2, liveWindow.toMillis() / 1000.0);
+                changed.putAll(readStates(ps));
+            }
+            try (PreparedStatement ps = c.prepareStatement(UNSERVABLE_CHECKPOINTS)) {
+                setNow(ps, 1, now);
+                ps.setDouble(2, liveWindow.toMillis() / 1000.0);
+                ps.setDouble(3, grace.toMillis() / 1000.0);
+                changed.putAll(readStates(ps));
+            }
+            try (PreparedStatement ps = c.prepareStatement(AVOIDED_EVERYWHERE)) {
                 setNow(ps, 1, now);
                 ps.setDouble(2, liveWindow.toMillis() / 1000.0);
                 changed.putAll(readStates(ps));
@@ -907,7 +1005,7 @@ public class JobQueue {
             update job j
             set state = 'pending', attempts_used = 0, run_after = '-infinity', finished_at = null, error = null,
                 result = null, cancel_requested_at = null, waiting_reason = null, progress = null,
-                hand_backs_in_row = 0
+                hand_backs_in_row = 0, avoid_executors = '{}'
             where %s
             """;
     private static final String RETRY_ONE_JOB = RETRY_JOBS.formatted("j.id = ? and j.state in ('failed', 'cancelled')");

@@ -32,12 +32,13 @@ public class JobViews {
     public record JobRow(UUID id, UUID batchId, String key, String type, String kind, String model, String crew,
                          String task, int priority, JobState state, int attempt, int attemptsUsed, int maxAttempts,
                          String executorId, Instant createdAt, Instant startedAt, Instant finishedAt, Instant runAfter,
-                         String error, Double progress, String resultPreview, String waitingReason) {
+                         String error, Double progress, String resultPreview, String waitingReason,
+                         List<String> checkpoints, List<String> avoidExecutors) {
 
         JobRow withWaitingReason(String reason) {
             return new JobRow(id, batchId, key, type, kind, model, crew, task, priority, state, attempt, attemptsUsed,
                     maxAttempts, executorId, createdAt, startedAt, finishedAt, runAfter, error, progress,
-                    resultPreview, reason);
+                    resultPreview, reason, checkpoints, avoidExecutors);
         }
     }
 
@@ -59,9 +60,11 @@ public class JobViews {
     private static final String COLUMNS = """
             j.id, j.batch_id, j.key, j.type, j.kind, j.model, j.crew, j.task, j.priority, j.state, j.attempt,
             j.attempts_used, j.max_attempts, j.executor_id, j.created_at, j.started_at, j.finished_at, j.run_after,
-            j.error, j.progress, left(j.result ->> 'text', 200) as result_preview, j.waiting_reason""";
+            j.error, j.progress, left(j.result ->> 'text', 200) as result_preview, j.waiting_reason, j.checkpoints,
+            j.avoid_executors""";
 
-    private static final String ONE = "select " + COLUMNS + ", j.spec::text, j.result::text from job j where j.id = ?";
+    private static final String ONE = "select " + COLUMNS + ", j.spec::text as spec_json, j.result::text as result_json"
+            + " from job j where j.id = ?";
 
     private static final String ATTEMPTS = """
             select attempt, executor_id, started_at, finished_at, status, error
@@ -110,7 +113,7 @@ public class JobViews {
                     if (!rs.next()) {
                         return Optional.<JobDetail>empty();
                     }
-                    detail = new JobDetail(row(rs), rs.getString(23), rs.getString(24), new ArrayList<>());
+                    detail = new JobDetail(row(rs), rs.getString("spec_json"), rs.getString("result_json"), new ArrayList<>());
                 }
             }
             try (PreparedStatement ps = c.prepareStatement(ATTEMPTS)) {
@@ -231,7 +234,8 @@ public class JobViews {
                 JobState.fromWire(rs.getString(10)), rs.getInt(11), rs.getInt(12), rs.getInt(13), rs.getString(14),
                 instant(rs, 15), instant(rs, 16), instant(rs, 17), runAfter(rs), rs.getString(19),
                 rs.getObject(20, Float.class) == null ? null : (double) rs.getFloat(20), rs.getString(21),
-                rs.getString(22));
+                rs.getString(22), List.of((String[]) rs.getArray("checkpoints").getArray()),
+                List.of((String[]) rs.getArray("avoid_executors").getArray()));
     }
 
     // '-infinity' (never backed off) reads as null

@@ -50,7 +50,17 @@ final class WaitingReasons {
             return "the " + kind + " backend is offline on every live executor"
                     + (any.detail() == null || any.detail().isBlank() ? "" : " (" + any.detail() + ")");
         }
-        List<LiveExecutor> able = reachable;
+        List<LiveExecutor> able = reachable.stream().filter(e -> !job.avoidExecutors().contains(e.id())).toList();
+        if (able.isEmpty()) {
+            return "every live executor keeps it off: " + job.waitingReason();
+        }
+        if (!job.checkpoints().isEmpty()) {
+            able = able.stream().filter(e -> e.backend(kind).orElseThrow().models().containsAll(job.checkpoints())).toList();
+            if (able.isEmpty()) {
+                return "no live executor has checkpoint" + (job.checkpoints().size() > 1 ? "s " : " ")
+                        + String.join(", ", job.checkpoints().stream().map(c -> "'" + c + "'").toList());
+            }
+        }
         if (job.model() != null && "ollama".equals(kind)) {
             able = reachable.stream().filter(e -> ModelNames.offers(e.backend(kind).orElseThrow().models(), job.model()))
                     .toList();

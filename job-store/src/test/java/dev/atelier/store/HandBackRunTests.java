@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -21,7 +22,8 @@ class HandBackRunTests extends QueueTestBase {
 
     private void handBack(ClaimedJob job, boolean counted) {
         assertThat(queue.finish(List.of(new AttemptOutcome.HandBack(job.id(), job.leaseToken(),
-                "model 'llama3.2' is not on the Ollama of executor-a", counted)), null))
+                "model 'llama3.2' is not on the Ollama of executor-a",
+                counted ? AttemptOutcome.HandBack.Effect.COUNT : AttemptOutcome.HandBack.Effect.NONE)), null))
                 .containsEntry(job.id(), JobState.PENDING);
     }
 
@@ -88,5 +90,38 @@ class HandBackRunTests extends QueueTestBase {
 
         assertThat(queue.retryJob(job.id())).isEqualTo(JobQueue.Retry.RETRIED);
         assertThat(claimOne().handBacksInRow()).isZero();
+    }
+    @Test
+    void aJobKeptOffAnExecutorGoesToAnotherAndFailsWhenEveryLiveOneKeepsItOff() {
+        queue.insertBatch(batch(BatchMode.PARALLEL).jobs(1, 1, "comfyui.workflow", null).build());
+        ExecutorRegistry registry = new ExecutorRegistry(dataSource);
+        for (String id : List.of("executor-a", "executor-b")) {
+            registry.report(id, Map.of("comfyui", 1), Map.of("comfyui", 0), List.of(new ExecutorRegistry.BackendReport(
+                    "comfyui", "http://" + id + ":8188", "online", List.of(), null, "")), null);
+        }
+        String lacksIt = "comfyui on executor-a cannot run it: ComfyUI rejected the workflow: Cannot execute because"
+                + " node IPAdapterApply does not exist.";
+
+        ClaimedJob first = queue.claim("executor-a", Map.of("comfyui", 1), List.of(), LEASE, null).get(0);
+        queue.finish(List.of(new AttemptOutcome.HandBack(first.id(), first.leaseToken(), lacksIt,
+                AttemptOutcome.HandBack.Effect.AVOID_EXECUTOR)), null);
+
+        assertThat(queue.claim("executor-a", Map.of("comfyui", 1), List.of(), LEASE, null)).as("kept off a").isEmpty();
+        assertThat(queue.sweepUnservableModels(Duration.ofSeconds(60), Duration.ofSeconds(60), null))
+                .as("b may have the node").isEmpty();
+        ClaimedJob second = queue.claim("executor-b", Map.of("comfyui", 1), List.of(), LEASE, null).get(0);
+        assertThat(second.id()).isEqualTo(first.id());
+        queue.finish(List.of(new AttemptOutcome.HandBack(second.id(), second.leaseToken(),
+                lacksIt.replace("executor-a", "executor-b"), AttemptOutcome.HandBack.Effect.AVOID_EXECUTOR)), null);
+
+        assertThat(queue.sweepUnservableModels(Duration.ofSeconds(60), Duration.ofSeconds(60), null))
+                .containsExactly(Map.entry(first.id(), JobState.FAILED));
+        assertThat(inspect.job(first.id()).error()).isEqualTo("no live executor can run it: "
+                + lacksIt.replace("executor-a", "executor-b"));
+        assertThat(inspect.attempts(first.id())).isEmpty();
+
+        // a retry by hand lets every executor try again (a node may have been installed meanwhile)
+        assertThat(queue.retryJob(first.id())).isEqualTo(JobQueue.Retry.RETRIED);
+        assertThat(queue.claim("executor-a", Map.of("comfyui", 1), List.of(), LEASE, null)).hasSize(1);
     }
 }

@@ -82,6 +82,17 @@ public class LedgerData {
     public static final long LOADED_VRAM = 21_474_836_480L;
     public static final Instant LOADED_UNTIL = Instant.parse("2026-12-04T12:05:00Z");
 
+    public JobQueue queue() {
+        return queue;
+    }
+
+    /** Reports an executor as live now, with a ComfyUI backend online that has these checkpoint files. */
+    public void comfyExecutor(String id, List<String> checkpoints) {
+        registry.report(id, Map.of("ollama", 0, "comfyui", 1), Map.of("ollama", 0, "comfyui", 0),
+                List.of(new BackendReport("comfyui", "http://comfyui-" + id + ":8188", "online", checkpoints,
+                        Instant.now(), "VRAM 23.2 GiB free")), null);
+    }
+
     /** An executor that last reported long ago: not live. */
     public void staleExecutor(String id) {
         registry.report(id, Map.of("ollama", 4), Map.of("ollama", 0),

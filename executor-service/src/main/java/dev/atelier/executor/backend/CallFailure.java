@@ -33,6 +33,16 @@ public abstract class CallFailure extends RuntimeException {
     }
 
     /**
+     * The backend refused the request for something only this box lacks (a ComfyUI checkpoint or LoRA file, a custom
+     * node class): another executor may run it. Handed back and kept off this executor.
+     */
+    public static final class NotHere extends CallFailure {
+        public NotHere(String message) {
+            super(message, null);
+        }
+    }
+
+    /**
      * The backend does not have the job's model (404): refresh the model list and hand the job back, counted toward
      * the cap (Ollama answers 404 for a model whose blob is missing while {@code /api/tags} still lists it).
      */

@@ -54,6 +54,8 @@ public class ComfyClient {
     ObjectMapper json;
 
     private HttpClient http;
+    /** What the last health check read; until then, taken as recent. */
+    private volatile ComfyVersion version = ComfyVersion.parse(null);
 
     /** What {@code GET /queue} says: the prompt ids running now and those waiting. */
     public record Queue(List<String> running, List<String> pending) {
@@ -68,8 +70,19 @@ public class ComfyClient {
 
     @PostConstruct
     void init() {
-        http = HttpClient.newBuilder().connectTimeout(config.comfyui().connectTimeout())
+        // HTTP/1.1: the JDK would offer an h2c upgrade, and aiohttp before 3.10.2 drops the body of a request that
+        // carries one (REALITY.md, ComfyUI 9)
+        http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(config.comfyui().connectTimeout())
                 .followRedirects(HttpClient.Redirect.NEVER).build();
+    }
+
+    /** The version the health check found, which decides how runs can be stopped. */
+    public ComfyVersion version() {
+        return version;
+    }
+
+    void version(ComfyVersion found) {
+        version = found;
     }
 
     String baseUrl() {
@@ -77,21 +90,58 @@ public class ComfyClient {
         return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
     }
 
-    /** {@code POST /prompt} with our own prompt id and this executor's client id. */
+    /**
+     * {@code POST /prompt} with our own prompt id and this executor's client id. ComfyUI validates on its event loop,
+     * which may be busy: the answer gets {@code submit-timeout}, and one that does not come in time means a busy
+     * ComfyUI, not a missing one (the run may have been queued: the next attempt looks for it by its id).
+     * <ul>
+     *   <li>a 400 that only this box causes (a checkpoint or LoRA file it lacks, a custom node not installed) is
+     *       {@link CallFailure.NotHere}; any other 400 is {@link CallFailure.Rejected};</li>
+     *   <li>a 200 with {@code node_errors} would run with those outputs skipped: the run is taken out of the queue
+     *       and the workflow rejected with ComfyUI's words;</li>
+     *   <li>a 200 naming another {@code prompt_id} (a ComfyUI before 0.3.45) could never be followed: taken out
+     *       of the queue, and rejected.</li>
+     * </ul>
+     */
     @CircuitBreaker(requestVolumeThreshold = 4, failureRatio = 0.75, delay = 5000, failOn = CallFailure.Unavailable.class)
     public void submit(String promptId, String clientId, JsonNode workflow) {
         ObjectNode body = json.createObjectNode();
         body.set("prompt", workflow);
         body.put("prompt_id", promptId);
         body.put("client_id", clientId);
-        HttpResponse<String> answer = send(post("/prompt", body.toString()), "POST /prompt");
-        if (answer.statusCode() == 400) {
-            throw new CallFailure.Rejected(ComfyErrors.validation(read(answer.body())));
+        Duration timeout = config.comfyui().submitTimeout();
+        HttpRequest request = HttpRequest.newBuilder(URI.create(baseUrl() + "/prompt")).timeout(timeout)
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.toString())).build();
+        HttpResponse<String> answer;
+        try {
+            answer = http.send(request, HttpResponse.BodyHandlers.ofString());
+        } catch (HttpTimeoutException e) {
+            throw new CallFailure.Unavailable("ComfyUI took longer than " + timeout.toSeconds()
+                    + " s to answer POST /prompt (atelier.backends.comfyui.submit-timeout): its event loop is busy", true, e);
+        } catch (IOException e) {
+            throw new CallFailure.Unavailable("ComfyUI at " + baseUrl() + " unreachable (POST /prompt): " + e, false, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CallFailure.Stopped("interrupted while submitting to ComfyUI");
         }
-        if (answer.statusCode() == 503) {
-            throw new CallFailure.Unavailable("ComfyUI answered 503 to POST /prompt", true, null);
+        if (answer.statusCode() == 400) {
+            JsonNode error = read(answer.body());
+            String message = ComfyErrors.validation(error);
+            throw ComfyErrors.onlyThisBox(error) ? new CallFailure.NotHere(message) : new CallFailure.Rejected(message);
         }
         expectOk(answer, "POST /prompt");
+        JsonNode accepted = read(answer.body());
+        String queuedAs = accepted.path("prompt_id").asText(promptId);
+        if (!queuedAs.equals(promptId)) {
+            deletePending(queuedAs);
+            throw new CallFailure.Rejected("ComfyUI queued the run as " + queuedAs + ", not as " + promptId
+                    + ": it ignores the prompt_id Atelier chooses (ComfyUI before 0.3.45), so the run could never be"
+                    + " followed; it was taken out of the queue");
+        }
+        if (accepted.path("node_errors").size() > 0) {
+            deletePending(promptId);
+            throw new CallFailure.Rejected(ComfyErrors.skippedOutputs(accepted));
+        }
     }
 
     /** The run's history entry, or empty while it is queued, running, or unknown. */
@@ -118,8 +168,14 @@ public class ComfyClient {
         expectOk(send(post("/queue", body.toString()), "POST /queue"), "POST /queue");
     }
 
-    /** Interrupts this run if it is the one running, and nothing else: never other people's work (contracts 5). */
+    /**
+     * Interrupts this run if it is the one running, and nothing else: never other people's work (contracts 5). Only
+     * for a ComfyUI whose {@link ComfyVersion#interruptsOneRun()}; an older one would stop anybody's run.
+     */
     public void interrupt(String promptId) {
+        if (!version.interruptsOneRun()) {
+            throw new IllegalStateException("ComfyUI " + version.text() + " would interrupt whatever runs");
+        }
         ObjectNode body = json.createObjectNode();
         body.put("prompt_id", promptId);
         expectOk(send(post("/interrupt", body.toString()), "POST /interrupt"), "POST /interrupt");

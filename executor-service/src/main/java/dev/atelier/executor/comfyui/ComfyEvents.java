@@ -34,6 +34,9 @@ public class ComfyEvents {
 
     /** What a run hears about itself. */
     public interface RunListener {
+        /** The run left the queue and began ({@code execution_start}). */
+        void started();
+
         /** A step of a long node: {@code value} of {@code max}. */
         void progress(String node, double value, double max);
 
@@ -117,6 +120,7 @@ public class ComfyEvents {
         switch (type) {
             case "progress" -> listener.progress(data.path("node").asText(), data.path("value").asDouble(),
                     data.path("max").asDouble());
+            case "execution_start" -> listener.started();
             case "execution_success", "execution_error", "execution_interrupted" -> listener.ended(type, data);
             case "executing" -> {
                 if (data.path("node").isNull()) {
@@ -124,7 +128,7 @@ public class ComfyEvents {
                 }
             }
             default -> {
-                // status, execution_start, execution_cached, executed, progress_state: nothing to do
+                // status, execution_cached, executed, progress_state: nothing to do
             }
         }
     }

@@ -104,12 +104,11 @@ public class ComfyJobRunner implements JobRunner {
                 events.listen(promptId, run);
             } else {
                 run.promptId = promptId != null ? promptId : UUID.randomUUID().toString();
-                JsonNode workflow = withUploadedInputs(json.readTree(job.specJson()).path("workflow"));
                 if (promptId == null && !queue.recordBackendRef(job.id(), job.leaseToken(), run.promptId)) {
                     throw new CallFailure.Stopped("the lease is no longer this attempt's"); // someone else runs it
                 }
                 events.listen(run.promptId, run); // before the submit, so no event is missed
-                client.submit(run.promptId, events.clientId(), workflow);
+                run.submit();
             }
             promptId = run.promptId;
             try {
@@ -122,12 +121,18 @@ public class ComfyJobRunner implements JobRunner {
         return collect(job, control, promptId, finished.orElseThrow());
     }
 
-    /** One run being followed: woken by its socket events, by a stop, or by the polling interval. */
+    /**
+     * One run being followed: woken by its socket events, by a stop, or by the polling interval. Time in ComfyUI's
+     * queue is not run time (REALITY.md, ComfyUI 6): the job's timeout counts from the run's start (its
+     * {@code execution_start}, or {@code /queue} showing it running), and the wait before has a limit of its own.
+     */
     private final class Run implements ComfyEvents.RunListener {
         private final ClaimedJob job;
         private final CallControl control;
         private final Semaphore wake = new Semaphore(0);
         private volatile boolean ended;
+        private volatile boolean startedByEvent;
+        private JsonNode workflow;
         private volatile double progress = -1;
         private Instant progressWritten = Instant.EPOCH;
         private String promptId;
@@ -138,6 +143,20 @@ public class ComfyJobRunner implements JobRunner {
             CompletableFuture<Void> stop = new CompletableFuture<>();
             stop.whenComplete((v, e) -> wake.release());
             control.attach(stop);
+        }
+
+        /** Posts the workflow (its artifact inputs uploaded first, once) under this run's prompt id. */
+        void submit() throws Exception {
+            if (workflow == null) {
+                workflow = withUploadedInputs(json.readTree(job.specJson()).path("workflow"));
+            }
+            client.submit(promptId, events.clientId(), workflow);
+        }
+
+        @Override
+        public void started() {
+            startedByEvent = true;
+            wake.release();
         }
 
         @Override
@@ -153,11 +172,18 @@ public class ComfyJobRunner implements JobRunner {
             wake.release();
         }
 
-        /** Waits for the run to be in the history; throws when the attempt is stopped or times out first. */
-        void await() throws InterruptedException {
+        /**
+         * Waits for the run to be in the history; throws when the attempt is stopped, waited too long in ComfyUI's
+         * queue, or ran past the job's timeout. A run that is in neither the queue nor the history on two looks in a
+         * row was taken out of ComfyUI (its queue cleared, a restart): it is posted again at once.
+         */
+        void await() throws Exception {
             Duration timeout = job.timeout() == null || job.timeout().isZero() ? config.comfyui().timeout() : job.timeout();
-            Instant deadline = clock.instant().plus(timeout);
+            Duration queueLimit = config.comfyui().queueTimeout();
             Duration poll = config.comfyui().pollInterval();
+            Instant queuedSince = clock.instant();
+            Instant startedAt = null;
+            int missing = 0;
             while (true) {
                 // a run that finished before a stop was asked stands (DESIGN.md, cancellation)
                 if (client.history(promptId).isPresent()) {
@@ -168,14 +194,35 @@ public class ComfyJobRunner implements JobRunner {
                     throw stop(promptId, reason);
                 }
                 Instant now = clock.instant();
-                if (!now.isBefore(deadline)) {
-                    stopAtComfy(promptId);
-                    throw new CallFailure.Failed("ComfyUI run " + promptId + " timed out after " + timeout.toSeconds()
-                            + " s; it was interrupted", null);
+                ComfyClient.Queue comfyQueue = client.queue();
+                if (comfyQueue.holds(promptId)) {
+                    missing = 0;
+                } else if (++missing >= 2) {
+                    LOG.warnf("job %s: ComfyUI run %s is in neither its queue nor its history; posting it again", job.id(),
+                            promptId);
+                    submit();
+                    missing = 0;
+                    queuedSince = now;
+                    startedAt = null;
+                    startedByEvent = false;
+                    continue;
+                }
+                if (startedAt == null && (startedByEvent || comfyQueue.running().contains(promptId))) {
+                    startedAt = now;
+                }
+                if (startedAt == null && !now.isBefore(queuedSince.plus(queueLimit))) {
+                    client.deletePending(promptId);
+                    throw new CallFailure.Unavailable("ComfyUI run " + promptId + " waited " + queueLimit.toSeconds()
+                            + " s in ComfyUI's queue without starting (atelier.backends.comfyui.queue-timeout); it was"
+                            + " taken out of the queue", true, null);
+                }
+                if (startedAt != null && !now.isBefore(startedAt.plus(timeout))) {
+                    throw timedOut(job, promptId, timeout);
                 }
                 writeProgress();
                 events.ensureOpen();
-                Duration left = Duration.between(now, deadline);
+                Instant next = startedAt != null ? startedAt.plus(timeout) : queuedSince.plus(queueLimit);
+                Duration left = Duration.between(now, next);
                 // an ended run is in the history shortly after its last event: look again soon
                 Duration wait = ended ? Duration.ofMillis(100) : (left.compareTo(poll) < 0 ? left : poll);
                 wake.tryAcquire(Math.max(1, wait.toMillis()), TimeUnit.MILLISECONDS);
@@ -218,8 +265,10 @@ public class ComfyJobRunner implements JobRunner {
             for (Iterator<Map.Entry<String, JsonNode>> nodes = entry.path("outputs").fields(); nodes.hasNext(); ) {
                 for (Iterator<Map.Entry<String, JsonNode>> kinds = nodes.next().getValue().fields(); kinds.hasNext(); ) {
                     for (JsonNode file : kinds.next().getValue()) {
-                        // images, gifs, videos, ...: any list of files; "animated": [true] and "text" are not files
-                        if (file.isObject() && file.hasNonNull("filename")) {
+                        // images, gifs, videos, ...: any list of files; "animated": [true] and "text" are not files,
+                        // and previews ("temp", REALITY.md, ComfyUI 4) are not outputs
+                        if (file.isObject() && file.hasNonNull("filename")
+                                && "output".equals(file.path("type").asText("output"))) {
                             String name = file.path("filename").asText();
                             ComfyClient.Download download = client.view(name, file.path("subfolder").asText(""),
                                     file.path("type").asText("output"), artifactLimits.maxBytes(), control);
@@ -285,19 +334,41 @@ public class ComfyJobRunner implements JobRunner {
     /** A stop asked through the control: a cancel stops the run at ComfyUI; anything else leaves it for the next attempt. */
     private CallFailure.Stopped stop(String promptId, CallControl.StopReason reason) {
         if (reason == CallControl.StopReason.CANCEL) {
-            stopAtComfy(promptId);
-            return new CallFailure.Stopped("ComfyUI run " + promptId + " stopped");
+            return new CallFailure.Stopped("ComfyUI run " + promptId + " " + stopAtComfy(promptId));
         }
         return new CallFailure.Stopped("ComfyUI run " + promptId + " left running for the next attempt");
     }
 
-    /** Deletes the run if it waits, interrupts it if it runs: both touch this prompt only. */
-    private void stopAtComfy(String promptId) {
+    /**
+     * The run outlasted the job's timeout from its start. Where the run cannot be interrupted alone (ComfyUI before
+     * 0.3.57) it is left to finish, and its result is discarded: the job forgets it, so the next attempt starts anew.
+     */
+    private CallFailure timedOut(ClaimedJob job, String promptId, Duration timeout) {
+        String what = stopAtComfy(promptId);
+        if (!client.version().interruptsOneRun()) {
+            queue.recordBackendRef(job.id(), job.leaseToken(), null);
+        }
+        return new CallFailure.Failed("ComfyUI run " + promptId + " timed out after " + timeout.toSeconds()
+                + " s of running; it was " + what, null);
+    }
+
+    /**
+     * Takes the run out of the queue if it waits, and interrupts it if it runs, touching this prompt only. A ComfyUI
+     * before 0.3.57 would interrupt whatever runs, anybody's: there the run is left to finish.
+     *
+     * @return what was done, for the message
+     */
+    private String stopAtComfy(String promptId) {
         try {
             client.deletePending(promptId);
+            if (!client.version().interruptsOneRun()) {
+                return "left to finish (ComfyUI " + client.version().text() + " cannot interrupt one run only), its result discarded";
+            }
             client.interrupt(promptId);
+            return "interrupted";
         } catch (CallFailure e) {
             LOG.warnf("could not stop ComfyUI run %s: %s", promptId, e.getMessage());
+            return "not stopped (" + e.getMessage() + ")";
         }
     }
 

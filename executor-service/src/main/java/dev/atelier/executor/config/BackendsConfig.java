@@ -86,5 +86,20 @@ public interface BackendsConfig {
          */
         @WithDefault("PT2M")
         Duration downloadTimeout();
+
+        /**
+         * How long {@code POST /prompt} may take to answer: ComfyUI validates on its event loop, which is slow while
+         * busy. A slower answer pauses claiming (busy), it does not mark ComfyUI offline.
+         */
+        @WithDefault("PT60S")
+        Duration submitTimeout();
+
+        /**
+         * How long a run may wait in ComfyUI's queue (behind artists' work, say) before it starts. The job's
+         * {@code timeout} counts from the start. Past this the run is taken out of the queue and the job handed back
+         * without spending an attempt.
+         */
+        @WithDefault("PT30M")
+        Duration queueTimeout();
     }
 }

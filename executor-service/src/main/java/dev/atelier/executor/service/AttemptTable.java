@@ -8,6 +8,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import dev.atelier.executor.backend.BackendState;
 import dev.atelier.executor.backend.CallFailure;
+import static dev.atelier.store.AttemptOutcome.HandBack.Effect.AVOID_EXECUTOR;
+import static dev.atelier.store.AttemptOutcome.HandBack.Effect.COUNT;
+import static dev.atelier.store.AttemptOutcome.HandBack.Effect.NONE;
+
 import dev.atelier.store.AttemptOutcome;
 import dev.atelier.store.ClaimedJob;
 import dev.atelier.store.StorableText;
@@ -33,6 +37,8 @@ import org.jboss.logging.Logger;
  *   <tr><td>unreachable, or 503 after the retries; breaker open</td><td>handed back, backend offline or paused</td></tr>
  *   <tr><td>a 500 saying the model does not fit this box</td><td>handed back; this executor claims none of the
  *       model's jobs for a while (when every live executor refuses it, the model sweep fails the job)</td></tr>
+ *   <tr><td>a 400 only this box causes (a checkpoint, LoRA or custom node it lacks)</td><td>handed back, and kept
+ *       off this executor (when every live one keeps it off, the model sweep fails the job)</td></tr>
  *   <tr><td>404 for the model; this job's files failed to move</td><td>handed back and counted, while the backend
  *       passes a health check; past the cap, the attempt is spent</td></tr>
  *   <tr><td>cut mid-answer</td><td>backend still answers: spent; else handed back, backend offline</td></tr>
@@ -116,16 +122,20 @@ public final class AttemptTable {
             return unavailable(job, unavailable.getMessage(), unavailable.busy());
         } else if (failure instanceof CircuitBreakerOpenException) {
             backend.pause(now, now.plus(settings.busyPause().get(kind)), "circuit breaker open");
-            return handBack(job, kind + " circuit breaker open on " + backends.executorId(), false);
+            return handBack(job, kind + " circuit breaker open on " + backends.executorId(), NONE);
         } else if (failure instanceof CallFailure.Capacity capacity) {
             // it repeats on every try here: leave the model to a bigger box for a while
             backend.refuse(job.model(), now.plus(settings.capacityPause()), capacity.getMessage());
             return handBack(job, kind + " on " + backends.executorId() + " cannot load model '" + job.model() + "': "
-                    + capacity.getMessage(), false);
+                    + capacity.getMessage(), NONE);
         } else if (failure instanceof CallFailure.ModelMissing) {
             backend.forget(job.model());
             checks.refreshModels(); // before anything else is claimed for that model
             return countedHandBack(job, now, "model '" + job.model() + "' is not on the Ollama of " + backends.executorId());
+        } else if (failure instanceof CallFailure.NotHere notHere) {
+            // another box may have what this one lacks
+            return handBack(job, kind + " on " + backends.executorId() + " cannot run it: " + notHere.getMessage(),
+                    AVOID_EXECUTOR);
         } else if (failure instanceof CallFailure.JobFiles files) {
             return countedHandBack(job, now, kind + " could not move this job's files on " + backends.executorId()
                     + ": " + files.getMessage());
@@ -149,7 +159,7 @@ public final class AttemptTable {
     private Finished stopped(ClaimedJob job, CallControl.StopReason stop, String note) {
         return switch (stop) {
             case CANCEL -> new Finished.Cancelled(job.leaseToken());
-            case SHUTDOWN -> handBack(job, "executor shutting down" + (note == null ? "" : "; " + note), false);
+            case SHUTDOWN -> handBack(job, "executor shutting down" + (note == null ? "" : "; " + note), NONE);
             case LEASE_LOST -> new Finished.Abandoned();
         };
     }
@@ -165,7 +175,7 @@ public final class AttemptTable {
             backend.unreachable(now, message);
         }
         return handBack(job, kind + " " + (busy ? "busy" : "offline") + " on " + backends.executorId() + ": " + message,
-                false);
+                NONE);
     }
 
     /**
@@ -180,12 +190,12 @@ public final class AttemptTable {
             return failure(job, reason + " (handed back " + job.handBacksInRow() + " times in a row while " + job.kind()
                     + " passed its health checks, so this attempt is spent)", true);
         }
-        return handBack(job, reason, true);
+        return handBack(job, reason, COUNT);
     }
 
-    private static Finished handBack(ClaimedJob job, String reason, boolean counted) {
+    private static Finished handBack(ClaimedJob job, String reason, AttemptOutcome.HandBack.Effect effect) {
         LOG.infof("job %s handed back: %s", job.id(), reason);
-        return new Finished.Outcome(new AttemptOutcome.HandBack(job.id(), job.leaseToken(), reason, counted));
+        return new Finished.Outcome(new AttemptOutcome.HandBack(job.id(), job.leaseToken(), reason, effect));
     }
 
     private static Finished failure(ClaimedJob job, String error, boolean retryable) {

@@ -108,8 +108,9 @@ public final class ClaimLoop {
         List<UUID> tokens = JobQueue.newLeaseTokens(free);
         List<ClaimedJob> jobs;
         try {
-            jobs = queue.claim(backends.executorId(), free, backends.state("ollama").claimableModels(now), tokens,
-                    settings.lease(), null);
+            // Ollama jobs only for models it has and will load; workflows only if its ComfyUI has their checkpoints
+            jobs = queue.claim(backends.executorId(), free, backends.state("ollama").claimableModels(now),
+                    backends.state("comfyui").snapshot().models(), tokens, settings.lease(), null);
         } catch (StoreException e) {
             tokens.forEach(token -> unconfirmed.put(token, now));
             throw e;

@@ -59,6 +59,7 @@ class ComfyExecutionTests {
     @BeforeEach
     void setUp() {
         fake.resume();
+        fake.resetCounts();
         queue = new JobQueue(dataSource);
         inspect = new Inspect(dataSource);
         await().atMost(WAIT).until(() -> backends.state("comfyui").snapshot().status() == BackendState.Status.ONLINE);
@@ -155,13 +156,153 @@ class ComfyExecutionTests {
     }
 
     @Test
-    void aValidationErrorFailsAtOnceWithEachNodesError() throws Exception {
-        UUID job = submit(workflow("anything", 1, "sd_xl_base_1.0.safetensors"), Duration.ofMinutes(1), 3);
+    void aValidationErrorOfTheWorkflowItselfFailsAtOnceWithEachNodesError() throws Exception {
+        ObjectNode graph = workflow("anything", 1, FakeComfy.CHECKPOINT);
+        ((ObjectNode) graph.path("3").path("inputs")).put("steps", 0);
+        UUID job = submit(graph, Duration.ofMinutes(1), 3);
         await().atMost(WAIT).until(() -> state(job).equals("failed"));
         assertThat(inspect.job(job).error()).isEqualTo("ComfyUI rejected the workflow: Prompt outputs failed validation; "
-                + "node 4 (CheckpointLoaderSimple): Value not in list: ckpt_name: 'sd_xl_base_1.0.safetensors' not in ['"
-                + FakeComfy.CHECKPOINT + "']");
+                + "node 3 (KSampler): Value 0 smaller than min of 1: steps");
         assertThat(inspect.job(job).attemptsUsed()).as("no retry can help").isEqualTo(1);
+    }
+
+    @Test
+    void aWorkflowNamingACheckpointNoExecutorHasIsNotClaimedAndFailsAfterTheGraceNamingIt() throws Exception {
+        UUID job = submit(workflow("anything", 1, "sd_xl_base_1.0.safetensors"), Duration.ofMinutes(1), 3);
+        await().atMost(WAIT).until(() -> state(job).equals("failed"));
+        assertThat(inspect.job(job).error()).isEqualTo("no executor has checkpoint 'sd_xl_base_1.0.safetensors'"
+                + " (available: " + FakeComfy.CHECKPOINT + ")");
+        assertThat(inspect.attempts(job)).as("never claimed").isEmpty();
+        assertThat(fake.totalPosts()).isZero();
+    }
+
+    @Test
+    void aCustomNodeOrLoraOnlyThisBoxLacksHandsTheJobBackAndKeepsItOffThisExecutor() throws Exception {
+        fake.missingNodeClass("IPAdapterApply");
+        try {
+            ObjectNode graph = workflow("with an adapter", 1, FakeComfy.CHECKPOINT);
+            graph.putObject("10").put("class_type", "IPAdapterApply").putObject("inputs");
+            UUID noNode = submit(graph, Duration.ofMinutes(1), 3);
+            ObjectNode lora = workflow("with a lora", 1, FakeComfy.CHECKPOINT);
+            lora.putObject("11").put("class_type", "LoraLoader").putObject("inputs").put("lora_name", "mk-style.safetensors");
+            UUID noLora = submit(lora, Duration.ofMinutes(1), 3);
+
+            // this is the only live executor: once it keeps them off, the model sweep fails them with its words
+            await().atMost(WAIT).until(() -> state(noNode).equals("failed") && state(noLora).equals("failed"));
+            assertThat(inspect.job(noNode).error()).isEqualTo("no live executor can run it: comfyui on executor-comfy-test"
+                    + " cannot run it: ComfyUI rejected the workflow: Cannot execute because node IPAdapterApply does not"
+                    + " exist. (Node ID '#10')");
+            assertThat(inspect.job(noLora).error()).contains("cannot run it: ComfyUI rejected the workflow")
+                    .contains("lora_name: 'mk-style.safetensors' not in []");
+            assertThat(inspect.attempts(noNode)).as("nothing spent").isEmpty();
+            assertThat(inspect.eventStatuses(noLora)).containsExactly("handed_back");
+        } finally {
+            fake.missingNodeClass();
+        }
+    }
+
+    @Test
+    void outputsThatFailValidationInA200FailTheJobWithComfyUisWordsInsteadOfSucceedingWithout() throws Exception {
+        ObjectNode graph = workflow("two outputs, one broken", 1, FakeComfy.CHECKPOINT);
+        graph.set("12", graph.path("9").deepCopy());
+        ((ObjectNode) graph.path("12").path("inputs")).put("filename_prefix", "");
+        UUID job = submit(graph, Duration.ofMinutes(1), 3);
+
+        await().atMost(WAIT).until(() -> state(job).equals("failed"));
+        assertThat(inspect.job(job).error()).isEqualTo("ComfyUI would skip outputs that failed validation, so the run"
+                + " was taken out of its queue: node 12 (SaveImage): Required input is missing: filename_prefix");
+        assertThat(inspect.attempts(job)).hasSize(1);
+        assertThat(fake.deletes()).contains(promptIdOf(job));
+    }
+
+    @Test
+    void previewsAreNotOutputs() throws Exception {
+        ObjectNode graph = workflow("saved and previewed", 1, FakeComfy.CHECKPOINT);
+        graph.putObject("13").put("class_type", "PreviewImage").putObject("inputs").set("images",
+                json.createArrayNode().add("8").add(0));
+        UUID job = submit(graph, Duration.ofMinutes(1), 3);
+
+        await().atMost(WAIT).until(() -> state(job).equals("success"));
+        assertThat(result(job).path("artifacts")).hasSize(1);
+        assertThat(result(job).path("artifacts").get(0).path("name").asText()).doesNotContain("temp");
+    }
+
+    @Test
+    void timeInComfyUisQueueIsNotRunTimeAndARunTooLongInTheQueueIsTakenOutAndHandedBack() throws Exception {
+        fake.pause(); // an artist's long render holds the one worker
+        try {
+            // waits 2 s in the queue with a 1 s timeout: the timeout counts from the start
+            UUID patient = submit(workflow("after the queue", 1, FakeComfy.CHECKPOINT), Duration.ofSeconds(1), 1);
+            await().atMost(WAIT).until(() -> fake.totalPosts() == 1);
+            Thread.sleep(2_000);
+            fake.resume();
+            await().atMost(WAIT).until(() -> state(patient).equals("success"));
+            assertThat(inspect.attempts(patient)).hasSize(1);
+
+            // past the queue timeout (3 s here) the run is taken out of ComfyUI and the job handed back, unspent
+            fake.pause();
+            UUID queued = submit(workflow("stuck behind artists", 1, FakeComfy.CHECKPOINT), Duration.ofMinutes(1), 1);
+            await().atMost(WAIT).until(() -> inspect.eventStatuses(queued).contains("handed_back"));
+            String firstRun = promptIdOf(queued);
+            assertThat(fake.deletes()).contains(firstRun);
+            assertThat(inspect.attempts(queued)).isEmpty();
+            assertThat(inspect.job(queued).waitingReason()).contains("waited 3 s in ComfyUI's queue without starting");
+            fake.resume();
+            await().atMost(WAIT).until(() -> state(queued).equals("success"));
+            assertThat(inspect.attempts(queued)).hasSize(1);
+        } finally {
+            fake.resume();
+        }
+    }
+
+    @Test
+    void aRunThatVanishedFromComfyUisQueueIsPostedAgain() throws Exception {
+        fake.pause();
+        try {
+            UUID job = submit(workflow("cleared by an artist", 1, FakeComfy.CHECKPOINT), Duration.ofMinutes(1), 1);
+            await().atMost(WAIT).until(() -> fake.totalPosts() == 1);
+            String run = promptIdOf(job);
+            fake.clearQueue(); // the UI's queue panel: the run will never reach /history
+            fake.resume();
+
+            await().atMost(WAIT).until(() -> state(job).equals("success"));
+            assertThat(fake.posts(run)).as("posted again under the same id").isEqualTo(2);
+            assertThat(inspect.attempts(job)).hasSize(1);
+        } finally {
+            fake.resume();
+        }
+    }
+
+    @Test
+    void aComfyUiBeforeTheClientPromptIdIsUnusableAndSaysWhy() {
+        fake.version("0.3.40");
+        try {
+            await().atMost(WAIT).until(() -> backends.state("comfyui").snapshot().status() == BackendState.Status.OFFLINE);
+            assertThat(backends.state("comfyui").snapshot().detail())
+                    .contains("ComfyUI 0.3.40 is too old: before 0.3.45 it ignores the prompt_id Atelier chooses");
+        } finally {
+            fake.version("0.3.64");
+        }
+        await().atMost(WAIT).until(() -> backends.state("comfyui").snapshot().status() == BackendState.Status.ONLINE);
+    }
+
+    @Test
+    void aComfyUiBeforeTargetedInterruptsIsNeverInterruptedItsQueuedRunsAreOnlyTakenOut() throws Exception {
+        fake.version("0.3.50");
+        try {
+            await().atMost(WAIT).until(() -> backends.state("comfyui").snapshot().detail().contains("never interrupted"));
+            // a run that outlasts its timeout is left to finish, its result discarded, and the next attempt starts anew
+            UUID job = submit(workflow("slow:2500 too long", 1, FakeComfy.CHECKPOINT), Duration.ofSeconds(1), 2);
+            await().atMost(WAIT).until(() -> inspect.attempts(job).size() >= 1
+                    && "failed".equals(inspect.attempts(job).get(0).status()));
+            assertThat(inspect.attempts(job).get(0).error()).contains("timed out after 1 s of running; it was left to"
+                    + " finish (ComfyUI 0.3.50 cannot interrupt one run only), its result discarded");
+            await().atMost(WAIT).until(() -> state(job).equals("failed"));
+            assertThat(fake.interrupts()).as("an old /interrupt would stop anybody's run").isEmpty();
+            assertThat(fake.totalPosts()).as("the second attempt posted a run of its own").isEqualTo(2);
+        } finally {
+            fake.version("0.3.64");
+        }
     }
 
     @Test
@@ -206,7 +347,7 @@ class ComfyExecutionTests {
         UUID job = submit(workflow("hang", 1, FakeComfy.CHECKPOINT), Duration.ofSeconds(2), 1);
         await().atMost(WAIT).until(() -> state(job).equals("failed"));
         String promptId = promptIdOf(job);
-        assertThat(inspect.job(job).error()).isEqualTo("ComfyUI run " + promptId + " timed out after 2 s; it was interrupted");
+        assertThat(inspect.job(job).error()).isEqualTo("ComfyUI run " + promptId + " timed out after 2 s of running; it was interrupted");
         assertThat(fake.interrupts()).anySatisfy(body ->
                 assertThat(json.readTree(body).path("prompt_id").asText()).isEqualTo(promptId));
     }

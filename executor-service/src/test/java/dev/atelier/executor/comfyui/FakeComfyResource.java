@@ -32,6 +32,8 @@ public class FakeComfyResource implements QuarkusTestResourceLifecycleManager {
         config.put("atelier.backends.comfyui.poll-interval", "PT0.3S");
         config.put("atelier.backends.comfyui.busy-pause", "PT1S");
         config.put("atelier.backends.comfyui.download-timeout", "PT1S");
+        config.put("atelier.backends.comfyui.queue-timeout", "PT3S");
+        config.put("atelier.executor.model-grace", "PT3S");
         config.put("atelier.artifacts.max-bytes", Long.toString(2L << 20));
         config.put("atelier.backends.ollama.slots", "0");
         config.put("atelier.backends.health-interval", "1s");

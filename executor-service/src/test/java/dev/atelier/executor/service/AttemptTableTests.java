@@ -88,7 +88,7 @@ class AttemptTableTests {
                 case SHUTDOWN -> assertThat(outcome(finished)).isInstanceOfSatisfying(AttemptOutcome.HandBack.class,
                         back -> {
                             assertThat(back.reason()).isEqualTo("executor shutting down");
-                            assertThat(back.counted()).isFalse();
+                            assertThat(back.effect()).isEqualTo(AttemptOutcome.HandBack.Effect.NONE);
                         });
             }
         }
@@ -98,7 +98,7 @@ class AttemptTableTests {
     void unreachableOrBusyHandsBackUncountedAndMarksTheBackend() {
         AttemptOutcome refused = outcome(failed(job(0), new CallFailure.Unavailable("refused", false, null)));
         assertThat(refused).isEqualTo(new AttemptOutcome.HandBack(((AttemptOutcome.HandBack) refused).jobId(),
-                refused.leaseToken(), "ollama offline on executor-a: refused", false));
+                refused.leaseToken(), "ollama offline on executor-a: refused"));
         assertThat(backend().status()).isEqualTo(BackendState.Status.OFFLINE);
 
         online();
@@ -119,7 +119,7 @@ class AttemptTableTests {
         AttemptOutcome back = outcome(failed(job(0), new CallFailure.Capacity(noRoom)));
 
         assertThat(back).isInstanceOfSatisfying(AttemptOutcome.HandBack.class, h -> {
-            assertThat(h.counted()).isFalse();
+            assertThat(h.effect()).isEqualTo(AttemptOutcome.HandBack.Effect.NONE);
             assertThat(h.reason()).isEqualTo("ollama on executor-a cannot load model 'llama3.2': " + noRoom);
         });
         BackendState state = backends.state("ollama");
@@ -138,7 +138,7 @@ class AttemptTableTests {
         AttemptOutcome back = outcome(failed(job(0), new CallFailure.ModelMissing("HTTP 404")));
 
         assertThat(back).isInstanceOfSatisfying(AttemptOutcome.HandBack.class, h -> {
-            assertThat(h.counted()).isTrue();
+            assertThat(h.effect()).isEqualTo(AttemptOutcome.HandBack.Effect.COUNT);
             assertThat(h.reason()).isEqualTo("model 'llama3.2' is not on the Ollama of executor-a");
         });
         assertThat(backend().models()).doesNotContain("llama3.2");
@@ -164,7 +164,7 @@ class AttemptTableTests {
         AttemptOutcome back = outcome(failed(job(5), new CallFailure.ModelMissing("HTTP 404")));
 
         assertThat(back).isInstanceOfSatisfying(AttemptOutcome.HandBack.class, h -> {
-            assertThat(h.counted()).isFalse();
+            assertThat(h.effect()).isEqualTo(AttemptOutcome.HandBack.Effect.NONE);
             assertThat(h.reason()).startsWith("ollama offline on executor-a");
         });
     }

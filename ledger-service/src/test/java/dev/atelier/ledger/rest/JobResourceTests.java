@@ -8,8 +8,10 @@ import static org.hamcrest.Matchers.nullValue;
 import static org.hamcrest.Matchers.startsWith;
 
 import dev.atelier.ledger.LedgerData;
+import dev.atelier.store.AttemptOutcome;
 import dev.atelier.store.BatchMode;
 import dev.atelier.store.ClaimedJob;
+import dev.atelier.store.JobQueue;
 import dev.atelier.store.NewBatch;
 import dev.atelier.store.testing.Batches;
 import dev.atelier.store.testing.PostgresTestResource;
@@ -21,6 +23,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -100,6 +103,28 @@ class JobResourceTests {
 
         data.handBack(data.claim("executor-c", 1).get(0), "ollama busy (503)");
         assertThat(reason(first)).isEqualTo("ready: a free ollama slot will claim it at its next poll (earlier: ollama busy (503))");
+    }
+
+    @Test
+    void aWorkflowSaysWhichCheckpointNoLiveExecutorHasAndWhenEveryOneKeepsItOff() {
+        NewBatch batch = data.store(Batches.batch(BatchMode.PARALLEL).job("comfyui.workflow", null,
+                "{\"workflow\": {\"4\": {\"class_type\": \"CheckpointLoaderSimple\","
+                        + " \"inputs\": {\"ckpt_name\": \"sd_xl_base_1.0.safetensors\"}}}}", Duration.ofMinutes(5)));
+        UUID workflow = jobId(batch, 0);
+        data.comfyExecutor("executor-sd15", List.of("v1-5-pruned-emaonly-fp16.safetensors"));
+        assertThat(reason(workflow)).isEqualTo("no live executor has checkpoint 'sd_xl_base_1.0.safetensors'");
+
+        data.comfyExecutor("executor-sdxl", List.of("sd_xl_base_1.0.safetensors"));
+        assertThat(reason(workflow)).isEqualTo("ready: a free comfyui slot will claim it at its next poll");
+
+        ClaimedJob claimed = data.queue().claim("executor-sdxl", Map.of("comfyui", 1), List.of(),
+                List.of("sd_xl_base_1.0.safetensors"), JobQueue.newLeaseTokens(Map.of("comfyui", 1)),
+                Duration.ofSeconds(30), null).get(0);
+        data.queue().finish(List.of(new AttemptOutcome.HandBack(claimed.id(), claimed.leaseToken(),
+                "comfyui on executor-sdxl cannot run it: node IPAdapterApply does not exist",
+                AttemptOutcome.HandBack.Effect.AVOID_EXECUTOR)), null);
+        assertThat(reason(workflow)).as("the other one lacks the checkpoint")
+                .isEqualTo("no live executor has checkpoint 'sd_xl_base_1.0.safetensors'");
     }
 
     @Test
