@@ -184,48 +184,88 @@ public class JobQueue {
      *     batch. From the head it derives the window of (priority, position) the mode lets run now: the head's
      *     group (priority), the head job (sequential), or everything from the head on (parallel), used as bounds on
      *     the fetch index;
-     *  3. candidate walks the batches in claim order (batch priority, then the one served longest ago) and takes, per
-     *     wanted kind, each batch's claimable jobs in that window (job priority, then position), numbered by turn so
-     *     equal batches take turns. It stops after slots + 8 batches have offered work: the claim's top rows can only
-     *     come from the first batches that offer any, and the spare eight cover rows other claimers hold;
-     *  4. locked takes, per kind, as many as the executor has free slots, ordered by batch priority, turn, and
-     *     the batch served longest ago, skipping rows other claimers hold (SKIP LOCKED: claimers never wait);
+     *  3. candidate walks the batches in claim order (batch priority, then the one served longest ago) and looks, per
+     *     wanted kind, at each batch's claimable jobs in that window: the first slots + 8 (job priority, then
+     *     position), and the first slots of each model loaded here. Each gets an affinity rank: 0 when its model is
+     *     loaded here, or it has waited past max-affinity-wait (the aging that keeps affinity from starving
+     *     anyone), or it has no model; 1 when no executor holds its model; 2 when another executor holds it (it is
+     *     left to that one, so executors spread the models instead of swapping). Each batch offers its best slots by
+     *     rank, then job priority and position, numbered by turn so equal batches take turns. It stops after
+     *     slots + 8 batches have offered work: the claim's top rows can only come from the first batches that offer
+     *     any, and the spare eight cover rows other claimers hold;
+     *  4. locked takes, per kind, as many as the executor has free slots, ordered by batch priority (a more urgent
+     *     batch still goes first), affinity rank, turn, and the batch served longest ago, skipping rows other
+     *     claimers hold (SKIP LOCKED: claimers never wait);
      *  5. the jobs become running, each under one of the lease tokens the claimer chose, each gets an attempt
      *     row, and the batches served are stamped for fair share (skipping a batch row another claimer is stamping).
      * A sequential batch offers only its head job, so SKIP LOCKED on that row is its gate; the partial unique
      * index job_one_running_per_sequential_batch backs it up. A priority group's gate needs no lock: a job that
      * is terminal stays terminal (except a retry by hand, which re-closes the gate only for jobs not started).
+     * Affinity only orders what the gates let run; it never makes a job claimable.
      */
     private static final String CLAIM = """
             with clock as materialized (select coalesce(?::timestamptz, now()) as now),
             wanted as materialized (select * from unnest(?::text[], ?::int[]) as w(kind, slots)),
             -- the batches with open work and the window their mode lets run now (V4__claimable_jobs.sql)
             gate as (select * from batch_gates()),
+            -- models loaded on this executor's Ollama, as keys (ollama_model_key)
+            loaded_here as materialized (select unnest(?::text[]) as model_key),
+            -- models other executors hold now: running their jobs, or loaded on their Ollama at the last report
+            held_elsewhere as materialized (
+                select ollama_model_key(j.model) as model_key from job j
+                where j.state = 'running' and j.kind = 'ollama' and j.executor_id <> ?
+                union
+                select ollama_model_key(m.name) from executor e
+                     join executor_backend b on b.executor_id = e.id and b.kind = 'ollama'
+                     cross join unnest(b.loaded_names) as m(name), clock
+                where e.id <> ? and e.last_seen_at >= clock.now - make_interval(secs => ?)),
             candidate as (
                 select t.id, w.kind, served.batch_id, served.batch_priority, served.last_claimed_at, served.created_at,
-                       t.turn
+                       t.turn, served.ranks[t.turn] as affinity
                 from wanted w
                      cross join lateral (
-                         -- batches in claim order, each with its claimable jobs of this kind; the nested loop
+                         -- batches in claim order, each with its best claimable jobs of this kind; the nested loop
                          -- keeps that order, so the limit stops probing once enough batches have offered work
                          select g.id as batch_id, g.priority as batch_priority, g.last_claimed_at, g.created_at,
-                                offered.ids
+                                offered.ids, offered.ranks
                          from (select * from gate
                                order by priority, last_claimed_at nulls first, created_at, id) g
                               cross join lateral (
-                                  select array_agg(x.id order by x.priority, x.position) as ids
-                                  from (select j.id, j.priority, j.position from job j, clock
-                                        where j.batch_id = g.id
-                                          and j.priority between g.first_priority and g.last_priority
-                                          and j.position between g.first_position and g.last_position
-                                          and j.state in ('pending', 'retry')
-                                          and j.run_after <= clock.now
-                                          and j.kind = w.kind
-                                          and (j.model is null or ollama_model_key(j.model) = any (?::text[]))
-                                          and not (j.avoid_executors @> array[?::text])
-                                          and (j.checkpoints = '{}' or j.checkpoints <@ ?::text[])
-                                        order by j.priority, j.position
-                                        limit w.slots) x) offered
+                                  select array_agg(best.id order by best.affinity, best.priority, best.position) as ids,
+                                         array_agg(best.affinity order by best.affinity, best.priority, best.position)
+                                             as ranks
+                                  from (select x.id, x.priority, x.position,
+                                               case when x.model is null then 0
+                                                    when ollama_model_key(x.model) in (select model_key from loaded_here) then 0
+                                                    when greatest(x.created_at, x.run_after)
+                                                         <= clock.now - make_interval(secs => ?) then 0
+                                                    when ollama_model_key(x.model) in (select model_key from held_elsewhere)
+                                                        then 2
+                                                    else 1 end as affinity
+                                        from clock, (
+                                            -- the window's head, and the head of each model loaded here
+                                            select distinct j.id, j.priority, j.position, j.model, j.created_at, j.run_after
+                                            from (select null::text as model_key, w.slots + 8 as wanted
+                                                  union all
+                                                  select model_key, w.slots from loaded_here where w.kind = 'ollama') src
+                                                 cross join lateral (
+                                                     select j.id, j.priority, j.position, j.model, j.created_at,
+                                                            j.run_after
+                                                     from job j, clock
+                                                     where j.batch_id = g.id
+                                                       and j.priority between g.first_priority and g.last_priority
+                                                       and j.position between g.first_position and g.last_position
+                                                       and j.state in ('pending', 'retry')
+                                                       and j.run_after <= clock.now
+                                                       and j.kind = w.kind
+                                                       and (j.model is null or ollama_model_key(j.model) = any (?::text[]))
+                                                       and (src.model_key is null or ollama_model_key(j.model) = src.model_key)
+                                                       and not (j.avoid_executors @> array[?::text])
+                                                       and (j.checkpoints = '{}' or j.checkpoints <@ ?::text[])
+                                                     order by j.priority, j.position
+                                                     limit src.wanted) j) x
+                                        order by affinity, x.priority, x.position
+                                        limit w.slots) best) offered
                          where offered.ids is not null
                          order by g.priority, g.last_claimed_at nulls first, g.created_at, g.id
                          limit w.slots + 8) served
@@ -240,7 +280,8 @@ public class JobQueue {
                               cross join clock
                          where c.kind = wanted.kind
                            and j.state in ('pending', 'retry') and j.run_after <= clock.now
-                         order by c.batch_priority, c.turn, c.last_claimed_at nulls first, c.created_at, c.batch_id
+                         order by c.batch_priority, c.affinity, c.turn, c.last_claimed_at nulls first, c.created_at,
+                                  c.batch_id
                          limit wanted.slots
                          for update of j skip locked) l
             ),
@@ -270,6 +311,24 @@ public class JobQueue {
             """;
 
     /**
+     * What an executor can run now, for a claim.
+     *
+     * @param models          the Ollama models its backend has and will load (jobs without a model need none)
+     * @param checkpoints     the checkpoint files its ComfyUI has: a workflow that loads others is not claimed
+     * @param loaded          the models loaded on its Ollama now, which it prefers (model affinity)
+     * @param maxAffinityWait a job of another model that has waited this long is claimed as if its model were
+     *                        loaded; zero turns affinity off
+     */
+    public record Offer(Collection<String> models, Collection<String> checkpoints, Collection<String> loaded,
+                        Duration maxAffinityWait) {
+
+        /** Ollama models only, no affinity. */
+        public static Offer models(Collection<String> models) {
+            return new Offer(models, List.of(), List.of(), Duration.ZERO);
+        }
+    }
+
+    /**
      * Claims jobs for an executor in one round trip.
      *
      * @param freeSlots how many jobs of each backend kind the executor can start now
@@ -277,7 +336,11 @@ public class JobQueue {
      */
     public List<ClaimedJob> claim(String executorId, Map<String, Integer> freeSlots, Collection<String> models,
                                   Duration lease, Instant now) {
-        return claim(executorId, freeSlots, models, newLeaseTokens(freeSlots), lease, now);
+        return claim(executorId, freeSlots, Offer.models(models), newLeaseTokens(freeSlots), lease, now);
+    }
+
+    private static String[] modelKeys(Collection<String> names) {
+        return names.stream().map(m -> ModelNames.key(StorableText.clean(m))).distinct().toArray(String[]::new);
     }
 
     /** Fresh lease tokens, one for each free slot: as many as a claim for these slots can use. */
@@ -297,15 +360,12 @@ public class JobQueue {
      */
     public List<ClaimedJob> claim(String executorId, Map<String, Integer> freeSlots, Collection<String> models,
                                   List<UUID> leaseTokens, Duration lease, Instant now) {
-        return claim(executorId, freeSlots, models, List.of(), leaseTokens, lease, now);
+        return claim(executorId, freeSlots, Offer.models(models), leaseTokens, lease, now);
     }
 
-    /**
-     * Claims with lease tokens the caller chose, for an executor whose ComfyUI has these checkpoint files: a workflow
-     * that loads others is left to an executor that has them.
-     */
-    public List<ClaimedJob> claim(String executorId, Map<String, Integer> freeSlots, Collection<String> models,
-                                  Collection<String> checkpoints, List<UUID> leaseTokens, Duration lease, Instant now) {
+    /** Claims with lease tokens the caller chose, for what the executor offers (see {@link Offer}). */
+    public List<ClaimedJob> claim(String executorId, Map<String, Integer> freeSlots, Offer offer,
+                                  List<UUID> leaseTokens, Duration lease, Instant now) {
         Map<String, Integer> wanted = new LinkedHashMap<>();
         freeSlots.forEach((kind, slots) -> {
             if (slots != null && slots > 0) {
@@ -326,11 +386,17 @@ public class JobQueue {
                 setNow(ps, ++i, now);
                 ps.setArray(++i, c.createArrayOf("text", kinds));
                 ps.setArray(++i, c.createArrayOf("int4", wanted.values().toArray(Integer[]::new)));
-                // compared as Ollama compares names; one PostgreSQL cannot store matches nothing and fails nothing
-                ps.setArray(++i, c.createArrayOf("text", models.stream().map(m -> ModelNames.key(StorableText.clean(m)))
-                        .toArray(String[]::new)));
+                ps.setArray(++i, c.createArrayOf("text", modelKeys(offer.loaded())));
                 ps.setString(++i, executorId);
-                ps.setArray(++i, c.createArrayOf("text", checkpoints.stream().map(StorableText::clean).toArray(String[]::new)));
+                ps.setString(++i, executorId);
+                ps.setDouble(++i, lease.multipliedBy(2).toMillis() / 1000.0); // executors reporting within are live
+                // zero: every job counts as having waited long enough, which is affinity off
+                ps.setDouble(++i, offer.maxAffinityWait().isZero() ? -1e9 : offer.maxAffinityWait().toMillis() / 1000.0);
+                // compared as Ollama compares names; one PostgreSQL cannot store matches nothing and fails nothing
+                ps.setArray(++i, c.createArrayOf("text", modelKeys(offer.models())));
+                ps.setString(++i, executorId);
+                ps.setArray(++i, c.createArrayOf("text", offer.checkpoints().stream().map(StorableText::clean)
+                        .toArray(String[]::new)));
                 ps.setArray(++i, c.createArrayOf("uuid", leaseTokens.toArray(UUID[]::new)));
                 ps.setDouble(++i, lease.toMillis() / 1000.0);
                 ps.setString(++i, executorId);

@@ -50,6 +50,13 @@ public class JobViews {
     public record JobDetail(JobRow job, String specJson, String resultJson, List<AttemptRow> attempts) {
     }
 
+    /**
+     * What waiting reasons are judged by: an executor is live when it reported within {@code liveWindow}; model
+     * affinity makes a job of another model wait at most {@code maxAffinityWait} (zero: affinity off).
+     */
+    public record WaitingRules(Duration liveWindow, Duration maxAffinityWait) {
+    }
+
     /** What a job list may be narrowed to; null or empty means any. */
     public record JobFilter(UUID batchId, Set<JobState> states) {
     }
@@ -101,9 +108,9 @@ public class JobViews {
     /**
      * One job with its attempts, spec, result and waiting reason.
      *
-     * @param liveWindow an executor is live when it reported within this window
+     * @param rules what waiting reasons are judged by
      */
-    public Optional<JobDetail> find(UUID jobId, Duration liveWindow) {
+    public Optional<JobDetail> find(UUID jobId, WaitingRules rules) {
         Optional<JobDetail> found = Transactions.inTransaction(dataSource, "read job", c -> {
             readOnlySnapshot(c);
             JobDetail detail;
@@ -127,7 +134,7 @@ public class JobViews {
             }
             return Optional.of(detail);
         });
-        return found.map(d -> new JobDetail(explained(List.of(d.job()), liveWindow).get(0), d.specJson(),
+        return found.map(d -> new JobDetail(explained(List.of(d.job()), rules).get(0), d.specJson(),
                 d.resultJson(), List.copyOf(d.attempts())));
     }
 
@@ -137,7 +144,7 @@ public class JobViews {
      * @param after the id of the last job of the previous page, or null for the first page
      * @return the page, or empty when the filter names a batch that does not exist
      */
-    public Optional<List<JobRow>> list(JobFilter filter, UUID after, int limit, Duration liveWindow) {
+    public Optional<List<JobRow>> list(JobFilter filter, UUID after, int limit, WaitingRules rules) {
         Optional<List<JobRow>> rows = Transactions.inTransaction(dataSource, "list jobs", c -> {
             readOnlySnapshot(c);
             if (filter.batchId() != null && !BatchViews.exists(c, filter.batchId())) {
@@ -177,7 +184,7 @@ public class JobViews {
             }
             return Optional.of(page);
         });
-        return rows.map(page -> explained(page, liveWindow));
+        return rows.map(page -> explained(page, rules));
     }
 
     /**
@@ -197,7 +204,7 @@ public class JobViews {
     }
 
     /** The jobs with a waiting reason for each that waits, from one read of the gates and the live executors. */
-    private List<JobRow> explained(List<JobRow> rows, Duration liveWindow) {
+    private List<JobRow> explained(List<JobRow> rows, WaitingRules rules) {
         List<UUID> waitingBatches = rows.stream()
                 .filter(r -> r.state() == JobState.PENDING || r.state() == JobState.RETRY)
                 .map(JobRow::batchId).distinct().toList();
@@ -205,10 +212,11 @@ public class JobViews {
             return rows.stream().map(r -> r.withWaitingReason(null)).toList();
         }
         Map<UUID, BatchGate> gates = gates(waitingBatches);
-        List<LiveExecutor> live = registry.live(liveWindow, null);
+        List<LiveExecutor> live = registry.live(rules.liveWindow(), null);
         Instant now = Instant.now();
         return rows.stream()
-                .map(r -> r.withWaitingReason(WaitingReasons.explain(r, gates.get(r.batchId()), live, now)))
+                .map(r -> r.withWaitingReason(WaitingReasons.explain(r, gates.get(r.batchId()), live,
+                        rules.maxAffinityWait(), now)))
                 .toList();
     }
 

@@ -2,6 +2,7 @@ package dev.atelier.store;
 
 import dev.atelier.store.ExecutorRegistry.Backend;
 import dev.atelier.store.ExecutorRegistry.LiveExecutor;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.TreeSet;
@@ -20,7 +21,8 @@ final class WaitingReasons {
     }
 
     /** The reason, or null for a job that is not waiting. */
-    static String explain(JobViews.JobRow job, BatchGate gate, List<LiveExecutor> live, Instant now) {
+    static String explain(JobViews.JobRow job, BatchGate gate, List<LiveExecutor> live, Duration maxAffinityWait,
+                          Instant now) {
         if (job.state() != JobState.PENDING && job.state() != JobState.RETRY) {
             return null;
         }
@@ -73,11 +75,39 @@ final class WaitingReasons {
         }
         int slots = able.stream().mapToInt(e -> e.slots(kind)).sum();
         int busy = able.stream().mapToInt(e -> Math.min(e.busy(kind), e.slots(kind))).sum();
+        String affinity = affinityWait(job, able, maxAffinityWait, now);
         if (busy >= slots) {
-            return "waiting for a free " + kind + " slot: all " + slots + " are busy";
+            return affinity != null ? affinity : "waiting for a free " + kind + " slot: all " + slots + " are busy";
         }
         String ready = "ready: a free " + kind + " slot will claim it at its next poll";
         return job.waitingReason() == null ? ready : ready + " (earlier: " + job.waitingReason() + ")";
+    }
+
+    /**
+     * Model affinity (DESIGN.md, ordering): while every executor that could run it holds another model, an Ollama
+     * job waits for one that has its model loaded, or for one to run out of work for its own, at most the bound.
+     */
+    private static String affinityWait(JobViews.JobRow job, List<LiveExecutor> able, Duration maxAffinityWait,
+                                       Instant now) {
+        if (job.model() == null || !"ollama".equals(job.kind()) || maxAffinityWait.isZero()) {
+            return null;
+        }
+        boolean holdsOthers = able.stream().allMatch(e -> {
+            List<ExecutorRegistry.LoadedModel> loaded = e.backend("ollama").orElseThrow().loaded();
+            return !loaded.isEmpty() && loaded.stream().noneMatch(m -> ModelNames.same(m.name(), job.model()));
+        });
+        Instant since = job.runAfter() != null && job.runAfter().isAfter(job.createdAt()) ? job.runAfter() : job.createdAt();
+        Duration waited = since == null ? Duration.ZERO : Duration.between(since, now);
+        if (!holdsOthers || waited.compareTo(maxAffinityWait) >= 0) {
+            return null;
+        }
+        return "waiting for an executor with " + job.model() + " loaded, or for one to run out of work for its own"
+                + " (waited " + minutes(waited) + " of " + minutes(maxAffinityWait) + ")";
+    }
+
+    private static String minutes(Duration d) {
+        long seconds = Math.max(0, d.toSeconds());
+        return seconds / 60 + ":" + String.format("%02d", seconds % 60);
     }
 
     private static String gated(JobViews.JobRow job, BatchGate gate) {

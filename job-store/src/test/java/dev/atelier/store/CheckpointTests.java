@@ -37,7 +37,8 @@ class CheckpointTests extends QueueTestBase {
     }
 
     private List<ClaimedJob> claimWith(List<String> checkpoints, int slots) {
-        return queue.claim(EXECUTOR, Map.of("comfyui", slots), List.of(), checkpoints,
+        return queue.claim(EXECUTOR, Map.of("comfyui", slots),
+                new JobQueue.Offer(List.of(), checkpoints, List.of(), Duration.ZERO),
                 JobQueue.newLeaseTokens(Map.of("comfyui", slots)), LEASE, null);
     }
 

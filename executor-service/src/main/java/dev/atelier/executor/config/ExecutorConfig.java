@@ -60,4 +60,12 @@ public interface ExecutorConfig {
      */
     @WithDefault("PT10M")
     Duration capacityPause();
+
+    /**
+     * Model affinity's bound (DESIGN.md, ordering): the executor prefers jobs for the models its Ollama has loaded, and
+     * leaves jobs of a model another executor holds to that one, but a job that has waited this long goes by the
+     * plain order, even if that means loading its model. {@code PT0S} turns affinity off.
+     */
+    @WithDefault("PT2M")
+    Duration maxAffinityWait();
 }

@@ -1,6 +1,5 @@
 package dev.atelier.executor.service;
 
-import dev.atelier.executor.config.ExecutorConfig;
 import dev.atelier.store.ClaimedJob;
 import dev.atelier.store.JobQueue;
 import dev.atelier.store.QueueSignals;
@@ -10,7 +9,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
@@ -31,11 +32,11 @@ public final class ClaimLoop {
     private static final Logger LOG = Logger.getLogger(ClaimLoop.class);
     static final String UNCONFIRMED = "handed back: the database connection broke before the claim was confirmed";
 
-    /** @param poll how long the loop waits for a wake-up before it looks anyway (±25 % jitter) */
-    public record Settings(Duration lease, Duration poll) {
-        public static Settings from(ExecutorConfig config) {
-            return new Settings(config.lease(), config.poll());
-        }
+    /**
+     * @param poll            how long the loop waits for a wake-up before it looks anyway (±25 % jitter)
+     * @param maxAffinityWait model affinity's bound; zero turns affinity off
+     */
+    public record Settings(Duration lease, Duration poll, Duration maxAffinityWait) {
     }
 
     private final JobQueue queue;
@@ -108,15 +109,27 @@ public final class ClaimLoop {
         List<UUID> tokens = JobQueue.newLeaseTokens(free);
         List<ClaimedJob> jobs;
         try {
-            // Ollama jobs only for models it has and will load; workflows only if its ComfyUI has their checkpoints
-            jobs = queue.claim(backends.executorId(), free, backends.state("ollama").claimableModels(now),
-                    backends.state("comfyui").snapshot().models(), tokens, settings.lease(), null);
+            // Ollama jobs only for models it has and will load, those loaded first; workflows only if its ComfyUI has
+            // their checkpoints
+            jobs = queue.claim(backends.executorId(), free, new JobQueue.Offer(
+                    backends.state("ollama").claimableModels(now), backends.state("comfyui").snapshot().models(),
+                    loadedHere(), settings.maxAffinityWait()), tokens, settings.lease(), null);
         } catch (StoreException e) {
             tokens.forEach(token -> unconfirmed.put(token, now));
             throw e;
         }
         jobs.forEach(job -> running.start(job, now));
         return jobs.size();
+    }
+
+    /**
+     * The models its Ollama holds now, as far as this executor knows: loaded at the last health check
+     * ({@code /api/ps}), and those of the jobs it runs or ran last, which the next check will show.
+     */
+    private Set<String> loadedHere() {
+        Set<String> loaded = new HashSet<>(running.recentModels());
+        backends.state("ollama").snapshot().loaded().forEach(m -> loaded.add(m.name()));
+        return loaded;
     }
 
     /**

@@ -1,7 +1,6 @@
 package dev.atelier.executor.service;
 
 import dev.atelier.executor.backend.BackendState;
-import dev.atelier.executor.config.ExecutorConfig;
 import dev.atelier.store.ExecutorRegistry;
 import dev.atelier.store.JobQueue;
 import dev.atelier.store.StoreException;
@@ -38,9 +37,6 @@ public final class LeaseKeeper {
     private static final Logger LOG = Logger.getLogger(LeaseKeeper.class);
 
     public record Settings(Duration lease) {
-        public static Settings from(ExecutorConfig config) {
-            return new Settings(config.lease());
-        }
     }
 
     private final JobQueue renewals;

@@ -32,10 +32,10 @@ public final class Lifecycle {
 
     /** The settings every loop takes its slice of (ExecutorConfig's). */
     public record Settings(Duration lease, Duration heartbeat, Duration poll, Duration maintenanceInterval,
-                           Duration modelGrace, Duration shutdownGrace) {
+                           Duration modelGrace, Duration shutdownGrace, Duration maxAffinityWait) {
         public static Settings from(ExecutorConfig config) {
             return new Settings(config.lease(), config.heartbeat(), config.poll(), config.reapInterval(),
-                    config.modelGrace(), config.shutdownGrace());
+                    config.modelGrace(), config.shutdownGrace(), config.maxAffinityWait());
         }
     }
 
@@ -93,11 +93,11 @@ public final class Lifecycle {
         RunningJobs running = new RunningJobs(runners, backends.slots(), table, completer, () -> claims[0].wake(),
                 listener, clock);
         claims[0] = new ClaimLoop(queue, pool, running, backends, new ClaimLoop.Settings(settings.lease(),
-                settings.poll()), clock, () -> leases[0].runOnce());
+                settings.poll(), settings.maxAffinityWait()), clock, () -> leases[0].runOnce());
         leases[0] = new LeaseKeeper(new JobQueue(heartbeatSource), new ExecutorRegistry(pool), backends, running,
                 completer, claims[0], new LeaseKeeper.Settings(settings.lease()), clock);
         Maintenance maintenance = new Maintenance(Maintenance.standardTasks(queue, new JobCounts(pool), new ExportLog(pool),
-                new Maintenance.Settings(settings.lease(), settings.modelGrace(), settings.lease().multipliedBy(2)),
+                new Maintenance.Settings(settings.modelGrace(), settings.lease().multipliedBy(2)),
                 () -> leases[0].answeringFor(settings.lease().multipliedBy(2))));
         return new Parts(running, claims[0], completer, leases[0], maintenance);
     }

@@ -1,6 +1,5 @@
 package dev.atelier.executor.service;
 
-import dev.atelier.executor.config.ExecutorConfig;
 import dev.atelier.store.ExportLog;
 import dev.atelier.store.JobCounts;
 import dev.atelier.store.JobQueue;
@@ -24,10 +23,7 @@ public final class Maintenance {
     private static final int NUMBERING_ROUNDS = 10;
 
     /** @param liveWindow an executor is live when it reported within this window (the model sweep's judges) */
-    public record Settings(Duration lease, Duration modelGrace, Duration liveWindow) {
-        public static Settings from(ExecutorConfig config) {
-            return new Settings(config.lease(), config.modelGrace(), config.lease().multipliedBy(2));
-        }
+    public record Settings(Duration modelGrace, Duration liveWindow) {
     }
 
     /** One named piece of upkeep. */

@@ -7,7 +7,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -43,6 +45,8 @@ public final class RunningJobs {
     private final Clock clock;
     private final Map<String, AtomicInteger> busy = new ConcurrentHashMap<>();
     private final Map<UUID, Running> running = new ConcurrentHashMap<>();
+    /** The model of the last Ollama job that ended here: still loaded, most likely, until the next health check says. */
+    private volatile String lastModel;
     private final ExecutorService threads = Executors.newCachedThreadPool(Threads.daemon("atelier-job"));
 
     /**
@@ -142,10 +146,28 @@ public final class RunningJobs {
         } catch (RuntimeException e) {
             LOG.errorf(e, "job %s: recording its end failed", job.id());
         } finally {
+            if (job.model() != null) {
+                lastModel = job.model();
+            }
             running.remove(job.leaseToken());
             busy.get(job.kind()).decrementAndGet();
             slotFreed.run();
         }
+    }
+
+    /** The Ollama models of the jobs running here and of the last one that ended: what its GPU most likely holds. */
+    public Set<String> recentModels() {
+        Set<String> models = new HashSet<>();
+        running.values().forEach(r -> {
+            if (r.job().model() != null) {
+                models.add(r.job().model());
+            }
+        });
+        String last = lastModel;
+        if (last != null) {
+            models.add(last);
+        }
+        return models;
     }
 
     /** Stops the call holding this lease, if it runs here. */

@@ -54,7 +54,7 @@ final class LoopFixture implements AutoCloseable {
      */
     static Lifecycle.Settings settings(Duration shutdownGrace) {
         return new Lifecycle.Settings(LEASE, Duration.ofHours(1), Duration.ofMillis(200), Duration.ofHours(1),
-                Duration.ofSeconds(60), shutdownGrace);
+                Duration.ofSeconds(60), shutdownGrace, Duration.ofMinutes(2));
     }
 
     /** Wires the loops over {@code pool}, with renewals over {@code heartbeatSource}. */

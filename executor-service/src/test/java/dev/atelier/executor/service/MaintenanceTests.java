@@ -31,7 +31,7 @@ class MaintenanceTests {
 
     private List<Maintenance.Task> standardTasks() {
         return Maintenance.standardTasks(fixture.queue, new JobCounts(fixture.dataSource), new ExportLog(fixture.dataSource),
-                new Maintenance.Settings(LoopFixture.LEASE, Duration.ofSeconds(60), LoopFixture.LEASE.multipliedBy(2)),
+                new Maintenance.Settings(Duration.ofSeconds(60), LoopFixture.LEASE.multipliedBy(2)),
                 settled::get);
     }
 

@@ -336,6 +336,26 @@ class OllamaExecutionTests {
     }
 
     @Test
+    void withOneModelResidentAtATimeAlternatingJobsRunModelByModel() {
+        // a GPU that holds one model and pays 300 ms for every swap; the batch alternates two models
+        fake.models("deepseek-r1:32b", "deepseek-coder:6.7b");
+        fake.maxLoaded(1);
+        fake.loadMillis(300);
+        Batches alternating = batch(BatchMode.PARALLEL);
+        for (int i = 0; i < 16; i++) {
+            String model = i % 2 == 0 ? "deepseek-r1:32b" : "deepseek-coder:6.7b";
+            alternating.job("ollama.generate", model, "{\"model\": \"" + model + "\", \"prompt\": \"slow:60 turn " + i
+                    + "\"}", Duration.ofSeconds(30));
+        }
+        NewBatch b = alternating.build();
+        queue.insertBatch(b);
+
+        b.jobs().forEach(j -> awaitState(j.id(), "success"));
+        System.out.println("16 alternating jobs on a one-model GPU took " + fake.loads() + " loads");
+        assertThat(fake.loads()).as("without affinity, nearly one load per job").isLessThanOrEqualTo(4);
+    }
+
+    @Test
     void aModelNamedInAnotherSpellingIsClaimedAndRun() {
         // Ollama lists llama3.2:latest; it answers to these names as well
         List<UUID> jobs = List.of("Llama3.2", "library/llama3.2", "registry.ollama.ai/library/llama3.2:latest").stream()

@@ -1,5 +1,6 @@
 package dev.atelier.ledger.config;
 
+import dev.atelier.store.JobViews;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Duration;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -15,12 +16,21 @@ public class LedgerConfig {
     @ConfigProperty(name = "atelier.executor.lease", defaultValue = "PT30S")
     Duration executorLease;
 
+    /** The executors' bound on model affinity (their own key), which waiting reasons quote. */
+    @ConfigProperty(name = "atelier.executor.max-affinity-wait", defaultValue = "PT2M")
+    Duration maxAffinityWait;
+
     /** How many lines an export reads per database round trip. */
     @ConfigProperty(name = "atelier.ledger.export-page", defaultValue = "1000")
     int exportPage;
 
     public Duration liveWindow() {
         return executorLease.multipliedBy(2);
+    }
+
+    /** What waiting reasons are judged by. */
+    public JobViews.WaitingRules waitingRules() {
+        return new JobViews.WaitingRules(liveWindow(), maxAffinityWait);
     }
 
     public int exportPage() {

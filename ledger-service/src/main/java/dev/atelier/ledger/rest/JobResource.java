@@ -55,7 +55,7 @@ public class JobResource {
         int size = params.limit(limit);
         UUID cursor = params.uuid("after", after);
         params.check();
-        List<JobItem> items = views.list(filter, cursor, size + 1, config.liveWindow())
+        List<JobItem> items = views.list(filter, cursor, size + 1, config.waitingRules())
                 .orElseThrow(() -> ProblemException.of(404, "no batch " + filter.batchId()))
                 .stream().map(JobResource::item).toList();
         return Page.of(items, size, item -> item.id().toString());
@@ -67,7 +67,7 @@ public class JobResource {
             + "pending or retry job the reason it is not running.")
     public Job get(@PathParam("id") String id) {
         UUID jobId = Ids.parse(id, "job");
-        JobDetail detail = views.find(jobId, config.liveWindow())
+        JobDetail detail = views.find(jobId, config.waitingRules())
                 .orElseThrow(() -> ProblemException.of(404, "no job " + jobId));
         JobRow j = detail.job();
         List<AttemptView> attempts = detail.attempts().stream()

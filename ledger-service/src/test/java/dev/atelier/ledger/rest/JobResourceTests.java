@@ -98,6 +98,11 @@ class JobResourceTests {
         data.executor("executor-c", 1, 1, "online", List.of(LedgerData.MODEL));
         assertThat(reason(first)).isEqualTo("waiting for a free ollama slot: all 1 are busy");
 
+        // its one slot busy with another model loaded: model affinity makes the job wait, at most two minutes
+        data.executor("executor-c", 1, 1, "online", List.of("llama3.2:3b", LedgerData.MODEL));
+        assertThat(reason(first)).matches("waiting for an executor with " + LedgerData.MODEL + " loaded, or for one to"
+                + " run out of work for its own \\(waited 0:0\\d of 2:00\\)");
+
         data.executor("executor-c", 1, 0, "online", List.of(LedgerData.MODEL));
         assertThat(reason(first)).isEqualTo("ready: a free ollama slot will claim it at its next poll");
 
@@ -117,9 +122,9 @@ class JobResourceTests {
         data.comfyExecutor("executor-sdxl", List.of("sd_xl_base_1.0.safetensors"));
         assertThat(reason(workflow)).isEqualTo("ready: a free comfyui slot will claim it at its next poll");
 
-        ClaimedJob claimed = data.queue().claim("executor-sdxl", Map.of("comfyui", 1), List.of(),
-                List.of("sd_xl_base_1.0.safetensors"), JobQueue.newLeaseTokens(Map.of("comfyui", 1)),
-                Duration.ofSeconds(30), null).get(0);
+        ClaimedJob claimed = data.queue().claim("executor-sdxl", Map.of("comfyui", 1),
+                new JobQueue.Offer(List.of(), List.of("sd_xl_base_1.0.safetensors"), List.of(), Duration.ZERO),
+                JobQueue.newLeaseTokens(Map.of("comfyui", 1)), Duration.ofSeconds(30), null).get(0);
         data.queue().finish(List.of(new AttemptOutcome.HandBack(claimed.id(), claimed.leaseToken(),
                 "comfyui on executor-sdxl cannot run it: node IPAdapterApply does not exist",
                 AttemptOutcome.HandBack.Effect.AVOID_EXECUTOR)), null);
