@@ -63,6 +63,9 @@ public final class Bench {
             if (only.isEmpty() || only.contains("cluster")) {
                 new ClusterBench(gateway, ledger, stack.jdbcUrl(), root, stack.servicePids()).run();
             }
+            if (only.isEmpty() || only.contains("gpu")) {
+                new ClusterBench(gateway, ledger, stack.jdbcUrl(), root, stack.servicePids()).gpuEfficiency();
+            }
             if (only.isEmpty() || only.contains("ledger")) {
                 LedgerBench.run(ledger, stack.jdbcUrl(), root);
             }

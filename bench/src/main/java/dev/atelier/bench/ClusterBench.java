@@ -35,7 +35,8 @@ import java.util.concurrent.TimeUnit;
  *       the first submit until the ledger shows every job terminal, with 1 and then 2 executors; each job still makes
  *       its HTTP call; the peak RSS of every service meanwhile;</li>
  *   <li>latency: enqueue to attempt start (both database times) for 300 single-job batches 20 ms apart;</li>
- *   <li>slot utilisation: one executor with 4 slots, 200 jobs of 200 ms: busy-slot time / (slots x wall time).</li>
+ *   <li>slot utilisation: one executor with 4 slots, 200 jobs of 200 ms: busy-slot time / (slots x wall time);</li>
+ *   <li>GPU efficiency with two models ({@link #gpuEfficiency()}), with model affinity and without.</li>
  * </ul>
  */
 final class ClusterBench {
@@ -139,23 +140,136 @@ final class ClusterBench {
         }
     }
 
+    // ---------------------------------------------------------------- GPU efficiency
+
+    private static final String DEEPSEEK = "deepseek-r1:32b";
+    private static final String CODER = "deepseek-coder:6.7b";
+    private static final String LLAMA = "llama3.2:3b";
+    private static final long LOAD_MILLIS = 3_000;
+    private static final long JOB_MILLIS = 100;
+    private static final String AFFINITY_WAIT = "PT2M";
+
+    /**
+     * Two executors, each with its own Ollama that holds one model at a time and pays 3 s for every load. A batch of
+     * 200 jobs of 100 ms alternates deepseek-r1:32b and deepseek-coder:6.7b; halfway through it, 20 llama3.2:3b jobs
+     * arrive in a more urgent batch (priority 0). Once with model affinity (max-affinity-wait PT2M), once without
+     * (PT0S): the makespan, the loads and the time lost to them, the longest any job waited, and how soon the urgent
+     * batch started. With 2 slots per executor (OLLAMA_NUM_PARALLEL 2, as the gpu overlay runs), and with 1: one slot
+     * each keeps two executors in step on an alternating batch (one takes A, the other B) even without affinity.
+     */
+    void gpuEfficiency() throws Exception {
+        for (int slots : new int[] {2, 1}) {
+            Run with = gpuRun(AFFINITY_WAIT, slots);
+            Run without = gpuRun("PT0S", slots);
+            String shape = slots + " slot" + (slots > 1 ? "s" : "") + " each";
+            Bench.figure("GPU efficiency, 2 models, " + shape + ": makespan with affinity / without",
+                    String.format("%.1f s / %.1f s = %.0f %%", with.makespan, without.makespan,
+                            100 * with.makespan / without.makespan), slots > 1 ? "≤ 40 %" : "-");
+            Bench.figure("GPU efficiency, " + shape + ": loads with affinity (without)",
+                    String.format("%d, %.0f s lost to loads (%d, %.0f s)", with.loads, with.loads * LOAD_MILLIS / 1000.0,
+                            without.loads, without.loads * LOAD_MILLIS / 1000.0), "≤ 6");
+            Bench.figure("GPU efficiency, " + shape + ": longest wait with affinity",
+                    String.format("%.1f s (without: %.1f s)", with.longestWait, without.longestWait),
+                    "≤ " + AFFINITY_WAIT.substring(2).toLowerCase() + " + " + JOB_MILLIS + " ms");
+            Bench.figure("GPU efficiency, " + shape + ": urgent batch claimed, first done after submit",
+                    String.format("%.2f s, %.2f s (without: %.2f s, %.2f s)", with.urgentClaimed, with.urgentDone,
+                            without.urgentClaimed, without.urgentDone),
+                    "claimed ≤ " + JOB_MILLIS + " ms + " + LOAD_MILLIS / 1000 + " s");
+        }
+    }
+
+    private record Run(double makespan, int loads, double longestWait, double urgentClaimed, double urgentDone) {
+    }
+
+    private Run gpuRun(String maxAffinityWait, int slots) throws Exception {
+        List<FakeOllama> gpus = new ArrayList<>();
+        List<ServiceProcess> executors = new ArrayList<>();
+        try {
+            for (int i = 0; i < 2; i++) {
+                FakeOllama gpu = new FakeOllama();
+                gpu.models(DEEPSEEK, CODER, LLAMA);
+                gpu.maxLoaded(1);
+                gpu.loadMillis(LOAD_MILLIS);
+                gpu.numParallel(slots);
+                gpus.add(gpu);
+                executors.add(startExecutor("gpu-executor-" + i, gpu, slots, Map.of(
+                        "ATELIER_EXECUTOR_MAX_AFFINITY_WAIT", maxAffinityWait,
+                        "ATELIER_BACKENDS_HEALTH_INTERVAL", "1s",
+                        "ATELIER_EXECUTOR_POLL", "PT0.2S")));
+            }
+            String run = maxAffinityWait + " x" + slots;
+            StringBuilder mixed = new StringBuilder("{\"name\": \"two models " + run
+                    + "\", \"mode\": \"parallel\", \"priority\": 5, \"jobs\": [");
+            for (int i = 0; i < 200; i++) {
+                mixed.append(i == 0 ? "" : ",").append(job(i % 2 == 0 ? DEEPSEEK : CODER, "mixed " + run + " " + i));
+            }
+            String mixedBatch = submit(mixed.append("]}").toString());
+            awaitSucceeded(mixedBatch, 100);
+            StringBuilder urgent = new StringBuilder("{\"name\": \"urgent " + run
+                    + "\", \"mode\": \"parallel\", \"priority\": 0, \"jobs\": [");
+            for (int i = 0; i < 20; i++) {
+                urgent.append(i == 0 ? "" : ",").append(job(LLAMA, "urgent " + run + " " + i));
+            }
+            String urgentBatch = submit(urgent.append("]}").toString());
+            awaitDone(mixedBatch);
+            awaitDone(urgentBatch);
+            List<Double> times = query("""
+                    select extract(epoch from max(j.finished_at) - min(j.created_at)),
+                           extract(epoch from max(a.started_at - j.created_at))
+                    from job j join attempt a on a.job_id = j.id and a.status = 'success'
+                    where j.batch_id = any (?::uuid[])""", List.of(mixedBatch, urgentBatch));
+            List<Double> urgentTimes = query("""
+                    select extract(epoch from min(a.started_at) - min(j.created_at)),
+                           extract(epoch from min(a.finished_at) - min(j.created_at))
+                    from job j join attempt a on a.job_id = j.id
+                    where j.batch_id = any (?::uuid[])""", List.of(urgentBatch));
+            int loads = gpus.stream().mapToInt(FakeOllama::loads).sum();
+            System.out.printf("two models, %d slots each, max-affinity-wait %s: makespan %.1f s, %d loads (load avg %s)%n",
+                    slots, maxAffinityWait, times.get(0), loads, Bench.load());
+            return new Run(times.get(0), loads, times.get(1), urgentTimes.get(0), urgentTimes.get(1));
+        } finally {
+            stop(executors);
+            gpus.forEach(FakeOllama::close);
+        }
+    }
+
+    private static String job(String model, String prompt) {
+        return "{\"type\": \"ollama.generate\", \"model\": \"" + model + "\", \"prompt\": \"slow:" + JOB_MILLIS + " "
+                + prompt + "\"}";
+    }
+
+    /** Waits until at least {@code count} jobs of the batch succeeded. */
+    private void awaitSucceeded(String batch, int count) throws IOException, InterruptedException {
+        HttpRequest get = HttpRequest.newBuilder(URI.create(ledger + "/api/v1/summary?batch=" + batch)).build();
+        while (json.readTree(http.send(get, HttpResponse.BodyHandlers.ofString()).body())
+                .path("status_counts").path("success").asInt() < count) {
+            Thread.sleep(20);
+        }
+    }
+
     // ---------------------------------------------------------------- helpers
 
     private List<ServiceProcess> startExecutors(FakeOllama ollama, int count, int slots) throws Exception {
         List<ServiceProcess> executors = new ArrayList<>();
-        TestPostgres.Database db = new TestPostgres.Database("atelier", jdbcUrl, "postgres", "");
         for (int i = 0; i < count; i++) {
-            Map<String, String> env = new HashMap<>();
-            env.put("ATELIER_EXECUTOR_ID", "bench-executor-" + i);
-            env.put("ATELIER_BACKENDS_OLLAMA_URL", ollama.url());
-            env.put("ATELIER_BACKENDS_OLLAMA_SLOTS", Integer.toString(slots));
-            env.put("ATELIER_BACKENDS_COMFYUI_SLOTS", "0");
-            env.put("QUARKUS_LOG_LEVEL", "WARN");
-            env.put("JAVA_TOOL_OPTIONS", Bench.CONTAINER_MEMORY);
-            // the heap the JVM picks in a 512 MiB container (a quarter), given explicitly
-            executors.add(ServiceProcess.start("executor-" + i, executorJar, db, "128m", env));
+            executors.add(startExecutor("bench-executor-" + i, ollama, slots, Map.of()));
         }
         return executors;
+    }
+
+    private ServiceProcess startExecutor(String id, FakeOllama ollama, int slots, Map<String, String> settings)
+            throws Exception {
+        TestPostgres.Database db = new TestPostgres.Database("atelier", jdbcUrl, "postgres", "");
+        Map<String, String> env = new HashMap<>(settings);
+        env.put("ATELIER_EXECUTOR_ID", id);
+        env.put("ATELIER_BACKENDS_OLLAMA_URL", ollama.url());
+        env.put("ATELIER_BACKENDS_OLLAMA_SLOTS", Integer.toString(slots));
+        env.putIfAbsent("ATELIER_BACKENDS_OLLAMA_NUM_PARALLEL", Integer.toString(slots));
+        env.put("ATELIER_BACKENDS_COMFYUI_SLOTS", "0");
+        env.put("QUARKUS_LOG_LEVEL", "WARN");
+        env.put("JAVA_TOOL_OPTIONS", Bench.CONTAINER_MEMORY);
+        // the heap the JVM picks in a 512 MiB container (a quarter), given explicitly
+        return ServiceProcess.start(id, executorJar, db, "128m", env);
     }
 
     private static void stop(List<ServiceProcess> executors) throws InterruptedException {

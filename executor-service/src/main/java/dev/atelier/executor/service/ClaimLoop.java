@@ -106,6 +106,13 @@ public final class ClaimLoop {
         if (free.isEmpty()) {
             return 0;
         }
+        Set<String> loaded = loadedHere();
+        boolean oneFirst = !settings.maxAffinityWait().isZero() && loaded.isEmpty() && free.getOrDefault("ollama", 0) > 1;
+        if (oneFirst) {
+            // nothing loaded: one job picks the model, and the next round fills the other slots preferring it, rather
+            // than one round taking jobs of several models, which the GPU would then swap between
+            free.put("ollama", 1);
+        }
         List<UUID> tokens = JobQueue.newLeaseTokens(free);
         List<ClaimedJob> jobs;
         try {
@@ -113,12 +120,15 @@ public final class ClaimLoop {
             // their checkpoints
             jobs = queue.claim(backends.executorId(), free, new JobQueue.Offer(
                     backends.state("ollama").claimableModels(now), backends.state("comfyui").snapshot().models(),
-                    loadedHere(), settings.maxAffinityWait()), tokens, settings.lease(), null);
+                    loaded, settings.maxAffinityWait()), tokens, settings.lease(), null);
         } catch (StoreException e) {
             tokens.forEach(token -> unconfirmed.put(token, now));
             throw e;
         }
         jobs.forEach(job -> running.start(job, now));
+        if (oneFirst && !jobs.isEmpty()) {
+            wake();
+        }
         return jobs.size();
     }
 

@@ -4,7 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.atelier.executor.backend.BackendState;
+import dev.atelier.store.BatchMode;
+import dev.atelier.store.NewBatch;
 import dev.atelier.store.StoreException;
+import dev.atelier.store.testing.Batches;
 import dev.atelier.store.testing.FlakyDataSource;
 import java.time.Duration;
 import java.util.List;
@@ -51,6 +55,23 @@ class ClaimLoopTests {
         await().until(() -> fixture.parts.running().count() == 1);
         assertThat(claims.runOnce()).as("offline").isZero();
         assertThat(jobs).hasSize(5);
+    }
+
+    @Test
+    void withNothingLoadedOneJobPicksTheModelAndTheNextRoundFillsTheSlotsPreferringIt() {
+        fixture.wire();
+        fixture.runner.untilStopped();
+        fixture.backends.state("ollama").checked(BackendState.Status.ONLINE, List.of(Batches.MODEL, "qwen3:8b"),
+                List.of(), fixture.clock.instant(), "cold");
+        // the batch alternates two models; taking one of each would make the GPU swap between them
+        NewBatch b = Batches.batch(BatchMode.PARALLEL).jobs(1, 1, "ollama.generate", "qwen3:8b")
+                .jobs(1, 1, "ollama.generate", Batches.MODEL).jobs(1, 1, "ollama.generate", "qwen3:8b").build();
+        fixture.queue.insertBatch(b);
+        ClaimLoop claims = fixture.parts.claims();
+
+        assertThat(claims.runOnce()).as("one job picks the model").isEqualTo(1);
+        assertThat(claims.runOnce()).as("the other slot, preferring it").isEqualTo(1);
+        assertThat(fixture.parts.running().running()).extracting(r -> r.job().model()).containsOnly("qwen3:8b");
     }
 
     @Test

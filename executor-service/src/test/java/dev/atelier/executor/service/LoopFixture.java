@@ -43,7 +43,10 @@ final class LoopFixture implements AutoCloseable {
         dataSource = database.dataSource();
         queue = new JobQueue(dataSource);
         inspect = new Inspect(dataSource);
-        backends.state("ollama").checked(BackendState.Status.ONLINE, List.of(Batches.MODEL), clock.instant(), "test");
+        // its Ollama has the jobs' model loaded already (ClaimLoopTests look at a cold one)
+        backends.state("ollama").checked(BackendState.Status.ONLINE, List.of(Batches.MODEL),
+                List.of(new dev.atelier.store.ExecutorRegistry.LoadedModel(Batches.MODEL, 1L << 30, null)),
+                clock.instant(), "test");
         table = new AttemptTable(backends, checks, new AttemptTable.Settings(Map.of("ollama", Duration.ofSeconds(5)), 3,
                 Duration.ofMinutes(10)), clock, ScriptedRunner.JSON);
     }
