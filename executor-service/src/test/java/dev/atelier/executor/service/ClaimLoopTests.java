@@ -12,6 +12,7 @@ import dev.atelier.store.testing.Batches;
 import dev.atelier.store.testing.FlakyDataSource;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -72,6 +73,32 @@ class ClaimLoopTests {
         assertThat(claims.runOnce()).as("one job picks the model").isEqualTo(1);
         assertThat(claims.runOnce()).as("the other slot, preferring it").isEqualTo(1);
         assertThat(fixture.parts.running().running()).extracting(r -> r.job().model()).containsOnly("qwen3:8b");
+    }
+
+    @Test
+    void aWorkflowGoesOnlyToTheExecutorWhoseComfyUiHasItsCheckpoint() {
+        // two executors' loops in this JVM, on one database: their ComfyUIs have different checkpoints
+        List<Lifecycle.Parts> executors = new java.util.ArrayList<>();
+        for (String checkpoint : List.of("v1-5-pruned-emaonly-fp16.safetensors", "sd_xl_base_1.0.safetensors")) {
+            Backends backends = new Backends("executor-" + checkpoint.substring(0, 2), Map.of("comfyui", 1),
+                    Map.of("comfyui", "http://comfyui.test"));
+            backends.state("comfyui").checked(BackendState.Status.ONLINE, List.of(checkpoint), fixture.clock.instant(), "");
+            ScriptedRunner comfy = new ScriptedRunner("comfyui");
+            comfy.untilStopped();
+            executors.add(Lifecycle.assemble(fixture.dataSource, fixture.dataSource, backends, Map.of("comfyui", comfy),
+                    fixture.table, LoopFixture.settings(Duration.ofSeconds(5)), fixture.clock, (job, finished, took) -> { }));
+        }
+        NewBatch sdxl = Batches.batch(BatchMode.PARALLEL).job("comfyui.workflow", null, "{\"workflow\": {\"4\":"
+                + " {\"class_type\": \"CheckpointLoaderSimple\", \"inputs\": {\"ckpt_name\":"
+                + " \"sd_xl_base_1.0.safetensors\"}}}}", Duration.ofMinutes(5)).build();
+        fixture.queue.insertBatch(sdxl);
+        try {
+            assertThat(executors.get(0).claims().runOnce()).as("its ComfyUI lacks the checkpoint").isZero();
+            assertThat(executors.get(1).claims().runOnce()).isEqualTo(1);
+            assertThat(fixture.inspect.job(sdxl.jobs().get(0).id()).state()).isEqualTo("running");
+        } finally {
+            executors.forEach(parts -> parts.running().close());
+        }
     }
 
     @Test
