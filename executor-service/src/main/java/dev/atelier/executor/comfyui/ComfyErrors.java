@@ -23,14 +23,7 @@ final class ComfyErrors {
         String details = error.path("details").asText("");
         parts.add("ComfyUI rejected the workflow: " + (message.isBlank() ? "invalid prompt" : message)
                 + (details.isBlank() ? "" : " (" + details + ")"));
-        for (Iterator<Map.Entry<String, JsonNode>> it = answer.path("node_errors").fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> node = it.next();
-            for (JsonNode e : node.getValue().path("errors")) {
-                String d = e.path("details").asText("");
-                parts.add("node " + node.getKey() + " (" + node.getValue().path("class_type").asText("?") + "): "
-                        + e.path("message").asText("error") + (d.isBlank() ? "" : ": " + d));
-            }
-        }
+        parts.addAll(nodeErrors(answer));
         return String.join("; ", parts);
     }
 
@@ -64,6 +57,12 @@ final class ComfyErrors {
 
     /** A 200 whose {@code node_errors} name outputs ComfyUI would skip (REALITY.md, ComfyUI 3). */
     static String skippedOutputs(JsonNode answer) {
+        return "ComfyUI would skip outputs that failed validation, so the run was taken out of its queue: "
+                + String.join("; ", nodeErrors(answer));
+    }
+
+    /** Each node's errors, e.g. {@code node 4 (CheckpointLoaderSimple): Value not in list: ckpt_name: ...}. */
+    private static List<String> nodeErrors(JsonNode answer) {
         List<String> parts = new ArrayList<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = answer.path("node_errors").fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> node = it.next();
@@ -73,8 +72,7 @@ final class ComfyErrors {
                         + e.path("message").asText("error") + (d.isBlank() ? "" : ": " + d));
             }
         }
-        return "ComfyUI would skip outputs that failed validation, so the run was taken out of its queue: "
-                + String.join("; ", parts);
+        return parts;
     }
 
     /** An {@code execution_error} (contracts 9): the node, the exception type and its message. */
