@@ -956,30 +956,29 @@ public class JobQueue {
     public Map<UUID, JobState> sweepUnservableModels(Duration grace, Duration liveWindow, Instant now) {
         return Transactions.inTransaction(dataSource, "sweep unservable models", c -> {
             Map<UUID, JobState> changed = new HashMap<>();
-            try (PreparedStatement ps = c.prepareStatement(UNSERVABLE_MODELS)) {
-                setNow(ps, 1, now);
-                ps.setDouble(2, liveWindow.toMillis() / 1000.0);
-                ps.setDouble(3, grace.toMillis() / 1000.0);
-                changed.putAll(readStates(ps));
+            // waiting, then failing after the grace: no live executor has what the job needs
+            for (String sweep : List.of(UNSERVABLE_MODELS, UNSERVABLE_CHECKPOINTS)) {
+                changed.putAll(sweep(c, sweep, now, liveWindow, grace));
             }
-            try (PreparedStatement ps = c.prepareStatement(REFUSED_EVERYWHERE)) {
-                setNow(ps, 1, now);
-                ps.setDouble(2, liveWindow.toMillis() / 1000.0);
-                changed.putAll(readStates(ps));
-            }
-            try (PreparedStatement ps = c.prepareStatement(UNSERVABLE_CHECKPOINTS)) {
-                setNow(ps, 1, now);
-                ps.setDouble(2, liveWindow.toMillis() / 1000.0);
-                ps.setDouble(3, grace.toMillis() / 1000.0);
-                changed.putAll(readStates(ps));
-            }
-            try (PreparedStatement ps = c.prepareStatement(AVOIDED_EVERYWHERE)) {
-                setNow(ps, 1, now);
-                ps.setDouble(2, liveWindow.toMillis() / 1000.0);
-                changed.putAll(readStates(ps));
+            // failing at once: every live executor that could tried, and refused
+            for (String sweep : List.of(REFUSED_EVERYWHERE, AVOIDED_EVERYWHERE)) {
+                changed.putAll(sweep(c, sweep, now, liveWindow, null));
             }
             return changed;
         });
+    }
+
+    /** Runs one sweep: its parameters are the time, the live window and, for those that have one, the grace. */
+    private static Map<UUID, JobState> sweep(Connection c, String statement, Instant now, Duration liveWindow,
+                                             Duration grace) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(statement)) {
+            setNow(ps, 1, now);
+            ps.setDouble(2, liveWindow.toMillis() / 1000.0);
+            if (grace != null) {
+                ps.setDouble(3, grace.toMillis() / 1000.0);
+            }
+            return readStates(ps);
+        }
     }
 
     // ---------------------------------------------------------------- cancel and retry
