@@ -21,6 +21,13 @@ public final class QueryParams {
 
     private static final Pattern LABEL_KEY = Pattern.compile("[A-Za-z0-9._-]{1,63}");
 
+    /**
+     * The times both {@code java.time} and PostgreSQL's {@code timestamptz} can hold (4713 BC to 294276 AD): a time
+     * outside reached the database as an error, a 500, before.
+     */
+    static final Instant EARLIEST = Instant.parse("-4712-01-01T00:00:00Z");
+    static final Instant LATEST = Instant.parse("+294276-12-31T23:59:59Z");
+
     private final List<Problem.FieldError> errors = new ArrayList<>();
 
     /** A UUID, or null when absent. */
@@ -41,7 +48,11 @@ public final class QueryParams {
             return null;
         }
         try {
-            return Instant.parse(value.trim());
+            Instant time = Instant.parse(value.trim());
+            if (time.isBefore(EARLIEST) || time.isAfter(LATEST)) {
+                return reject(name, "must be between " + EARLIEST + " and " + LATEST + ", the times PostgreSQL can hold");
+            }
+            return time;
         } catch (DateTimeParseException e) {
             return reject(name, "must be an ISO-8601 UTC time such as 2026-01-12T02:00:00Z");
         }

@@ -33,6 +33,22 @@ public class JobSpecValidator {
             Map.entry("frequency_penalty", OptionType.NUMBER),
             Map.entry("use_mmap", OptionType.BOOLEAN), Map.entry("stop", OptionType.STRINGS));
 
+    /**
+     * Sane bounds for Ollama's integer options, so an absurd value is a 400 here rather than an attempt to allocate
+     * the impossible on a GPU: a context of at most 1,048,576 tokens, num_predict from -2 (fill the context) up, at
+     * most 1,000 GPU layers. Options not listed take any 32-bit value; seed any 64-bit one.
+     */
+    private static final Map<String, long[]> INTEGER_RANGES = Map.ofEntries(
+            Map.entry("num_ctx", new long[] {1, 1_048_576}), Map.entry("num_predict", new long[] {-2, Integer.MAX_VALUE}),
+            Map.entry("num_gpu", new long[] {-1, 1_000}), Map.entry("main_gpu", new long[] {0, 1_000}),
+            Map.entry("num_batch", new long[] {1, 1_048_576}), Map.entry("num_thread", new long[] {0, 4_096}),
+            Map.entry("num_keep", new long[] {-1, 1_048_576}), Map.entry("repeat_last_n", new long[] {-1, 1_048_576}),
+            Map.entry("top_k", new long[] {0, Integer.MAX_VALUE}), Map.entry("draft_num_predict", new long[] {0, 1_048_576}),
+            Map.entry("seed", new long[] {Long.MIN_VALUE, Long.MAX_VALUE}));
+
+    /** keep_alive: at most a day, or -1 for as long as Ollama runs. */
+    private static final java.time.Duration MAX_KEEP_ALIVE = java.time.Duration.ofHours(24);
+
     private static final Set<String> CHAT_ROLES = Set.of("system", "user", "assistant", "tool");
 
     /**
@@ -75,8 +91,9 @@ public class JobSpecValidator {
             errors.add(new FieldError(prefix + "think", "must be true, false, \"low\", \"medium\" or \"high\""));
         }
         JsonNode keepAlive = spec.get("keep_alive");
-        if (keepAlive != null && !keepAlive.isTextual() && !keepAlive.isIntegralNumber()) {
-            errors.add(new FieldError(prefix + "keep_alive", "must be a duration such as \"10m\", or seconds"));
+        if (keepAlive != null && !keepAlive.isNull() && !keepAliveWithinADay(keepAlive)) {
+            errors.add(new FieldError(prefix + "keep_alive",
+                    "must be a duration of at most a day such as \"10m\" or \"24h\", seconds up to 86400, or -1 (keep it loaded)"));
         }
     }
 
@@ -97,22 +114,61 @@ public class JobSpecValidator {
                 continue;
             }
             JsonNode value = option.getValue();
+            long[] range = INTEGER_RANGES.getOrDefault(option.getKey(), new long[] {Integer.MIN_VALUE, Integer.MAX_VALUE});
             boolean ok = switch (expected) {
-                case INTEGER -> value.isIntegralNumber() && value.canConvertToLong();
-                case NUMBER -> value.isNumber();
+                case INTEGER -> value.isIntegralNumber() && value.canConvertToLong()
+                        && value.longValue() >= range[0] && value.longValue() <= range[1];
+                case NUMBER -> value.isNumber() && Double.isFinite(value.doubleValue()) && Math.abs(value.doubleValue()) <= 1e9;
                 case BOOLEAN -> value.isBoolean();
                 case STRINGS -> isArrayOf(value, JsonNode::isTextual);
             };
             if (!ok) {
                 errors.add(new FieldError(name, switch (expected) {
-                    case INTEGER -> "must be an integer";
-                    case NUMBER -> "must be a number";
+                    case INTEGER -> "must be an integer from " + range[0] + " to " + range[1];
+                    case NUMBER -> "must be a finite number (at most 1e9 either way)";
                     case BOOLEAN -> "must be true or false";
                     case STRINGS -> "must be an array of strings";
                 }));
             }
         }
     }
+
+    /** Ollama's keep_alive (contracts 4.5): a JSON number of seconds, or a Go duration such as "10m" or "1h30m". */
+    private static boolean keepAliveWithinADay(JsonNode value) {
+        if (value.isIntegralNumber()) {
+            return value.canConvertToLong() && (value.longValue() == -1
+                    || value.longValue() >= 0 && value.longValue() <= MAX_KEEP_ALIVE.toSeconds());
+        }
+        if (!value.isTextual()) {
+            return false;
+        }
+        String text = value.textValue().trim();
+        if (text.equals("-1") || text.equals("0")) {
+            return true;
+        }
+        java.util.regex.Matcher part = GO_DURATION_PART.matcher(text);
+        if (!GO_DURATION.matcher(text).matches()) {
+            return false;
+        }
+        double seconds = 0;
+        while (part.find()) {
+            double amount = Double.parseDouble(part.group(1));
+            seconds += amount * switch (part.group(2)) {
+                case "h" -> 3600;
+                case "m" -> 60;
+                case "s" -> 1;
+                case "ms" -> 1e-3;
+                case "us", "µs" -> 1e-6;
+                default -> 1e-9;
+            };
+        }
+        return seconds <= MAX_KEEP_ALIVE.toSeconds();
+    }
+
+    private static final java.util.regex.Pattern GO_DURATION =
+            java.util.regex.Pattern.compile("(\\d{1,9}(\\.\\d{1,9})?(h|m|s|ms|us|µs|ns))+");
+    private static final java.util.regex.Pattern GO_DURATION_PART =
+            java.util.regex.Pattern.compile("(\\d{1,9}(?:\\.\\d{1,9})?)(h|ms|m|s|us|µs|ns)");
 
     private void messages(JsonNode messages, String field, List<FieldError> errors) {
         if (messages == null || !messages.isArray() || messages.isEmpty()) {

@@ -72,14 +72,14 @@ class CrewResourceTests {
     @Test
     void aBadCrewIsRefusedWithEveryBadFieldAndNothingIsStored() {
         String bad = """
-                {"type": "ollama.generate", "prompt": 42, "options": {"temprature": 0.7, "num_ctx": "big"},
-                 "format": "yaml"}""";
+                {"type": "ollama.generate", "prompt": 42, "options": {"temprature": 0.7, "num_ctx": "big",
+                 "temperature": 1e400, "num_gpu": 5000}, "format": "yaml", "keep_alive": "48h"}""";
 
         given().contentType(ContentType.JSON).body(bad).put("/api/v1/crews/Bad_Name")
                 .then().statusCode(400).contentType(PROBLEM)
                 .body("status", equalTo(400))
                 .body("errors.field", hasItems("name", "model", "prompt", "options.temprature", "options.num_ctx",
-                        "format", "template"));
+                        "options.temperature", "options.num_gpu", "keep_alive", "format", "template"));
 
         given().get("/api/v1/crews/Bad_Name").then().statusCode(404);
     }

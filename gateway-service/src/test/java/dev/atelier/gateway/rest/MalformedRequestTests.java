@@ -126,6 +126,20 @@ class MalformedRequestTests {
         cases.add(json("chat message with a bad role", withJob("{\"type\": \"ollama.chat\", \"model\": \"m\", \"messages\": [{\"role\": \"wizard\", \"content\": \"hi\"}]}"), 400, "jobs[0].messages[0].role"));
         cases.add(json("workflow not an object", withJob("{\"type\": \"comfyui.workflow\", \"workflow\": []}"), 400, "jobs[0].workflow"));
         cases.add(json("workflow node without inputs", withJob("{\"type\": \"comfyui.workflow\", \"workflow\": {\"3\": {\"class_type\": \"KSampler\"}}}"), 400, "jobs[0].workflow.3.inputs"));
+        // U+0000, wherever it hides (RequestText refuses it before any validation)
+        cases.add(json("NUL in the batch name", "{\"name\": \"n\\u0000\", \"jobs\": [" + JOB + "]}", 400, "name"));
+        cases.add(json("NUL in a label value", batch("\"labels\": {\"k\": \"v\\u0000\"}"), 400, "labels.k"));
+        cases.add(json("NUL in a prompt", withJob("{\"type\": \"ollama.generate\", \"model\": \"m\", \"prompt\": \"p\\u0000\"}"), 400, "jobs[0].prompt"));
+        cases.add(json("NUL in a workflow node id", withJob("{\"type\": \"comfyui.workflow\", \"workflow\": {\"3\\u0000\": {\"class_type\": \"KSampler\", \"inputs\": {}}}}"), 400, "jobs[0].workflow.3?"));
+        // absurd Ollama options: finite numbers, sane ranges, a day of keep_alive at most
+        cases.add(json("temperature 1e400", generate("\"options\": {\"temperature\": 1e400}"), 400, "jobs[0].options.temperature"));
+        cases.add(json("num_ctx of a long's size", generate("\"options\": {\"num_ctx\": 9223372036854775807}"), 400, "jobs[0].options.num_ctx"));
+        cases.add(json("num_ctx over a million", generate("\"options\": {\"num_ctx\": 1048577}"), 400, "jobs[0].options.num_ctx"));
+        cases.add(json("num_predict below -2", generate("\"options\": {\"num_predict\": -3}"), 400, "jobs[0].options.num_predict"));
+        cases.add(json("num_gpu over 1,000", generate("\"options\": {\"num_gpu\": 1001}"), 400, "jobs[0].options.num_gpu"));
+        cases.add(json("keep_alive over a day", generate("\"keep_alive\": \"25h\""), 400, "jobs[0].keep_alive"));
+        cases.add(json("keep_alive in seconds over a day", generate("\"keep_alive\": 86401"), 400, "jobs[0].keep_alive"));
+        cases.add(json("keep_alive without a unit", generate("\"keep_alive\": \"300\""), 400, "jobs[0].keep_alive"));
         // the body itself
         cases.add(json("deep nesting", generate("\"format\": " + "{\"a\": ".repeat(2000) + "1" + "}".repeat(2000)), 400, null));
         cases.add(json("truncated JSON", "{\"name\": \"n\", \"jobs\": [", 400, null));

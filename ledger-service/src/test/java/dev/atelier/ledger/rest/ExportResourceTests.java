@@ -192,6 +192,17 @@ class ExportResourceTests {
                 .statusCode(404).contentType("application/problem+json");
     }
 
+    @Test
+    void aTimePastTheCalendarPostgresKeepsIsA400NamingTheParameter() {
+        given().urlEncodingEnabled(true).queryParam("since", "+1000000000-01-01T00:00:00Z")
+                .get("/api/v1/exports/ledger.jsonl").then().statusCode(400).contentType("application/problem+json")
+                .body("errors.field", org.hamcrest.Matchers.hasItem("since"));
+        given().queryParam("until", "+300000-01-01T00:00:00Z").get("/api/v1/exports/events.jsonl").then()
+                .statusCode(400).body("errors.field", org.hamcrest.Matchers.hasItem("until"))
+                .body("errors[0].message", org.hamcrest.Matchers.containsString("the times PostgreSQL can hold"));
+        given().queryParam("since", "2026-01-12T02:00:00Z").get("/api/v1/exports/events.jsonl").then().statusCode(200);
+    }
+
     private static List<String> iterable(java.util.Iterator<String> names) {
         List<String> list = new ArrayList<>();
         names.forEachRemaining(list::add);
