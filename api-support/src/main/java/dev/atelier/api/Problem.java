@@ -29,7 +29,15 @@ public record Problem(String type, String title, int status, String detail, List
                 null);
     }
 
+    /** At most this many field errors are sent back: a body built to fail a million times gets a small answer. */
+    public static final int MAX_ERRORS = 100;
+
     public static Problem invalid(String detail, List<FieldError> errors) {
+        if (errors != null && errors.size() > MAX_ERRORS) {
+            return new Problem("about:blank", "Bad Request", 400, detail + " (the first " + MAX_ERRORS + " of "
+                    + errors.size() + " errors are listed; " + (errors.size() - MAX_ERRORS) + " more)",
+                    List.copyOf(errors.subList(0, MAX_ERRORS)));
+        }
         return new Problem("about:blank", "Bad Request", 400, detail, errors);
     }
 

@@ -121,6 +121,13 @@ public final class LocalStack implements AutoCloseable {
         out.printf("Atelier is up in %.1f s: %s%n", (System.nanoTime() - started) / 1e9,
                 String.join(", ", settings.servicePorts().entrySet().stream()
                         .map(e -> e.getKey() + " http://localhost:" + e.getValue()).toList()));
+        out.println(listenHost().equals("127.0.0.1")
+                ? "Listening on 127.0.0.1 only, without authentication; QUARKUS_HTTP_HOST=0.0.0.0 opens it to the network"
+                : "Listening on " + listenHost() + " WITHOUT AUTHENTICATION: anyone who can reach it may submit and cancel");
+    }
+
+    private static String listenHost() {
+        return System.getenv().getOrDefault("QUARKUS_HTTP_HOST", "127.0.0.1");
     }
 
     private void createDatabaseIfMissing() throws SQLException {
@@ -148,8 +155,10 @@ public final class LocalStack implements AutoCloseable {
         env.put("QUARKUS_DATASOURCE_USERNAME", "postgres");
         env.put("QUARKUS_DATASOURCE_PASSWORD", "");
         env.put("QUARKUS_HTTP_PORT", Integer.toString(port));
-        // a local run is a developer's: the dev profile (no bearer tokens) on the packaged applications
+        // a local run is a developer's: the dev profile (no bearer tokens) on the packaged applications, so it listens
+        // on this machine only, unless told otherwise (QUARKUS_HTTP_HOST=0.0.0.0): nobody else on the network may submit
         env.putIfAbsent("QUARKUS_PROFILE", "dev");
+        env.putIfAbsent("QUARKUS_HTTP_HOST", listenHost());
         env.putAll(settings.extraEnvironment());
         Process process = builder.start();
         Thread copier = new Thread(() -> prefixLines(name, process), name + "-output");

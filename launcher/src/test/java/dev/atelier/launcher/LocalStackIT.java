@@ -63,13 +63,25 @@ class LocalStackIT {
             assertThat(query(settings, "select count(*) from pg_settings where name in ('fsync', 'synchronous_commit') and setting = 'on'"))
                     .as("the user's data is written durably").isEqualTo(2);
             execute(settings, "insert into crew (name, template) values ('kept', '{\"type\": \"ollama.generate\"}')");
+            // without authentication, it answers this machine only
+            for (java.net.InetAddress other : otherAddresses()) {
+                for (int port : ports.values()) {
+                    try (java.net.Socket socket = new java.net.Socket()) {
+                        socket.connect(new java.net.InetSocketAddress(other, port), 2_000);
+                        throw new AssertionError("port " + port + " answers on " + other);
+                    } catch (java.io.IOException refused) {
+                        // as it should
+                    }
+                }
+            }
         }
 
         try (LocalStack stack = new LocalStack(settings, new PrintStream(output, true, StandardCharsets.UTF_8))) {
             stack.start();
             assertThat(query(settings, "select count(*) from crew where name = 'kept'")).isEqualTo(1);
         }
-        assertThat(output.toString(StandardCharsets.UTF_8)).contains("Atelier is up", "Atelier stopped.");
+        assertThat(output.toString(StandardCharsets.UTF_8)).contains("Atelier is up", "Atelier stopped.",
+                "Listening on 127.0.0.1 only, without authentication");
     }
 
     private LocalStack.Settings settings() throws IOException {
@@ -79,6 +91,17 @@ class LocalStackIT {
         ports.put("executor", freePort());
         return new LocalStack.Settings(Path.of(System.getProperty("atelier.root")).toAbsolutePath().normalize(),
                 data, freePort(), ports, Map.of());
+    }
+
+    /** This machine's addresses that are not loopback (a sandbox may have none). */
+    private static java.util.List<java.net.InetAddress> otherAddresses() throws IOException {
+        java.util.List<java.net.InetAddress> addresses = new java.util.ArrayList<>();
+        for (java.net.NetworkInterface nic : java.util.Collections.list(java.net.NetworkInterface.getNetworkInterfaces())) {
+            if (nic.isUp() && !nic.isLoopback()) {
+                nic.inetAddresses().filter(a -> a instanceof java.net.Inet4Address).forEach(addresses::add);
+            }
+        }
+        return addresses;
     }
 
     private static int freePort() throws IOException {

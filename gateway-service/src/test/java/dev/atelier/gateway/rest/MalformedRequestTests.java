@@ -177,6 +177,17 @@ class MalformedRequestTests {
         }
     }
 
+    @org.junit.jupiter.api.Test
+    void aBodyWithThousandsOfErrorsGetsTheFirstHundredAndACount() {
+        String bad = "{\"type\": \"ollama.generate\", \"model\": 5, \"prompt\": 6}";
+        String body = "{\"name\": \"n\", \"jobs\": [" + String.join(",", java.util.Collections.nCopies(5_000, bad)) + "]}";
+        var answer = given().contentType("application/json").body(body).post("/api/v1/batches").then()
+                .statusCode(400).contentType("application/problem+json").extract();
+        assertThat(answer.jsonPath().getList("errors")).hasSize(100);
+        assertThat(answer.jsonPath().getString("detail")).endsWith("(the first 100 of 10000 errors are listed; 9900 more)");
+        assertThat(answer.body().asByteArray().length).as("a small answer").isLessThan(20_000);
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void isRefusedWithAProblemNamingTheField(Case c) {
