@@ -1,5 +1,6 @@
 package dev.atelier.store;
 
+import java.util.Locale;
 import java.util.UUID;
 
 /** What an executor reports for an attempt it holds. Every outcome is fenced by the attempt's lease token. */
@@ -32,7 +33,12 @@ public sealed interface AttemptOutcome {
              */
             COUNT,
             /** Keeps the job off the executor that held it: that box lacks what it needs (a checkpoint, a node). */
-            AVOID_EXECUTOR
+            AVOID_EXECUTOR;
+
+            /** As HAND_BACK_TEMPLATE in JobQueue names it. */
+            public String wire() {
+                return name().toLowerCase(Locale.ROOT);
+            }
         }
 
         /** A hand-back with no effect but the hand-back. */

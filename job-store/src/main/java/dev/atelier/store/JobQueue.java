@@ -699,7 +699,7 @@ public class JobQueue {
                     ps.setArray(3, c.createArrayOf("uuid", handBacks.stream().map(AttemptOutcome::leaseToken).toArray(UUID[]::new)));
                     ps.setArray(4, c.createArrayOf("text", handBacks.stream().map(h -> StorableText.clean(h.reason())).toArray(String[]::new)));
                     ps.setArray(5, c.createArrayOf("text", handBacks.stream()
-                            .map(h -> h.effect().name().toLowerCase(java.util.Locale.ROOT)).toArray(String[]::new)));
+                            .map(h -> h.effect().wire()).toArray(String[]::new)));
                     return readHandedBack(c, ps);
                 }
             }));

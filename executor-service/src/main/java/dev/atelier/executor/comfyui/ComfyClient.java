@@ -169,16 +169,21 @@ public class ComfyClient {
     }
 
     /**
-     * Interrupts this run if it is the one running, and nothing else: never other people's work (contracts 5). Only
-     * for a ComfyUI whose {@link ComfyVersion#interruptsOneRun()}; an older one would stop anybody's run.
+     * Interrupts this run if it is the one running, and nothing else: never other people's work (contracts 5). A
+     * ComfyUI without {@link ComfyVersion#interruptsOneRun()} would stop anybody's run, so nothing is sent to it.
+     *
+     * @param versionSeen the version the caller judged by, so that a health check changing it meanwhile cannot make
+     *                    the call and the caller's account of it disagree
+     * @return whether the interrupt was sent; false leaves the run to finish
      */
-    public void interrupt(String promptId) {
-        if (!version.interruptsOneRun()) {
-            throw new IllegalStateException("ComfyUI " + version.text() + " would interrupt whatever runs");
+    public boolean interrupt(String promptId, ComfyVersion versionSeen) {
+        if (!versionSeen.interruptsOneRun()) {
+            return false;
         }
         ObjectNode body = json.createObjectNode();
         body.put("prompt_id", promptId);
         expectOk(send(post("/interrupt", body.toString()), "POST /interrupt"), "POST /interrupt");
+        return true;
     }
 
     /**

@@ -334,7 +334,7 @@ public class ComfyJobRunner implements JobRunner {
     /** A stop asked through the control: a cancel stops the run at ComfyUI; anything else leaves it for the next attempt. */
     private CallFailure.Stopped stop(String promptId, CallControl.StopReason reason) {
         if (reason == CallControl.StopReason.CANCEL) {
-            return new CallFailure.Stopped("ComfyUI run " + promptId + " " + stopAtComfy(promptId));
+            return new CallFailure.Stopped("ComfyUI run " + promptId + " " + stopAtComfy(promptId).what());
         }
         return new CallFailure.Stopped("ComfyUI run " + promptId + " left running for the next attempt");
     }
@@ -344,31 +344,35 @@ public class ComfyJobRunner implements JobRunner {
      * 0.3.57) it is left to finish, and its result is discarded: the job forgets it, so the next attempt starts anew.
      */
     private CallFailure timedOut(ClaimedJob job, String promptId, Duration timeout) {
-        String what = stopAtComfy(promptId);
-        if (!client.version().interruptsOneRun()) {
+        StopAtComfy stop = stopAtComfy(promptId);
+        if (stop.leftToFinish()) {
             queue.recordBackendRef(job.id(), job.leaseToken(), null);
         }
         return new CallFailure.Failed("ComfyUI run " + promptId + " timed out after " + timeout.toSeconds()
-                + " s of running; it was " + what, null);
+                + " s of running; it was " + stop.what(), null);
+    }
+
+    /** What {@link #stopAtComfy} did, for the message, and whether this ComfyUI could not have interrupted the run alone. */
+    private record StopAtComfy(String what, boolean leftToFinish) {
     }
 
     /**
      * Takes the run out of the queue if it waits, and interrupts it if it runs, touching this prompt only. A ComfyUI
-     * before 0.3.57 would interrupt whatever runs, anybody's: there the run is left to finish.
-     *
-     * @return what was done, for the message
+     * before 0.3.57 would interrupt whatever runs, anybody's: there the run is left to finish. The version is read
+     * once, so the decision and its account agree even if the health check finds another version meanwhile.
      */
-    private String stopAtComfy(String promptId) {
+    private StopAtComfy stopAtComfy(String promptId) {
+        ComfyVersion version = client.version();
         try {
             client.deletePending(promptId);
-            if (!client.version().interruptsOneRun()) {
-                return "left to finish (ComfyUI " + client.version().text() + " cannot interrupt one run only), its result discarded";
+            if (!client.interrupt(promptId, version)) {
+                return new StopAtComfy("left to finish (ComfyUI " + version.text()
+                        + " cannot interrupt one run only), its result discarded", true);
             }
-            client.interrupt(promptId);
-            return "interrupted";
+            return new StopAtComfy("interrupted", false);
         } catch (CallFailure e) {
             LOG.warnf("could not stop ComfyUI run %s: %s", promptId, e.getMessage());
-            return "not stopped (" + e.getMessage() + ")";
+            return new StopAtComfy("not stopped (" + e.getMessage() + ")", !version.interruptsOneRun());
         }
     }
 

@@ -201,10 +201,10 @@ public final class ClaimLoop {
                 return;
             } catch (StoreException e) {
                 LOG.warnf("claim failed, polling again: %s", e.getMessage());
-                sleep(settings.poll());
+                Threads.pause(settings.poll());
             } catch (RuntimeException e) {
                 LOG.errorf(e, "claim loop error");
-                sleep(settings.poll());
+                Threads.pause(settings.poll());
             }
         }
     }
@@ -223,16 +223,8 @@ public final class ClaimLoop {
                 }
             } catch (StoreException e) {
                 LOG.debugf("listening failed, polling meanwhile: %s", e.getMessage());
-                sleep(settings.poll());
+                Threads.pause(settings.poll());
             }
-        }
-    }
-
-    private static void sleep(Duration duration) {
-        try {
-            Thread.sleep(duration.toMillis());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 }

@@ -171,10 +171,10 @@ public final class Completer {
                 return;
             } catch (StoreException e) {
                 LOG.warnf("storing outcomes failed, retrying in %d ms: %s", settings.retryPause().toMillis(), e.getMessage());
-                sleep(settings.retryPause());
+                Threads.pause(settings.retryPause());
             } catch (RuntimeException e) {
                 LOG.errorf(e, "the completer failed; retrying in %d ms", settings.retryPause().toMillis());
-                sleep(settings.retryPause());
+                Threads.pause(settings.retryPause());
             }
         }
     }
@@ -251,13 +251,5 @@ public final class Completer {
             return o.outcome().leaseToken();
         }
         return ((Finished.Cancelled) finished).leaseToken();
-    }
-
-    private static void sleep(Duration duration) {
-        try {
-            Thread.sleep(duration.toMillis());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 }

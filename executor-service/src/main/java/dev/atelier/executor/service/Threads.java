@@ -1,9 +1,13 @@
 package dev.atelier.executor.service;
 
+import java.time.Duration;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** Named daemon threads: the executor's loops never hold the JVM up, and a thread dump says whose each thread is. */
+/**
+ * Named daemon threads: the executor's loops never hold the JVM up, and a thread dump says whose each thread is. And
+ * the pause those loops take after a failure.
+ */
 final class Threads {
 
     private Threads() {
@@ -16,5 +20,14 @@ final class Threads {
             thread.setDaemon(true);
             return thread;
         };
+    }
+
+    /** A loop's pause after a failure; an interrupt ends it early and stays set, so the loop sees it and stops. */
+    static void pause(Duration duration) {
+        try {
+            Thread.sleep(duration.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }
