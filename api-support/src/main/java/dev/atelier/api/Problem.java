@@ -33,12 +33,44 @@ public record Problem(String type, String title, int status, String detail, List
     public static final int MAX_ERRORS = 100;
 
     public static Problem invalid(String detail, List<FieldError> errors) {
-        if (errors != null && errors.size() > MAX_ERRORS) {
+        int total = errors instanceof FieldErrors counted ? counted.total() : errors == null ? 0 : errors.size();
+        if (total > MAX_ERRORS) {
             return new Problem("about:blank", "Bad Request", 400, detail + " (the first " + MAX_ERRORS + " of "
-                    + errors.size() + " errors are listed; " + (errors.size() - MAX_ERRORS) + " more)",
+                    + total + " errors are listed; " + (total - MAX_ERRORS) + " more)",
                     List.copyOf(errors.subList(0, MAX_ERRORS)));
         }
         return new Problem("about:blank", "Bad Request", 400, detail, errors);
+    }
+
+    /**
+     * Field errors as a validator finds them: the first {@link #MAX_ERRORS} are kept, the rest only counted, so
+     * checking a body built to fail a million times takes no more memory than checking one that fails once.
+     */
+    public static final class FieldErrors extends java.util.ArrayList<FieldError> {
+        private int dropped;
+
+        @Override
+        public boolean add(FieldError error) {
+            if (size() < MAX_ERRORS) {
+                return super.add(error);
+            }
+            dropped++;
+            return true;
+        }
+
+        @Override
+        public boolean addAll(java.util.Collection<? extends FieldError> errors) {
+            errors.forEach(this::add);
+            if (errors instanceof FieldErrors counted) {
+                dropped += counted.dropped;
+            }
+            return !errors.isEmpty();
+        }
+
+        /** Every error found, kept or not: compare it before and after a check to see whether the check failed. */
+        public int total() {
+            return size() + dropped;
+        }
     }
 
     public Response toResponse() {

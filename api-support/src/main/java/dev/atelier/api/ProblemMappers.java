@@ -1,6 +1,7 @@
 package dev.atelier.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import jakarta.ws.rs.NotAllowedException;
@@ -78,6 +79,12 @@ public class ProblemMappers {
 
     @ServerExceptionMapper
     public Response json(JsonProcessingException e) {
+        if (e instanceof StreamConstraintsException limit) {
+            // too many tokens, too deep, a number or a name too long (JsonLimits): what a parser refuses to hold
+            // Jackson's words, less the name of its setting: "Token count (1000001) exceeds the maximum allowed (1000000)"
+            return Problem.of(413, "the body is beyond what this server reads: "
+                    + limit.getOriginalMessage().replaceFirst(", from `[^`]*`", "")).toResponse();
+        }
         return Problem.invalid("the body is not valid JSON: " + e.getOriginalMessage(), null).toResponse();
     }
 

@@ -84,9 +84,13 @@ public final class Tokens {
 
     /** The hex SHA-256 of a token, as configured: {@code printf %s "$TOKEN" | sha256sum}. */
     public static String sha256(String token) {
+        return HexFormat.of().formatHex(newSha256().digest(token.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    /** Every JVM has SHA-256 (the Java SE specification requires it). */
+    public static MessageDigest newSha256() {
         try {
-            byte[] digest = MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8));
-            return HexFormat.of().formatHex(digest);
+            return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

@@ -1,15 +1,23 @@
 package dev.atelier.gateway.service;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.atelier.api.Problem;
 import dev.atelier.api.ProblemException;
 import dev.atelier.api.auth.Tokens;
 import dev.atelier.store.JobQueue;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HexFormat;
+import java.util.List;
 import java.util.UUID;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 
@@ -56,10 +64,11 @@ public class BatchIntake {
         if (open > maxOpenJobs) {
             throw new Busy(open, maxOpenJobs);
         }
-        String hash = idempotencyKey == null ? null : Tokens.sha256(canonical(body));
+        String hash = idempotencyKey == null ? null : requestHash(body, mapper);
         BatchRequestValidator.Result result = validator.read(body, submittedBy, idempotencyKey, hash);
         if (!result.errors().isEmpty()) {
-            var all = new java.util.ArrayList<>(result.errors());
+            var all = new Problem.FieldErrors();
+            all.addAll(result.errors());
             all.addAll(result.unknownCrews());
             throw new ProblemException(Problem.invalid("the batch is not valid; nothing was stored", all));
         }
@@ -88,14 +97,40 @@ public class BatchIntake {
         return openJobs;
     }
 
-    /** The body as parsed JSON with sorted keys: equal bodies hash alike whatever their spacing or key order. */
-    private String canonical(JsonNode body) {
-        try {
-            Object plain = mapper.treeToValue(body, Object.class);
-            return mapper.copy().configure(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS, true)
-                    .writeValueAsString(plain);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
+    /**
+     * SHA-256 of the body as parsed JSON with sorted keys, so equal bodies hash alike whatever their spacing or key
+     * order. Written straight into the digest: a 16 MiB body costs no second copy of itself.
+     */
+    static String requestHash(JsonNode body, ObjectMapper mapper) {
+        MessageDigest sha256 = Tokens.newSha256();
+        try (JsonGenerator out = mapper.getFactory().createGenerator(
+                new DigestOutputStream(OutputStream.nullOutputStream(), sha256))) {
+            writeSorted(body, out);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return HexFormat.of().formatHex(sha256.digest());
+    }
+
+    private static void writeSorted(JsonNode node, JsonGenerator out) throws IOException {
+        if (node.isObject()) {
+            List<String> names = new ArrayList<>(node.size());
+            node.fieldNames().forEachRemaining(names::add);
+            Collections.sort(names);
+            out.writeStartObject();
+            for (String name : names) {
+                out.writeFieldName(name);
+                writeSorted(node.get(name), out);
+            }
+            out.writeEndObject();
+        } else if (node.isArray()) {
+            out.writeStartArray();
+            for (JsonNode item : node) {
+                writeSorted(item, out);
+            }
+            out.writeEndArray();
+        } else {
+            out.writeTree(node);
         }
     }
 }

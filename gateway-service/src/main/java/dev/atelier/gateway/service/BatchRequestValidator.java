@@ -3,6 +3,7 @@ package dev.atelier.gateway.service;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
+import dev.atelier.api.Problem;
 import dev.atelier.api.Problem.FieldError;
 import dev.atelier.store.BatchMode;
 import dev.atelier.store.NewBatch;
@@ -10,6 +11,7 @@ import dev.atelier.store.TimeOrderedIds;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import jakarta.validation.Validator;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
@@ -55,9 +57,20 @@ public class BatchRequestValidator {
     @Inject
     Validator validator;
 
+    /**
+     * A job's spec, as stored, in characters of JSON: a crew template with {task} in it many times, given a long
+     * task, would otherwise expand to hundreds of millions of characters from a small request.
+     */
+    @ConfigProperty(name = "atelier.gateway.max-job-spec-chars", defaultValue = "1048576")
+    int maxJobSpecChars;
+
+    /** All of a batch's job specs together, in characters of JSON: what one submit may hold in memory and store. */
+    @ConfigProperty(name = "atelier.gateway.max-batch-spec-chars", defaultValue = "33554432")
+    long maxBatchSpecChars;
+
     public Result read(JsonNode body, String submittedBy, String idempotencyKey, String requestHash) {
-        List<FieldError> errors = new ArrayList<>();
-        List<FieldError> unknownCrews = new ArrayList<>();
+        Problem.FieldErrors errors = new Problem.FieldErrors();
+        Problem.FieldErrors unknownCrews = new Problem.FieldErrors();
         if (body == null || !body.isObject()) {
             errors.add(new FieldError("", "the body must be a JSON object"));
             return new Result(null, errors, unknownCrews);
@@ -99,7 +112,7 @@ public class BatchRequestValidator {
                 submittedBy, idempotencyKey, requestHash, jobs), errors, unknownCrews);
     }
 
-    private List<NewBatch.NewJob> jobs(JsonNode jobs, List<FieldError> errors, List<FieldError> unknownCrews) {
+    private List<NewBatch.NewJob> jobs(JsonNode jobs, Problem.FieldErrors errors, Problem.FieldErrors unknownCrews) {
         if (jobs == null || jobs.isNull()) {
             errors.add(new FieldError("jobs", "is required"));
             return List.of();
@@ -114,7 +127,8 @@ public class BatchRequestValidator {
         }
         List<NewBatch.NewJob> out = new ArrayList<>(jobs.size());
         Set<String> keys = new HashSet<>();
-        Map<String, Optional<CrewService.Crew>> crewCache = new java.util.HashMap<>();
+        Map<String, Optional<CrewTemplate>> crewCache = new java.util.HashMap<>();
+        long batchSpecChars = 0;
         for (int i = 0; i < jobs.size(); i++) {
             String at = "jobs[" + i + "].";
             JsonNode job = jobs.get(i);
@@ -122,7 +136,7 @@ public class BatchRequestValidator {
                 errors.add(new FieldError("jobs[" + i + "]", "must be an object"));
                 continue;
             }
-            int before = errors.size() + unknownCrews.size();
+            int before = errors.total() + unknownCrews.total();
             String key = job.has("key") ? text(job, "key", at, errors) : "job-" + i;
             if (key != null && !keys.add(key)) {
                 errors.add(new FieldError(at + "key", "'" + key + "' is used by another job of this batch"));
@@ -144,12 +158,18 @@ public class BatchRequestValidator {
                 Set<String> allowed = new HashSet<>(JOB_FIELDS);
                 allowed.remove("type");
                 unknownFields(job, allowed, at, errors);
-                if (errors.size() + unknownCrews.size() > before) {
+                if (errors.total() + unknownCrews.total() > before) {
                     continue;
                 }
-                Optional<CrewService.Crew> found = crewCache.computeIfAbsent(crew, crews::find);
+                Optional<CrewTemplate> found = crewCache.computeIfAbsent(crew, name -> crews.find(name).map(CrewTemplate::of));
                 if (found.isEmpty()) {
                     unknownCrews.add(new FieldError(at + "crew", "no crew named '" + crew + "'"));
+                    continue;
+                }
+                long expandedChars = found.get().expandedChars(task);
+                if (expandedChars > maxJobSpecChars) {
+                    errors.add(new FieldError(at + "task", "crew '" + crew + "' with this task expands to about "
+                            + expandedChars + " characters, over the " + maxJobSpecChars + " a job may hold"));
                     continue;
                 }
                 ObjectNode expanded = (ObjectNode) expand(found.get().template(), task);
@@ -170,17 +190,48 @@ public class BatchRequestValidator {
                 spec.remove(JOB_FIELDS);
                 specs.validate(type, spec, at, errors);
             }
-            if (errors.size() + unknownCrews.size() > before) {
+            if (errors.total() + unknownCrews.total() > before) {
                 continue;
             }
             if (timeout == null) {
                 timeout = type.startsWith("comfyui") ? Duration.ofMinutes(30) : Duration.ofMinutes(10);
             }
+            String specJson = spec.toString();
+            if (specJson.length() > maxJobSpecChars) {
+                errors.add(new FieldError(at.substring(0, at.length() - 1), "the job's spec is " + specJson.length()
+                        + " characters of JSON, over the " + maxJobSpecChars + " a job may hold"));
+                continue;
+            }
+            batchSpecChars += specJson.length();
+            if (batchSpecChars > maxBatchSpecChars) {
+                errors.add(new FieldError("jobs", "the jobs' specs add up to more than the " + maxBatchSpecChars
+                        + " characters of JSON a batch may hold (reached at jobs[" + i + "]); split the batch"));
+                return List.of();
+            }
             String model = spec.hasNonNull("model") ? spec.get("model").asText() : null;
-            out.add(new NewBatch.NewJob(TimeOrderedIds.next(), key, priority, type, model, crew, task, spec.toString(),
+            out.add(new NewBatch.NewJob(TimeOrderedIds.next(), key, priority, type, model, crew, task, specJson,
                     timeout, maxAttempts));
         }
         return out;
+    }
+
+    /** A crew's template with what it takes to foresee an expansion's size without making it. */
+    private record CrewTemplate(JsonNode template, int chars, int placeholders) {
+        static CrewTemplate of(CrewService.Crew crew) {
+            String text = crew.template().toString();
+            int placeholders = 0;
+            for (int at = text.indexOf(CrewService.TASK_PLACEHOLDER); at >= 0;
+                 at = text.indexOf(CrewService.TASK_PLACEHOLDER, at + 1)) {
+                placeholders++;
+            }
+            return new CrewTemplate(crew.template(), text.length(), placeholders);
+        }
+
+        /** At most the characters of JSON the expanded spec takes: each placeholder becomes the task, escaped. */
+        long expandedChars(String task) {
+            long taskChars = TextNode.valueOf(task).toString().length() - 2L;
+            return chars + placeholders * (taskChars - CrewService.TASK_PLACEHOLDER.length());
+        }
     }
 
     /** The template with {task} replaced in every string, at any depth. */
@@ -214,6 +265,7 @@ public class BatchRequestValidator {
         }
         if (labels.size() > 20) {
             errors.add(new FieldError("labels", "at most 20 labels, not " + labels.size()));
+            return "{}";
         }
         for (Iterator<Map.Entry<String, JsonNode>> it = labels.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> label = it.next();

@@ -13,7 +13,6 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import jakarta.transaction.Transactional;
 import java.time.OffsetDateTime;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.regex.Pattern;
@@ -24,6 +23,8 @@ public class CrewService {
 
     public static final Pattern NAME = Pattern.compile("[a-z0-9-]{1,64}");
     static final String TASK_PLACEHOLDER = "{task}";
+    /** A template, in characters of JSON: large ComfyUI workflows take tens of KiB; every crew job copies it. */
+    public static final int MAX_TEMPLATE_CHARS = 262_144;
 
     /** A crew as clients see it. */
     @io.quarkus.runtime.annotations.RegisterForReflection
@@ -86,12 +87,16 @@ public class CrewService {
 
     /** Rejects a bad name or template with one problem naming every bad field. */
     public void check(String name, JsonNode template) {
-        List<FieldError> errors = new ArrayList<>();
+        Problem.FieldErrors errors = new Problem.FieldErrors();
         if (name == null || !NAME.matcher(name).matches()) {
             errors.add(new FieldError("name", "must match [a-z0-9-]{1,64}"));
         }
+        String text = template == null ? "" : template.toString();
         if (template == null || !template.isObject()) {
             errors.add(new FieldError("template", "must be a JSON object"));
+        } else if (text.length() > MAX_TEMPLATE_CHARS) {
+            errors.add(new FieldError("template", "is " + text.length() + " characters of JSON, over the "
+                    + MAX_TEMPLATE_CHARS + " a crew template may hold"));
         } else {
             JsonNode type = template.get("type");
             if (type == null || !type.isTextual() || !JobSpecValidator.TYPES.contains(type.asText())) {
@@ -99,7 +104,7 @@ public class CrewService {
             } else {
                 validator.validate(type.asText(), template, "", errors);
             }
-            if (!template.toString().contains(TASK_PLACEHOLDER)) {
+            if (!text.contains(TASK_PLACEHOLDER)) {
                 errors.add(new FieldError("template", "must use " + TASK_PLACEHOLDER
                         + " in a string (the prompt, a message or a workflow input), or the task would be ignored"));
             }

@@ -183,4 +183,78 @@ class CrewResourceTests {
                     .contains("\"status\":413");
         }
     }
+
+    @Test
+    void aChunkedBodyOverTheLimitGetsTheSame413Problem() throws Exception {
+        // no Content-Length: the limit is found only while the body arrives, 1 MiB chunk after chunk
+        int port = io.restassured.RestAssured.port;
+        try (java.net.Socket socket = new java.net.Socket("localhost", port)) {
+            socket.setSoTimeout(10_000);
+            java.util.concurrent.CompletableFuture<String> answer = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                StringBuilder read = new StringBuilder();
+                try {
+                    java.io.InputStream in = socket.getInputStream();
+                    int b;
+                    while ((b = in.read()) != -1) {
+                        read.append((char) b);
+                        if (b == '}' && read.indexOf("\r\n\r\n") > 0) {
+                            break;
+                        }
+                    }
+                } catch (java.io.IOException closed) {
+                    // what was read before the server closed is the answer
+                }
+                return read.toString();
+            });
+            java.io.OutputStream out = socket.getOutputStream();
+            out.write(("PUT /api/v1/crews/" + newName() + " HTTP/1.1\r\nHost: localhost\r\n"
+                    + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            byte[] chunk = new byte[1024 * 1024];
+            java.util.Arrays.fill(chunk, (byte) ' ');
+            try {
+                for (int i = 0; i < 17 && !answer.isDone(); i++) {
+                    out.write((Integer.toHexString(chunk.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+                    out.write(chunk);
+                    out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                }
+                out.write("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+            } catch (java.io.IOException closedWhileSending) {
+                // the server refused the rest of the body: expected
+            }
+            assertThat(answer.get(15, java.util.concurrent.TimeUnit.SECONDS))
+                    .startsWith("HTTP/1.1 413")
+                    .containsIgnoringCase("content-type: application/problem+json")
+                    .contains("\"status\":413");
+        }
+    }
+
+    @Test
+    void aChunkedBodyWithinTheLimitIsReadAsAnyOther() throws Exception {
+        String name = newName();
+        java.net.http.HttpRequest put = java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://localhost:" + io.restassured.RestAssured.port + "/api/v1/crews/" + name))
+                .version(java.net.http.HttpClient.Version.HTTP_1_1)
+                .header("Content-Type", "application/json")
+                // a stream of unknown length goes out chunked
+                .PUT(java.net.http.HttpRequest.BodyPublishers.ofInputStream(
+                        () -> new java.io.ByteArrayInputStream(TEMPLATE.getBytes(StandardCharsets.UTF_8))))
+                .build();
+        java.net.http.HttpResponse<String> answer = java.net.http.HttpClient.newHttpClient()
+                .send(put, java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(answer.statusCode()).as(answer.body()).isEqualTo(201);
+        given().get("/api/v1/crews/" + name).then().statusCode(200).body("template.model", equalTo("llama3.2:3b"));
+    }
+
+    @Test
+    void aTemplateOverTheCapIsRefusedNamingIt() {
+        String name = newName();
+        String big = "{\"type\": \"ollama.generate\", \"model\": \"m\", \"prompt\": \"{task} "
+                + "x".repeat(dev.atelier.gateway.service.CrewService.MAX_TEMPLATE_CHARS) + "\"}";
+        given().contentType(ContentType.JSON).body(big).put("/api/v1/crews/" + name)
+                .then().statusCode(400).contentType(PROBLEM).body("errors.field", hasItem("template"));
+        given().get("/api/v1/crews/" + name).then().statusCode(404);
+    }
 }

@@ -35,6 +35,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 class MalformedRequestTests {
 
     private static final String JOB = "{\"type\": \"ollama.generate\", \"model\": \"m\", \"prompt\": \"p\"}";
+    /** A crew whose prompt is {task} 40,000 times: small, until a long task multiplies it. */
+    private static final String ECHO_CREW = "echo-40000";
+    /** A crew whose prompt is {task} 100 times: a 10,000-character task makes a job of a million characters. */
+    private static final String PAGE_CREW = "page-100";
 
     /** One malformed request: its body (bytes, so invalid UTF-8 fits), content type, and what it must get. */
     record Case(String name, byte[] body, String contentType, String idempotencyKey, int status, String field) {
@@ -141,7 +145,22 @@ class MalformedRequestTests {
         cases.add(json("keep_alive in seconds over a day", generate("\"keep_alive\": 86401"), 400, "jobs[0].keep_alive"));
         cases.add(json("keep_alive without a unit", generate("\"keep_alive\": \"300\""), 400, "jobs[0].keep_alive"));
         // the body itself
-        cases.add(json("deep nesting", generate("\"format\": " + "{\"a\": ".repeat(2000) + "1" + "}".repeat(2000)), 400, null));
+        cases.add(json("deep nesting", generate("\"format\": " + "{\"a\": ".repeat(2000) + "1" + "}".repeat(2000)), 413, null));
+        cases.add(json("nesting one past the limit of 64", generate("\"format\": " + "[".repeat(62) + "]".repeat(62)), 413, null));
+        // memory: bodies within the byte limit built to take the heap (JsonLimits, the spec caps, FieldErrors)
+        cases.add(json("600,000 empty jobs (1.2 million JSON tokens)",
+                "{\"name\": \"n\", \"jobs\": [" + "{},".repeat(599_999) + "{}]}", 413, null));
+        StringBuilder wrongLabels = new StringBuilder();
+        for (int i = 0; i < 400_000; i++) {
+            wrongLabels.append(i == 0 ? "" : ",").append("\"k").append(i).append("\": ").append(i);
+        }
+        cases.add(json("400,000 labels of the wrong type", batch("\"labels\": {" + wrongLabels + "}"), 400, "labels"));
+        cases.add(json("a job's spec over 1 Mi characters", generate("\"system\": \"" + "s".repeat(1_048_576) + "\""), 400, "jobs[0]"));
+        cases.add(json("a crew with {task} 40,000 times given a 10 KB task",
+                withJob("{\"crew\": \"" + ECHO_CREW + "\", \"task\": \"" + "t".repeat(10_000) + "\"}"), 400, "jobs[0].task"));
+        cases.add(json("34 crew jobs of a megabyte each (over the batch's 32 Mi characters)", "{\"name\": \"n\", \"jobs\": ["
+                + String.join(",", java.util.Collections.nCopies(34, "{\"crew\": \"" + PAGE_CREW + "\", \"task\": \""
+                + "t".repeat(10_000) + "\"}"))+ "]}", 400, "jobs"));
         cases.add(json("truncated JSON", "{\"name\": \"n\", \"jobs\": [", 400, null));
         cases.add(json("not JSON at all", "hello", 400, null));
         cases.add(json("an array, not an object", "[]", 400, ""));
@@ -177,6 +196,20 @@ class MalformedRequestTests {
         }
     }
 
+    private static boolean crewsCreated;
+
+    private static void createTheAmplifyingCrews() {
+        if (!crewsCreated) {
+            for (var crew : java.util.Map.of(ECHO_CREW, 40_000, PAGE_CREW, 100).entrySet()) {
+                given().contentType("application/json")
+                        .body("{\"type\": \"ollama.generate\", \"model\": \"m\", \"prompt\": \""
+                                + "{task}".repeat(crew.getValue()) + "\"}")
+                        .put("/api/v1/crews/" + crew.getKey()).then().statusCode(201);
+            }
+            crewsCreated = true;
+        }
+    }
+
     @org.junit.jupiter.api.Test
     void aBodyWithThousandsOfErrorsGetsTheFirstHundredAndACount() {
         String bad = "{\"type\": \"ollama.generate\", \"model\": 5, \"prompt\": 6}";
@@ -191,6 +224,7 @@ class MalformedRequestTests {
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void isRefusedWithAProblemNamingTheField(Case c) {
+        createTheAmplifyingCrews();
         RequestSpecification request = given().contentType(c.contentType()).body(c.body());
         if (c.idempotencyKey() != null) {
             request.header("Idempotency-Key", c.idempotencyKey());

@@ -12,6 +12,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -47,6 +49,12 @@ public final class ServiceProcess implements AutoCloseable {
     /** The same for another module's packaged application: {@code jar} is its {@code quarkus-run.jar}. */
     public static ServiceProcess start(String name, Path jar, TestPostgres.Database db, String maxHeap,
                                        Map<String, String> env) throws IOException, InterruptedException {
+        return start(name, jar, db, List.of("-Xmx" + maxHeap), env);
+    }
+
+    /** The same with the JVM's options given whole (a manifest's, say) rather than a heap size. */
+    public static ServiceProcess start(String name, Path jar, TestPostgres.Database db, List<String> jvmOptions,
+                                       Map<String, String> env) throws IOException, InterruptedException {
         if (!Files.exists(jar)) {
             throw new IllegalStateException(jar.toAbsolutePath() + " is missing: this test runs after package");
         }
@@ -54,8 +62,11 @@ public final class ServiceProcess implements AutoCloseable {
         try (ServerSocket free = new ServerSocket(0)) {
             port = free.getLocalPort();
         }
-        ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx" + maxHeap, "-jar", jar.toString()).redirectErrorStream(true);
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-jar", jar.toString()));
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
         Map<String, String> environment = builder.environment();
         environment.keySet().removeIf(k -> k.startsWith("QUARKUS_") || k.startsWith("ATELIER_"));
         environment.put("QUARKUS_DATASOURCE_JDBC_URL", db.jdbcUrl());
@@ -86,6 +97,16 @@ public final class ServiceProcess implements AutoCloseable {
 
     public long pid() {
         return process.pid();
+    }
+
+    /** The most memory the process has held (Linux's VmHWM, its peak resident set), in bytes. */
+    public long peakRssBytes() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid()), "status"))) {
+            if (line.startsWith("VmHWM:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        }
+        throw new IOException("no VmHWM in /proc/" + pid() + "/status");
     }
 
     /** SIGKILL: no shutdown hook runs. */
