@@ -47,8 +47,9 @@ public final class ApiException extends CliException {
             text.append(System.lineSeparator()).append("  give a token with --token, ATELIER_TOKEN or the config file"
                     + " (atelier --help shows where)");
         } else if (status == 403) {
-            text.append(System.lineSeparator()).append("  this token's role may not do that (a read token cannot submit,"
-                    + " cancel, retry or change crews)");
+            text.append(System.lineSeparator()).append("  this token's role may not do that; the answer above names the"
+                    + " role it needs (read < submit < admin: submit also acts on its own batches, admin on crews and"
+                    + " on anyone's batches)");
         }
         return text.toString();
     }

@@ -44,7 +44,7 @@ class CliIT {
                 "XDG_CONFIG_HOME", config.toString(), // no user's config file can leak in
                 "TERM", "xterm", "COLUMNS", "100"));
         // a crew whose prompt is the task, so a task can ask the fake Ollama for a behaviour (fail-500, hang, slow:)
-        stack.gateway().body(Map.of("type", "ollama.generate", "model", "llama3.2", "prompt", "{task}"))
+        stack.admin().body(Map.of("type", "ollama.generate", "model", "llama3.2", "prompt", "{task}"))
                 .put("/api/v1/crews/echo").then().statusCode(201);
     }
 
@@ -152,7 +152,7 @@ class CliIT {
         Cli.Result offeredModel = cli.run("run", "--crew", "mk1", "--task", "Raiden", "--check");
         assertThat(offeredModel.exit()).as("mk1's model is offered").isZero();
 
-        stack.gateway().body(Map.of("type", "ollama.generate", "model", "qwen3:235b", "prompt", "{task}"))
+        stack.admin().body(Map.of("type", "ollama.generate", "model", "qwen3:235b", "prompt", "{task}"))
                 .put("/api/v1/crews/huge").then().statusCode(201);
         int batches = batchCount();
         Cli.Result unknownModel = cli.run("run", "--crew", "huge", "--task", "Raiden", "--check");
@@ -329,6 +329,10 @@ class CliIT {
                   Keep them short.
                 prompt: "Write the bio of {task}"
                 """);
+        Cli.Result refused = cli.run("crews", "put", "bios.yaml");
+        assertThat(refused.exit()).isEqualTo(2);
+        assertThat(refused.err()).contains("gateway answered 403", "needs an admin token", "the token 'studio' is a submit token");
+        Cli cli = CliIT.cli.with(Map.of("ATELIER_TOKEN", Stack.ADMIN_TOKEN)); // crews are the lead's
         Cli.Result created = cli.run("crews", "put", "bios.yaml");
         assertThat(created.exit()).as(created.toString()).isZero();
         assertThat(created.out()).contains("created crew bios");
@@ -386,7 +390,7 @@ class CliIT {
         Cli.Result readToken = cli.with(Map.of("ATELIER_TOKEN", Stack.READ_TOKEN))
                 .runWithInput("[{\"crew\": \"echo\", \"task\": \"x\"}]", "submit", "-");
         assertThat(readToken.exit()).isEqualTo(2);
-        assertThat(readToken.err()).contains("gateway answered 403", "read token cannot submit");
+        assertThat(readToken.err()).contains("gateway answered 403", "needs a submit token", "names the role it needs");
 
         Cli.Result unreachable = cli.runWithInput("[{\"crew\": \"echo\", \"task\": \"x\"}]", "--gateway",
                 "http://127.0.0.1:9", "submit", "-");

@@ -29,14 +29,15 @@ import java.util.Set;
 
 /**
  * The whole of Atelier as a studio runs it, each part a separate OS process: PostgreSQL, the packaged gateway and
- * ledger (prod profile, bearer tokens on), two packaged executors each serving Ollama (4 slots) and ComfyUI
- * (1 slot), and fakes of Ollama and ComfyUI. Tests talk to it over HTTP only, as users do. The executors' loops are
+ * ledger (prod profile, bearer tokens on, the JVM options and memory limit of their manifests), two packaged
+ * executors each serving Ollama (4 slots) and ComfyUI (1 slot), and fakes of Ollama and ComfyUI. Tests talk to it over HTTP only, as users do. The executors' loops are
  * quick (3 s lease, 1 s heartbeat and reaping) so failures show and heal within seconds.
  */
 final class Stack implements AutoCloseable {
 
     static final String SUBMIT_TOKEN = "system-submit-secret";
     static final String READ_TOKEN = "system-read-secret";
+    static final String ADMIN_TOKEN = "system-admin-secret";
     static final Set<String> TERMINAL = Set.of("success", "failed", "cancelled");
     /** The executors' lease (ATELIER_EXECUTOR_LEASE below). */
     static final Duration LEASE = Duration.ofSeconds(3);
@@ -88,8 +89,10 @@ final class Stack implements AutoCloseable {
 
     private void startService(String name, Map<String, String> extra) throws IOException, InterruptedException {
         Map<String, String> env = new HashMap<>(extra);
-        env.put("ATELIER_AUTH_TOKENS", "studio:submit:" + sha256(SUBMIT_TOKEN) + ",wall:read:" + sha256(READ_TOKEN));
-        services.put(name, ServiceProcess.start(name, jar(name), postgres.database(), "256m", env));
+        env.put("ATELIER_AUTH_TOKENS", "studio:submit:" + sha256(SUBMIT_TOKEN) + ",wall:read:" + sha256(READ_TOKEN)
+                + ",lead:admin:" + sha256(ADMIN_TOKEN));
+        // the JVM its Deployment gives it: a body built to take the memory meets the same limits here as in a pod
+        services.put(name, ServiceProcess.start(name, jar(name), postgres.database(), PodJvm.options(name), env));
     }
 
     private static Path jar(String service) {
@@ -128,6 +131,12 @@ final class Stack implements AutoCloseable {
 
     RequestSpecification gateway() {
         return given().baseUri(services.get("gateway").url()).auth().oauth2(SUBMIT_TOKEN)
+                .contentType(ContentType.JSON);
+    }
+
+    /** The gateway as the studio's lead, who writes the crews. */
+    RequestSpecification admin() {
+        return given().baseUri(services.get("gateway").url()).auth().oauth2(ADMIN_TOKEN)
                 .contentType(ContentType.JSON);
     }
 

@@ -42,7 +42,7 @@ class StudioRosterIT {
         JsonNode workflow = Stack.json(FakeComfy.txt2img());
         ((com.fasterxml.jackson.databind.node.ObjectNode) workflow.get("6").get("inputs"))
                 .put("text", "a portrait of {task}, Mortal Kombat 1 key art, slow:300");
-        stack.gateway().body(Map.of("type", "comfyui.workflow", "workflow", workflow))
+        stack.admin().body(Map.of("type", "comfyui.workflow", "workflow", workflow))
                 .put("/api/v1/crews/portrait").then().statusCode(201);
 
         String batchId = stack.submit(Map.of("name", "mk1-roster", "mode", "priority",
@@ -156,5 +156,70 @@ class StudioRosterIT {
     private static Instant firstStart(List<JsonNode> attempts) {
         return attempts.stream().map(a -> Instant.parse(a.path("started_at").asText())).min(Instant::compareTo)
                 .orElseThrow();
+    }
+
+    /**
+     * The bodies of issue 18, each well under the 16 MiB limit, sent to the packaged gateway running with its
+     * manifest's JVM options: each gets a small 4xx problem, and the gateway stays ready and within its pod.
+     */
+    @Test
+    void bodiesBuiltToTakeTheMemoryGetSmallProblemsAndTheGatewayStaysWithinItsPod() throws Exception {
+        StringBuilder empties = new StringBuilder("{\"name\": \"empties\", \"jobs\": [{}");
+        for (int i = 1; i < 5_000_000; i++) {
+            empties.append(",{}");
+        }
+        assertSmallProblem("five million {}", stack.gateway().body(bytes(empties.append("]}"))).post("/api/v1/batches"), 413);
+
+        StringBuilder labels = new StringBuilder("{\"name\": \"labels\", \"jobs\": [{\"crew\": \"mk1\", \"task\": \"x\"}], "
+                + "\"labels\": {\"k0\": 0");
+        for (int i = 1; i < 1_000_000; i++) {
+            labels.append(",\"k").append(i).append("\":0");
+        }
+        assertSmallProblem("a million labels of the wrong type",
+                stack.gateway().body(bytes(labels.append("}}"))).post("/api/v1/batches"), 413);
+
+        stack.admin().body("{\"type\": \"ollama.generate\", \"model\": \"deepseek-r1:32b\", \"prompt\": \""
+                + "{task}".repeat(40_000) + "\"}").put("/api/v1/crews/echo").then().statusCode(201);
+        String amplified = "{\"name\": \"amplified\", \"jobs\": [{\"crew\": \"echo\", \"task\": \"" + "t".repeat(10_000) + "\"}]}";
+        assertSmallProblem("a 10 KB task into {task} 40,000 times",
+                stack.gateway().body(amplified).post("/api/v1/batches"), 400)
+                .body("errors.field", org.hamcrest.Matchers.hasItem("jobs[0].task"));
+
+        // the most a body may hold once parsed: just under the token cap, in the dearest token (a short string), from
+        // four clients at once; one at a time is read (a 400 for the field nobody knows), the others wait (503)
+        String strings = "{\"name\": \"strings\", \"jobs\": [{\"crew\": \"mk1\", \"task\": \"x\", "
+                + "\"junk\": [\"ab\"" + ",\"ab\"".repeat(999_950) + "]}]}";
+        List<java.util.concurrent.CompletableFuture<io.restassured.response.Response>> answers = new java.util.ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            answers.add(java.util.concurrent.CompletableFuture.supplyAsync(
+                    () -> stack.gateway().body(strings).post("/api/v1/batches")));
+        }
+        Map<Integer, Integer> statuses = new TreeMap<>();
+        for (var answer : answers) {
+            io.restassured.response.Response a = answer.get();
+            statuses.merge(a.statusCode(), 1, Integer::sum);
+            assertSmallProblem("a near-cap body of four at once", a, a.statusCode() == 503 ? 503 : 400);
+        }
+        assertThat(statuses).as("answers to four near-cap bodies at once").containsKey(400);
+
+        stack.awaitAllReady(Duration.ofSeconds(10));
+        long peak = stack.service("gateway").peakRssBytes();
+        long limit = PodJvm.memoryLimitBytes("gateway");
+        System.out.printf("gateway peak RSS %.0f MiB of its pod's %d MiB (JVM options %s)%n",
+                peak / 1048576.0, limit >> 20, PodJvm.options("gateway"));
+        assertThat(peak).as("the gateway's peak RSS").isLessThan(limit);
+    }
+
+    private static byte[] bytes(CharSequence body) {
+        return body.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    private static io.restassured.response.ValidatableResponse assertSmallProblem(String what,
+            io.restassured.response.Response answer, int status) {
+        assertThat(answer.statusCode()).as(what + ": " + answer.asString()).isEqualTo(status);
+        assertThat(answer.contentType()).as(what).startsWith("application/problem+json");
+        assertThat(answer.asByteArray().length).as(what + ": the problem's size").isLessThan(1 << 20);
+        System.out.printf("%s: %d, %s%n", what, status, answer.jsonPath().getString("detail"));
+        return answer.then();
     }
 }

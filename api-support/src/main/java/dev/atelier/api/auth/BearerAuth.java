@@ -21,7 +21,9 @@ import org.jboss.resteasy.reactive.server.ServerRequestFilter;
 
 /**
  * Checks the bearer token of every /api/** request: a missing or unknown token is a 401, a read token on a
- * write is a 403. Health, metrics and the dashboard page need none. Tokens are never logged.
+ * write is a 403 naming the role needed. What needs more than a submit token (crews, others' batches) is checked
+ * where the request is served, through {@link Caller}. Health, metrics and the dashboard page need no token.
+ * Tokens are never logged.
  */
 @Singleton
 public class BearerAuth {
@@ -79,10 +81,10 @@ public class BearerAuth {
             return unauthorized("the bearer token is not one this service knows");
         }
         if (!READ_METHODS.contains(request.getMethod()) && !holder.get().role().mayWrite()) {
-            return Problem.of(403, "the token '" + holder.get().name() + "' may only read; this needs a submit token")
-                    .toResponse();
+            return Problem.of(403, "to " + request.getMethod() + " " + request.getUriInfo().getPath()
+                    + " needs a submit token; the token '" + holder.get().name() + "' is a read token").toResponse();
         }
-        caller.identify(holder.get().name());
+        caller.identify(holder.get());
         return null;
     }
 

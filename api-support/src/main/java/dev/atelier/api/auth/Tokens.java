@@ -58,7 +58,7 @@ public final class Tokens {
             try {
                 role = Role.parse(parts[1]);
             } catch (IllegalArgumentException e) {
-                problems.add(where + " (" + name + "): the role must be submit or read");
+                problems.add(where + " (" + name + "): the role must be read, submit or admin");
                 continue;
             }
             if (!HASH.matcher(hash).matches()) {

@@ -27,10 +27,10 @@ class TokensTests {
 
     @Test
     void aBadEntryStopsTheServiceNamingTheEntryButNotTheHash() {
-        assertThatThrownBy(() -> Tokens.parse(List.of("ci:submit:" + CI_HASH, "ops:admin:" + CI_HASH, "x:read:123")))
+        assertThatThrownBy(() -> Tokens.parse(List.of("ci:submit:" + CI_HASH, "ops:owner:" + CI_HASH, "lead:admin:" + "ab".repeat(32), "x:read:123")))
                 .isInstanceOf(IllegalStateException.class)
-                .hasMessageContaining("entry 2 (ops): the role must be submit or read")
-                .hasMessageContaining("entry 3 (x): the hash must be 64 hex digits")
+                .hasMessageContaining("entry 2 (ops): the role must be read, submit or admin")
+                .hasMessageContaining("entry 4 (x): the hash must be 64 hex digits")
                 .hasMessageNotContaining(CI_HASH);
         assertThatThrownBy(() -> Tokens.parse(List.of("just-a-token")))
                 .hasMessageContaining("entry 1 must be name:role:hex-sha256");

@@ -6,6 +6,7 @@ import dev.atelier.api.ProblemException;
 import dev.atelier.api.view.BatchResponse;
 import dev.atelier.store.BatchViews;
 import dev.atelier.store.JobQueue;
+import dev.atelier.store.entity.BatchEntity;
 import jakarta.inject.Inject;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.atelier.api.auth.Caller;
@@ -83,12 +84,13 @@ public class BatchResource {
 
     @POST
     @Path("{id}/cancel")
-    @Operation(summary = "Cancel a batch",
+    @Operation(summary = "Cancel a batch (its submitter or admin)",
             description = "Pending and retry jobs end at once; running ones are cancelled at their backend. Idempotent.")
     @APIResponse(responseCode = "202", description = "the batch, cancelling",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.BATCH)))
     public Response cancel(@PathParam("id") String id) {
         UUID batchId = Ids.parse(id, "batch");
+        caller.requireSubmitterOrAdmin(submitter(batchId), "cancel batch " + batchId);
         if (!queue.cancelBatch(batchId, null).found()) {
             throw unknown(batchId);
         }
@@ -97,15 +99,21 @@ public class BatchResource {
 
     @POST
     @Path("{id}/retry-failed")
-    @Operation(summary = "Retry a batch's failed jobs", description = "Each goes back to pending with a fresh attempt budget.")
+    @Operation(summary = "Retry a batch's failed jobs (its submitter or admin)", description = "Each goes back to pending with a fresh attempt budget.")
     @APIResponse(responseCode = "202", description = "the batch, its failed jobs pending again",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.BATCH)))
     public Response retryFailed(@PathParam("id") String id) {
         UUID batchId = Ids.parse(id, "batch");
+        caller.requireSubmitterOrAdmin(submitter(batchId), "retry batch " + batchId);
         if (queue.retryFailed(batchId) < 0) {
             throw unknown(batchId);
         }
         return Response.accepted(view(batchId)).build();
+    }
+
+    /** Who submitted the batch (null when authentication was off); a 404 when there is no such batch. */
+    private static String submitter(UUID batchId) {
+        return BatchEntity.<BatchEntity>findByIdOptional(batchId).orElseThrow(() -> unknown(batchId)).submittedBy;
     }
 
     private BatchResponse view(UUID batchId) {

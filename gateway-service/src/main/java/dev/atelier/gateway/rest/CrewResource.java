@@ -5,6 +5,8 @@ import dev.atelier.api.Page;
 import dev.atelier.api.ProblemException;
 import dev.atelier.gateway.service.CrewService;
 import dev.atelier.gateway.service.CrewService.Crew;
+import dev.atelier.api.auth.Caller;
+import dev.atelier.api.auth.Role;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
@@ -32,6 +34,9 @@ public class CrewResource {
     @Inject
     CrewService crews;
 
+    @Inject
+    Caller caller;
+
     @GET
     @Operation(summary = "List crews", description = "Crews in name order, keyset-paged with limit and after.")
     @APIResponse(responseCode = "200", description = "a page of crews",
@@ -52,7 +57,7 @@ public class CrewResource {
     @PUT
     @Path("{name}")
     @Consumes(MediaType.APPLICATION_JSON)
-    @Operation(summary = "Create or replace a crew",
+    @Operation(summary = "Create or replace a crew (admin)",
             description = "The body is the template, e.g. {\"type\": \"ollama.generate\", \"model\": \"deepseek-r1:32b\", "
                     + "\"prompt\": \"Write {task}'s bio\"}. Jobs already submitted keep the template they expanded from.")
     @RequestBody(content = @Content(mediaType = MediaType.APPLICATION_JSON,
@@ -60,6 +65,7 @@ public class CrewResource {
     @APIResponse(responseCode = "201", description = "the new crew (200 when replaced)",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.CREW)))
     public Response put(@PathParam("name") String name, JsonNode template, UriInfo uri) {
+        caller.require(Role.ADMIN, "write crews (every job of the studio expands from them)");
         boolean created = crews.put(name, template);
         Crew crew = crews.find(name).orElseThrow();
         return created
@@ -69,10 +75,11 @@ public class CrewResource {
 
     @DELETE
     @Path("{name}")
-    @Operation(summary = "Delete a crew", description = "Jobs already submitted from it are not affected.")
+    @Operation(summary = "Delete a crew (admin)", description = "Jobs already submitted from it are not affected.")
     @APIResponse(responseCode = "204", description = "deleted",
             content = @Content(examples = @ExampleObject(name = "example", value = "", description = "no body")))
     public Response delete(@PathParam("name") String name) {
+        caller.require(Role.ADMIN, "delete crews");
         if (!crews.delete(name)) {
             throw unknown(name);
         }

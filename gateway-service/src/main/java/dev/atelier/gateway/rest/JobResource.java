@@ -3,6 +3,9 @@ package dev.atelier.gateway.rest;
 import dev.atelier.api.Ids;
 import dev.atelier.api.ProblemException;
 import dev.atelier.store.JobQueue;
+import dev.atelier.api.auth.Caller;
+import dev.atelier.store.entity.BatchEntity;
+import dev.atelier.store.entity.JobEntity;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
@@ -26,14 +29,18 @@ public class JobResource {
     @Inject
     JobQueue queue;
 
+    @Inject
+    Caller caller;
+
     @POST
     @Path("{id}/cancel")
-    @Operation(summary = "Cancel a job",
+    @Operation(summary = "Cancel a job (its submitter or admin)",
             description = "A waiting job ends at once; a running one is cancelled at its backend, unless it finishes first. Idempotent.")
     @APIResponse(responseCode = "202", description = "what the cancel did",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.JOB_CANCELLED)))
     public Response cancel(@PathParam("id") String id) {
         UUID jobId = Ids.parse(id, "job");
+        caller.requireSubmitterOrAdmin(submitter(jobId), "cancel job " + jobId);
         JobQueue.Cancel cancel = queue.cancelJob(jobId, null);
         if (!cancel.found()) {
             throw unknown(jobId);
@@ -44,18 +51,25 @@ public class JobResource {
 
     @POST
     @Path("{id}/retry")
-    @Operation(summary = "Retry a job",
+    @Operation(summary = "Retry a job (its submitter or admin)",
             description = "A failed or cancelled job goes back to pending with a fresh attempt budget; its history is kept. Otherwise 409.")
     @APIResponse(responseCode = "202", description = "the job, pending again",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.JOB_RETRIED)))
     public Response retry(@PathParam("id") String id) {
         UUID jobId = Ids.parse(id, "job");
+        caller.requireSubmitterOrAdmin(submitter(jobId), "retry job " + jobId);
         return switch (queue.retryJob(jobId)) {
             case RETRIED -> Response.accepted(Map.of("id", jobId, "state", "pending")).build();
             case NOT_FOUND -> throw unknown(jobId);
             case NOT_RETRYABLE -> throw ProblemException.of(409,
                     "job " + jobId + " is neither failed nor cancelled; only those can be retried");
         };
+    }
+
+    /** Who submitted the job's batch (null when authentication was off); a 404 when there is no such job. */
+    private static String submitter(UUID jobId) {
+        JobEntity job = JobEntity.<JobEntity>findByIdOptional(jobId).orElseThrow(() -> unknown(jobId));
+        return BatchEntity.<BatchEntity>findByIdOptional(job.batchId).map(batch -> batch.submittedBy).orElse(null);
     }
 
     private static ProblemException unknown(UUID id) {

@@ -29,7 +29,9 @@ class AuthTests {
         public Map<String, String> getConfigOverrides() {
             return Map.of("atelier.auth.enabled", "true",
                     "atelier.auth.tokens", "ci:submit:" + Tokens.sha256("ci-secret")
-                            + ",viewer:read:" + Tokens.sha256("viewer-secret"));
+                            + ",artist:submit:" + Tokens.sha256("artist-secret")
+                            + ",viewer:read:" + Tokens.sha256("viewer-secret")
+                            + ",lead:admin:" + Tokens.sha256("lead-secret"));
         }
     }
 
@@ -50,10 +52,55 @@ class AuthTests {
     }
 
     @Test
-    void aSubmitTokenWrites() {
+    void onlyAnAdminWritesCrews() {
         given().auth().oauth2("ci-secret").contentType(ContentType.JSON).body(CREW).put("/api/v1/crews/blade")
+                .then().statusCode(403).contentType(PROBLEM)
+                .body("detail", equalTo("to write crews (every job of the studio expands from them) needs an admin "
+                        + "token; the token 'ci' is a submit token"));
+        given().auth().oauth2("lead-secret").get("/api/v1/crews/blade").then().statusCode(404);
+        given().auth().oauth2("lead-secret").contentType(ContentType.JSON).body(CREW).put("/api/v1/crews/blade")
                 .then().statusCode(201);
-        given().auth().oauth2("ci-secret").delete("/api/v1/crews/blade").then().statusCode(204);
+        given().auth().oauth2("ci-secret").delete("/api/v1/crews/blade").then().statusCode(403)
+                .body("detail", containsString("needs an admin token"));
+        given().auth().oauth2("viewer-secret").delete("/api/v1/crews/blade").then().statusCode(403)
+                .body("detail", containsString("needs a submit token"));
+        given().auth().oauth2("ci-secret").get("/api/v1/crews/blade").then().statusCode(200);
+        given().auth().oauth2("lead-secret").delete("/api/v1/crews/blade").then().statusCode(204);
+    }
+
+    @Test
+    void aSubmitTokenCancelsAndRetriesItsOwnBatchesOnlyAndAnAdminAnyones() {
+        String ours = submit("ci-secret");
+        String theirs = submit("artist-secret");
+        String theirJob = given().auth().oauth2("viewer-secret").get("/api/v1/batches/" + theirs).then().statusCode(200)
+                .extract().path("jobs[0].id");
+
+        for (String refused : new String[] {"/api/v1/batches/" + theirs + "/cancel", "/api/v1/batches/" + theirs
+                + "/retry-failed", "/api/v1/jobs/" + theirJob + "/cancel", "/api/v1/jobs/" + theirJob + "/retry"}) {
+            given().auth().oauth2("ci-secret").post(refused).then().statusCode(403).contentType(PROBLEM)
+                    .body("detail", containsString("submitted by 'artist', needs that token or an admin token"))
+                    .body("detail", containsString("the token 'ci' is a submit token"));
+            given().auth().oauth2("viewer-secret").post(refused).then().statusCode(403);
+        }
+        given().auth().oauth2("viewer-secret").get("/api/v1/batches/" + theirs).then().statusCode(200)
+                .body("state", equalTo("pending")); // nothing changed
+
+        given().auth().oauth2("ci-secret").post("/api/v1/batches/" + ours + "/cancel").then().statusCode(202);
+        given().auth().oauth2("ci-secret").post("/api/v1/batches/" + ours + "/retry-failed").then().statusCode(202);
+        given().auth().oauth2("lead-secret").post("/api/v1/jobs/" + theirJob + "/cancel").then().statusCode(202);
+        given().auth().oauth2("lead-secret").post("/api/v1/jobs/" + theirJob + "/retry").then().statusCode(202);
+        given().auth().oauth2("lead-secret").post("/api/v1/batches/" + theirs + "/cancel").then().statusCode(202);
+        given().auth().oauth2("viewer-secret").get("/api/v1/batches/" + theirs).then().statusCode(200)
+                .body("state", equalTo("cancelled"));
+        // an unknown batch is a 404 whoever asks, not a 403 that would tell it exists
+        given().auth().oauth2("ci-secret").post("/api/v1/batches/00000000-0000-7000-8000-000000000000/cancel")
+                .then().statusCode(404);
+    }
+
+    private static String submit(String token) {
+        String batch = "{\"name\": \"n\", \"jobs\": [{\"type\": \"ollama.generate\", \"model\": \"m\", \"prompt\": \"p\"}]}";
+        return given().auth().oauth2(token).contentType(ContentType.JSON).body(batch).post("/api/v1/batches")
+                .then().statusCode(201).extract().path("id");
     }
 
     @Test
