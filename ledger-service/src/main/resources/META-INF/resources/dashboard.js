@@ -80,9 +80,11 @@
     $('backends').replaceChildren(...summary.backends.map((b) => {
       const executor = summary.executors.find((e) => b.name.endsWith('@' + e.id));
       const slots = executor ? `${executor.busy[b.kind] || 0}/${executor.slots[b.kind] || 0} slots busy` : '';
+      const draining = executor && executor.draining
+        ? el('span', { class: 'pill degraded', title: 'stopping: claims nothing more, finishing or handing back what it holds', text: 'draining' }) : null;
       return el('li', { class: 'backend', 'data-backend': b.name },
         el('div', {}, el('strong', { text: b.name }), ' ', el('span', { class: 'pill ' + b.status, text: b.status }),
-          el('span', { class: 'muted', text: '  ' + slots })),
+          draining ? ' ' : null, draining, el('span', { class: 'muted', text: '  ' + slots })),
         el('div', { class: 'models', text: b.models.length ? b.models.join(', ') : 'no models' }),
         (b.loaded || []).length ? el('div', { class: 'models loaded', text: 'loaded: ' + b.loaded.map(loadedText).join(', ') }) : null,
         b.detail ? el('div', { class: 'models', text: b.detail }) : null);

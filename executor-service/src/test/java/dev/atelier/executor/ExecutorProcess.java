@@ -66,6 +66,11 @@ public final class ExecutorProcess implements AutoCloseable {
         return process.url();
     }
 
+    /** Where {@code /drain} is served. */
+    public String managementUrl() {
+        return process.managementUrl();
+    }
+
     /** SIGKILL: no shutdown hook runs, nothing is handed back. */
     public void kill() throws InterruptedException {
         process.kill();

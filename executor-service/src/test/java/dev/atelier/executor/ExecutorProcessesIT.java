@@ -156,10 +156,21 @@ class ExecutorProcessesIT {
             UUID job = batch.jobs().get(0).id();
             await().atMost(WAIT).until(() -> slow.calls("slow:7000 drained 0") == 1);
 
-            HttpResponse<String> drained = HttpClient.newHttpClient().send(
-                    HttpRequest.newBuilder(URI.create(draining.url() + "/drain")).timeout(Duration.ofSeconds(60)).build(),
-                    HttpResponse.BodyHandlers.ofString());
+            HttpClient http = HttpClient.newHttpClient();
+            assertThat(http.send(HttpRequest.newBuilder(URI.create(draining.url() + "/drain")).build(),
+                    HttpResponse.BodyHandlers.discarding()).statusCode())
+                    .as("the service port has no /drain: only the management interface, closed to every pod").isEqualTo(404);
+            var drainCall = http.sendAsync(HttpRequest.newBuilder(URI.create(draining.managementUrl() + "/drain"))
+                    .timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
 
+            // while it drains: not ready (no new work is routed to it), still live, and reported draining
+            await().atMost(WAIT).until(() -> status(http, draining.url() + "/q/health/ready") == 503);
+            assertThat(status(http, draining.url() + "/q/health/live")).isEqualTo(200);
+            await().atMost(WAIT).until(() -> inspect.count("select count(*) from executor where id = 'executor-e'"
+                    + " and draining_since is not null") == 1);
+            assertThat(drainCall.isDone()).as("the drain answers only when its job is done").isFalse();
+
+            HttpResponse<String> drained = drainCall.get(60, java.util.concurrent.TimeUnit.SECONDS);
             assertThat(drained.statusCode()).isEqualTo(200);
             assertThat(drained.body()).contains("\"handed_back\":0");
             assertThat(inspect.job(job).state()).as("it answered once the job had finished").isEqualTo("success");
@@ -172,6 +183,11 @@ class ExecutorProcessesIT {
             assertThat(inspect.job(after.jobs().get(0).id()).state()).as("a drained executor claims nothing").isEqualTo("pending");
             queue.cancelJob(after.jobs().get(0).id(), null);
         }
+    }
+
+    private static int status(HttpClient http, String url) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.discarding())
+                .statusCode();
     }
 
     /** A fake Ollama with one model that holds every request without answering. */

@@ -51,10 +51,11 @@ public class ExecutorRegistry {
     }
 
     private static final String UPSERT_EXECUTOR = """
-            insert into executor (id, started_at, last_seen_at, slots, busy)
-            values (?, coalesce(?::timestamptz, now()), coalesce(?::timestamptz, now()), ?::jsonb, ?::jsonb)
+            insert into executor (id, started_at, last_seen_at, slots, busy, draining_since)
+            values (?, coalesce(?::timestamptz, now()), coalesce(?::timestamptz, now()), ?::jsonb, ?::jsonb, ?)
             on conflict (id) do update
-            set last_seen_at = excluded.last_seen_at, slots = excluded.slots, busy = excluded.busy
+            set last_seen_at = excluded.last_seen_at, slots = excluded.slots, busy = excluded.busy,
+                draining_since = excluded.draining_since
             """;
 
     private static final String UPSERT_BACKEND = """
@@ -71,6 +72,12 @@ public class ExecutorRegistry {
     /** Records that the executor is alive, with its slots, busy counts and backends, in one transaction. */
     public void report(String executorId, Map<String, Integer> slots, Map<String, Integer> busy,
                        List<BackendReport> backends, Instant now) {
+        report(executorId, slots, busy, backends, null, now);
+    }
+
+    /** The same, for an executor draining since {@code drainingSince} (null: it claims). */
+    public void report(String executorId, Map<String, Integer> slots, Map<String, Integer> busy,
+                       List<BackendReport> backends, Instant drainingSince, Instant now) {
         Transactions.inTransaction(dataSource, "executor report", c -> {
             try (PreparedStatement ps = c.prepareStatement(UPSERT_EXECUTOR)) {
                 ps.setString(1, executorId);
@@ -78,6 +85,7 @@ public class ExecutorRegistry {
                 Transactions.setTime(ps, 3, now);
                 ps.setString(4, json(slots));
                 ps.setString(5, json(busy));
+                Transactions.setTime(ps, 6, drainingSince);
                 ps.executeUpdate();
             }
             try (PreparedStatement ps = c.prepareStatement(UPSERT_BACKEND)) {
@@ -122,7 +130,7 @@ public class ExecutorRegistry {
 
     /** A live executor as the ledger shows it, with its backends. */
     public record LiveExecutor(String id, Instant startedAt, Instant lastSeen, Map<String, Integer> slots,
-                               Map<String, Integer> busy, List<Backend> backends) {
+                               Map<String, Integer> busy, List<Backend> backends, Instant drainingSince) {
 
         public int slots(String kind) {
             return slots.getOrDefault(kind, 0);
@@ -144,7 +152,7 @@ public class ExecutorRegistry {
 
     private static final String LIVE = """
             with clock as materialized (select coalesce(?::timestamptz, now()) as now)
-            select e.id, e.started_at, e.last_seen_at,
+            select e.id, e.started_at, e.last_seen_at, e.draining_since,
                    array(select k from jsonb_object_keys(e.slots) k order by k) as slot_kinds,
                    array(select (e.slots ->> k)::int from jsonb_object_keys(e.slots) k order by k) as slot_counts,
                    array(select k from jsonb_object_keys(e.busy) k order by k) as busy_kinds,
@@ -175,7 +183,7 @@ public class ExecutorRegistry {
                         if (executor == null) {
                             executor = new LiveExecutor(id, instant(rs, "started_at"), instant(rs, "last_seen_at"),
                                     counts(rs, "slot_kinds", "slot_counts"), counts(rs, "busy_kinds", "busy_counts"),
-                                    new ArrayList<>());
+                                    new ArrayList<>(), instant(rs, "draining_since"));
                             executors.put(id, executor);
                         }
                         if (rs.getString("kind") != null) {

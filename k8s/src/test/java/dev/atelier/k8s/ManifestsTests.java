@@ -280,6 +280,33 @@ class ManifestsTests {
                                 : peer.getNamespaceSelector().getMatchLabels()).containsEntry("kubernetes.io/metadata.name", "keda"))));
     }
 
+    /**
+     * The preStop hook calls /drain on the executor's management port (9082, quarkus.management.port), a port no
+     * network policy admits and no Service routes: only the kubelet, from the node, reaches it.
+     */
+    private static void assertDrainOnTheManagementPortOnly(List<HasMetadata> resources, Container executor) {
+        String hookPort = executor.getLifecycle().getPreStop().getHttpGet().getPort().getStrVal();
+        int managementPort = executor.getPorts().stream().filter(p -> p.getName().equals(hookPort))
+                .findFirst().orElseThrow().getContainerPort();
+        assertThat(managementPort).as("the hook's port is the management interface's").isEqualTo(9082);
+        assertThat(executor.getPorts()).filteredOn(p -> p.getName().equals("http")).singleElement()
+                .satisfies(p -> assertThat(p.getContainerPort()).isNotEqualTo(managementPort));
+        for (HasMetadata resource : resources) {
+            if (resource instanceof io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy policy
+                    && policy.getSpec().getIngress() != null) {
+                policy.getSpec().getIngress().forEach(rule -> assertThat(rule.getPorts() == null ? List.<Integer>of()
+                        : rule.getPorts().stream().map(port -> port.getPort().getIntVal()).toList())
+                        .as(policy.getMetadata().getName() + " admits no one to the management port")
+                        .doesNotContain(managementPort).isNotEmpty());
+            }
+            if (resource instanceof io.fabric8.kubernetes.api.model.Service service) {
+                assertThat(service.getSpec().getPorts()).as(service.getMetadata().getName() + " routes no /drain")
+                        .allSatisfy(port -> assertThat(port.getTargetPort() == null ? null : port.getTargetPort().getStrVal())
+                                .isNotEqualTo(hookPort));
+            }
+        }
+    }
+
     @Test
     void theGpuExecutorPodAsksForAGpuAndScalesOnClaimableJobsUpToTheGpuCount() throws Exception {
         for (List<HasMetadata> resources : gpuVariants()) {
@@ -292,6 +319,7 @@ class ManifestsTests {
             assertThat(pod.getTerminationGracePeriodSeconds()).isGreaterThan(shutdownGrace.toSeconds());
             assertThat(executor.getLifecycle().getPreStop().getHttpGet().getPath()).as("drains before it stops")
                     .isEqualTo("/drain");
+            assertDrainOnTheManagementPortOnly(resources, executor);
             // it keeps its pod's deletion cost, so idle executors go first on scale-in
             assertThat(executor.getEnv()).anySatisfy(e -> {
                 assertThat(e.getName()).isEqualTo("ATELIER_EXECUTOR_POD_NAME");
@@ -381,6 +409,56 @@ class ManifestsTests {
             Manifests.rendered(overlay).forEach(r -> rendered.add(r.getKind() + "/" + r.getMetadata().getName()));
             assertThat(rendered).as(overlay).isEqualTo(files);
         }
+    }
+
+    /**
+     * The account's token reaches the executor container alone: the pod does not automount it (the backends next to
+     * the executor run user-submitted workflows), the executor mounts a projected, pod-bound token where the
+     * Kubernetes client looks for it, and the admission policy that narrows the account to its own pod's deletion
+     * cost ships with it.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("overlays")
+    void onlyTheExecutorContainerHoldsTheAccountsTokenAndThePolicyNarrowsIt(String label, String overlay,
+                                                                           List<HasMetadata> resources) {
+        Optional<Deployment> executor = deployment(resources, "executor");
+        Assumptions.assumeTrue(executor.isPresent(), overlay + " has no executor");
+        PodSpec pod = executor.get().getSpec().getTemplate().getSpec();
+        assertThat(pod.getServiceAccountName()).isEqualTo("executor");
+        assertThat(pod.getAutomountServiceAccountToken()).as("no token by default").isFalse();
+        Set<String> tokenVolumes = new HashSet<>();
+        for (Volume volume : pod.getVolumes()) {
+            if (volume.getProjected() != null && volume.getProjected().getSources().stream()
+                    .anyMatch(source -> source.getServiceAccountToken() != null)) {
+                tokenVolumes.add(volume.getName());
+                assertThat(volume.getProjected().getSources()).as("the CA with it")
+                        .extracting(source -> source.getConfigMap() == null ? null : source.getConfigMap().getName())
+                        .contains("kube-root-ca.crt");
+                assertThat(volume.getProjected().getSources()).as("the namespace with it")
+                        .anyMatch(source -> source.getDownwardAPI() != null);
+                assertThat(volume.getProjected().getSources()).filteredOn(source -> source.getServiceAccountToken() != null)
+                        .singleElement().satisfies(source -> assertThat(source.getServiceAccountToken()
+                                .getExpirationSeconds()).as("short-lived").isLessThanOrEqualTo(3600L));
+            }
+        }
+        assertThat(tokenVolumes).hasSize(1);
+        for (Container container : pod.getContainers()) {
+            boolean mounts = container.getVolumeMounts() != null && container.getVolumeMounts().stream()
+                    .anyMatch(mount -> tokenVolumes.contains(mount.getName()));
+            assertThat(mounts).as(container.getName() + " mounts the token").isEqualTo(container.getName().equals("executor"));
+            if (mounts) {
+                assertThat(container.getVolumeMounts()).filteredOn(mount -> tokenVolumes.contains(mount.getName()))
+                        .singleElement().satisfies(mount -> {
+                            assertThat(mount.getMountPath()).isEqualTo("/var/run/secrets/kubernetes.io/serviceaccount");
+                            assertThat(mount.getReadOnly()).isTrue();
+                        });
+            }
+        }
+        assertThat(resources).as("the admission policy and its binding ship with the executor")
+                .anySatisfy(r -> assertThat(r.getKind() + "/" + r.getMetadata().getName())
+                        .isEqualTo("ValidatingAdmissionPolicy/atelier-executor-own-deletion-cost"))
+                .anySatisfy(r -> assertThat(r.getKind() + "/" + r.getMetadata().getName())
+                        .isEqualTo("ValidatingAdmissionPolicyBinding/atelier-executor-own-deletion-cost"));
     }
 
     private static List<List<HasMetadata>> gpuVariants() throws Exception {

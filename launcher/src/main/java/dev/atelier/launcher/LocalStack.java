@@ -159,6 +159,7 @@ public final class LocalStack implements AutoCloseable {
         // on this machine only, unless told otherwise (QUARKUS_HTTP_HOST=0.0.0.0): nobody else on the network may submit
         env.putIfAbsent("QUARKUS_PROFILE", "dev");
         env.putIfAbsent("QUARKUS_HTTP_HOST", listenHost());
+        env.putIfAbsent("QUARKUS_MANAGEMENT_HOST", listenHost()); // the executor's /drain
         env.putAll(settings.extraEnvironment());
         Process process = builder.start();
         Thread copier = new Thread(() -> prefixLines(name, process), name + "-output");

@@ -64,8 +64,10 @@ class LocalStackIT {
                     .as("the user's data is written durably").isEqualTo(2);
             execute(settings, "insert into crew (name, template) values ('kept', '{\"type\": \"ollama.generate\"}')");
             // without authentication, it answers this machine only
+            java.util.List<Integer> listening = new java.util.ArrayList<>(ports.values());
+            listening.add(Integer.parseInt(settings.extraEnvironment().get("QUARKUS_MANAGEMENT_PORT"))); // /drain
             for (java.net.InetAddress other : otherAddresses()) {
-                for (int port : ports.values()) {
+                for (int port : listening) {
                     try (java.net.Socket socket = new java.net.Socket()) {
                         socket.connect(new java.net.InetSocketAddress(other, port), 2_000);
                         throw new AssertionError("port " + port + " answers on " + other);
@@ -90,7 +92,7 @@ class LocalStackIT {
         ports.put("ledger", freePort());
         ports.put("executor", freePort());
         return new LocalStack.Settings(Path.of(System.getProperty("atelier.root")).toAbsolutePath().normalize(),
-                data, freePort(), ports, Map.of());
+                data, freePort(), ports, Map.of("QUARKUS_MANAGEMENT_PORT", Integer.toString(freePort())));
     }
 
     /** This machine's addresses that are not loopback (a sandbox may have none). */

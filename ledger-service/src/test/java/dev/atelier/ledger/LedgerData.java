@@ -70,12 +70,18 @@ public class LedgerData {
 
     /** Reports an executor as live now, with an Ollama backend in the given status offering the given models. */
     public void executor(String id, int ollamaSlots, int ollamaBusy, String ollamaStatus, List<String> models) {
+        executor(id, ollamaSlots, ollamaBusy, ollamaStatus, models, null);
+    }
+
+    /** The same, for an executor draining since then (null: claiming). */
+    public void executor(String id, int ollamaSlots, int ollamaBusy, String ollamaStatus, List<String> models,
+                         Instant drainingSince) {
         registry.report(id, Map.of("ollama", ollamaSlots, "comfyui", 0), Map.of("ollama", ollamaBusy, "comfyui", 0),
                 List.of(new BackendReport("ollama", "http://ollama-" + id + ":11434", ollamaStatus, models,
                         Instant.now(), ollamaStatus.equals("offline") ? "connection refused" : "version 0.12.6",
                         models.isEmpty() ? List.of() : List.of(new ExecutorRegistry.LoadedModel(models.get(0),
                                 LOADED_VRAM, LOADED_UNTIL)), List.of())),
-                null);
+                drainingSince, null);
     }
 
     /** What a reported executor's Ollama holds: its first model, with this much VRAM, until then. */

@@ -50,6 +50,7 @@ public final class ClaimLoop {
     private final Map<UUID, Instant> unconfirmed = new ConcurrentHashMap<>();
     private final Semaphore wakeUps = new Semaphore(0);
     private volatile boolean claiming = true;
+    private volatile Instant stoppedAt;
     private volatile Instant lastRound;
     private Thread claimThread;
     private Thread listenThread;
@@ -167,6 +168,9 @@ public final class ClaimLoop {
 
     /** Stops claiming; a round in flight still starts the jobs it claimed before this returns. */
     public void stop() throws InterruptedException {
+        if (claiming) {
+            stoppedAt = clock.instant();
+        }
         claiming = false;
         wake();
         if (listenThread != null) {
@@ -175,6 +179,11 @@ public final class ClaimLoop {
         if (claimThread != null) {
             claimThread.join(10_000);
         }
+    }
+
+    /** When claiming stopped for good (a drain, or the stop), or null while it claims. */
+    public Instant stoppedAt() {
+        return stoppedAt;
     }
 
     public boolean claiming() {

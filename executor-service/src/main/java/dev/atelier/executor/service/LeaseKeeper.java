@@ -157,7 +157,8 @@ public final class LeaseKeeper {
                     s.checkedAt(), s.detail(), s.loaded(), state.refused(clock.instant())));
         }
         try {
-            registry.report(backends.executorId(), backends.slots(), busy, reports, null);
+            // a drained executor says so from the moment it stopped claiming, so the summary shows it draining
+            registry.report(backends.executorId(), backends.slots(), busy, reports, claims.stoppedAt(), null);
             return true;
         } catch (StoreException e) {
             LOG.warnf("reporting this executor failed: %s", e.getMessage());

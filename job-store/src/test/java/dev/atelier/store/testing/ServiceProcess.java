@@ -28,11 +28,13 @@ public final class ServiceProcess implements AutoCloseable {
     private final String name;
     private final Process process;
     private final int port;
+    private final int managementPort;
 
-    private ServiceProcess(String name, Process process, int port) {
+    private ServiceProcess(String name, Process process, int port, int managementPort) {
         this.name = name;
         this.process = process;
         this.port = port;
+        this.managementPort = managementPort;
     }
 
     /**
@@ -59,8 +61,10 @@ public final class ServiceProcess implements AutoCloseable {
             throw new IllegalStateException(jar.toAbsolutePath() + " is missing: this test runs after package");
         }
         int port;
-        try (ServerSocket free = new ServerSocket(0)) {
+        int managementPort;
+        try (ServerSocket free = new ServerSocket(0); ServerSocket freeToo = new ServerSocket(0)) {
             port = free.getLocalPort();
+            managementPort = freeToo.getLocalPort();
         }
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -73,12 +77,14 @@ public final class ServiceProcess implements AutoCloseable {
         environment.put("QUARKUS_DATASOURCE_USERNAME", db.username());
         environment.put("QUARKUS_DATASOURCE_PASSWORD", db.password() == null ? "" : db.password());
         environment.put("QUARKUS_HTTP_PORT", Integer.toString(port));
+        // the executor's management interface (/drain); several executors run side by side
+        environment.put("QUARKUS_MANAGEMENT_PORT", Integer.toString(managementPort));
         environment.putAll(env);
         Process process = builder.start();
         Thread copier = new Thread(() -> copyOutput(name, process), name + "-output");
         copier.setDaemon(true);
         copier.start();
-        ServiceProcess service = new ServiceProcess(name, process, port);
+        ServiceProcess service = new ServiceProcess(name, process, port, managementPort);
         service.awaitReady();
         return service;
     }
@@ -89,6 +95,11 @@ public final class ServiceProcess implements AutoCloseable {
 
     public String url() {
         return "http://127.0.0.1:" + port;
+    }
+
+    /** The management interface, where a service has one (the executor's {@code /drain}). */
+    public String managementUrl() {
+        return "http://127.0.0.1:" + managementPort;
     }
 
     public boolean isAlive() {

@@ -35,8 +35,12 @@ final class LedgerViews {
     record LoadedView(String name, long sizeVram, Instant expiresAt) {
     }
 
+    /**
+     * A live executor. {@code draining} from its preStop hook on: it claims nothing more and finishes or hands back
+     * what it holds ({@code draining_since} says since when; null while it claims).
+     */
     record ExecutorView(String id, Instant startedAt, Instant lastSeen, Map<String, Integer> slots,
-                        Map<String, Integer> busy) {
+                        Map<String, Integer> busy, boolean draining, Instant drainingSince) {
     }
 
     /** A batch in GET /api/v1/batches: as one batch, without its job list and timings. */

@@ -89,7 +89,8 @@ public class SummaryResource {
     }
 
     static List<ExecutorView> executors(List<LiveExecutor> live) {
-        return live.stream().map(e -> new ExecutorView(e.id(), e.startedAt(), e.lastSeen(), e.slots(), e.busy()))
+        return live.stream().map(e -> new ExecutorView(e.id(), e.startedAt(), e.lastSeen(), e.slots(), e.busy(),
+                        e.drainingSince() != null, e.drainingSince()))
                 .toList();
     }
 }

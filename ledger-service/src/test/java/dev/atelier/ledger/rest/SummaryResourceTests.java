@@ -14,6 +14,7 @@ import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.path.json.JsonPath;
 import jakarta.inject.Inject;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
@@ -49,10 +50,23 @@ class SummaryResourceTests {
         assertThat(summary.getMap("backends[0].loaded[0]")).isEqualTo(Map.of("name", LedgerData.MODEL,
                 "size_vram", LedgerData.LOADED_VRAM, "expires_at", LedgerData.LOADED_UNTIL.toString()));
         assertThat(summary.getMap("executors[0]").keySet()).containsExactlyInAnyOrder(
-                "id", "started_at", "last_seen", "slots", "busy");
+                "id", "started_at", "last_seen", "slots", "busy", "draining", "draining_since");
+        assertThat(summary.getBoolean("executors[0].draining")).isFalse();
         assertThat(summary.getMap("executors[0].slots")).isEqualTo(Map.of("ollama", 2, "comfyui", 0));
         assertThat(summary.getMap("executors[0].busy")).isEqualTo(Map.of("ollama", 1, "comfyui", 0));
         assertThat(summary.getString("last_updated")).matches("\\d{4}-\\d\\d-\\d\\dT.*Z");
+    }
+
+    @Test
+    void aDrainingExecutorSaysSoAndSinceWhen() {
+        Instant since = Instant.parse("2026-12-04T21:30:00Z");
+        data.executor("executor-1-draining", 2, 1, "online", List.of(LedgerData.MODEL), since);
+        data.executor("executor-2-claiming", 2, 0, "online", List.of(LedgerData.MODEL));
+        given().get("/api/v1/summary").then().statusCode(200)
+                .body("executors.find { it.id == 'executor-1-draining' }.draining", equalTo(true))
+                .body("executors.find { it.id == 'executor-1-draining' }.draining_since", equalTo(since.toString()))
+                .body("executors.find { it.id == 'executor-2-claiming' }.draining", equalTo(false))
+                .body("executors.find { it.id == 'executor-2-claiming' }.draining_since", org.hamcrest.Matchers.nullValue());
     }
 
     @Test
