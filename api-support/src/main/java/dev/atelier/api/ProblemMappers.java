@@ -90,6 +90,12 @@ public class ProblemMappers {
 
     @ServerExceptionMapper
     public Response unexpected(Throwable e) {
+        if (poolExhausted(e)) {
+            // every connection of this replica's pool is in use (a burst, slow statements): nothing changed
+            LOG.warnf("connection pool exhausted: %s", e.getMessage());
+            return problem(new ProblemException(Problem.of(503, "every database connection of this server is busy;"
+                    + " try again shortly")));
+        }
         if (databaseUnreachable(e)) {
             // a restart or failover of PostgreSQL: nothing changed, and the same request works again shortly
             LOG.warnf("database unreachable: %s", e.getMessage());
@@ -97,6 +103,22 @@ public class ProblemMappers {
         }
         LOG.error("unexpected error", e);
         return Problem.of(500, "an unexpected error; it was logged").toResponse();
+    }
+
+    /**
+     * The pool (Agroal) gave up waiting for a connection ({@code quarkus.datasource.jdbc.acquisition-timeout}). Its
+     * SQLException carries no SQLSTATE: every connection in use is "Sorry, acquisition timeout!", a new connection
+     * too slow to open has a TimeoutException as its cause.
+     */
+    static boolean poolExhausted(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException sql && sql.getSQLState() == null
+                    && (sql.getCause() instanceof java.util.concurrent.TimeoutException
+                    || "Sorry, acquisition timeout!".equals(sql.getMessage()))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** SQLSTATE class 08 (connection exception) or 57P01-57P03 (the server shutting down or starting up). */

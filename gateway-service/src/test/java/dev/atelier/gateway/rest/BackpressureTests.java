@@ -18,7 +18,10 @@ import jakarta.inject.Inject;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** Above the ceiling of open jobs, a submit is a 429 with Retry-After and stores nothing. */
+/**
+ * Above this cluster's ceilings, a request is told to come back and changes nothing: too many open jobs is a 429,
+ * every database connection of the server in use a 503, both with Retry-After.
+ */
 @QuarkusTest
 @QuarkusTestResource(PostgresTestResource.class)
 @TestProfile(BackpressureTests.LowCeiling.class)
@@ -27,12 +30,31 @@ class BackpressureTests {
     public static class LowCeiling implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            return Map.of("atelier.gateway.max-open-jobs", "5", "atelier.gateway.open-jobs-cache", "PT0S");
+            return Map.of("atelier.gateway.max-open-jobs", "5", "atelier.gateway.open-jobs-cache", "PT0S",
+                    "quarkus.datasource.jdbc.max-size", "2", "quarkus.datasource.jdbc.acquisition-timeout", "PT1S");
         }
     }
 
     @Inject
     JobQueue queue;
+
+    @Inject
+    javax.sql.DataSource dataSource;
+
+    @Test
+    void anExhaustedConnectionPoolIs503WithRetryAfterNot500() throws Exception {
+        String small = "{\"name\": \"pool\", \"jobs\": [{\"type\": \"ollama.generate\", \"model\": \"m\", \"prompt\": \"p\"}]}";
+        long batches = queue.countOpen();
+        // hold both of the pool's connections, as a burst of slow requests would
+        try (var first = dataSource.getConnection(); var second = dataSource.getConnection()) {
+            given().get("/api/v1/crews").then().statusCode(503).contentType("application/problem+json")
+                    .header("Retry-After", equalTo("5")).body("detail", containsString("connection of this server is busy"));
+            given().contentType(ContentType.JSON).header("Idempotency-Key", "pool-1").body(small).post("/api/v1/batches")
+                    .then().statusCode(503).contentType("application/problem+json").header("Retry-After", equalTo("5"));
+        }
+        assertThat(queue.countOpen()).as("nothing was stored").isEqualTo(batches);
+        given().get("/api/v1/crews").then().statusCode(200);
+    }
 
     @Test
     void aSubmitAboveTheCeilingIs429WithRetryAfter() {
