@@ -93,7 +93,8 @@ public class ExportCommand extends ApiCommand {
                     troubleSince = null;
                 } catch (Api.Unreachable | ApiException | IOException e) {
                     StopOnSignal.checkpoint(); // a stop breaks the stream too: that is no outage
-                    if (e instanceof ApiException problem && !problem.isTransient()) {
+                    // 429: this token runs as many exports as the ledger allows; --follow waits for one to end
+                    if (e instanceof ApiException problem && !problem.isTransient() && problem.status() != 429) {
                         throw problem;
                     }
                     sink.flush();

@@ -4,11 +4,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectWriter;
 import dev.atelier.api.ProblemException;
 import dev.atelier.api.QueryParams;
+import dev.atelier.api.auth.Caller;
 import dev.atelier.ledger.config.LedgerConfig;
 import dev.atelier.ledger.rest.LedgerViews.EventLine;
 import dev.atelier.ledger.rest.LedgerViews.EventTask;
 import dev.atelier.ledger.rest.LedgerViews.LedgerLine;
 import dev.atelier.ledger.rest.LedgerViews.LedgerMetadata;
+import dev.atelier.ledger.service.ExportSlots;
 import dev.atelier.store.BatchViews;
 import dev.atelier.store.ExportLog;
 import dev.atelier.store.ExportLog.ExportFilter;
@@ -17,6 +19,8 @@ import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
+import io.vertx.ext.web.RoutingContext;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.StreamingOutput;
 import java.io.BufferedOutputStream;
@@ -36,7 +40,9 @@ import org.jboss.logging.Logger;
 
 /**
  * The JSONL exports. Each is streamed a page of lines at a time (a short transaction per page), so memory does not
- * grow with the export and a client that goes away stops it at the next write, holding no database connection.
+ * grow with the export and a client that goes away stops it at the next write, holding no database connection. A
+ * reader that stops reading is cut off by {@code quarkus.http.idle-timeout}; how many stream at once is capped per
+ * token and per replica ({@link ExportSlots}).
  */
 @Path("/api/v1/exports")
 @Produces(ExportResource.NDJSON)
@@ -60,6 +66,12 @@ public class ExportResource {
     @Inject
     ObjectMapper mapper;
 
+    @Inject
+    ExportSlots slots;
+
+    @Inject
+    Caller caller;
+
     /** A page reader: the lines after a seq, up to a count. */
     private interface Pages<T> {
         List<T> after(ExportFilter filter, long afterSeq, int limit);
@@ -72,13 +84,13 @@ public class ExportResource {
                     + "(resume after the last seq seen; no line is ever skipped).")
     public Response ledger(@QueryParam("batch") String batch, @QueryParam("status") List<String> status,
                            @QueryParam("since") String since, @QueryParam("until") String until,
-                           @QueryParam("after_seq") String afterSeq) {
+                           @QueryParam("after_seq") String afterSeq, @Context RoutingContext request) {
         QueryParams params = new QueryParams();
         ExportFilter filter = filter(params, batch, params.oneOf("status", status, LEDGER_STATUSES), since, until);
         long after = params.nonNegative("after_seq", afterSeq, 0);
         params.check();
         requireBatch(filter.batchId());
-        return stream(filter, after, log::ledgerAfter, ExportLog.LedgerLine::seq, l -> new LedgerLine(l.seq(),
+        return stream(request, filter, after, log::ledgerAfter, ExportLog.LedgerLine::seq, l -> new LedgerLine(l.seq(),
                 l.jobId(), l.batchId(), l.crew(), l.task(), l.status(), l.details(), l.occurredAt(),
                 new LedgerMetadata(l.attempts(), l.key(), l.priority(), l.model(), l.type())));
     }
@@ -89,13 +101,13 @@ public class ExportResource {
             description = "Oldest first, with the same filters as the ledger; status may also be handed_back.")
     public Response events(@QueryParam("batch") String batch, @QueryParam("status") List<String> status,
                            @QueryParam("since") String since, @QueryParam("until") String until,
-                           @QueryParam("after_seq") String afterSeq) {
+                           @QueryParam("after_seq") String afterSeq, @Context RoutingContext request) {
         QueryParams params = new QueryParams();
         ExportFilter filter = filter(params, batch, params.oneOf("status", status, EVENT_STATUSES), since, until);
         long after = params.nonNegative("after_seq", afterSeq, 0);
         params.check();
         requireBatch(filter.batchId());
-        return stream(filter, after, log::eventsAfter, ExportLog.EventLine::seq, e -> new EventLine(e.seq(),
+        return stream(request, filter, after, log::eventsAfter, ExportLog.EventLine::seq, e -> new EventLine(e.seq(),
                 e.occurredAt(), new EventTask(e.crew(), e.task(), e.priority()), e.status(), e.elapsedSec(),
                 e.resultPreview(), e.attempt(), e.executorId(), e.jobId(), e.batchId()));
     }
@@ -113,10 +125,14 @@ public class ExportResource {
         }
     }
 
-    private <T> Response stream(ExportFilter filter, long afterSeq, Pages<T> pages, ToLongFunction<T> seq,
-                                Function<T, Object> line) {
+    private <T> Response stream(RoutingContext request, ExportFilter filter, long afterSeq, Pages<T> pages,
+                                ToLongFunction<T> seq, Function<T, Object> line) {
         ObjectWriter writer = mapper.writer();
         int pageSize = config.exportPage();
+        ExportSlots.Slot slot = slots.take(caller.name());
+        // given back when the answer has gone or the connection closed, whichever comes first (and if the body is
+        // never written at all)
+        request.addEndHandler(ended -> slot.release());
         StreamingOutput body = output -> {
             OutputStream out = new BufferedOutputStream(output, 64 * 1024);
             long after = afterSeq;
@@ -140,6 +156,8 @@ public class ExportResource {
                 // The client went away. Nothing is held between pages, so there is nothing to release; it can
                 // resume with after_seq. Not an error of ours, so it ends here rather than in the error log.
                 LOG.debugf("export stopped after %d lines at seq %d: %s", lines, after, e.getMessage());
+            } finally {
+                slot.release();
             }
         };
         return Response.ok(body, NDJSON).build();

@@ -33,6 +33,11 @@ class LargeExportIT {
 
     private static final int JOBS = 200_000;
     private static final String TOKEN = "export-reader-secret";
+    /** A token of its own for the readers that stop reading, so its cap touches no other test. */
+    private static final String STALLING_TOKEN = "stalling-reader-secret";
+    /** The idle timeout (the export's write timeout) and the cap per token this ledger runs with. */
+    private static final Duration IDLE_TIMEOUT = Duration.ofSeconds(3);
+    private static final int EXPORTS_PER_TOKEN = 2;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     static TestPostgres.Database db;
@@ -61,7 +66,9 @@ class LargeExportIT {
                 from job j""");
         inspect.execute("update export_counter set last_seq = (select max(seq) from ledger_line)");
         ledger = ServiceProcess.start("ledger", db, "128m", Map.of(
-                "ATELIER_AUTH_TOKENS", "export-reader:read:" + sha256(TOKEN)));
+                "ATELIER_AUTH_TOKENS", "export-reader:read:" + sha256(TOKEN) + ",stalling-reader:read:" + sha256(STALLING_TOKEN),
+                "QUARKUS_HTTP_IDLE_TIMEOUT", IDLE_TIMEOUT.toString(),
+                "ATELIER_LEDGER_EXPORTS_PER_TOKEN", Integer.toString(EXPORTS_PER_TOKEN)));
     }
 
     @AfterAll
@@ -161,5 +168,77 @@ class LargeExportIT {
                     + "and pid <> pg_backend_pid() and state in ('active', 'idle in transaction')");
         } while (busy > 0 && System.nanoTime() < deadline);
         assertThat(busy).isZero();
+    }
+
+    @Test
+    void readersThatStopReadingAreCutOffAndATokensExportsAreCapped() throws Exception {
+        // exports whose reader reads nothing: the socket buffers fill and the ledger's writes stall
+        java.util.List<java.net.Socket> stalled = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < EXPORTS_PER_TOKEN; i++) {
+                stalled.add(stalledExport());
+            }
+            Thread.sleep(500);
+            HttpResponse<String> refused = HTTP.send(exportRequest(STALLING_TOKEN), HttpResponse.BodyHandlers.ofString());
+            assertThat(refused.statusCode()).as(refused.body()).isEqualTo(429);
+            assertThat(refused.headers().firstValue("Content-Type")).hasValue("application/problem+json");
+            assertThat(refused.headers().firstValue("Retry-After")).isPresent();
+            assertThat(JSON.readTree(refused.body()).get("detail").asText())
+                    .contains("2 exports are streaming for the token 'stalling-reader'", "atelier.ledger.exports-per-token");
+            // another token is not held back by this one's readers
+            try (InputStream other = export(HttpClient.newHttpClient(), 0).body()) {
+                assertThat(other.readNBytes(10_000)).hasSize(10_000);
+            }
+
+            // past the idle timeout the stalled exports are cut off, which gives their slots back
+            long stalledAt = System.nanoTime();
+            long waited;
+            while (true) {
+                HttpResponse<InputStream> again = HttpClient.newHttpClient().send(exportRequest(STALLING_TOKEN),
+                        HttpResponse.BodyHandlers.ofInputStream());
+                again.body().close();
+                waited = (System.nanoTime() - stalledAt) / 1_000_000;
+                if (again.statusCode() == 200) {
+                    break;
+                }
+                assertThat(waited).as("cut off within the idle timeout and a margin").isLessThan(IDLE_TIMEOUT.toMillis() * 5);
+                Thread.sleep(250);
+            }
+            System.out.printf("stalled exports cut off, and their slots free, %d ms after the cap refused a third"
+                    + " (idle timeout %s)%n", waited, IDLE_TIMEOUT);
+            for (java.net.Socket socket : stalled) {
+                // what the ledger wrote before it stalled, then the end: the connection is closed
+                socket.setSoTimeout(10_000);
+                InputStream in = socket.getInputStream();
+                try {
+                    while (in.read(new byte[65_536]) >= 0) {
+                        // drain what was buffered
+                    }
+                } catch (java.net.SocketException reset) {
+                    // closed with unread data: a reset, also an end
+                }
+            }
+        } finally {
+            for (java.net.Socket socket : stalled) {
+                socket.close();
+            }
+        }
+    }
+
+    private static HttpRequest exportRequest(String token) {
+        return HttpRequest.newBuilder(URI.create(ledger.url() + "/api/v1/exports/ledger.jsonl"))
+                .header("Authorization", "Bearer " + token).timeout(Duration.ofSeconds(10)).build();
+    }
+
+    /** An export requested over a socket with a small receive buffer that is never read. */
+    private static java.net.Socket stalledExport() throws Exception {
+        java.net.Socket socket = new java.net.Socket();
+        socket.setReceiveBufferSize(4096);
+        URI url = URI.create(ledger.url());
+        socket.connect(new java.net.InetSocketAddress(url.getHost(), url.getPort()), 5_000);
+        socket.getOutputStream().write(("GET /api/v1/exports/ledger.jsonl HTTP/1.1\r\nHost: " + url.getHost()
+                + "\r\nAuthorization: Bearer " + STALLING_TOKEN + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+        socket.getOutputStream().flush();
+        return socket;
     }
 }
