@@ -21,7 +21,7 @@ import java.util.Optional;
  * Prometheus route to the management interface, and a scrape must never be able to drain).
  */
 @Singleton
-public class DrainRoute {
+public class ExecutorRoutes {
 
     @Inject
     ExecutorLoops loops;
