@@ -35,6 +35,9 @@ public final class Bench {
         // --only=queue,cluster runs some of the figures (the queue core works through what intake left)
         List<String> only = arguments.stream().filter(a -> a.startsWith("--only=")).findFirst()
                 .map(a -> List.of(a.substring("--only=".length()).split(","))).orElse(List.of());
+        // --peers=DIR: a run of ../shared/peers/run-all.sh to print beside these figures (default: the newest one)
+        peers = PeerFigures.read(arguments.stream().filter(a -> a.startsWith("--peers=")).findFirst()
+                .map(a -> Path.of(a.substring("--peers=".length()))).orElse(null)).orElse(null);
         Path root = Path.of(arguments.stream().filter(a -> !a.startsWith("--")).findFirst().orElse("."))
                 .toAbsolutePath().normalize();
         Path data = Files.createTempDirectory("atelier-bench-");
@@ -78,17 +81,34 @@ public final class Bench {
         }
     }
 
-    private record Figure(String name, String value, String target, String load) {
+    private record Figure(String name, String value, String target, String load, String peers) {
     }
 
     private static final List<Figure> FIGURES = new ArrayList<>();
     private static StatementProfile profile;
+    private static PeerFigures peers;
 
     /** Prints a figure as it is measured, and keeps it for the table at the end. */
     static void figure(String name, String value, String target) {
-        Figure figure = new Figure(name, value, target, load());
+        figure(name, value, target, "");
+    }
+
+    /**
+     * A figure that has counterparts in the peers' run: {@code peerFigures} picks them, and they are printed beside
+     * it with the ratio Atelier ÷ peer ({@code atelier} is this figure in the peers' unit).
+     */
+    static void figure(String name, String value, String target, double atelier,
+                       java.util.function.Function<PeerFigures, List<PeerFigures.Figure>> peerFigures, String unit) {
+        figure(name, value, target, peers == null ? "" : PeerFigures.beside(atelier, peerFigures.apply(peers), unit));
+    }
+
+    private static void figure(String name, String value, String target, String besidePeers) {
+        Figure figure = new Figure(name, value, target, load(), besidePeers);
         FIGURES.add(figure);
         System.out.printf("%s: %s (target %s; %s)%n", name, value, target, figure.load());
+        if (!besidePeers.isEmpty()) {
+            System.out.println("   peers, same session: " + besidePeers);
+        }
         if (profile != null) {
             try {
                 profile.print(name);
@@ -102,11 +122,16 @@ public final class Bench {
         int nameWidth = FIGURES.stream().mapToInt(f -> f.name().length()).max().orElse(10);
         int valueWidth = FIGURES.stream().mapToInt(f -> f.value().length()).max().orElse(10);
         int targetWidth = FIGURES.stream().mapToInt(f -> f.target().length()).max().orElse(6);
-        String row = "| %-" + nameWidth + "s | %-" + valueWidth + "s | %-" + targetWidth + "s | %-8s |%n";
+        int peersWidth = Math.max(5, FIGURES.stream().mapToInt(f -> f.peers().length()).max().orElse(5));
+        String row = "| %-" + nameWidth + "s | %-" + valueWidth + "s | %-" + targetWidth + "s | %-8s | %-" + peersWidth
+                + "s |%n";
         System.out.println();
-        System.out.printf(row, "figure", "this machine", "target", "load avg");
-        System.out.printf(row, "-".repeat(nameWidth), "-".repeat(valueWidth), "-".repeat(targetWidth), "-".repeat(8));
-        FIGURES.forEach(f -> System.out.printf(row, f.name(), f.value(), f.target(), f.load()));
+        System.out.printf(row, "figure", "this machine", "target", "load avg", "peers (value, Atelier ÷ peer, load)");
+        System.out.printf(row, "-".repeat(nameWidth), "-".repeat(valueWidth), "-".repeat(targetWidth), "-".repeat(8),
+                "-".repeat(peersWidth));
+        FIGURES.forEach(f -> System.out.printf(row, f.name(), f.value(), f.target(), f.load(), f.peers()));
+        System.out.println(peers == null ? "peers: no run of ../shared/peers/run-all.sh found (--peers=DIR)"
+                : peers.describe());
         System.out.printf("%d cores; PostgreSQL with fsync and synchronous_commit on%n",
                 Runtime.getRuntime().availableProcessors());
     }

@@ -168,6 +168,36 @@ class AttemptRulesTests extends QueueTestBase {
     }
 
     @Test
+    void leaseRenewalsAreHotUpdatesThatWriteNoIndexEntry() throws Exception {
+        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(20, 1).build());
+        List<ClaimedJob> jobs = claimOllama(20);
+        List<java.util.UUID> tokens = jobs.stream().map(ClaimedJob::leaseToken).toList();
+        // one connection for the renewals and the statistics, so they are flushed before they are read
+        try (dev.atelier.store.testing.ThreadBoundDataSource one = new dev.atelier.store.testing.ThreadBoundDataSource(dataSource)) {
+            JobQueue renewing = new JobQueue(one);
+            long before = hotUpdates(one);
+            for (int beat = 1; beat <= 3; beat++) {
+                assertThat(renewing.heartbeat(tokens, LEASE, null).extended()).hasSize(20);
+            }
+            // a fresh table's pages are full (fill factor 90 leaves room on pages written after V11), so some
+            // renewals move a row to another page; what matters is that most stay where they are, indexes untouched
+            assertThat(hotUpdates(one) - before).as("HOT updates among 60 renewals").isGreaterThanOrEqualTo(40);
+        }
+    }
+
+    /** The job table's HOT updates so far, after this connection flushed its own statistics (PostgreSQL 15+). */
+    private static long hotUpdates(javax.sql.DataSource connection) throws java.sql.SQLException {
+        try (java.sql.Connection c = connection.getConnection(); java.sql.Statement s = c.createStatement()) {
+            s.execute("select pg_stat_force_next_flush()");
+            s.execute("select pg_stat_clear_snapshot()");
+            try (java.sql.ResultSet rs = s.executeQuery("select n_tup_hot_upd from pg_stat_user_tables where relname = 'job'")) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
+    }
+
+    @Test
     void cancellingAWaitingJobEndsItAtOnceWithoutAnAttempt() {
         NewBatch b = batch(BatchMode.SEQUENTIAL).ollamaJobs(2, 1).build();
         queue.insertBatch(b);
