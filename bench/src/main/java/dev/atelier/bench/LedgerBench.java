@@ -66,10 +66,10 @@ final class LedgerBench {
                     select gen_random_uuid(), 'bench export ' || b, 'parallel', 1, 3, 5000, 2.0, %d
                     from generate_series(1, %d) b""".formatted(JOBS_PER_BATCH, BATCHES));
             s.execute("""
-                    insert into job (id, batch_id, position, key, priority, sequential, kind, type, model, spec,
+                    insert into job (id, batch_id, position, key, priority, sequential, kind, type, model, model_key, spec,
                                      timeout_ms, state, attempt, attempts_used, max_attempts, started_at, finished_at, result)
                     select gen_random_uuid(), b.id, g, 'job-' || g, 1 + g %% 3, false, 'ollama', 'ollama.generate',
-                           'deepseek-r1:32b', '{"model": "deepseek-r1:32b", "prompt": "x"}', 600000, 'success', 1, 1, 3,
+                           'deepseek-r1:32b', 'deepseek-r1:32b', '{"model": "deepseek-r1:32b", "prompt": "x"}', 600000, 'success', 1, 1, 3,
                            now(), now(), jsonb_build_object('text', 'Bark line ' || g || ': well met, traveller, the road is long')
                     from batch b cross join generate_series(0, %d) g
                     where b.name like 'bench export %%'""".formatted(JOBS_PER_BATCH - 1));

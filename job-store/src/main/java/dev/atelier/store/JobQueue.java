@@ -63,18 +63,18 @@ public class JobQueue {
 
     // One statement whatever the batch size: the jobs travel as arrays.
     private static final String INSERT_JOBS = """
-            insert into job (id, batch_id, position, key, priority, sequential, kind, type, model, crew, task,
+            insert into job (id, batch_id, position, key, priority, sequential, kind, type, model, model_key, crew, task,
                              spec, timeout_ms, max_attempts, checkpoints)
             select j.id, ?, j.position - 1, j.key, j.priority, ?, split_part(j.type, '.', 1), j.type, j.model,
-                   j.crew, j.task, j.spec::jsonb, j.timeout_ms, j.max_attempts,
+                   j.model_key, j.crew, j.task, j.spec::jsonb, j.timeout_ms, j.max_attempts,
                    -- the checkpoint files a workflow loads: only an executor with them all may claim it
                    case when j.type = 'comfyui.workflow' then array(
                        select distinct c from jsonb_array_elements_text(jsonb_path_query_array(j.spec::jsonb,
                            'strict $.workflow.* ? (exists(@.inputs.ckpt_name)).inputs.ckpt_name ? (@.type() == "string")')) as c)
                    else '{}' end
             from unnest(?::uuid[], ?::text[], ?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
-                        ?::bigint[], ?::int[]) with ordinality
-                 as j(id, key, priority, type, model, crew, task, spec, timeout_ms, max_attempts, position)
+                        ?::text[], ?::bigint[], ?::int[]) with ordinality
+                 as j(id, key, priority, type, model, model_key, crew, task, spec, timeout_ms, max_attempts, position)
             """;
 
     /**
@@ -106,8 +106,8 @@ public class JobQueue {
             List<NewBatch.NewJob> jobs = batch.jobs();
             int n = jobs.size();
             UUID[] ids = new UUID[n];
-            String[] keys = new String[n], types = new String[n], models = new String[n], crews = new String[n],
-                    tasks = new String[n], specs = new String[n];
+            String[] keys = new String[n], types = new String[n], models = new String[n], modelKeys = new String[n],
+                    crews = new String[n], tasks = new String[n], specs = new String[n];
             Integer[] priorities = new Integer[n], maxAttempts = new Integer[n];
             Long[] timeouts = new Long[n];
             for (int k = 0; k < n; k++) {
@@ -117,6 +117,7 @@ public class JobQueue {
                 priorities[k] = job.priority();
                 types[k] = job.type();
                 models[k] = job.model();
+                modelKeys[k] = ModelNames.key(job.model());
                 crews[k] = job.crew();
                 tasks[k] = job.task();
                 specs[k] = job.specJson();
@@ -132,6 +133,7 @@ public class JobQueue {
                 ps.setArray(++i, c.createArrayOf("int4", priorities));
                 ps.setArray(++i, c.createArrayOf("text", types));
                 ps.setArray(++i, c.createArrayOf("text", models));
+                ps.setArray(++i, c.createArrayOf("text", modelKeys));
                 ps.setArray(++i, c.createArrayOf("text", crews));
                 ps.setArray(++i, c.createArrayOf("text", tasks));
                 ps.setArray(++i, c.createArrayOf("text", specs));
@@ -185,17 +187,21 @@ public class JobQueue {
      *     group (priority), the head job (sequential), or everything from the head on (parallel), used as bounds on
      *     the fetch index;
      *  3. candidate walks the batches in claim order (batch priority, then the one served longest ago) and looks, per
-     *     wanted kind, at each batch's claimable jobs in that window: the first slots + 8 (job priority, then
-     *     position), and the first slots of each model loaded here. Each gets an affinity rank: 0 when its model is
-     *     loaded here, or it has waited past max-affinity-wait (the aging that keeps affinity from starving
-     *     anyone), or it has no model; 1 when no executor holds its model; 2 when another executor holds it (it is
-     *     left to that one, so executors spread the models instead of swapping). Each batch offers its best slots by
-     *     rank, then job priority and position, numbered by turn so equal batches take turns. It stops after
-     *     slots + 8 batches have offered work: the claim's top rows can only come from the first batches that offer
-     *     any, and the spare eight cover rows other claimers hold;
-     *  4. locked takes, per kind, as many as the executor has free slots, ordered by batch priority (a more urgent
-     *     batch still goes first), affinity rank, turn, and the batch served longest ago, skipping rows other
-     *     claimers hold (SKIP LOCKED: claimers never wait);
+     *     wanted kind, at each batch's claimable jobs in that window. A batch's share is twice its part of the slots
+     *     among the batches of its priority (other claimers lock the same heads), plus 8, at most the slots (a
+     *     100-slot claim over 10 batches looks at 280 jobs, not 1,000); an executor with up to 10 slots always gets
+     *     them all. It looks at the first share + 8 (job
+     *     priority, then position), and the first share of each model loaded here. Each gets an affinity rank: 0
+     *     when its model is loaded here, or it has waited past max-affinity-wait (the aging that keeps affinity from
+     *     starving anyone), or it has no model; 1 when no executor holds its model; 2 when another executor holds it
+     *     (it is left to that one, so executors spread the models instead of swapping). Each batch offers its best
+     *     share by rank, then job priority and position, numbered by turn so equal batches take turns. It stops
+     *     after slots + 8 batches have offered work: the claim's top rows can only come from the first batches that
+     *     offer any, and the spare eight cover rows other claimers hold;
+     *  4. locked sorts the candidates, per kind, by batch priority (a more urgent batch still goes first), affinity
+     *     rank, turn, and the batch served longest ago, and locks as many as the executor has free slots, skipping
+     *     rows other claimers hold (SKIP LOCKED: claimers never wait). A batch that offered its whole share may have
+     *     more, so nothing less urgent than it is taken; JobQueue.claim runs another round for the slots left;
      *  5. the jobs become running, each under one of the lease tokens the claimer chose, each gets an attempt
      *     row, and the batches served are stamped for fair share (skipping a batch row another claimer is stamping).
      * A sequential batch offers only its head job, so SKIP LOCKED on that row is its gate; the partial unique
@@ -221,14 +227,19 @@ public class JobQueue {
                 where e.id <> ? and e.last_seen_at >= clock.now - make_interval(secs => ?)),
             candidate as (
                 select t.id, w.kind, served.batch_id, served.batch_priority, served.last_claimed_at, served.created_at,
-                       t.turn, t.affinity
+                       t.turn, t.affinity, served.capped
                 from wanted w
                      cross join lateral (
                          -- batches in claim order, each with its best claimable jobs of this kind; the nested loop
                          -- keeps that order, so the limit stops probing once enough batches have offered work
                          select g.id as batch_id, g.priority as batch_priority, g.last_claimed_at, g.created_at,
-                                offered.ids, offered.ranks
-                         from (select * from gate
+                                offered.ids, offered.ranks, cardinality(offered.ids) = g.share as capped
+                         from (select gate.*,
+                                      -- twice its part of the slots among the batches of its priority (other
+                                      -- claimers lock the same heads), and 8 spare
+                                      least(w.slots, 2 * ((w.slots - 1) / count(*) over (partition by gate.priority) + 1)
+                                                     + 8) as share
+                               from gate
                                order by priority, last_claimed_at nulls first, created_at, id) g
                               cross join lateral (
                                   select array_agg(best.id order by best.affinity, best.priority, best.position) as ids,
@@ -245,9 +256,9 @@ public class JobQueue {
                                         from clock, (
                                             -- the window's head, and the head of each model loaded here
                                             select distinct j.id, j.priority, j.position, j.model_key, j.created_at, j.run_after
-                                            from (select null::text as model_key, w.slots + 8 as wanted
+                                            from (select null::text as model_key, g.share + 8 as wanted
                                                   union all
-                                                  select model_key, w.slots from loaded_here where w.kind = 'ollama') src
+                                                  select model_key, g.share from loaded_here where w.kind = 'ollama') src
                                                  cross join lateral (
                                                      select j.id, j.priority, j.position, j.model_key, j.created_at,
                                                             j.run_after
@@ -265,7 +276,7 @@ public class JobQueue {
                                                      order by j.priority, j.position
                                                      limit src.wanted) j) x
                                         order by affinity, x.priority, x.position
-                                        limit w.slots) best) offered
+                                        limit g.share) best) offered
                          where offered.ids is not null
                          order by g.priority, g.last_claimed_at nulls first, g.created_at, g.id
                          limit w.slots + 8) served
@@ -281,6 +292,11 @@ public class JobQueue {
                                       c.batch_id
                                from candidate c
                                where c.kind = wanted.kind
+                                 -- a batch that offered its whole share may have more: nothing less urgent goes
+                                 -- before it (the claim takes fewer jobs, and the next one more of that batch)
+                                 and c.batch_priority <= coalesce((select min(x.batch_priority) from candidate x
+                                                                   where x.kind = wanted.kind and x.capped),
+                                                                  c.batch_priority)
                                order by c.batch_priority, c.affinity, c.turn, c.last_claimed_at nulls first,
                                         c.created_at, c.batch_id) c
                               join job j on j.id = c.id
@@ -314,7 +330,8 @@ public class JobQueue {
                                order by s.id for update skip locked)
             )
             -- in claim order (an UPDATE's RETURNING has none of its own): executors start jobs in this order
-            select c.* from claimed c join locked l on l.id = c.id
+            select c.*, exists (select 1 from candidate x where x.capped) as batches_had_more
+            from claimed c join locked l on l.id = c.id
             order by l.turn_in_claim
             """;
 
@@ -395,42 +412,66 @@ public class JobQueue {
             try (PreparedStatement plan = c.prepareStatement(KEEP_THE_PLAN)) {
                 plan.execute();
             }
-            try (PreparedStatement ps = c.prepareStatement(CLAIM)) {
-                String[] kinds = wanted.keySet().toArray(String[]::new);
-                int i = 0;
-                setNow(ps, ++i, now);
-                ps.setArray(++i, c.createArrayOf("text", kinds));
-                ps.setArray(++i, c.createArrayOf("int4", wanted.values().toArray(Integer[]::new)));
-                ps.setArray(++i, c.createArrayOf("text", modelKeys(offer.loaded())));
-                ps.setString(++i, executorId);
-                ps.setString(++i, executorId);
-                ps.setDouble(++i, lease.multipliedBy(2).toMillis() / 1000.0); // executors reporting within are live
-                // zero: every job counts as having waited long enough, which is affinity off
-                ps.setDouble(++i, offer.maxAffinityWait().isZero() ? -1e9 : offer.maxAffinityWait().toMillis() / 1000.0);
-                // compared as Ollama compares names; one PostgreSQL cannot store matches nothing and fails nothing
-                ps.setArray(++i, c.createArrayOf("text", modelKeys(offer.models())));
-                ps.setString(++i, executorId);
-                ps.setArray(++i, c.createArrayOf("text", offer.checkpoints().stream().map(StorableText::clean)
-                        .toArray(String[]::new)));
-                ps.setArray(++i, c.createArrayOf("uuid", leaseTokens.toArray(UUID[]::new)));
-                ps.setDouble(++i, lease.toMillis() / 1000.0);
-                ps.setString(++i, executorId);
-                ps.setString(++i, executorId);
-                List<ClaimedJob> claimed = new ArrayList<>();
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        claimed.add(new ClaimedJob(
-                                rs.getObject("id", UUID.class), rs.getObject("batch_id", UUID.class),
-                                rs.getString("key"), rs.getInt("priority"), rs.getString("kind"), rs.getString("type"),
-                                rs.getString("model"), rs.getString("crew"), rs.getString("task"), rs.getString("spec"),
-                                Duration.ofMillis(rs.getLong("timeout_ms")), rs.getInt("attempt"),
-                                rs.getObject("lease_token", UUID.class), instant(rs, "lease_expires_at"),
-                                rs.getString("backend_ref"), rs.getInt("hand_backs_in_row")));
-                    }
-                }
-                return claimed;
+            // A batch offers at most its share of the slots; when one had more and the slots are not all taken (others
+            // had less), another round in the same transaction takes the rest, each round at least one job.
+            List<ClaimedJob> claimed = new ArrayList<>();
+            Map<String, Integer> left = new LinkedHashMap<>(wanted);
+            boolean more = true;
+            while (more && left.values().stream().anyMatch(n -> n > 0)) {
+                Round round = claimRound(c, executorId, left, offer,
+                        leaseTokens.subList(claimed.size(), leaseTokens.size()), lease, now);
+                claimed.addAll(round.jobs());
+                round.jobs().forEach(job -> left.merge(job.kind(), -1, Integer::sum));
+                left.values().removeIf(n -> n <= 0);
+                more = round.batchesHadMore() && !round.jobs().isEmpty();
             }
+            return claimed;
         });
+    }
+
+    /** One claim statement's jobs, and whether a batch offered its whole share (it may have more). */
+    private record Round(List<ClaimedJob> jobs, boolean batchesHadMore) {
+    }
+
+    private static Round claimRound(Connection c, String executorId, Map<String, Integer> wanted, Offer offer,
+                                    List<UUID> leaseTokens, Duration lease, Instant now) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(CLAIM)) {
+            String[] kinds = wanted.keySet().toArray(String[]::new);
+            int i = 0;
+            setNow(ps, ++i, now);
+            ps.setArray(++i, c.createArrayOf("text", kinds));
+            ps.setArray(++i, c.createArrayOf("int4", wanted.values().toArray(Integer[]::new)));
+            ps.setArray(++i, c.createArrayOf("text", modelKeys(offer.loaded())));
+            ps.setString(++i, executorId);
+            ps.setString(++i, executorId);
+            ps.setDouble(++i, lease.multipliedBy(2).toMillis() / 1000.0); // executors reporting within are live
+            // zero: every job counts as having waited long enough, which is affinity off
+            ps.setDouble(++i, offer.maxAffinityWait().isZero() ? -1e9 : offer.maxAffinityWait().toMillis() / 1000.0);
+            // compared as Ollama compares names; one PostgreSQL cannot store matches nothing and fails nothing
+            ps.setArray(++i, c.createArrayOf("text", modelKeys(offer.models())));
+            ps.setString(++i, executorId);
+            ps.setArray(++i, c.createArrayOf("text", offer.checkpoints().stream().map(StorableText::clean)
+                    .toArray(String[]::new)));
+            ps.setArray(++i, c.createArrayOf("uuid", leaseTokens.toArray(UUID[]::new)));
+            ps.setDouble(++i, lease.toMillis() / 1000.0);
+            ps.setString(++i, executorId);
+            ps.setString(++i, executorId);
+            List<ClaimedJob> claimed = new ArrayList<>();
+            boolean more = false;
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    claimed.add(new ClaimedJob(
+                            rs.getObject("id", UUID.class), rs.getObject("batch_id", UUID.class),
+                            rs.getString("key"), rs.getInt("priority"), rs.getString("kind"), rs.getString("type"),
+                            rs.getString("model"), rs.getString("crew"), rs.getString("task"), rs.getString("spec"),
+                            Duration.ofMillis(rs.getLong("timeout_ms")), rs.getInt("attempt"),
+                            rs.getObject("lease_token", UUID.class), instant(rs, "lease_expires_at"),
+                            rs.getString("backend_ref"), rs.getInt("hand_backs_in_row")));
+                    more = rs.getBoolean("batches_had_more");
+                }
+            }
+            return new Round(claimed, more);
+        }
     }
 
     // ---------------------------------------------------------------- what a running attempt records

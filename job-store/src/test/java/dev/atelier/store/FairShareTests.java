@@ -55,6 +55,23 @@ class FairShareTests extends QueueTestBase {
     }
 
     @Test
+    void aBatchOfferingOnlyItsShareNeverLetsALessUrgentOneIn() {
+        // three urgent batches: 60 slots give each a share of 48 (twice 20, and 8 spare), which only the big one fills
+        NewBatch big = batch(BatchMode.PARALLEL).priority(1).ollamaJobs(100, 1).build();
+        NewBatch small1 = batch(BatchMode.PARALLEL).priority(1).ollamaJobs(2, 1).build();
+        NewBatch small2 = batch(BatchMode.PARALLEL).priority(1).ollamaJobs(2, 1).build();
+        NewBatch routine = batch(BatchMode.PARALLEL).priority(2).ollamaJobs(100, 1).build();
+        List.of(routine, big, small1, small2).forEach(queue::insertBatch);
+
+        List<ClaimedJob> claimed = claimOllama(60);
+
+        assertThat(claimed).as("every slot filled").hasSize(60);
+        assertThat(claimed).as("nothing of the less urgent batch while the urgent ones have work")
+                .noneMatch(job -> job.batchId().equals(routine.id()));
+        assertThat(claimed.stream().filter(job -> job.batchId().equals(big.id()))).hasSize(56);
+    }
+
+    @Test
     void aMoreUrgentBatchStillGoesFirst() {
         NewBatch routine = batch(BatchMode.PARALLEL).priority(5).ollamaJobs(5, 1).build();
         NewBatch urgent = batch(BatchMode.PARALLEL).priority(1).ollamaJobs(3, 1).build();

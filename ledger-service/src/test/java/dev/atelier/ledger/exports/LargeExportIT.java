@@ -53,9 +53,10 @@ class LargeExportIT {
                 insert into batch (id, name, mode, priority, max_attempts, retry_delay_ms, retry_backoff, job_count)
                 select gen_random_uuid(), 'export ' || b, 'parallel', 1, 3, 5000, 2.0, 10000 from generate_series(1, 20) b""");
         inspect.execute("""
-                insert into job (id, batch_id, position, key, priority, sequential, kind, type, model, spec, timeout_ms,
-                                 state, attempt, attempts_used, max_attempts, started_at, finished_at, result)
+                insert into job (id, batch_id, position, key, priority, sequential, kind, type, model, model_key, spec,
+                                 timeout_ms, state, attempt, attempts_used, max_attempts, started_at, finished_at, result)
                 select gen_random_uuid(), b.id, g, 'job-' || g, 1 + g % 3, false, 'ollama', 'ollama.generate', 'deepseek-r1:32b',
+                       'deepseek-r1:32b',
                        '{"model": "deepseek-r1:32b", "prompt": "x"}', 600000, 'success', 1, 1, 3, now(), now(),
                        jsonb_build_object('text', 'Line ' || g || ' of ' || b.name || ':' || repeat(' the studio''s roster', 12))
                 from batch b, generate_series(0, 9999) g""");
