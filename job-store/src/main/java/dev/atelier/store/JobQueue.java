@@ -417,7 +417,7 @@ public class JobQueue {
             List<ClaimedJob> claimed = new ArrayList<>();
             Map<String, Integer> left = new LinkedHashMap<>(wanted);
             boolean more = true;
-            while (more && left.values().stream().anyMatch(n -> n > 0)) {
+            while (more && !left.isEmpty()) {
                 Round round = claimRound(c, executorId, left, offer,
                         leaseTokens.subList(claimed.size(), leaseTokens.size()), lease, now);
                 claimed.addAll(round.jobs());
