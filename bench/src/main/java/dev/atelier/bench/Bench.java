@@ -72,6 +72,9 @@ public final class Bench {
             if (only.isEmpty() || only.contains("ledger")) {
                 LedgerBench.run(ledger, stack.jdbcUrl(), root);
             }
+            if (only.isEmpty() || only.contains("history")) {
+                HistoryBench.run(stack.jdbcUrl());
+            }
         } finally {
             printTable();
             stack.close();

@@ -2,6 +2,7 @@ package dev.atelier.bench;
 
 import dev.atelier.store.AttemptOutcome;
 import dev.atelier.store.ClaimedJob;
+import dev.atelier.store.JobCounts;
 import dev.atelier.store.JobQueue;
 import dev.atelier.store.testing.ThreadBoundDataSource;
 import java.time.Duration;
@@ -34,7 +35,7 @@ final class QueueBench {
         postgres.setUser("postgres");
         try (ThreadBoundDataSource connections = new ThreadBoundDataSource(postgres)) {
             JobQueue queue = new JobQueue(connections);
-            long queued = queue.countOpen();
+            long queued = new JobCounts(connections).open();
             AtomicLong done = new AtomicLong();
             ExecutorService pool = Executors.newFixedThreadPool(WORKERS);
             long started = System.nanoTime();

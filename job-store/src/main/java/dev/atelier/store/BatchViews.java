@@ -2,6 +2,7 @@ package dev.atelier.store;
 
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -10,6 +11,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -52,27 +54,47 @@ public class BatchViews {
     public record BatchFilter(Set<BatchState> states, Map<String, String> labels) {
     }
 
-    // The batch state from its job counts, as state(...) below derives it for one batch.
+    // Newest first. A finished batch's state was stored when it finished; an open one's comes from its counts
+    // (batch_state, V12, the rule state(...) below applies to one batch). Optional filters are null when unused.
     private static final String LIST = """
+            select b.id, b.name, b.mode, b.priority, b.labels::text, b.submitted_by, b.created_at,
+                   coalesce(b.finished_state, batch_state(b.id, b.cancelled_at)) as state
+            from batch b
+            where (?::text[] is null or b.labels @> jsonb_object(?::text[], ?::text[]))
+              and (?::uuid is null or (b.created_at, b.id) < (select a.created_at, a.id from batch a where a.id = ?::uuid))
+            order by b.created_at desc, b.id desc
+            limit ?
+            """;
+
+    // The same, in some states only, at a cost that does not grow with finished history: the newest finished
+    // batches of each terminal state asked for (batch_finished), and the newest open batches whose counts put them
+    // in a state asked for (batch_open), each at most a page, merged.
+    private static final String LIST_IN_STATES = """
             select * from (
-                select b.id, b.name, b.mode, b.priority, b.labels::text, b.submitted_by, b.created_at,
-                       case when b.cancelled_at is not null then 'cancelled'
-                            when c.pending + c.running + c.retry = 0
-                                then case when c.failed > 0 then 'failed' when c.cancelled > 0 then 'cancelled' else 'success' end
-                            when c.running + c.retry + c.success + c.failed + c.cancelled > 0 then 'running'
-                            else 'pending' end as state
-                from batch b
+                select f.* from unnest(?::text[]) as s(state)
                      cross join lateral (
-                         select coalesce(sum(k.jobs) filter (where k.state = 'pending'), 0) as pending,
-                                coalesce(sum(k.jobs) filter (where k.state = 'running'), 0) as running,
-                                coalesce(sum(k.jobs) filter (where k.state = 'retry'), 0) as retry,
-                                coalesce(sum(k.jobs) filter (where k.state = 'success'), 0) as success,
-                                coalesce(sum(k.jobs) filter (where k.state = 'failed'), 0) as failed,
-                                coalesce(sum(k.jobs) filter (where k.state = 'cancelled'), 0) as cancelled
-                         from job_counts k where k.batch_id = b.id) c
-                where true %s
-                order by b.created_at desc, b.id desc) listed
-            where true %s
+                         select b.id, b.name, b.mode, b.priority, b.labels::text, b.submitted_by, b.created_at,
+                                b.finished_state as state
+                         from batch b
+                         where b.finished_at is not null and b.finished_state = s.state
+                           and (?::text[] is null or b.labels @> jsonb_object(?::text[], ?::text[]))
+                           and (?::uuid is null
+                                or (b.created_at, b.id) < (select a.created_at, a.id from batch a where a.id = ?::uuid))
+                         order by b.created_at desc, b.id desc
+                         limit ?) f
+                union all
+                (select o.* from (
+                     select b.id, b.name, b.mode, b.priority, b.labels::text, b.submitted_by, b.created_at,
+                            batch_state(b.id, b.cancelled_at) as state
+                     from batch b
+                     where b.finished_at is null
+                       and (?::text[] is null or b.labels @> jsonb_object(?::text[], ?::text[]))
+                       and (?::uuid is null
+                            or (b.created_at, b.id) < (select a.created_at, a.id from batch a where a.id = ?::uuid))
+                     order by b.created_at desc, b.id desc) o
+                 where o.state = any (?::text[])
+                 limit ?)) listed
+            order by created_at desc, id desc
             limit ?
             """;
 
@@ -192,31 +214,44 @@ public class BatchViews {
     public List<BatchSummary> list(BatchFilter filter, UUID after, int limit) {
         return Transactions.inTransaction(dataSource, "list batches", c -> {
             JobViews.readOnlySnapshot(c);
-            StatementParts inner = new StatementParts("");
-            if (!filter.labels().isEmpty()) {
-                inner.where("b.labels @> jsonb_object(?::text[], ?::text[])",
-                        c.createArrayOf("text", filter.labels().keySet().toArray()),
-                        c.createArrayOf("text", filter.labels().values().toArray()));
+            Array keys = filter.labels().isEmpty() ? null
+                    : c.createArrayOf("text", filter.labels().keySet().toArray());
+            Array values = filter.labels().isEmpty() ? null
+                    : c.createArrayOf("text", filter.labels().values().toArray());
+            List<Object> narrowing = Arrays.asList(keys, keys, values, after, after);
+            List<Object> parameters = new ArrayList<>();
+            String statement;
+            if (filter.states().isEmpty()) {
+                statement = LIST;
+                parameters.addAll(narrowing);
+            } else {
+                statement = LIST_IN_STATES;
+                Array states = c.createArrayOf("text",
+                        filter.states().stream().map(st -> st.name().toLowerCase(Locale.ROOT)).toArray());
+                Array finishedStates = c.createArrayOf("text", filter.states().stream()
+                        .filter(st -> st != BatchState.PENDING && st != BatchState.RUNNING)
+                        .map(st -> st.name().toLowerCase(Locale.ROOT)).toArray());
+                parameters.add(finishedStates);
+                parameters.addAll(narrowing);
+                parameters.add(limit);
+                parameters.addAll(narrowing);
+                parameters.add(states);
+                parameters.add(limit);
             }
-            if (after != null) {
-                inner.where("(b.created_at, b.id) < (select a.created_at, a.id from batch a where a.id = ?)", after);
-            }
-            StatementParts outer = new StatementParts("");
-            if (!filter.states().isEmpty()) {
-                outer.where("listed.state = any (?::text[])", c.createArrayOf("text",
-                        filter.states().stream().map(st -> st.name().toLowerCase(Locale.ROOT)).toArray()));
-            }
-            StatementParts sql = new StatementParts("");
-            sql.append(LIST.formatted(inner, outer));
-            sql.parameters(inner).parameters(outer).append("", limit);
+            parameters.add(limit);
             List<BatchSummary> page = new ArrayList<>();
-            try (PreparedStatement ps = sql.prepare(c); ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    page.add(new BatchSummary(rs.getObject(1, UUID.class), rs.getString(2),
-                            BatchMode.fromWire(rs.getString(3)), rs.getInt(4),
-                            BatchState.valueOf(rs.getString(8).toUpperCase(Locale.ROOT)), rs.getString(5),
-                            rs.getString(6), rs.getObject(7, OffsetDateTime.class).toInstant(), JobCounts.zeroCounts(),
-                            0, new ArrayList<>()));
+            try (PreparedStatement ps = c.prepareStatement(statement)) {
+                for (int i = 0; i < parameters.size(); i++) {
+                    ps.setObject(i + 1, parameters.get(i));
+                }
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        page.add(new BatchSummary(rs.getObject(1, UUID.class), rs.getString(2),
+                                BatchMode.fromWire(rs.getString(3)), rs.getInt(4),
+                                BatchState.valueOf(rs.getString(8).toUpperCase(Locale.ROOT)), rs.getString(5),
+                                rs.getString(6), rs.getObject(7, OffsetDateTime.class).toInstant(),
+                                JobCounts.zeroCounts(), 0, new ArrayList<>()));
+                    }
                 }
             }
             if (page.isEmpty()) {

@@ -159,36 +159,21 @@ public class JobQueue {
         }
     }
 
-    private static final String COUNT_OPEN = """
-            select count(*) from job where state in ('pending', 'running', 'retry')
-            """;
-
-    /**
-     * Jobs not yet finished, for backpressure. It reads only the fetch index (a partial index of open jobs), never
-     * the whole job table; callers on a hot path should still cache it briefly.
-     */
-    public long countOpen() {
-        return Transactions.inTransaction(dataSource, "count open jobs", c -> {
-            try (PreparedStatement ps = c.prepareStatement(COUNT_OPEN); ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                return rs.getLong(1);
-            }
-        });
-    }
-
     // ---------------------------------------------------------------- claim
 
     /*
      * The claim, in one statement (DESIGN.md, ordering):
-     *  1-2. batch_gates() (V4__claimable_jobs.sql, shared with the autoscaler's claimable_jobs) walks the fetch
-     *     index's leading column for the batches that have open jobs, takes each batch's head job (its lowest open
-     *     priority and position) and drops sequential batches that already run a job: two tiny index probes per
-     *     batch. From the head it derives the window of (priority, position) the mode lets run now: the head's
-     *     group (priority), the head job (sequential), or everything from the head on (parallel), used as bounds on
-     *     the fetch index;
-     *  3. candidate walks the batches in claim order (batch priority, then the one served longest ago) and looks, per
+     *  1-2. batch_gates() (V12__flat_as_history_grows.sql, shared with the autoscaler's claimable_jobs) reads the
+     *     open batches (batch_turn) in claim order: batch priority, then the one served longest ago. For each it
+     *     takes the head job (its lowest open priority and position) and drops sequential batches that already run
+     *     a job: two tiny index probes per batch. From the head it derives the window of (priority, position) the
+     *     mode lets run now: the head's group (priority), the head job (sequential), or everything from the head on
+     *     (parallel), used as bounds on the fetch index. The function is inlined, so the walk is lazy: finished
+     *     batches are never read, and open ones only until enough have offered work;
+     *  3. candidate walks the batches in that order and looks, per
      *     wanted kind, at each batch's claimable jobs in that window. A batch's share is twice its part of the slots
-     *     among the batches of its priority (other claimers lock the same heads), plus 8, at most the slots (a
+     *     among the batches of its priority (other claimers lock the same heads; crowd counts them up to the
+     *     slots, which is all the share needs), plus 8, at most the slots (a
      *     100-slot claim over 10 batches looks at 280 jobs, not 1,000); an executor with up to 10 slots always gets
      *     them all. It looks at the first share + 8 (job
      *     priority, then position), and the first share of each model loaded here. Each gets an affinity rank: 0
@@ -203,17 +188,28 @@ public class JobQueue {
      *     rows other claimers hold (SKIP LOCKED: claimers never wait). A batch that offered its whole share may have
      *     more, so nothing less urgent than it is taken; JobQueue.claim runs another round for the slots left;
      *  5. the jobs become running, each under one of the lease tokens the claimer chose, each gets an attempt
-     *     row, and the batches served are stamped for fair share (skipping a batch row another claimer is stamping).
+     *     row, and the batches served are stamped for fair share in batch_turn (skipping a row another claimer is
+     *     stamping).
      * A sequential batch offers only its head job, so SKIP LOCKED on that row is its gate; the partial unique
      * index job_one_running_per_sequential_batch backs it up. A priority group's gate needs no lock: a job that
      * is terminal stays terminal (except a retry by hand, which re-closes the gate only for jobs not started).
      * Affinity only orders what the gates let run; it never makes a job claimable.
      */
     private static final String CLAIM = """
-            with clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            with recursive clock as materialized (select coalesce(?::timestamptz, now()) as now),
             wanted as materialized (select * from unnest(?::text[], ?::int[]) as w(kind, slots)),
-            -- the batches with open work and the window their mode lets run now (V4__claimable_jobs.sql)
-            gate as (select * from batch_gates()),
+            -- the batch priorities that have open batches (a skip scan of batch_turn_order's leading column)
+            tier(priority) as (
+                (select t.priority from batch_turn t order by t.priority limit 1)
+                union all
+                select (select t.priority from batch_turn t where t.priority > tier.priority order by t.priority limit 1)
+                from tier where tier.priority is not null),
+            -- how many open batches each has, counted up to the most slots wanted: a share needs no more
+            crowd as materialized (
+                select tier.priority,
+                       (select count(*) from (select 1 from batch_turn t where t.priority = tier.priority
+                                              limit (select max(slots) from wanted)) n) as batches
+                from tier where tier.priority is not null),
             -- models loaded on this executor's Ollama, as keys (ollama_model_key)
             loaded_here as materialized (select unnest(?::text[]) as model_key),
             -- models other executors hold now: running their jobs, or loaded on their Ollama at the last report
@@ -237,10 +233,12 @@ public class JobQueue {
                          from (select gate.*,
                                       -- twice its part of the slots among the batches of its priority (other
                                       -- claimers lock the same heads), and 8 spare
-                                      least(w.slots, 2 * ((w.slots - 1) / count(*) over (partition by gate.priority) + 1)
+                                      least(w.slots, 2 * ((w.slots - 1) / (select c.batches from crowd c
+                                                                           where c.priority = gate.priority) + 1)
                                                      + 8) as share
-                               from gate
-                               order by priority, last_claimed_at nulls first, created_at, id) g
+                               -- open batches in claim order, with the window their mode lets run now
+                               -- (V12__flat_as_history_grows.sql; inlined, so the limit below stops the walk)
+                               from batch_gates() gate) g
                               cross join lateral (
                                   select array_agg(best.id order by best.affinity, best.priority, best.position) as ids,
                                          array_agg(best.affinity order by best.affinity, best.priority, best.position)
@@ -323,11 +321,11 @@ public class JobQueue {
                 select c.id, c.attempt, c.lease_token, ?, 'running', clock.now from claimed c, clock
             ),
             fair_share as (
-                update batch b set last_claimed_at = clock.now
+                update batch_turn t set last_claimed_at = clock.now
                 from clock
-                where b.id in (select s.id from batch s
-                               where s.id in (select batch_id from claimed)
-                               order by s.id for update skip locked)
+                where t.batch_id in (select s.batch_id from batch_turn s
+                                     where s.batch_id in (select batch_id from claimed)
+                                     order by s.batch_id for update skip locked)
             )
             -- in claim order (an UPDATE's RETURNING has none of its own): executors start jobs in this order
             select c.*, exists (select 1 from candidate x where x.capped) as batches_had_more
@@ -529,8 +527,8 @@ public class JobQueue {
     public record Heartbeat(Set<UUID> extended, Set<UUID> lost, Set<UUID> cancelRequested) {
     }
 
-    // Locks in id order, as the statements that end attempts do (LOCK_HELD_JOBS): the executor's completer records
-    // outcomes for some of these leases at the same time, and a plain update would lock in the lease-token index's
+    // Locks in id order, as the statements that end attempts do ("held" in COMPLETE, FAIL, HAND_BACK): the
+    // executor's completer records outcomes for some of these leases at the same time, and a plain update would lock in the lease-token index's
     // order and could deadlock with it. "No key update" is the lock a plain update takes: an artifact being added
     // (its foreign key's share lock) does not hold up a heartbeat.
     private static final String HEARTBEAT = """
@@ -578,24 +576,21 @@ public class JobQueue {
     // ---------------------------------------------------------------- finishing attempts
 
     /*
-     * Every statement that ends attempts first locks the rows it will change in id order (the reaper skips locked
-     * rows instead), and so does the heartbeat, so two of them never wait on each other in a cycle. Only rows still
+     * Every statement that ends attempts first locks the rows it will change in id order, in its "held" step (the
+     * reaper skips locked rows instead), and so does the heartbeat, so two of them never wait on each other in a cycle. Only rows still
      * held under the given lease token qualify: the fence. Outcomes are matched to jobs and attempts by job id and lease
      * token together, and only running attempts are closed: one batch may carry a stale and a current token for the
      * same job (reaped, then claimed again by the same executor), and the stale one must touch nothing. The export lines these statements write are numbered
      * later (V5__numbered_exports_and_lighter_writes.sql), so no writer waits for another's commit.
      */
-    private static final String LOCK_HELD_JOBS = """
-            select j.id, j.lease_token from job j join outcome o on o.job_id = j.id and o.lease_token = j.lease_token
-            where j.state = 'running'
-            order by j.id
-            for update of j
-            """;
-
     private static final String COMPLETE = """
             with clock as materialized (select coalesce(?::timestamptz, now()) as now),
             outcome as materialized (select * from unnest(?::uuid[], ?::uuid[], ?::text[]) as o(job_id, lease_token, result)),
-            held as materialized (%s),
+            held as materialized (
+                select j.id, j.lease_token from job j join outcome o on o.job_id = j.id and o.lease_token = j.lease_token
+                where j.state = 'running'
+                order by j.id
+                for update of j),
             done as (
                 update job j
                 set state = 'success', result = o.result::jsonb, error = null, finished_at = clock.now,
@@ -609,16 +604,26 @@ public class JobQueue {
             from done d, clock
             where a.lease_token = d.lease_token and a.job_id = d.id and a.status = 'running'
             returning a.job_id
-            """.formatted(LOCK_HELD_JOBS);
+            """;
 
     /*
      * A spent attempt that failed: the job goes to retry with backoff while its budget lasts, else to failed. A
      * cancel request turns it into a cancellation instead (not spent): the user no longer wants a retry. The next
-     * state is decided in "held", on the row as locked, from the outcomes that "held" also supplies.
+     * state is decided in "held", on the row as locked. The reaper (REAP) moves jobs the same way.
      */
-    private static final String FAIL_ATTEMPTS = """
+    private static final String FAIL = """
             with clock as materialized (select coalesce(?::timestamptz, now()) as now),
-            %s,
+            outcome as materialized (
+                select * from unnest(?::uuid[], ?::uuid[], ?::text[], ?::boolean[]) as o(job_id, lease_token, error, retryable)),
+            held as materialized (
+                select j.id, j.lease_token, o.error,
+                       case when j.cancel_requested_at is not null then 'cancelled'
+                            when o.retryable and j.attempts_used + 1 < j.max_attempts then 'retry'
+                            else 'failed' end as next_state
+                from job j join outcome o on o.job_id = j.id and o.lease_token = j.lease_token
+                where j.state = 'running'
+                order by j.id
+                for update of j),
             moved as (
                 update job j
                 set state = h.next_state,
@@ -642,28 +647,18 @@ public class JobQueue {
             returning a.job_id, m.state
             """;
 
-    private static final String NEXT_STATE_AFTER_FAILURE = """
-            case when j.cancel_requested_at is not null then 'cancelled'
-                 when %s and j.attempts_used + 1 < j.max_attempts then 'retry'
-                 else 'failed' end""";
-
-    private static final String FAIL = FAIL_ATTEMPTS.formatted("""
-            outcome as materialized (
-                select * from unnest(?::uuid[], ?::uuid[], ?::text[], ?::boolean[]) as o(job_id, lease_token, error, retryable)),
-            held as materialized (
-                select j.id, j.lease_token, o.error, %s as next_state
-                from job j join outcome o on o.job_id = j.id and o.lease_token = j.lease_token
-                where j.state = 'running'
-                order by j.id
-                for update of j)""".formatted(NEXT_STATE_AFTER_FAILURE.formatted("o.retryable")));
-
     // Not spent, not shown: the attempt row goes (its event line says handed_back). A job whose cancel was
     // requested is closed instead. A hand-back's effect may add to the job's run of them, or keep the job off the
     // executor that held it (AttemptOutcome.HandBack.Effect).
-    private static final String HAND_BACK_TEMPLATE = """
+    private static final String HAND_BACK = """
             with clock as materialized (select coalesce(?::timestamptz, now()) as now),
-            outcome as materialized (%s),
-            held as materialized (%s),
+            outcome as materialized (
+                select * from unnest(?::uuid[], ?::uuid[], ?::text[], ?::text[]) as o(job_id, lease_token, reason, effect)),
+            held as materialized (
+                select j.id, j.lease_token from job j join outcome o on o.job_id = j.id and o.lease_token = j.lease_token
+                where j.state = 'running'
+                order by j.id
+                for update of j),
             back as (
                 update job j
                 set state = case when j.cancel_requested_at is null then 'pending' else 'cancelled' end,
@@ -690,13 +685,42 @@ public class JobQueue {
             select id, state from back
             """;
 
-    private static final String HAND_BACK = HAND_BACK_TEMPLATE.formatted(
-            "select * from unnest(?::uuid[], ?::uuid[], ?::text[], ?::text[]) as o(job_id, lease_token, reason, effect)",
-            LOCK_HELD_JOBS);
-
-    private static final String HAND_BACK_BY_TOKEN = HAND_BACK_TEMPLATE.formatted("""
-            select j.id as job_id, j.lease_token, ?::text as reason, 'none' as effect from job j
-            where j.lease_token = any (?::uuid[]) and j.state = 'running'""", LOCK_HELD_JOBS);
+    // The same for the jobs held under some lease tokens, whatever they are (a claim whose commit went unconfirmed).
+    private static final String HAND_BACK_BY_TOKEN = """
+            with clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            outcome as materialized (
+                select j.id as job_id, j.lease_token, ?::text as reason, 'none' as effect from job j
+                where j.lease_token = any (?::uuid[]) and j.state = 'running'),
+            held as materialized (
+                select j.id, j.lease_token from job j join outcome o on o.job_id = j.id and o.lease_token = j.lease_token
+                where j.state = 'running'
+                order by j.id
+                for update of j),
+            back as (
+                update job j
+                set state = case when j.cancel_requested_at is null then 'pending' else 'cancelled' end,
+                    attempt = j.attempt - case when j.cancel_requested_at is null then 1 else 0 end,
+                    finished_at = case when j.cancel_requested_at is null then null else clock.now end,
+                    waiting_reason = o.reason, lease_token = null, lease_expires_at = null, progress = null,
+                    hand_backs_in_row = j.hand_backs_in_row + case when o.effect = 'count' then 1 else 0 end,
+                    avoid_executors = case when o.effect = 'avoid_executor'
+                                           then array_append(j.avoid_executors, j.executor_id) else j.avoid_executors end
+                from held h, outcome o, clock
+                where j.id = h.id and o.job_id = h.id and o.lease_token = h.lease_token
+                returning j.id, j.state, h.lease_token
+            ),
+            not_spent as (
+                delete from attempt a using back b
+                where a.lease_token = b.lease_token and a.job_id = b.id and a.status = 'running' and b.state = 'pending'
+            ),
+            closed as (
+                update attempt a set status = 'cancelled', finished_at = clock.now
+                from back b, clock
+                where a.lease_token = b.lease_token and a.job_id = b.id and a.status = 'running'
+                  and b.state = 'cancelled'
+            )
+            select id, state from back
+            """;
 
     /**
      * Records what happened to attempts an executor held, many at once. An outcome whose lease token is not the
@@ -718,7 +742,7 @@ public class JobQueue {
                 handBacks.add(h);
             }
         }
-        // One transaction per statement: see LOCK_HELD_JOBS.
+        // One transaction per statement: see the note above COMPLETE.
         Map<UUID, JobState> moved = new HashMap<>();
         if (!successes.isEmpty()) {
             moved.putAll(Transactions.inTransaction(dataSource, "complete", c -> {
@@ -833,14 +857,41 @@ public class JobQueue {
 
     // ---------------------------------------------------------------- reaper
 
-    private static final String REAP = FAIL_ATTEMPTS.formatted("""
+    // As FAIL, for the jobs whose lease expired (a retryable failure), skipping rows an outcome is being stored for.
+    private static final String REAP = """
+            with clock as materialized (select coalesce(?::timestamptz, now()) as now),
             held as materialized (
-                select j.id, j.lease_token, 'lease expired on ' || j.executor_id as error, %s as next_state
+                select j.id, j.lease_token, 'lease expired on ' || j.executor_id as error,
+                       case when j.cancel_requested_at is not null then 'cancelled'
+                            when j.attempts_used + 1 < j.max_attempts then 'retry'
+                            else 'failed' end as next_state
                 from job j, clock
                 where j.state = 'running' and j.lease_expires_at < clock.now
                 order by j.lease_expires_at
                 limit ?
-                for update of j skip locked)""".formatted(NEXT_STATE_AFTER_FAILURE.formatted("true")));
+                for update of j skip locked),
+            moved as (
+                update job j
+                set state = h.next_state,
+                    attempts_used = j.attempts_used + case when h.next_state = 'cancelled' then 0 else 1 end,
+                    run_after = case when h.next_state = 'retry'
+                                     then clock.now + make_interval(secs => b.retry_delay_ms / 1000.0
+                                          * power(b.retry_backoff, j.attempts_used) * (0.9 + random() * 0.2))
+                                     else j.run_after end,
+                    finished_at = case when h.next_state = 'retry' then null else clock.now end,
+                    error = h.error, lease_token = null, lease_expires_at = null, progress = null,
+                    hand_backs_in_row = 0
+                from held h, clock, batch b
+                where j.id = h.id and b.id = j.batch_id
+                returning j.id, j.state, h.lease_token, h.error
+            )
+            update attempt a
+            set status = case when m.state = 'cancelled' then 'cancelled' else 'failed' end,
+                finished_at = clock.now, error = m.error
+            from moved m, clock
+            where a.lease_token = m.lease_token and a.job_id = m.id and a.status = 'running'
+            returning a.job_id, m.state
+            """;
 
     /**
      * Takes back jobs whose lease expired (the executor died or hung): the attempt is spent, with the error
@@ -1044,11 +1095,11 @@ public class JobQueue {
     }
 
     // Pending and retry jobs end at once; running ones are asked to stop (the executor holding the lease aborts).
-    private static final String CANCEL_JOBS = """
+    private static final String CANCEL_BATCH_JOBS = """
             with clock as materialized (select coalesce(?::timestamptz, now()) as now),
             target as materialized (
                 select j.id from job j
-                where j.%s = ? and j.state in ('pending', 'retry', 'running')
+                where j.batch_id = ? and j.state in ('pending', 'retry', 'running')
                 order by j.id
                 for update of j)
             update job j
@@ -1060,15 +1111,34 @@ public class JobQueue {
             where j.id = t.id
             returning j.id, j.state
             """;
-    private static final String CANCEL_BATCH_JOBS = CANCEL_JOBS.formatted("batch_id");
-    private static final String CANCEL_ONE_JOB = CANCEL_JOBS.formatted("id");
+
+    private static final String CANCEL_ONE_JOB = """
+            with clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            target as materialized (
+                select j.id from job j
+                where j.id = ? and j.state in ('pending', 'retry', 'running')
+                order by j.id
+                for update of j)
+            update job j
+            set state = case when j.state = 'running' then 'running' else 'cancelled' end,
+                finished_at = case when j.state = 'running' then null else clock.now end,
+                cancel_requested_at = case when j.state = 'running' then coalesce(j.cancel_requested_at, clock.now) end,
+                waiting_reason = null
+            from target t, clock
+            where j.id = t.id
+            returning j.id, j.state
+            """;
 
     private static final String NOTIFY_CANCEL = """
-            select pg_notify('%s', id::text) from unnest(?::uuid[]) as id
-            """.formatted(CANCEL_CHANNEL);
+            select pg_notify(?, id::text) from unnest(?::uuid[]) as id
+            """;
 
+    // a batch that had already finished is cancelled from now on (API.md: a cancelled batch's state is cancelled)
     private static final String MARK_BATCH_CANCELLED = """
-            update batch set cancelled_at = coalesce(cancelled_at, coalesce(?::timestamptz, now())) where id = ?
+            update batch
+            set cancelled_at = coalesce(cancelled_at, coalesce(?::timestamptz, now())),
+                finished_state = case when finished_at is not null then 'cancelled' end
+            where id = ?
             """;
 
     /** Cancels every open job of a batch. Idempotent. */
@@ -1111,7 +1181,8 @@ public class JobQueue {
         }
         if (!running.isEmpty()) {
             try (PreparedStatement ps = c.prepareStatement(NOTIFY_CANCEL)) {
-                ps.setArray(1, c.createArrayOf("uuid", running.toArray(UUID[]::new)));
+                ps.setString(1, CANCEL_CHANNEL);
+                ps.setArray(2, c.createArrayOf("uuid", running.toArray(UUID[]::new)));
                 ps.execute();
             }
         }
@@ -1121,16 +1192,45 @@ public class JobQueue {
     /** What a retry by hand did. */
     public enum Retry { RETRIED, NOT_FOUND, NOT_RETRYABLE }
 
-    // History is kept (attempt rows, the attempt number); the budget starts again.
-    private static final String RETRY_JOBS = """
-            update job j
-            set state = 'pending', attempts_used = 0, run_after = '-infinity', finished_at = null, error = null,
-                result = null, cancel_requested_at = null, waiting_reason = null, progress = null,
-                hand_backs_in_row = 0, avoid_executors = '{}'
-            where %s
+    // History is kept (attempt rows, the attempt number); the budget starts again. A finished batch opens again and
+    // takes its turn (V12), at once: the compaction would only mend it a round later.
+    private static final String RETRY_ONE_JOB = """
+            with retried as (
+                update job j
+                set state = 'pending', attempts_used = 0, run_after = '-infinity', finished_at = null, error = null,
+                    result = null, cancel_requested_at = null, waiting_reason = null, progress = null,
+                    hand_backs_in_row = 0, avoid_executors = '{}'
+                where j.id = ? and j.state in ('failed', 'cancelled')
+                returning j.batch_id),
+            reopened as (
+                update batch b set finished_at = null, finished_state = null
+                where b.id in (select batch_id from retried) and b.finished_at is not null
+                returning b.id, b.priority, b.mode, b.created_at),
+            turn as (
+                insert into batch_turn (batch_id, priority, mode, created_at)
+                select id, priority, mode, created_at from reopened
+                on conflict (batch_id) do nothing)
+            select count(*) from retried
             """;
-    private static final String RETRY_ONE_JOB = RETRY_JOBS.formatted("j.id = ? and j.state in ('failed', 'cancelled')");
-    private static final String RETRY_BATCH_FAILED = RETRY_JOBS.formatted("j.batch_id = ? and j.state = 'failed'");
+
+    private static final String RETRY_BATCH_FAILED = """
+            with retried as (
+                update job j
+                set state = 'pending', attempts_used = 0, run_after = '-infinity', finished_at = null, error = null,
+                    result = null, cancel_requested_at = null, waiting_reason = null, progress = null,
+                    hand_backs_in_row = 0, avoid_executors = '{}'
+                where j.batch_id = ? and j.state = 'failed'
+                returning j.batch_id),
+            reopened as (
+                update batch b set finished_at = null, finished_state = null
+                where b.id in (select batch_id from retried) and b.finished_at is not null
+                returning b.id, b.priority, b.mode, b.created_at),
+            turn as (
+                insert into batch_turn (batch_id, priority, mode, created_at)
+                select id, priority, mode, created_at from reopened
+                on conflict (batch_id) do nothing)
+            select count(*) from retried
+            """;
 
     /** Sends a failed or cancelled job back to pending with a fresh attempt budget. */
     public Retry retryJob(UUID jobId) {
@@ -1167,7 +1267,10 @@ public class JobQueue {
     private static int retryJobs(Connection c, String statement, UUID id) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(statement)) {
             ps.setObject(1, id);
-            return ps.executeUpdate();
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getInt(1);
+            }
         }
     }
 
@@ -1184,7 +1287,8 @@ public class JobQueue {
 
     /** Wakes idle executors when the transaction commits. */
     private static void notifyWork(Connection c) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("select pg_notify('" + WORK_CHANNEL + "', '')")) {
+        try (PreparedStatement ps = c.prepareStatement("select pg_notify(?, '')")) {
+            ps.setString(1, WORK_CHANNEL);
             ps.execute();
         }
     }

@@ -91,8 +91,30 @@ public class JobViews {
             where b.id = any (?)
             """;
 
+    // Kinds with waiting jobs by the kept totals (JobCounts), then, for each, open batches oldest first (batch_open),
+    // probed for a waiting job of the kind until one has it: a job is stored with its batch, so the first such batch
+    // holds the oldest. Finished batches are never read, nor open ones for a kind that has nothing waiting.
     private static final String OLDEST_WAITING = """
-            select kind, min(created_at) from job where state in ('pending', 'retry') group by kind
+            with waiting as (
+                select k.kind from unnest(?::text[]) as k(kind)
+                where (select coalesce(sum(c.jobs), 0)
+                       from (select t.jobs from job_total t where t.kind = k.kind and t.state in ('pending', 'retry')
+                             union all
+                             select d.jobs from job_count_delta d
+                             where d.kind = k.kind and d.state in ('pending', 'retry')) c) > 0)
+            select k.kind, oldest.created_at
+            from waiting k
+                 cross join lateral (
+                     select min(j.created_at) as created_at
+                     from (select b.id from batch b
+                           where b.finished_at is null
+                             and exists (select 1 from job w
+                                         where w.batch_id = b.id and w.state in ('pending', 'retry') and w.kind = k.kind)
+                           order by b.created_at, b.id
+                           limit 1) first
+                          join job j on j.batch_id = first.id and j.state in ('pending', 'retry') and j.kind = k.kind
+                 ) oldest
+            where oldest.created_at is not null
             """;
 
 
@@ -188,15 +210,18 @@ public class JobViews {
     }
 
     /**
-     * When the oldest waiting (pending or retry) job of each backend kind was stored. It reads only open jobs
-     * (a partial index), whose number the gateway's backpressure bounds, never the whole job table.
+     * When the oldest waiting (pending or retry) job of each of these backend kinds was stored; kinds with none
+     * waiting are left out. It reads open batches oldest first until one has such a job, never finished history.
      */
-    public Map<String, Instant> oldestWaiting() {
+    public Map<String, Instant> oldestWaiting(Collection<String> kinds) {
         return Transactions.inTransaction(dataSource, "oldest waiting job", c -> {
             Map<String, Instant> oldest = new HashMap<>();
-            try (PreparedStatement ps = c.prepareStatement(OLDEST_WAITING); ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    oldest.put(rs.getString(1), instant(rs, 2));
+            try (PreparedStatement ps = c.prepareStatement(OLDEST_WAITING)) {
+                ps.setArray(1, c.createArrayOf("text", kinds.toArray()));
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        oldest.put(rs.getString(1), instant(rs, 2));
+                    }
                 }
             }
             return oldest;

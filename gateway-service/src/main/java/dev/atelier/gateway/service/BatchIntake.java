@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atelier.api.Problem;
 import dev.atelier.api.ProblemException;
 import dev.atelier.api.auth.Tokens;
+import dev.atelier.store.JobCounts;
 import dev.atelier.store.JobQueue;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -42,6 +43,9 @@ public class BatchIntake {
 
     @Inject
     JobQueue queue;
+
+    @Inject
+    JobCounts counts;
 
     @Inject
     ObjectMapper mapper;
@@ -87,11 +91,11 @@ public class BatchIntake {
         return new Accepted(intake.batchId(), intake.created());
     }
 
-    /** Open jobs, read from the fetch index at most once per {@code open-jobs-cache}: this runs on every submit. */
+    /** Open jobs, read from the kept totals at most once per {@code open-jobs-cache}: this runs on every submit. */
     private long openJobs() {
         long now = System.nanoTime();
         if (openJobs < 0 || now - openJobsReadAt > openJobsCache.toNanos()) {
-            openJobs = queue.countOpen();
+            openJobs = counts.open();
             openJobsReadAt = now;
         }
         return openJobs;

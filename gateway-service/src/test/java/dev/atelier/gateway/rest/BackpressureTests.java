@@ -6,6 +6,7 @@ import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 
 import dev.atelier.store.BatchMode;
+import dev.atelier.store.JobCounts;
 import dev.atelier.store.JobQueue;
 import dev.atelier.store.testing.Batches;
 import dev.atelier.store.testing.PostgresTestResource;
@@ -39,12 +40,15 @@ class BackpressureTests {
     JobQueue queue;
 
     @Inject
+    JobCounts counts;
+
+    @Inject
     javax.sql.DataSource dataSource;
 
     @Test
     void anExhaustedConnectionPoolIs503WithRetryAfterNot500() throws Exception {
         String small = "{\"name\": \"pool\", \"jobs\": [{\"type\": \"ollama.generate\", \"model\": \"m\", \"prompt\": \"p\"}]}";
-        long batches = queue.countOpen();
+        long batches = counts.open();
         // hold both of the pool's connections, as a burst of slow requests would
         try (var first = dataSource.getConnection(); var second = dataSource.getConnection()) {
             given().get("/api/v1/crews").then().statusCode(503).contentType("application/problem+json")
@@ -52,24 +56,24 @@ class BackpressureTests {
             given().contentType(ContentType.JSON).header("Idempotency-Key", "pool-1").body(small).post("/api/v1/batches")
                     .then().statusCode(503).contentType("application/problem+json").header("Retry-After", equalTo("5"));
         }
-        assertThat(queue.countOpen()).as("nothing was stored").isEqualTo(batches);
+        assertThat(counts.open()).as("nothing was stored").isEqualTo(batches);
         given().get("/api/v1/crews").then().statusCode(200);
     }
 
     @Test
     void aSubmitAboveTheCeilingIs429WithRetryAfter() {
         String small = "{\"name\": \"small\", \"jobs\": [{\"type\": \"ollama.generate\", \"model\": \"m\", \"prompt\": \"p\"}]}";
-        long before = queue.countOpen();
+        long before = counts.open();
         if (before <= 5) {
             queue.insertBatch(Batches.batch(BatchMode.PARALLEL).ollamaJobs((int) (6 - before), 1).build());
         }
-        long open = queue.countOpen();
+        long open = counts.open();
         assertThat(open).isGreaterThan(5);
 
         given().contentType(ContentType.JSON).body(small).post("/api/v1/batches")
                 .then().statusCode(429).contentType("application/problem+json")
                 .header("Retry-After", equalTo("5"))
                 .body("detail", containsString("ceiling of 5"));
-        assertThat(queue.countOpen()).isEqualTo(open);
+        assertThat(counts.open()).isEqualTo(open);
     }
 }

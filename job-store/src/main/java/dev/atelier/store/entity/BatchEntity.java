@@ -42,6 +42,8 @@ public class BatchEntity extends PanacheEntityBase {
     public OffsetDateTime createdAt;
     @Column(name = "cancelled_at")
     public OffsetDateTime cancelledAt;
-    @Column(name = "last_claimed_at")
-    public OffsetDateTime lastClaimedAt;
+    @Column(name = "finished_at")
+    public OffsetDateTime finishedAt;
+    @Column(name = "finished_state")
+    public String finishedState;
 }

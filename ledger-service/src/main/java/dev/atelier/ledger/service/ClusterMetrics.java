@@ -84,7 +84,7 @@ public class ClusterMetrics {
                             "backend", g.kind()), g.jobs()))
                     .toList(), true);
             Instant now = Instant.now();
-            Map<String, Instant> oldest = jobs.oldestWaiting();
+            Map<String, Instant> oldest = jobs.oldestWaiting(SummaryKinds.ALL);
             oldestWaiting.register(SummaryKinds.ALL.stream()
                     .map(kind -> Row.of(Tags.of("backend", kind), oldest.containsKey(kind)
                             ? Math.max(0, Duration.between(oldest.get(kind), now).toMillis() / 1000.0) : 0.0))
