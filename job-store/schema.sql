@@ -1,0 +1,585 @@
+-- The schema the migrations in src/main/resources/db/migration make, for reading and for review. Generated
+-- from the catalogs by SchemaTests, which fails when this file differs from what the migrations make.
+
+create table artifact (
+    id uuid not null,
+    job_id uuid not null,
+    attempt integer not null,
+    name text not null,
+    content_type text not null,
+    size bigint not null,
+    sha256 text not null,
+    created_at timestamp with time zone not null default now(),
+    constraint artifact_blob_exists FOREIGN KEY (sha256) REFERENCES artifact_blob(sha256),
+    constraint artifact_job_id_fkey FOREIGN KEY (job_id) REFERENCES job(id) ON DELETE CASCADE,
+    constraint artifact_once_per_job UNIQUE (job_id, name, sha256),
+    constraint artifact_pkey PRIMARY KEY (id),
+    constraint artifact_sha256_hex CHECK ((sha256 ~ '^[0-9a-f]{64}$'::text))
+);
+
+create table artifact_blob (
+    sha256 text not null,
+    size bigint not null,
+    data bytea not null,
+    constraint artifact_blob_pkey PRIMARY KEY (sha256),
+    constraint artifact_blob_sha256_hex CHECK ((sha256 ~ '^[0-9a-f]{64}$'::text)),
+    constraint artifact_blob_size_matches CHECK ((size = octet_length(data)))
+);
+
+create table attempt (
+    job_id uuid not null,
+    attempt integer not null,
+    lease_token uuid not null,
+    executor_id text not null,
+    status text not null,
+    started_at timestamp with time zone not null,
+    finished_at timestamp with time zone,
+    error text,
+    constraint attempt_finished_iff_closed CHECK (((status = 'running'::text) = (finished_at IS NULL))),
+    constraint attempt_lease_token_unique UNIQUE (lease_token),
+    constraint attempt_number_positive CHECK ((attempt > 0)),
+    constraint attempt_pkey PRIMARY KEY (job_id, attempt),
+    constraint attempt_status_valid CHECK ((status = ANY (ARRAY['running'::text, 'success'::text, 'failed'::text, 'cancelled'::text])))
+);
+
+create table batch (
+    id uuid not null,
+    name text not null,
+    mode text not null,
+    priority integer not null,
+    labels jsonb not null default '{}'::jsonb,
+    max_attempts integer not null,
+    retry_delay_ms bigint not null,
+    retry_backoff double precision not null,
+    job_count integer not null,
+    submitted_by text,
+    idempotency_scope text,
+    idempotency_key text,
+    request_hash text,
+    created_at timestamp with time zone not null default now(),
+    cancelled_at timestamp with time zone,
+    finished_at timestamp with time zone,
+    finished_state text,
+    constraint batch_finished_complete CHECK (((finished_at IS NULL) = (finished_state IS NULL))),
+    constraint batch_finished_state_valid CHECK ((finished_state = ANY (ARRAY['success'::text, 'failed'::text, 'cancelled'::text]))),
+    constraint batch_idempotency_complete CHECK (((idempotency_key IS NULL) = (idempotency_scope IS NULL))),
+    constraint batch_idempotency_key_length CHECK (((char_length(idempotency_key) >= 1) AND (char_length(idempotency_key) <= 200))),
+    constraint batch_job_count_range CHECK (((job_count >= 1) AND (job_count <= 10000))),
+    constraint batch_labels_object CHECK ((jsonb_typeof(labels) = 'object'::text)),
+    constraint batch_max_attempts_range CHECK (((max_attempts >= 1) AND (max_attempts <= 20))),
+    constraint batch_mode_valid CHECK ((mode = ANY (ARRAY['priority'::text, 'parallel'::text, 'sequential'::text]))),
+    constraint batch_name_length CHECK (((char_length(name) >= 1) AND (char_length(name) <= 200))),
+    constraint batch_pkey PRIMARY KEY (id),
+    constraint batch_priority_range CHECK (((priority >= 0) AND (priority <= 1000))),
+    constraint batch_retry_backoff_range CHECK (((retry_backoff >= (1.0)::double precision) AND (retry_backoff <= (10.0)::double precision))),
+    constraint batch_retry_delay_range CHECK (((retry_delay_ms >= 0) AND (retry_delay_ms <= 3600000)))
+);
+
+create table batch_turn (
+    batch_id uuid not null,
+    priority integer not null,
+    mode text not null,
+    created_at timestamp with time zone not null,
+    last_claimed_at timestamp with time zone,
+    constraint batch_turn_batch_id_fkey FOREIGN KEY (batch_id) REFERENCES batch(id) ON DELETE CASCADE,
+    constraint batch_turn_pkey PRIMARY KEY (batch_id)
+);
+
+create table crew (
+    name text not null,
+    template jsonb not null,
+    created_at timestamp with time zone not null default now(),
+    updated_at timestamp with time zone not null default now(),
+    constraint crew_name_format CHECK ((name ~ '^[a-z0-9-]{1,64}$'::text)),
+    constraint crew_pkey PRIMARY KEY (name),
+    constraint crew_template_object CHECK ((jsonb_typeof(template) = 'object'::text))
+);
+
+create table event_line (
+    seq bigint,
+    job_id uuid not null,
+    batch_id uuid not null,
+    attempt integer,
+    executor_id text not null,
+    status text not null,
+    elapsed_sec double precision not null,
+    result_preview text not null,
+    occurred_at timestamp with time zone not null,
+    id bigint generated always as identity not null,
+    xid xid8 not null default pg_current_xact_id(),
+    constraint event_line_hand_back_has_no_attempt CHECK (((status = 'handed_back'::text) = (attempt IS NULL))),
+    constraint event_line_pkey PRIMARY KEY (id),
+    constraint event_line_status_valid CHECK ((status = ANY (ARRAY['success'::text, 'failed'::text, 'cancelled'::text, 'handed_back'::text])))
+);
+
+create table executor (
+    id text not null,
+    started_at timestamp with time zone not null default now(),
+    last_seen_at timestamp with time zone not null default now(),
+    slots jsonb not null default '{}'::jsonb,
+    busy jsonb not null default '{}'::jsonb,
+    draining_since timestamp with time zone,
+    constraint executor_pkey PRIMARY KEY (id)
+);
+
+create table executor_backend (
+    executor_id text not null,
+    kind text not null,
+    url text not null,
+    status text not null,
+    models text[] not null default '{}'::text[],
+    checked_at timestamp with time zone,
+    detail text,
+    loaded_names text[] not null default '{}'::text[],
+    loaded_vram bigint[] not null default '{}'::bigint[],
+    loaded_until timestamp with time zone[] not null default '{}'::timestamp with time zone[],
+    refused_models text[] not null default '{}'::text[],
+    refused_reasons text[] not null default '{}'::text[],
+    constraint executor_backend_executor_id_fkey FOREIGN KEY (executor_id) REFERENCES executor(id) ON DELETE CASCADE,
+    constraint executor_backend_kind_valid CHECK ((kind = ANY (ARRAY['ollama'::text, 'comfyui'::text]))),
+    constraint executor_backend_loaded_lists_match CHECK (((cardinality(loaded_names) = cardinality(loaded_vram)) AND (cardinality(loaded_names) = cardinality(loaded_until)))),
+    constraint executor_backend_pkey PRIMARY KEY (executor_id, kind),
+    constraint executor_backend_refused_lists_match CHECK ((cardinality(refused_models) = cardinality(refused_reasons))),
+    constraint executor_backend_status_valid CHECK ((status = ANY (ARRAY['online'::text, 'offline'::text, 'degraded'::text])))
+);
+
+create table export_counter (
+    id integer not null,
+    last_seq bigint not null,
+    constraint export_counter_pkey PRIMARY KEY (id),
+    constraint export_counter_single_row CHECK ((id = 1))
+);
+
+create table job (
+    id uuid not null,
+    batch_id uuid not null,
+    position integer not null,
+    key text not null,
+    priority integer not null,
+    sequential boolean not null,
+    kind text not null,
+    type text not null,
+    model text,
+    crew text,
+    task text,
+    spec jsonb not null,
+    timeout_ms bigint not null,
+    state text not null default 'pending'::text,
+    attempt integer not null default 0,
+    attempts_used integer not null default 0,
+    max_attempts integer not null,
+    run_after timestamp with time zone not null default '-infinity'::timestamp with time zone,
+    lease_token uuid,
+    lease_expires_at timestamp with time zone,
+    executor_id text,
+    cancel_requested_at timestamp with time zone,
+    waiting_reason text,
+    created_at timestamp with time zone not null default now(),
+    started_at timestamp with time zone,
+    finished_at timestamp with time zone,
+    result jsonb,
+    error text,
+    progress real,
+    backend_ref text,
+    hand_backs_in_row integer not null default 0,
+    checkpoints text[] not null default '{}'::text[],
+    avoid_executors text[] not null default '{}'::text[],
+    model_key text,
+    constraint job_attempt_nonnegative CHECK ((attempt >= 0)),
+    constraint job_attempts_within_budget CHECK (((attempts_used >= 0) AND (attempts_used <= max_attempts))),
+    constraint job_batch_id_fkey FOREIGN KEY (batch_id) REFERENCES batch(id) ON DELETE CASCADE,
+    constraint job_crew_has_task CHECK (((crew IS NULL) = (task IS NULL))),
+    constraint job_finished_iff_terminal CHECK (((state = ANY (ARRAY['success'::text, 'failed'::text, 'cancelled'::text])) = (finished_at IS NOT NULL))),
+    constraint job_hand_backs_in_row_nonnegative CHECK ((hand_backs_in_row >= 0)),
+    constraint job_key_format CHECK (((key ~ '^[A-Za-z0-9._-]+$'::text) AND (char_length(key) <= 100))),
+    constraint job_key_unique UNIQUE (batch_id, key),
+    constraint job_kind_valid CHECK ((kind = ANY (ARRAY['ollama'::text, 'comfyui'::text]))),
+    constraint job_max_attempts_range CHECK (((max_attempts >= 1) AND (max_attempts <= 20))),
+    constraint job_model_key_with_model CHECK (((model IS NULL) = (model_key IS NULL))),
+    constraint job_ollama_has_model CHECK (((kind <> 'ollama'::text) OR (model IS NOT NULL))),
+    constraint job_pkey PRIMARY KEY (id),
+    constraint job_position_range CHECK (("position" >= 0)),
+    constraint job_priority_range CHECK (((priority >= 0) AND (priority <= 1000))),
+    constraint job_progress_range CHECK (((progress >= (0)::double precision) AND (progress <= (1)::double precision))),
+    constraint job_running_has_lease CHECK (((state = 'running'::text) = ((lease_token IS NOT NULL) AND (lease_expires_at IS NOT NULL)))),
+    constraint job_state_valid CHECK ((state = ANY (ARRAY['pending'::text, 'running'::text, 'retry'::text, 'success'::text, 'failed'::text, 'cancelled'::text]))),
+    constraint job_success_has_result CHECK (((state <> 'success'::text) OR (result IS NOT NULL))),
+    constraint job_timeout_range CHECK (((timeout_ms >= 1000) AND (timeout_ms <= 86400000))),
+    constraint job_type_matches_kind CHECK ((type ~~ (kind || '.%'::text))),
+    constraint job_type_valid CHECK ((type = ANY (ARRAY['ollama.generate'::text, 'ollama.chat'::text, 'comfyui.workflow'::text])))
+) with (fillfactor=90);
+
+create table job_count (
+    batch_id uuid not null,
+    priority integer not null,
+    kind text not null,
+    state text not null,
+    jobs bigint not null,
+    constraint job_count_batch_id_fkey FOREIGN KEY (batch_id) REFERENCES batch(id) ON DELETE CASCADE,
+    constraint job_count_pkey PRIMARY KEY (batch_id, priority, kind, state)
+);
+
+create table job_count_delta (
+    batch_id uuid not null,
+    priority integer not null,
+    kind text not null,
+    state text not null,
+    jobs bigint not null
+);
+
+create table job_total (
+    priority integer not null,
+    kind text not null,
+    state text not null,
+    jobs bigint not null,
+    constraint job_total_pkey PRIMARY KEY (priority, kind, state)
+);
+
+create table ledger_line (
+    seq bigint,
+    job_id uuid not null,
+    batch_id uuid not null,
+    status text not null,
+    details text not null,
+    attempts integer not null,
+    occurred_at timestamp with time zone not null,
+    id bigint generated always as identity not null,
+    xid xid8 not null default pg_current_xact_id(),
+    constraint ledger_line_pkey PRIMARY KEY (id),
+    constraint ledger_line_status_terminal CHECK ((status = ANY (ARRAY['success'::text, 'failed'::text, 'cancelled'::text])))
+);
+
+CREATE INDEX artifact_created ON public.artifact USING btree (created_at, id);
+CREATE INDEX artifact_job ON public.artifact USING btree (job_id);
+CREATE INDEX batch_created ON public.batch USING btree (created_at, id);
+CREATE INDEX batch_finished ON public.batch USING btree (finished_state, created_at, id) WHERE (finished_at IS NOT NULL);
+CREATE UNIQUE INDEX batch_idempotency ON public.batch USING btree (idempotency_scope, idempotency_key) WHERE (idempotency_key IS NOT NULL);
+CREATE INDEX batch_labels ON public.batch USING gin (labels jsonb_path_ops);
+CREATE INDEX batch_open ON public.batch USING btree (created_at, id) WHERE (finished_at IS NULL);
+CREATE INDEX batch_turn_order ON public.batch_turn USING btree (priority, last_claimed_at NULLS FIRST, created_at, batch_id);
+CREATE INDEX event_line_batch ON public.event_line USING btree (batch_id, seq);
+CREATE UNIQUE INDEX event_line_seq ON public.event_line USING btree (seq);
+CREATE INDEX event_line_unnumbered ON public.event_line USING btree (xid, id) WHERE (seq IS NULL);
+CREATE INDEX job_count_delta_batch ON public.job_count_delta USING btree (batch_id);
+CREATE INDEX job_lease_token ON public.job USING btree (lease_token) WHERE (lease_token IS NOT NULL);
+CREATE UNIQUE INDEX job_one_running_per_sequential_batch ON public.job USING btree (batch_id) WHERE ((state = 'running'::text) AND sequential);
+CREATE INDEX job_open ON public.job USING btree (batch_id, priority, "position") WHERE (state = ANY (ARRAY['pending'::text, 'running'::text, 'retry'::text]));
+CREATE INDEX job_running_batch ON public.job USING btree (batch_id) WHERE (state = 'running'::text);
+CREATE INDEX job_unsuccessful ON public.job USING btree (id) WHERE (state = ANY (ARRAY['failed'::text, 'cancelled'::text]));
+CREATE INDEX ledger_line_batch ON public.ledger_line USING btree (batch_id, seq);
+CREATE UNIQUE INDEX ledger_line_seq ON public.ledger_line USING btree (seq);
+CREATE INDEX ledger_line_unnumbered ON public.ledger_line USING btree (xid, id) WHERE (seq IS NULL);
+
+create view job_counts as
+SELECT batch_id,
+    priority,
+    kind,
+    state,
+    (sum(jobs))::bigint AS jobs
+   FROM ( SELECT job_count.batch_id,
+            job_count.priority,
+            job_count.kind,
+            job_count.state,
+            job_count.jobs
+           FROM job_count
+        UNION ALL
+         SELECT job_count_delta.batch_id,
+            job_count_delta.priority,
+            job_count_delta.kind,
+            job_count_delta.state,
+            job_count_delta.jobs
+           FROM job_count_delta) c
+  GROUP BY batch_id, priority, kind, state;
+
+CREATE OR REPLACE FUNCTION public.batch_gates()
+ RETURNS TABLE(id uuid, priority integer, last_claimed_at timestamp with time zone, created_at timestamp with time zone, first_priority integer, last_priority integer, first_position integer, last_position integer)
+ LANGUAGE sql
+ STABLE
+AS $function$
+select t.batch_id, t.priority, t.last_claimed_at, t.created_at,
+       head.priority as first_priority,
+       case when t.mode = 'parallel' then 1000 else head.priority end as last_priority,
+       case when t.mode = 'sequential' then head.position else 0 end as first_position,
+       case when t.mode = 'sequential' then head.position else 2147483647 end as last_position
+from batch_turn t
+     cross join lateral (
+         select h.priority, h.position from job h
+         where h.batch_id = t.batch_id and h.state in ('pending', 'running', 'retry')
+         order by h.priority, h.position limit 1) head
+where t.mode <> 'sequential'
+   or not exists (select 1 from job r where r.batch_id = t.batch_id and r.state = 'running')
+order by t.priority, t.last_claimed_at nulls first, t.created_at, t.batch_id
+$function$;
+
+CREATE OR REPLACE FUNCTION public.batch_state(batch uuid, cancelled_at timestamp with time zone)
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+AS $function$
+select case when cancelled_at is not null then 'cancelled'
+            when n.open = 0 then case when n.failed > 0 then 'failed' when n.cancelled > 0 then 'cancelled'
+                                      else 'success' end
+            when n.started > 0 then 'running'
+            else 'pending' end
+from (select coalesce(sum(k.jobs) filter (where k.state in ('pending', 'running', 'retry')), 0) as open,
+             coalesce(sum(k.jobs) filter (where k.state = 'failed'), 0) as failed,
+             coalesce(sum(k.jobs) filter (where k.state = 'cancelled'), 0) as cancelled,
+             coalesce(sum(k.jobs) filter (where k.state <> 'pending'), 0) as started
+      from job_counts k where k.batch_id = batch) n
+$function$;
+
+CREATE OR REPLACE FUNCTION public.batch_turn_on_insert()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+    insert into batch_turn (batch_id, priority, mode, created_at)
+    select id, priority, mode, created_at from new_rows where finished_at is null;
+    return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.claimable_jobs(backend text)
+ RETURNS bigint
+ LANGUAGE sql
+ STABLE
+AS $function$
+select count(*)
+from batch_gates() g
+     join job j on j.batch_id = g.id
+where j.priority between g.first_priority and g.last_priority
+  and j.position between g.first_position and g.last_position
+  and j.state in ('pending', 'retry')
+  and j.run_after <= now()
+  and j.kind = backend
+$function$;
+
+CREATE OR REPLACE FUNCTION public.events_on_attempt_closed()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+    insert into event_line (job_id, batch_id, attempt, executor_id, status, elapsed_sec, result_preview, occurred_at)
+    select nw.job_id, j.batch_id, nw.attempt, nw.executor_id, nw.status,
+           greatest(0, extract(epoch from nw.finished_at - nw.started_at)),
+           left(coalesce(case when nw.status = 'success'
+                              then coalesce(j.result ->> 'text', result_summary(j.result)) end, nw.error, ''), 200),
+           nw.finished_at
+    from new_rows nw
+         join old_rows o on o.lease_token = nw.lease_token
+         join job j on j.id = nw.job_id
+    where o.status = 'running' and nw.status <> 'running';
+    return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.events_on_hand_back()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+    insert into event_line (job_id, batch_id, attempt, executor_id, status, elapsed_sec, result_preview, occurred_at)
+    select o.job_id, j.batch_id, null, o.executor_id, 'handed_back',
+           greatest(0, extract(epoch from clock_timestamp() - o.started_at)), coalesce(left(j.waiting_reason, 200), ''),
+           now()
+    from old_rows o join job j on j.id = o.job_id
+    where o.status = 'running';
+    return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.job_check_transition()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+    if not job_transition_allowed(old.state, new.state) then
+        raise exception 'job %: illegal state transition % -> %', new.id, old.state, new.state
+            using errcode = 'check_violation', constraint = 'job_state_transition';
+    end if;
+    return new;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.job_count_on_delete()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+    -- jobs deleted with their batch need no delta: the batch's job_count rows go with it (on delete cascade)
+    insert into job_count_delta (batch_id, priority, kind, state, jobs)
+    select o.batch_id, o.priority, o.kind, o.state, -count(*) from old_rows o
+    where exists (select 1 from batch b where b.id = o.batch_id)
+    group by o.batch_id, o.priority, o.kind, o.state;
+    return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.job_count_on_insert()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+    insert into job_count_delta (batch_id, priority, kind, state, jobs)
+    select batch_id, priority, kind, state, count(*) from new_rows group by batch_id, priority, kind, state;
+    return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.job_count_on_update()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+    insert into job_count_delta (batch_id, priority, kind, state, jobs)
+    select batch_id, priority, kind, state, sum(n)
+    from (select batch_id, priority, kind, state, -1 as n from old_rows
+          union all
+          select batch_id, priority, kind, state, 1 from new_rows) moves
+    group by batch_id, priority, kind, state
+    having sum(n) <> 0;
+    return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.job_total_apply(moves_priority integer[], moves_kind text[], moves_state text[], moves_jobs bigint[])
+ RETURNS void
+ LANGUAGE sql
+AS $function$
+insert into job_total as t (priority, kind, state, jobs)
+select m.priority, m.kind, m.state, sum(m.jobs)
+from unnest(moves_priority, moves_kind, moves_state, moves_jobs) as m(priority, kind, state, jobs)
+group by m.priority, m.kind, m.state
+having sum(m.jobs) <> 0
+order by m.priority, m.kind, m.state
+on conflict (priority, kind, state) do update set jobs = t.jobs + excluded.jobs
+$function$;
+
+CREATE OR REPLACE FUNCTION public.job_total_on_count_delete()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+    perform job_total_apply(array_agg(priority), array_agg(kind), array_agg(state), array_agg(-jobs)) from old_rows;
+    return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.job_total_on_count_insert()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+    perform job_total_apply(array_agg(priority), array_agg(kind), array_agg(state), array_agg(jobs)) from new_rows;
+    return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.job_total_on_count_update()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+    perform job_total_apply(array_agg(priority), array_agg(kind), array_agg(state), array_agg(jobs))
+    from (select priority, kind, state, jobs from new_rows
+          union all
+          select priority, kind, state, -jobs from old_rows) moves;
+    return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.job_transition_allowed(from_state text, to_state text)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$
+select (from_state, to_state) in (
+    ('pending', 'running'), ('pending', 'cancelled'), ('pending', 'failed'),
+    ('retry', 'running'), ('retry', 'cancelled'), ('retry', 'failed'),
+    ('running', 'success'), ('running', 'failed'), ('running', 'retry'), ('running', 'cancelled'),
+    ('running', 'pending'),                         -- hand-back: no attempt spent
+    ('failed', 'pending'), ('cancelled', 'pending') -- retry by hand, fresh budget
+)
+$function$;
+
+CREATE OR REPLACE FUNCTION public.ledger_on_terminal()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+begin
+    if not exists (select 1 from new_rows where state in ('success', 'failed', 'cancelled')) then
+        return null;
+    end if;
+    insert into ledger_line (job_id, batch_id, status, details, attempts, occurred_at)
+    select nw.id, nw.batch_id, nw.state,
+           left(coalesce(nw.result ->> 'text', result_summary(nw.result), nw.error, ''), 200), nw.attempt,
+           nw.finished_at
+    from new_rows nw join old_rows o on o.id = nw.id
+    where nw.state in ('success', 'failed', 'cancelled') and nw.state <> o.state;
+    return null;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.number_export_lines(max_lines integer)
+ RETURNS bigint
+ LANGUAGE plpgsql
+AS $function$
+declare
+    horizon  xid8 := pg_snapshot_xmin(pg_current_snapshot());
+    last     bigint;
+    ledger   bigint;
+    events   bigint;
+begin
+    if not exists (select 1 from ledger_line where seq is null and xid < horizon)
+       and not exists (select 1 from event_line where seq is null and xid < horizon) then
+        return 0; -- the common case for a reader: nothing to number, no lock taken
+    end if;
+    select last_seq into last from export_counter where id = 1 for update;
+    with todo as (
+        select l.id, row_number() over (order by l.xid, l.id) as n
+        from (select id, xid from ledger_line where seq is null and xid < horizon order by xid, id limit max_lines) l)
+    update ledger_line l set seq = last + t.n from todo t where l.id = t.id;
+    get diagnostics ledger = row_count;
+    last := last + ledger;
+    with todo as (
+        select l.id, row_number() over (order by l.xid, l.id) as n
+        from (select id, xid from event_line where seq is null and xid < horizon order by xid, id limit max_lines) l)
+    update event_line l set seq = last + t.n from todo t where l.id = t.id;
+    get diagnostics events = row_count;
+    update export_counter set last_seq = last + events where id = 1;
+    return ledger + events;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION public.ollama_model_key(name text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+select regexp_replace(
+           regexp_replace(regexp_replace(lower(name), '^registry\.ollama\.ai/', ''), '^library/', ''),
+           '^((.*/)?[^/:]*)$', '\1:latest')
+$function$;
+
+CREATE OR REPLACE FUNCTION public.result_summary(result jsonb)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$
+select coalesce(result ->> 'text',
+                (select string_agg(a ->> 'name', ', ')
+                 from jsonb_array_elements(case when jsonb_typeof(result -> 'artifacts') = 'array'
+                                                then result -> 'artifacts' else '[]' end) a))
+$function$;
+
+CREATE TRIGGER attempt_event_line AFTER UPDATE ON public.attempt REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION events_on_attempt_closed();
+CREATE TRIGGER attempt_hand_back_event_line AFTER DELETE ON public.attempt REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION events_on_hand_back();
+CREATE TRIGGER batch_turn_insert AFTER INSERT ON public.batch REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION batch_turn_on_insert();
+CREATE TRIGGER job_count_delete AFTER DELETE ON public.job REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION job_count_on_delete();
+CREATE TRIGGER job_count_insert AFTER INSERT ON public.job REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION job_count_on_insert();
+CREATE TRIGGER job_count_update AFTER UPDATE ON public.job REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION job_count_on_update();
+CREATE TRIGGER job_ledger_line AFTER UPDATE ON public.job REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ledger_on_terminal();
+CREATE TRIGGER job_state_transition BEFORE UPDATE OF state ON public.job FOR EACH ROW WHEN ((old.state IS DISTINCT FROM new.state)) EXECUTE FUNCTION job_check_transition();
+CREATE TRIGGER job_total_delete AFTER DELETE ON public.job_count REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION job_total_on_count_delete();
+CREATE TRIGGER job_total_insert AFTER INSERT ON public.job_count REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION job_total_on_count_insert();
+CREATE TRIGGER job_total_update AFTER UPDATE ON public.job_count REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION job_total_on_count_update();
