@@ -1,13 +1,14 @@
 package dev.atelier.bench;
 
 import dev.atelier.store.BatchMode;
-import dev.atelier.store.BatchViews;
 import dev.atelier.store.BatchViews.BatchFilter;
 import dev.atelier.store.BatchViews.BatchState;
+import dev.atelier.store.BatchViews;
 import dev.atelier.store.ClaimedJob;
 import dev.atelier.store.ExecutorRegistry;
+import dev.atelier.store.JobClaims;
 import dev.atelier.store.JobCounts;
-import dev.atelier.store.JobQueue;
+import dev.atelier.store.JobIntake;
 import dev.atelier.store.JobViews;
 import dev.atelier.store.testing.Batches;
 import dev.atelier.store.testing.ThreadBoundDataSource;
@@ -82,9 +83,10 @@ final class HistoryBench {
             fillHistory(postgres);
         }
         try (ThreadBoundDataSource connections = new ThreadBoundDataSource(postgres)) {
-            JobQueue queue = new JobQueue(connections);
+            JobIntake intake = new JobIntake(connections);
+            JobClaims claims = new JobClaims(connections);
             JobCounts counts = new JobCounts(connections);
-            queue.insertBatch(Batches.batch(BatchMode.PARALLEL).priority(5).name("the work")
+            intake.insertBatch(Batches.batch(BatchMode.PARALLEL).priority(5).name("the work")
                     .ollamaJobs(10_000, 1).build());
             counts.compact();
             try (Connection c = connections.getConnection(); Statement s = c.createStatement()) {
@@ -95,7 +97,7 @@ final class HistoryBench {
             BatchViews batches = new BatchViews(connections);
             JobViews jobs = new JobViews(connections, new ExecutorRegistry(connections));
             double claim = median(() -> {
-                List<ClaimedJob> claimed = queue.claim("history-bench", Map.of("ollama", 100),
+                List<ClaimedJob> claimed = claims.claim("history-bench", Map.of("ollama", 100),
                         List.of(Batches.MODEL), Duration.ofMinutes(5), null);
                 if (claimed.size() != 100) {
                     throw new IllegalStateException("the claim took " + claimed.size() + " jobs, not 100");

@@ -1,9 +1,10 @@
 package dev.atelier.bench;
 
 import dev.atelier.store.AttemptOutcome;
+import dev.atelier.store.AttemptOutcomes;
 import dev.atelier.store.ClaimedJob;
+import dev.atelier.store.JobClaims;
 import dev.atelier.store.JobCounts;
-import dev.atelier.store.JobQueue;
 import dev.atelier.store.testing.ThreadBoundDataSource;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -34,7 +35,8 @@ final class QueueBench {
         postgres.setUrl(jdbcUrl);
         postgres.setUser("postgres");
         try (ThreadBoundDataSource connections = new ThreadBoundDataSource(postgres)) {
-            JobQueue queue = new JobQueue(connections);
+            JobClaims claims = new JobClaims(connections);
+            AttemptOutcomes outcomes = new AttemptOutcomes(connections);
             long queued = new JobCounts(connections).open();
             AtomicLong done = new AtomicLong();
             ExecutorService pool = Executors.newFixedThreadPool(WORKERS);
@@ -44,8 +46,8 @@ final class QueueBench {
                 String executor = "bench-worker-" + w;
                 workers.add(pool.submit(() -> {
                     List<ClaimedJob> jobs;
-                    while (!(jobs = queue.claim(executor, Map.of("ollama", CLAIM), MODELS, Duration.ofSeconds(30), null)).isEmpty()) {
-                        queue.finish(jobs.stream().map(j -> (AttemptOutcome) new AttemptOutcome.Success(j.id(),
+                    while (!(jobs = claims.claim(executor, Map.of("ollama", CLAIM), MODELS, Duration.ofSeconds(30), null)).isEmpty()) {
+                        outcomes.finish(jobs.stream().map(j -> (AttemptOutcome) new AttemptOutcome.Success(j.id(),
                                 j.leaseToken(), "{\"text\": \"ok\"}")).toList(), null);
                         done.addAndGet(jobs.size());
                     }

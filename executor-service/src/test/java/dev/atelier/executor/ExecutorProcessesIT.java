@@ -5,7 +5,8 @@ import static org.awaitility.Awaitility.await;
 
 import dev.atelier.fakes.FakeOllama;
 import dev.atelier.store.BatchMode;
-import dev.atelier.store.JobQueue;
+import dev.atelier.store.JobControl;
+import dev.atelier.store.JobIntake;
 import dev.atelier.store.NewBatch;
 import dev.atelier.store.testing.Batches;
 import dev.atelier.store.testing.Inspect;
@@ -34,7 +35,8 @@ class ExecutorProcessesIT {
 
     static TestPostgres.Database db;
     static DataSource dataSource;
-    static JobQueue queue;
+    static JobIntake intake;
+    static JobControl control;
     static Inspect inspect;
     static FakeOllama fakeA;
     static FakeOllama fakeB;
@@ -45,7 +47,8 @@ class ExecutorProcessesIT {
     static void startExecutors() throws Exception {
         db = TestPostgres.get().newDatabase();
         dataSource = db.dataSource();
-        queue = new JobQueue(dataSource);
+        intake = new JobIntake(dataSource);
+        control = new JobControl(dataSource);
         inspect = new Inspect(dataSource);
         fakeA = new FakeOllama();
         fakeA.models("llama3.2:latest", "mistral:latest");
@@ -68,8 +71,8 @@ class ExecutorProcessesIT {
     void eachExecutorGetsOnlyJobsForItsOwnModels() {
         NewBatch batch = jobs("llama3.2", "only-a", 15);
         NewBatch other = jobs("qwen3:8b", "only-b", 15);
-        queue.insertBatch(batch);
-        queue.insertBatch(other);
+        intake.insertBatch(batch);
+        intake.insertBatch(other);
 
         awaitAllSucceeded(batch);
         awaitAllSucceeded(other);
@@ -82,7 +85,7 @@ class ExecutorProcessesIT {
     @Test
     void twoExecutorsWorkFiveHundredJobsEachCalledAndCompletedOnce() {
         NewBatch batch = jobs("mistral", "shared", 500);
-        queue.insertBatch(batch);
+        intake.insertBatch(batch);
 
         awaitAllSucceeded(batch);
         for (int i = 0; i < 500; i++) {
@@ -101,7 +104,7 @@ class ExecutorProcessesIT {
         FakeOllama stuck = stuckOllama("phi4:latest");
         try (stuck; ExecutorProcess victim = ExecutorProcess.start("executor-c", db, stuck.url(), 1)) {
             NewBatch batch = jobs("phi4", "killed mid-call", 1);
-            queue.insertBatch(batch);
+            intake.insertBatch(batch);
             UUID job = batch.jobs().get(0).id();
             await().atMost(WAIT).until(() -> stuck.calls("killed mid-call 0") == 1);
             fakeA.models("llama3.2:latest", "mistral:latest", "phi4:latest");
@@ -129,7 +132,7 @@ class ExecutorProcessesIT {
         FakeOllama stuck = stuckOllama("gemma3:latest");
         try (stuck; ExecutorProcess stopping = ExecutorProcess.start("executor-d", db, stuck.url(), 1)) {
             NewBatch batch = jobs("gemma3", "handed back on stop", 1);
-            queue.insertBatch(batch);
+            intake.insertBatch(batch);
             UUID job = batch.jobs().get(0).id();
             await().atMost(WAIT).until(() -> stuck.calls("handed back on stop 0") == 1);
 
@@ -141,7 +144,7 @@ class ExecutorProcessesIT {
             assertThat(inspect.eventStatuses(job)).containsExactly("handed_back");
             assertThat(inspect.count("select count(*) from executor where id = 'executor-d'"))
                     .as("a clean stop leaves the registry").isZero();
-            queue.cancelJob(job, null);
+            control.cancelJob(job, null);
         }
     }
 
@@ -152,7 +155,7 @@ class ExecutorProcessesIT {
         try (slow; ExecutorProcess draining = ExecutorProcess.start("executor-e", db, slow.url(), 1,
                 Map.of("ATELIER_EXECUTOR_SHUTDOWN_GRACE", "PT30S"))) {
             NewBatch batch = jobs("qwen2.5", "slow:7000 drained", 1);
-            queue.insertBatch(batch);
+            intake.insertBatch(batch);
             UUID job = batch.jobs().get(0).id();
             await().atMost(WAIT).until(() -> slow.calls("slow:7000 drained 0") == 1);
 
@@ -178,10 +181,10 @@ class ExecutorProcessesIT {
                     .extracting(Inspect.AttemptRow::status).containsExactly("success");
 
             NewBatch after = jobs("qwen2.5", "after the drain", 1);
-            queue.insertBatch(after);
+            intake.insertBatch(after);
             Thread.sleep(2000);
             assertThat(inspect.job(after.jobs().get(0).id()).state()).as("a drained executor claims nothing").isEqualTo("pending");
-            queue.cancelJob(after.jobs().get(0).id(), null);
+            control.cancelJob(after.jobs().get(0).id(), null);
         }
     }
 

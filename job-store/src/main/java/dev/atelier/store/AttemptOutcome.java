@@ -35,7 +35,7 @@ public sealed interface AttemptOutcome {
             /** Keeps the job off the executor that held it: that box lacks what it needs (a checkpoint, a node). */
             AVOID_EXECUTOR;
 
-            /** As HAND_BACK_TEMPLATE in JobQueue names it. */
+            /** As HAND_BACK in AttemptOutcomes names it. */
             public String wire() {
                 return name().toLowerCase(Locale.ROOT);
             }

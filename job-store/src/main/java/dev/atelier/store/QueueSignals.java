@@ -11,11 +11,16 @@ import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
 
 /**
- * A connection that LISTENs to the queue's channels ({@link JobQueue#WORK_CHANNEL}, {@link JobQueue#CANCEL_CHANNEL}).
+ * A connection that LISTENs to the queue's channels ({@link #WORK_CHANNEL}, {@link #CANCEL_CHANNEL}).
  * It holds one connection of the pool for as long as it is open. After a failure, close it and open a new one;
  * the caller must not rely on signals alone (they are lost while no one listens), so executors also poll.
  */
 public final class QueueSignals implements AutoCloseable {
+
+    /** NOTIFY channel: new claimable work. */
+    public static final String WORK_CHANNEL = "atelier_work";
+    /** NOTIFY channel: a running job was asked to cancel. The payload is the job id. */
+    public static final String CANCEL_CHANNEL = "atelier_cancel";
 
     /** One NOTIFY: its channel and payload. */
     public record Signal(String channel, String payload) {
@@ -35,8 +40,8 @@ public final class QueueSignals implements AutoCloseable {
             connection = dataSource.getConnection();
             connection.setAutoCommit(true);
             try (Statement st = connection.createStatement()) {
-                st.execute("listen " + JobQueue.WORK_CHANNEL);
-                st.execute("listen " + JobQueue.CANCEL_CHANNEL);
+                st.execute("listen " + WORK_CHANNEL);
+                st.execute("listen " + CANCEL_CHANNEL);
             }
             return new QueueSignals(connection);
         } catch (SQLException e) {

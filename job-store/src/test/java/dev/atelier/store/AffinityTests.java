@@ -30,13 +30,13 @@ class AffinityTests extends QueueTestBase {
             b.jobs(1, 1, "ollama.generate", i % 2 == 0 ? A : B);
         }
         NewBatch built = b.build();
-        queue.insertBatch(built);
+        intake.insertBatch(built);
         return built;
     }
 
     private List<ClaimedJob> claim(String executor, int slots, List<String> loaded, Instant now) {
-        return queue.claim(executor, Map.of("ollama", slots), new JobQueue.Offer(ALL, List.of(), loaded, WAIT),
-                JobQueue.newLeaseTokens(Map.of("ollama", slots)), LEASE, now);
+        return claims.claim(executor, Map.of("ollama", slots), new JobClaims.Offer(ALL, List.of(), loaded, WAIT),
+                JobClaims.newLeaseTokens(Map.of("ollama", slots)), LEASE, now);
     }
 
     private static List<String> models(List<ClaimedJob> jobs) {
@@ -67,14 +67,14 @@ class AffinityTests extends QueueTestBase {
         assertThat(models(claim("executor-x", 1, List.of(B), t0.plus(WAIT).plusSeconds(1)))).containsExactly(A);
 
         NewBatch urgent = batch(BatchMode.PARALLEL).priority(0).jobs(2, 1, "ollama.generate", C).build();
-        queue.insertBatch(urgent);
+        intake.insertBatch(urgent);
         assertThat(models(claim("executor-x", 2, List.of(B), null))).as("batch priority first").containsExactly(C, C);
     }
 
     @Test
     void affinityNeverOpensAGate() {
         // priority mode: group 1 is B, group 2 is A; an executor with A loaded still gets B first, and then nothing
-        queue.insertBatch(batch(BatchMode.PRIORITY).jobs(1, 1, "ollama.generate", B).jobs(2, 2, "ollama.generate", A).build());
+        intake.insertBatch(batch(BatchMode.PRIORITY).jobs(1, 1, "ollama.generate", B).jobs(2, 2, "ollama.generate", A).build());
         assertThat(models(claim("executor-x", 3, List.of(A), null))).containsExactly(B);
         assertThat(claim("executor-x", 3, List.of(A), null)).as("group 2 waits for group 1").isEmpty();
     }
@@ -82,7 +82,7 @@ class AffinityTests extends QueueTestBase {
     @Test
     void withTheBoundAtZeroAffinityIsOff() {
         alternating(4, 1);
-        assertThat(models(queue.claim("executor-x", Map.of("ollama", 2), new JobQueue.Offer(ALL, List.of(), List.of(B),
-                Duration.ZERO), JobQueue.newLeaseTokens(Map.of("ollama", 2)), LEASE, null))).containsExactly(A, B);
+        assertThat(models(claims.claim("executor-x", Map.of("ollama", 2), new JobClaims.Offer(ALL, List.of(), List.of(B),
+                Duration.ZERO), JobClaims.newLeaseTokens(Map.of("ollama", 2)), LEASE, null))).containsExactly(A, B);
     }
 }

@@ -14,12 +14,12 @@ import org.junit.jupiter.api.Test;
 class ArtifactsTests extends QueueTestBase {
 
     private ClaimedJob claimComfy() {
-        return queue.claim(EXECUTOR, Map.of("comfyui", 1), List.of(), LEASE, null).get(0);
+        return claims.claim(EXECUTOR, Map.of("comfyui", 1), List.of(), LEASE, null).get(0);
     }
 
     @Test
     void outputsAreStoredOnceByContentAndOnlyByTheLeaseHolder() {
-        queue.insertBatch(batch(BatchMode.PARALLEL).jobs(2, 1, "comfyui.workflow", null).build());
+        intake.insertBatch(batch(BatchMode.PARALLEL).jobs(2, 1, "comfyui.workflow", null).build());
         Artifacts artifacts = new Artifacts(dataSource);
         byte[] same = "the same pixels".getBytes(StandardCharsets.UTF_8);
         byte[] other = "other pixels".getBytes(StandardCharsets.UTF_8);
@@ -52,16 +52,16 @@ class ArtifactsTests extends QueueTestBase {
 
     @Test
     void aBackendRefAndProgressAreRecordedOnlyByTheLeaseHolderAndComeBackWithTheNextClaim() {
-        queue.insertBatch(batch(BatchMode.PARALLEL).retry(3, java.time.Duration.ZERO, 1.0)
+        intake.insertBatch(batch(BatchMode.PARALLEL).retry(3, java.time.Duration.ZERO, 1.0)
                 .jobs(1, 1, "comfyui.workflow", null).build());
         ClaimedJob job = claimComfy();
         assertThat(job.backendRef()).isNull();
-        assertThat(queue.recordBackendRef(job.id(), UUID.randomUUID(), "stale")).isFalse();
-        assertThat(queue.recordBackendRef(job.id(), job.leaseToken(), "2f3c1a9e-7b4d-4e8a-9c21-5d6f7e8a9b0c")).isTrue();
-        queue.recordProgress(job.id(), job.leaseToken(), 0.35);
+        assertThat(outcomes.recordBackendRef(job.id(), UUID.randomUUID(), "stale")).isFalse();
+        assertThat(outcomes.recordBackendRef(job.id(), job.leaseToken(), "2f3c1a9e-7b4d-4e8a-9c21-5d6f7e8a9b0c")).isTrue();
+        outcomes.recordProgress(job.id(), job.leaseToken(), 0.35);
         assertThat(inspect.strings("select progress::text from job where id = ?", job.id())).containsExactly("0.35");
 
-        queue.finish(List.of(new AttemptOutcome.HandBack(job.id(), job.leaseToken(), "executor shutting down")), null);
+        outcomes.finish(List.of(new AttemptOutcome.HandBack(job.id(), job.leaseToken(), "executor shutting down")), null);
         ClaimedJob again = claimComfy();
         assertThat(again.backendRef()).as("the next attempt can adopt the run").isEqualTo("2f3c1a9e-7b4d-4e8a-9c21-5d6f7e8a9b0c");
     }

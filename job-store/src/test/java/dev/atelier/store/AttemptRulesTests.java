@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 class AttemptRulesTests extends QueueTestBase {
 
     private ClaimedJob oneClaimedJob(int maxAttempts, Instant now) {
-        queue.insertBatch(batch(BatchMode.PARALLEL).retry(maxAttempts, Duration.ofSeconds(5), 2.0).ollamaJobs(1, 1).build());
+        intake.insertBatch(batch(BatchMode.PARALLEL).retry(maxAttempts, Duration.ofSeconds(5), 2.0).ollamaJobs(1, 1).build());
         return claimOllamaAt(1, now).get(0);
     }
 
@@ -42,7 +42,7 @@ class AttemptRulesTests extends QueueTestBase {
         Instant t0 = Instant.now().truncatedTo(ChronoUnit.MILLIS);
         ClaimedJob job = oneClaimedJob(3, t0);
 
-        Map<java.util.UUID, JobState> moved = queue.finish(
+        Map<java.util.UUID, JobState> moved = outcomes.finish(
                 List.of(new AttemptOutcome.Failure(job.id(), job.leaseToken(), "HTTP 500 from Ollama: boom", true)), t0);
 
         assertThat(moved).containsEntry(job.id(), JobState.RETRY);
@@ -61,7 +61,7 @@ class AttemptRulesTests extends QueueTestBase {
         Instant t1 = row.runAfter().toInstant();
         ClaimedJob again = claimOllamaAt(1, t1).get(0);
         assertThat(again.attempt()).isEqualTo(2);
-        queue.finish(List.of(new AttemptOutcome.Failure(again.id(), again.leaseToken(), "HTTP 500", true)), t1);
+        outcomes.finish(List.of(new AttemptOutcome.Failure(again.id(), again.leaseToken(), "HTTP 500", true)), t1);
         double secondDelay = Duration.between(t1, inspect.job(job.id()).runAfter().toInstant()).toMillis() / 1000.0;
         assertThat(secondDelay).isCloseTo(10.0, within(1.01));
     }
@@ -70,7 +70,7 @@ class AttemptRulesTests extends QueueTestBase {
     void aJobCausedErrorOnTheLastAttemptFailsTheJob() {
         ClaimedJob job = oneClaimedJob(1, null);
 
-        Map<java.util.UUID, JobState> moved = queue.finish(
+        Map<java.util.UUID, JobState> moved = outcomes.finish(
                 List.of(new AttemptOutcome.Failure(job.id(), job.leaseToken(), "HTTP 500 from Ollama: boom", true)), null);
 
         assertThat(moved).containsEntry(job.id(), JobState.FAILED);
@@ -95,7 +95,7 @@ class AttemptRulesTests extends QueueTestBase {
     void anUnreachableOrBusyBackendHandsTheJobBackWithoutSpendingAnAttempt() {
         ClaimedJob job = oneClaimedJob(1, null);
 
-        Map<java.util.UUID, JobState> moved = queue.finish(List.of(
+        Map<java.util.UUID, JobState> moved = outcomes.finish(List.of(
                 new AttemptOutcome.HandBack(job.id(), job.leaseToken(), "ollama unreachable: connection refused")), null);
 
         assertThat(moved).containsEntry(job.id(), JobState.PENDING);
@@ -116,10 +116,10 @@ class AttemptRulesTests extends QueueTestBase {
 
     @Test
     void aGracefulShutdownHandsBackEveryHeldJob() {
-        queue.insertBatch(batch(BatchMode.PARALLEL).retry(1, Duration.ofSeconds(5), 2.0).ollamaJobs(3, 1).build());
+        intake.insertBatch(batch(BatchMode.PARALLEL).retry(1, Duration.ofSeconds(5), 2.0).ollamaJobs(3, 1).build());
         List<ClaimedJob> held = claimOllama(3);
 
-        Map<java.util.UUID, JobState> moved = queue.finish(held.stream()
+        Map<java.util.UUID, JobState> moved = outcomes.finish(held.stream()
                 .map(j -> (AttemptOutcome) new AttemptOutcome.HandBack(j.id(), j.leaseToken(), "executor shutting down"))
                 .toList(), null);
 
@@ -135,8 +135,8 @@ class AttemptRulesTests extends QueueTestBase {
         Instant t0 = Instant.now().truncatedTo(ChronoUnit.MILLIS);
         ClaimedJob job = oneClaimedJob(2, t0);
 
-        assertThat(queue.reapExpired(100, t0.plus(LEASE).minusSeconds(1))).as("lease still valid").isEmpty();
-        Map<java.util.UUID, JobState> reaped = queue.reapExpired(100, t0.plus(LEASE).plusSeconds(1));
+        assertThat(sweeps.reapExpired(100, t0.plus(LEASE).minusSeconds(1))).as("lease still valid").isEmpty();
+        Map<java.util.UUID, JobState> reaped = sweeps.reapExpired(100, t0.plus(LEASE).plusSeconds(1));
 
         assertThat(reaped).containsEntry(job.id(), JobState.RETRY);
         assertThat(inspect.job(job.id()).attemptsUsed()).isEqualTo(1);
@@ -147,7 +147,7 @@ class AttemptRulesTests extends QueueTestBase {
 
         Instant t1 = inspect.job(job.id()).runAfter().toInstant();
         ClaimedJob again = claimOllamaAt(1, t1).get(0);
-        Map<java.util.UUID, JobState> last = queue.reapExpired(100, t1.plus(LEASE).plusSeconds(1));
+        Map<java.util.UUID, JobState> last = sweeps.reapExpired(100, t1.plus(LEASE).plusSeconds(1));
         assertThat(last).as("out of attempts").containsEntry(again.id(), JobState.FAILED);
         assertThat(inspect.job(job.id()).error()).isEqualTo("lease expired on " + EXECUTOR);
         assertThat(inspect.ledgerStatuses(job.id())).containsExactly("failed");
@@ -158,23 +158,23 @@ class AttemptRulesTests extends QueueTestBase {
         Instant t0 = Instant.now().truncatedTo(ChronoUnit.MILLIS);
         ClaimedJob job = oneClaimedJob(1, t0);
 
-        JobQueue.Heartbeat beat = queue.heartbeat(List.of(job.leaseToken()), LEASE, t0.plusSeconds(20));
+        AttemptOutcomes.Heartbeat beat = outcomes.heartbeat(List.of(job.leaseToken()), LEASE, t0.plusSeconds(20));
 
         assertThat(beat.extended()).containsExactly(job.leaseToken());
-        assertThat(queue.reapExpired(100, t0.plusSeconds(40))).isEmpty();
-        assertThat(queue.reapExpired(100, t0.plusSeconds(51))).containsKey(job.id());
-        assertThat(queue.heartbeat(List.of(job.leaseToken()), LEASE, t0.plusSeconds(52)).lost())
+        assertThat(sweeps.reapExpired(100, t0.plusSeconds(40))).isEmpty();
+        assertThat(sweeps.reapExpired(100, t0.plusSeconds(51))).containsKey(job.id());
+        assertThat(outcomes.heartbeat(List.of(job.leaseToken()), LEASE, t0.plusSeconds(52)).lost())
                 .as("a reaped lease is lost to its old holder").containsExactly(job.leaseToken());
     }
 
     @Test
     void leaseRenewalsAreHotUpdatesThatWriteNoIndexEntry() throws Exception {
-        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(20, 1).build());
+        intake.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(20, 1).build());
         List<ClaimedJob> jobs = claimOllama(20);
         List<java.util.UUID> tokens = jobs.stream().map(ClaimedJob::leaseToken).toList();
         // one connection for the renewals and the statistics, so they are flushed before they are read
         try (dev.atelier.store.testing.ThreadBoundDataSource one = new dev.atelier.store.testing.ThreadBoundDataSource(dataSource)) {
-            JobQueue renewing = new JobQueue(one);
+            AttemptOutcomes renewing = new AttemptOutcomes(one);
             long before = hotUpdates(one);
             for (int beat = 1; beat <= 3; beat++) {
                 assertThat(renewing.heartbeat(tokens, LEASE, null).extended()).hasSize(20);
@@ -200,29 +200,29 @@ class AttemptRulesTests extends QueueTestBase {
     @Test
     void cancellingAWaitingJobEndsItAtOnceWithoutAnAttempt() {
         NewBatch b = batch(BatchMode.SEQUENTIAL).ollamaJobs(2, 1).build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         java.util.UUID waiting = b.jobs().get(1).id();
 
-        JobQueue.Cancel cancel = queue.cancelJob(waiting, null);
+        JobControl.Cancel cancel = control.cancelJob(waiting, null);
 
-        assertThat(cancel).isEqualTo(new JobQueue.Cancel(true, 1, 0));
+        assertThat(cancel).isEqualTo(new JobControl.Cancel(true, 1, 0));
         assertThat(inspect.job(waiting).state()).isEqualTo("cancelled");
         assertThat(inspect.attempts(waiting)).isEmpty();
         assertThat(inspect.ledgerStatuses(waiting)).containsExactly("cancelled");
-        assertThat(queue.cancelJob(waiting, null)).as("idempotent").isEqualTo(new JobQueue.Cancel(true, 0, 0));
-        assertThat(queue.cancelJob(java.util.UUID.randomUUID(), null).found()).isFalse();
+        assertThat(control.cancelJob(waiting, null)).as("idempotent").isEqualTo(new JobControl.Cancel(true, 0, 0));
+        assertThat(control.cancelJob(java.util.UUID.randomUUID(), null).found()).isFalse();
     }
 
     @Test
     void cancellingARunningJobAsksItsExecutorAndClosesTheAttemptAsCancelled() {
         ClaimedJob job = oneClaimedJob(1, null);
 
-        assertThat(queue.cancelJob(job.id(), null)).isEqualTo(new JobQueue.Cancel(true, 0, 1));
+        assertThat(control.cancelJob(job.id(), null)).isEqualTo(new JobControl.Cancel(true, 0, 1));
         assertThat(inspect.job(job.id()).state()).as("still running until the executor aborts").isEqualTo("running");
-        JobQueue.Heartbeat beat = queue.heartbeat(List.of(job.leaseToken()), LEASE, null);
+        AttemptOutcomes.Heartbeat beat = outcomes.heartbeat(List.of(job.leaseToken()), LEASE, null);
         assertThat(beat.cancelRequested()).containsExactly(job.leaseToken());
 
-        assertThat(queue.closeCancelled(List.of(job.leaseToken()), null)).containsExactly(job.id());
+        assertThat(outcomes.closeCancelled(List.of(job.leaseToken()), null)).containsExactly(job.id());
 
         JobRow row = inspect.job(job.id());
         assertThat(row.state()).isEqualTo("cancelled");
@@ -236,22 +236,22 @@ class AttemptRulesTests extends QueueTestBase {
     @Test
     void aJobThatSucceedsBeforeTheCancelLandsKeepsItsSuccess() {
         ClaimedJob job = oneClaimedJob(1, null);
-        queue.cancelJob(job.id(), null);
+        control.cancelJob(job.id(), null);
 
         assertThat(succeed(List.of(job))).containsEntry(job.id(), JobState.SUCCESS);
-        assertThat(queue.closeCancelled(List.of(job.leaseToken()), null)).isEmpty();
+        assertThat(outcomes.closeCancelled(List.of(job.leaseToken()), null)).isEmpty();
         assertThat(inspect.job(job.id()).state()).isEqualTo("success");
     }
 
     @Test
     void aCancelRequestedJobThatFailsOrIsReapedEndsCancelledWithoutSpending() {
-        queue.insertBatch(batch(BatchMode.PARALLEL).retry(3, Duration.ZERO, 1.0).ollamaJobs(2, 1).build());
+        intake.insertBatch(batch(BatchMode.PARALLEL).retry(3, Duration.ZERO, 1.0).ollamaJobs(2, 1).build());
         Instant t0 = Instant.now().truncatedTo(ChronoUnit.MILLIS);
         List<ClaimedJob> held = claimOllamaAt(2, t0);
-        held.forEach(j -> queue.cancelJob(j.id(), t0));
+        held.forEach(j -> control.cancelJob(j.id(), t0));
 
-        queue.finish(List.of(new AttemptOutcome.Failure(held.get(0).id(), held.get(0).leaseToken(), "HTTP 500", true)), t0);
-        queue.reapExpired(100, t0.plus(LEASE).plusSeconds(1));
+        outcomes.finish(List.of(new AttemptOutcome.Failure(held.get(0).id(), held.get(0).leaseToken(), "HTTP 500", true)), t0);
+        sweeps.reapExpired(100, t0.plus(LEASE).plusSeconds(1));
 
         for (ClaimedJob j : held) {
             JobRow row = inspect.job(j.id());
@@ -263,15 +263,15 @@ class AttemptRulesTests extends QueueTestBase {
     @Test
     void cancellingABatchEndsWaitingJobsAndAsksRunningOnes() {
         NewBatch b = batch(BatchMode.PARALLEL).ollamaJobs(5, 1).build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         List<ClaimedJob> running = claimOllama(2);
 
-        JobQueue.Cancel cancel = queue.cancelBatch(b.id(), null);
+        JobControl.Cancel cancel = control.cancelBatch(b.id(), null);
 
-        assertThat(cancel).isEqualTo(new JobQueue.Cancel(true, 3, 2));
+        assertThat(cancel).isEqualTo(new JobControl.Cancel(true, 3, 2));
         assertThat(claimOllama(5)).isEmpty();
-        assertThat(queue.heartbeat(running.stream().map(ClaimedJob::leaseToken).toList(), LEASE, null).cancelRequested())
+        assertThat(outcomes.heartbeat(running.stream().map(ClaimedJob::leaseToken).toList(), LEASE, null).cancelRequested())
                 .hasSize(2);
-        assertThat(queue.cancelBatch(java.util.UUID.randomUUID(), null).found()).isFalse();
+        assertThat(control.cancelBatch(java.util.UUID.randomUUID(), null).found()).isFalse();
     }
 }

@@ -32,14 +32,14 @@ class CheckpointTests extends QueueTestBase {
     private UUID submit(String... checkpoints) {
         NewBatch b = batch(BatchMode.PARALLEL).job("comfyui.workflow", null, workflow(checkpoints), Duration.ofMinutes(5))
                 .build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         return b.jobs().get(0).id();
     }
 
     private List<ClaimedJob> claimWith(List<String> checkpoints, int slots) {
-        return queue.claim(EXECUTOR, Map.of("comfyui", slots),
-                new JobQueue.Offer(List.of(), checkpoints, List.of(), Duration.ZERO),
-                JobQueue.newLeaseTokens(Map.of("comfyui", slots)), LEASE, null);
+        return claims.claim(EXECUTOR, Map.of("comfyui", slots),
+                new JobClaims.Offer(List.of(), checkpoints, List.of(), Duration.ZERO),
+                JobClaims.newLeaseTokens(Map.of("comfyui", slots)), LEASE, null);
     }
 
     @Test
@@ -64,14 +64,14 @@ class CheckpointTests extends QueueTestBase {
         registry.report("executor-a", Map.of("comfyui", 1), Map.of("comfyui", 0), List.of(new ExecutorRegistry.BackendReport(
                 "comfyui", "http://a:8188", "online", List.of("v1-5-pruned-emaonly-fp16.safetensors"), t0, "")), t0);
 
-        assertThat(queue.sweepUnservableModels(GRACE, GRACE, t0.plusSeconds(10))).containsOnlyKeys(job);
+        assertThat(sweeps.sweepUnservableModels(GRACE, GRACE, t0.plusSeconds(10))).containsOnlyKeys(job);
         assertThat(inspect.job(job).waitingReason()).isEqualTo("no live executor has checkpoint 'sd_xl_base_1.0.safetensors'");
-        assertThat(queue.sweepUnservableModels(GRACE, GRACE, t0.plusSeconds(11))).as("unchanged, not written").isEmpty();
+        assertThat(sweeps.sweepUnservableModels(GRACE, GRACE, t0.plusSeconds(11))).as("unchanged, not written").isEmpty();
 
         registry.report("executor-a", Map.of("comfyui", 1), Map.of("comfyui", 0), List.of(new ExecutorRegistry.BackendReport(
                 "comfyui", "http://a:8188", "online", List.of("v1-5-pruned-emaonly-fp16.safetensors"), t0, "")),
                 t0.plusSeconds(61));
-        assertThat(queue.sweepUnservableModels(GRACE, GRACE, t0.plusSeconds(61)))
+        assertThat(sweeps.sweepUnservableModels(GRACE, GRACE, t0.plusSeconds(61)))
                 .containsExactly(Map.entry(job, JobState.FAILED));
         assertThat(inspect.job(job).error()).isEqualTo("no executor has checkpoint 'sd_xl_base_1.0.safetensors'"
                 + " (available: v1-5-pruned-emaonly-fp16.safetensors)");

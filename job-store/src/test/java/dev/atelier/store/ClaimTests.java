@@ -26,8 +26,8 @@ class ClaimTests extends QueueTestBase {
     void claimsByBatchPriorityThenJobPriorityThenPosition() {
         NewBatch later = batch(BatchMode.PARALLEL).priority(5).ollamaJobs(2, 1).build();
         NewBatch urgent = batch(BatchMode.PARALLEL).priority(0).ollamaJobs(1, 2).ollamaJobs(1, 1).build();
-        queue.insertBatch(later);
-        queue.insertBatch(urgent);
+        intake.insertBatch(later);
+        intake.insertBatch(urgent);
 
         List<String> order = List.of(
                 only(claimOllama(1)), only(claimOllama(1)), only(claimOllama(1)), only(claimOllama(1)));
@@ -40,7 +40,7 @@ class ClaimTests extends QueueTestBase {
     @Test
     void priorityModeOpensAGroupOnlyWhenEveryLowerJobIsTerminal() {
         NewBatch b = batch(BatchMode.PRIORITY).ollamaJobs(2, 1).ollamaJobs(2, 2).build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
 
         List<ClaimedJob> first = claimOllama(10);
         assertThat(first).extracting(ClaimedJob::priority).containsExactly(1, 1);
@@ -56,7 +56,7 @@ class ClaimTests extends QueueTestBase {
     @Test
     void sequentialModeRunsOneJobAtATimeInOrder() {
         NewBatch b = batch(BatchMode.SEQUENTIAL).ollamaJobs(1, 2).ollamaJobs(2, 1).build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
 
         for (String expected : List.of("job-1", "job-2", "job-0")) {
             List<ClaimedJob> claimed = claimOllama(10);
@@ -70,13 +70,13 @@ class ClaimTests extends QueueTestBase {
     @Test
     void aSequentialJobRetriedByHandWaitsForTheRunningOne() {
         NewBatch b = batch(BatchMode.SEQUENTIAL).ollamaJobs(3, 1).build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         ClaimedJob first = claimOllama(5).get(0);
         failForGood(List.of(first));
         ClaimedJob second = claimOllama(5).get(0);
         assertThat(second.key()).isEqualTo("job-1");
 
-        queue.retryJob(first.id());
+        control.retryJob(first.id());
 
         assertThat(claimOllama(5)).as("job-0 is the head again, but job-1 still runs").isEmpty();
         succeed(List.of(second));
@@ -85,24 +85,24 @@ class ClaimTests extends QueueTestBase {
 
     @Test
     void parallelModeOffersEverythingInPriorityOrder() {
-        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(2, 3).ollamaJobs(2, 1).build());
+        intake.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(2, 3).ollamaJobs(2, 1).build());
 
         assertThat(claimOllama(10)).extracting(ClaimedJob::key).containsExactly("job-2", "job-3", "job-0", "job-1");
     }
 
     @Test
     void claimsOnlyKindsWithFreeSlotsAndModelsTheExecutorHas() {
-        queue.insertBatch(batch(BatchMode.PARALLEL)
+        intake.insertBatch(batch(BatchMode.PARALLEL)
                 .jobs(3, 1, "ollama.generate", "llama3.2:3b")
                 .jobs(3, 1, "comfyui.workflow", null)
                 .build());
 
-        assertThat(queue.claim(EXECUTOR, Map.of("ollama", 5), List.of("qwen3:8b"), LEASE, null))
+        assertThat(claims.claim(EXECUTOR, Map.of("ollama", 5), List.of("qwen3:8b"), LEASE, null))
                 .as("no job wants this model").isEmpty();
-        assertThat(queue.claim(EXECUTOR, Map.of("ollama", 0, "comfyui", 0), List.of("llama3.2:3b"), LEASE, null))
+        assertThat(claims.claim(EXECUTOR, Map.of("ollama", 0, "comfyui", 0), List.of("llama3.2:3b"), LEASE, null))
                 .as("no free slots").isEmpty();
 
-        List<ClaimedJob> claimed = queue.claim(EXECUTOR, Map.of("ollama", 1, "comfyui", 2), List.of("llama3.2:3b"),
+        List<ClaimedJob> claimed = claims.claim(EXECUTOR, Map.of("ollama", 1, "comfyui", 2), List.of("llama3.2:3b"),
                 LEASE, null);
 
         assertThat(claimed.stream().collect(Collectors.groupingBy(ClaimedJob::kind, Collectors.counting())))
@@ -112,10 +112,10 @@ class ClaimTests extends QueueTestBase {
     @Test
     void manyBatchesWithoutWorkForThisExecutorDoNotHideOneThatHasSome() {
         for (int i = 0; i < 30; i++) {
-            queue.insertBatch(batch(BatchMode.PARALLEL).priority(0).jobs(2, 1, "ollama.generate", "qwen3:8b").build());
+            intake.insertBatch(batch(BatchMode.PARALLEL).priority(0).jobs(2, 1, "ollama.generate", "qwen3:8b").build());
         }
         NewBatch mine = batch(BatchMode.PARALLEL).priority(9).ollamaJobs(2, 1).build();
-        queue.insertBatch(mine);
+        intake.insertBatch(mine);
 
         assertThat(claimOllama(1)).extracting(ClaimedJob::batchId).containsExactly(mine.id());
     }
@@ -123,10 +123,10 @@ class ClaimTests extends QueueTestBase {
     @Test
     void aRetryWaitsForItsBackoff() {
         NewBatch b = batch(BatchMode.PARALLEL).retry(3, java.time.Duration.ofSeconds(10), 2.0).ollamaJobs(1, 1).build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         Instant t0 = Instant.now().truncatedTo(ChronoUnit.MILLIS);
         ClaimedJob job = claimOllamaAt(1, t0).get(0);
-        queue.finish(List.of(new AttemptOutcome.Failure(job.id(), job.leaseToken(), "HTTP 500", true)), t0);
+        outcomes.finish(List.of(new AttemptOutcome.Failure(job.id(), job.leaseToken(), "HTTP 500", true)), t0);
 
         assertThat(claimOllamaAt(1, t0.plusSeconds(8))).as("backoff 10 s with 10% jitter").isEmpty();
         assertThat(claimOllamaAt(1, t0.plusSeconds(12))).extracting(ClaimedJob::id).containsExactly(job.id());
@@ -135,7 +135,7 @@ class ClaimTests extends QueueTestBase {
     @Test
     void claimersSkipRowsAnotherTransactionHoldsInsteadOfWaiting() throws Exception {
         NewBatch b = batch(BatchMode.PARALLEL).ollamaJobs(2, 1).build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         UUID first = b.jobs().get(0).id();
         ExecutorService other = Executors.newSingleThreadExecutor();
         try (Connection holder = dataSource.getConnection()) {
@@ -160,7 +160,7 @@ class ClaimTests extends QueueTestBase {
 
     @Test
     void eachClaimGetsAFreshLeaseAndAnAttemptRow() {
-        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(3, 1).build());
+        intake.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(3, 1).build());
 
         List<ClaimedJob> claimed = claimOllama(3);
 
@@ -178,11 +178,11 @@ class ClaimTests extends QueueTestBase {
         NewBatch big = batch(BatchMode.PARALLEL).ollamaJobs(10_000, 1).build();
 
         long started = System.nanoTime();
-        JobQueue.Intake intake = queue.insertBatch(big);
+        JobIntake.Intake stored = intake.insertBatch(big);
         long millis = (System.nanoTime() - started) / 1_000_000;
         System.out.printf("intake of 10,000 jobs: %d ms%n", millis);
 
-        assertThat(intake.created()).isTrue();
+        assertThat(stored.created()).isTrue();
         assertThat(inspect.count("select count(*) from job where state = 'pending'")).isEqualTo(10_000);
         assertThat(inspect.count("select count(distinct position) from job")).isEqualTo(10_000);
     }
@@ -194,7 +194,7 @@ class ClaimTests extends QueueTestBase {
                 b.maxAttempts(), b.retryDelay(), b.retryBackoff(), null, null, null,
                 List.of(b.jobs().get(0), b.jobs().get(1), sameKeyAs(b.jobs().get(0))));
 
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> queue.insertBatch(duplicateKeys))
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> intake.insertBatch(duplicateKeys))
                 .isInstanceOf(StoreException.class).hasMessageContaining("job_key_unique");
         assertThat(inspect.count("select count(*) from batch")).isZero();
         assertThat(inspect.count("select count(*) from job")).isZero();
@@ -205,16 +205,16 @@ class ClaimTests extends QueueTestBase {
         int requests = 10;
         ExecutorService pool = Executors.newFixedThreadPool(requests);
         try {
-            List<Future<JobQueue.Intake>> answers = new java.util.ArrayList<>();
+            List<Future<JobIntake.Intake>> answers = new java.util.ArrayList<>();
             for (int i = 0; i < requests; i++) {
                 NewBatch attempt = batch(BatchMode.PARALLEL).idempotency("ci", "nightly-42", "hash-a")
                         .ollamaJobs(5, 1).build();
-                answers.add(pool.submit(() -> queue.insertBatch(attempt)));
+                answers.add(pool.submit(() -> intake.insertBatch(attempt)));
             }
             Set<UUID> batchIds = new java.util.HashSet<>();
             int created = 0;
-            for (Future<JobQueue.Intake> answer : answers) {
-                JobQueue.Intake intake = answer.get(30, TimeUnit.SECONDS);
+            for (Future<JobIntake.Intake> answer : answers) {
+                JobIntake.Intake intake = answer.get(30, TimeUnit.SECONDS);
                 batchIds.add(intake.batchId());
                 created += intake.created() ? 1 : 0;
                 assertThat(intake.storedRequestHash()).isEqualTo("hash-a");
@@ -225,7 +225,7 @@ class ClaimTests extends QueueTestBase {
         } finally {
             pool.shutdownNow();
         }
-        JobQueue.Intake otherScope = queue.insertBatch(
+        JobIntake.Intake otherScope = intake.insertBatch(
                 batch(BatchMode.PARALLEL).idempotency("artist", "nightly-42", "hash-b").ollamaJobs(1, 1).build());
         assertThat(otherScope.created()).as("keys are scoped to the token").isTrue();
     }

@@ -28,17 +28,17 @@ class ClaimableJobsTests extends QueueTestBase {
     @Test
     void countsWhatAClaimCouldTakeNowAndNothingGatedOrBackingOff() {
         // priority: group 1 (2 jobs) may run, group 2 (3 jobs) waits for it
-        queue.insertBatch(batch(BatchMode.PRIORITY).ollamaJobs(2, 1).ollamaJobs(3, 2).build());
+        intake.insertBatch(batch(BatchMode.PRIORITY).ollamaJobs(2, 1).ollamaJobs(3, 2).build());
         // sequential with a job running: nothing more
         NewBatch busy = batch(BatchMode.SEQUENTIAL).ollamaJobs(3, 1).build();
-        queue.insertBatch(busy);
+        intake.insertBatch(busy);
         inspect.execute("update job set state = 'running', lease_token = gen_random_uuid(), "
                 + "lease_expires_at = now() + interval '1 minute' where id = ?", busy.jobs().get(0).id());
         // sequential and idle: its head only
-        queue.insertBatch(batch(BatchMode.SEQUENTIAL).ollamaJobs(3, 1).build());
+        intake.insertBatch(batch(BatchMode.SEQUENTIAL).ollamaJobs(3, 1).build());
         // parallel: 4 Ollama jobs, of which one backs off until later and one's backoff has passed; 2 ComfyUI
         NewBatch parallel = batch(BatchMode.PARALLEL).ollamaJobs(4, 1).jobs(2, 1, "comfyui.workflow", null).build();
-        queue.insertBatch(parallel);
+        intake.insertBatch(parallel);
         backOff(parallel.jobs().get(0).id(), "10 minutes");
         backOff(parallel.jobs().get(1).id(), "-1 second");
 
@@ -46,7 +46,7 @@ class ClaimableJobsTests extends QueueTestBase {
         assertThat(claimable("comfyui")).isEqualTo(2);
 
         // and a claim with room for everything takes exactly that many
-        List<ClaimedJob> claimed = queue.claim(EXECUTOR, Map.of("ollama", 100, "comfyui", 100), MODELS, LEASE, null);
+        List<ClaimedJob> claimed = claims.claim(EXECUTOR, Map.of("ollama", 100, "comfyui", 100), MODELS, LEASE, null);
         assertThat(claimed.stream().filter(j -> j.kind().equals("ollama"))).hasSize(6);
         assertThat(claimed.stream().filter(j -> j.kind().equals("comfyui"))).hasSize(2);
         assertThat(claimable("ollama")).isZero();

@@ -78,11 +78,12 @@ class ConcurrentClaimTests extends QueueTestBase {
         long started = System.nanoTime();
         ExecutorService pool = Executors.newFixedThreadPool(CLAIMERS);
         try (ThreadBoundDataSource ownConnections = new ThreadBoundDataSource(dataSource)) {
-            JobQueue shared = new JobQueue(ownConnections);
+            JobClaims shared = new JobClaims(ownConnections);
+            AttemptOutcomes sharedOutcomes = new AttemptOutcomes(ownConnections);
             List<Future<Integer>> claimers = new ArrayList<>();
             for (int i = 0; i < CLAIMERS; i++) {
                 int claimer = i;
-                claimers.add(pool.submit(() -> claimUntilEmpty(shared, "executor-" + claimer, 5_000)));
+                claimers.add(pool.submit(() -> claimUntilEmpty(shared, sharedOutcomes, "executor-" + claimer, 5_000)));
             }
             int claims = 0;
             for (Future<Integer> f : claimers) {
@@ -104,7 +105,7 @@ class ConcurrentClaimTests extends QueueTestBase {
         assertThat(inspect.count("select count(distinct job_id) from ledger_line")).isEqualTo(5_000);
     }
 
-    private int claimUntilEmpty(JobQueue shared, String executor, int totalJobs) throws InterruptedException {
+    private int claimUntilEmpty(JobClaims shared, AttemptOutcomes sharedOutcomes, String executor, int totalJobs) throws InterruptedException {
         ThreadLocalRandom random = ThreadLocalRandom.current();
         int claims = 0;
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(4);
@@ -126,7 +127,7 @@ class ConcurrentClaimTests extends QueueTestBase {
                 Thread.sleep(random.nextInt(3));
             }
             synchronized (commitLock) {
-                Map<UUID, JobState> moved = shared.finish(claimed.stream()
+                Map<UUID, JobState> moved = sharedOutcomes.finish(claimed.stream()
                         .map(j -> (AttemptOutcome) new AttemptOutcome.Success(j.id(), j.leaseToken(), "{\"text\": \"ok\"}"))
                         .toList(), null);
                 if (moved.size() != claimed.size()) {
@@ -167,7 +168,7 @@ class ConcurrentClaimTests extends QueueTestBase {
         BatchView view = new BatchView(batch.mode());
         batch.jobs().forEach(j -> view.openByGroup.merge(j.priority(), 1, Integer::sum));
         batches.put(batch.id(), view);
-        queue.insertBatch(batch);
+        intake.insertBatch(batch);
         return batch.jobs().size();
     }
 }

@@ -51,7 +51,7 @@ class ExportOrderTests extends QueueTestBase {
      */
     private Set<UUID> readerSeesAcrossAnOutOfOrderCommit() throws Exception {
         NewBatch b = batch(BatchMode.PARALLEL).ollamaJobs(2, 1).build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         UUID first = b.jobs().get(0).id();
         UUID second = b.jobs().get(1).id();
         ExecutorService writer2 = Executors.newSingleThreadExecutor();
@@ -107,11 +107,11 @@ class ExportOrderTests extends QueueTestBase {
     @Test
     void aLineIsNumberedOnlyOnceEveryOlderTransactionHasEnded() throws Exception {
         NewBatch b = batch(BatchMode.PARALLEL).ollamaJobs(2, 1).build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         try (Connection older = dataSource.getConnection()) {
             older.setAutoCommit(false);
             cancelInOpenTransaction(older, b.jobs().get(0).id());
-            queue.cancelJob(b.jobs().get(1).id(), null); // commits at once, after the older one began
+            control.cancelJob(b.jobs().get(1).id(), null); // commits at once, after the older one began
 
             assertThat(exports.numberNewLines()).as("the younger line waits for the older transaction").isZero();
             assertThat(inspect.count("select count(*) from ledger_line where seq is null")).isEqualTo(1);
@@ -128,7 +128,7 @@ class ExportOrderTests extends QueueTestBase {
         int writers = 8;
         int jobsPerWriter = 60;
         NewBatch b = batch(BatchMode.PARALLEL).ollamaJobs(writers * jobsPerWriter, 1).build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         ExecutorService pool = Executors.newFixedThreadPool(writers + 1);
         AtomicBoolean writing = new AtomicBoolean(true);
         try {
@@ -147,7 +147,7 @@ class ExportOrderTests extends QueueTestBase {
                                 c.commit();
                             }
                         } else {
-                            queue.cancelJob(job.id(), null);
+                            control.cancelJob(job.id(), null);
                         }
                     }
                     return null;

@@ -12,11 +12,11 @@ class FairShareTests extends QueueTestBase {
     @Test
     void aSmallBatchArrivingLateIsServedBeforeThirtyMoreJobsOfTheBigOne() {
         NewBatch a = batch(BatchMode.PARALLEL).priority(3).ollamaJobs(1_000, 1).build();
-        queue.insertBatch(a);
+        intake.insertBatch(a);
         // A has been running a while when B arrives
         succeed(claimOllama(4));
         NewBatch b = batch(BatchMode.PARALLEL).priority(3).ollamaJobs(10, 1).build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
 
         int aClaimedSinceB = 0;
         int bClaimed = 0;
@@ -41,8 +41,8 @@ class FairShareTests extends QueueTestBase {
     void claimingOneAtATimeAlternatesBetweenEqualBatches() {
         NewBatch a = batch(BatchMode.PARALLEL).ollamaJobs(5, 1).build();
         NewBatch b = batch(BatchMode.PARALLEL).ollamaJobs(5, 1).build();
-        queue.insertBatch(a);
-        queue.insertBatch(b);
+        intake.insertBatch(a);
+        intake.insertBatch(b);
 
         StringBuilder order = new StringBuilder();
         for (int i = 0; i < 6; i++) {
@@ -61,7 +61,7 @@ class FairShareTests extends QueueTestBase {
         NewBatch small1 = batch(BatchMode.PARALLEL).priority(1).ollamaJobs(2, 1).build();
         NewBatch small2 = batch(BatchMode.PARALLEL).priority(1).ollamaJobs(2, 1).build();
         NewBatch routine = batch(BatchMode.PARALLEL).priority(2).ollamaJobs(100, 1).build();
-        List.of(routine, big, small1, small2).forEach(queue::insertBatch);
+        List.of(routine, big, small1, small2).forEach(intake::insertBatch);
 
         List<ClaimedJob> claimed = claimOllama(60);
 
@@ -75,8 +75,8 @@ class FairShareTests extends QueueTestBase {
     void aMoreUrgentBatchStillGoesFirst() {
         NewBatch routine = batch(BatchMode.PARALLEL).priority(5).ollamaJobs(5, 1).build();
         NewBatch urgent = batch(BatchMode.PARALLEL).priority(1).ollamaJobs(3, 1).build();
-        queue.insertBatch(routine);
-        queue.insertBatch(urgent);
+        intake.insertBatch(routine);
+        intake.insertBatch(urgent);
 
         assertThat(claimOllama(4)).extracting(ClaimedJob::batchId)
                 .containsExactly(urgent.id(), urgent.id(), urgent.id(), routine.id());

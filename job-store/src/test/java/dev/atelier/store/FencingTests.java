@@ -20,11 +20,11 @@ class FencingTests extends QueueTestBase {
     private ClaimedJob current;
 
     private void reapAndReclaim() {
-        queue.insertBatch(batch(BatchMode.PARALLEL).retry(3, Duration.ZERO, 1.0).ollamaJobs(1, 1).build());
+        intake.insertBatch(batch(BatchMode.PARALLEL).retry(3, Duration.ZERO, 1.0).ollamaJobs(1, 1).build());
         Instant t0 = Instant.now().truncatedTo(ChronoUnit.MILLIS);
         staleAfterReapAndReclaim = claimOllamaAt(1, t0).get(0);
         Instant later = t0.plus(LEASE).plusSeconds(1);
-        queue.reapExpired(10, later);
+        sweeps.reapExpired(10, later);
         // a restarted executor with the same name claims the job again
         current = claimOllamaAt(1, later).get(0);
         assertThat(current.id()).isEqualTo(staleAfterReapAndReclaim.id());
@@ -43,7 +43,7 @@ class FencingTests extends QueueTestBase {
         assertThat(inspect.ledgerStatuses(current.id())).isEmpty();
 
         // the current holder's outcome is the one that counts
-        assertThat(queue.finish(List.of(new AttemptOutcome.Success(current.id(), current.leaseToken(),
+        assertThat(outcomes.finish(List.of(new AttemptOutcome.Success(current.id(), current.leaseToken(),
                 "{\"text\": \"fresh\"}")), null)).containsEntry(current.id(), JobState.SUCCESS);
         assertThat(inspect.job(current.id()).result()).contains("fresh");
     }
@@ -52,30 +52,30 @@ class FencingTests extends QueueTestBase {
     void aStaleHandBackOrFailureChangesNothing() {
         reapAndReclaim();
 
-        assertThat(queue.finish(List.of(
+        assertThat(outcomes.finish(List.of(
                 new AttemptOutcome.HandBack(current.id(), staleAfterReapAndReclaim.leaseToken(), "refused"),
                 new AttemptOutcome.Failure(current.id(), staleAfterReapAndReclaim.leaseToken(), "HTTP 500", true)),
                 null)).isEmpty();
-        assertThat(queue.closeCancelled(List.of(staleAfterReapAndReclaim.leaseToken()), null)).isEmpty();
+        assertThat(outcomes.closeCancelled(List.of(staleAfterReapAndReclaim.leaseToken()), null)).isEmpty();
 
         assertThat(inspect.job(current.id()).state()).isEqualTo("running");
         assertThat(inspect.job(current.id()).attemptsUsed()).isEqualTo(1);
         assertThat(inspect.attempts(current.id())).hasSize(2);
-        assertThat(queue.heartbeat(List.of(staleAfterReapAndReclaim.leaseToken()), LEASE, null).extended()).isEmpty();
+        assertThat(outcomes.heartbeat(List.of(staleAfterReapAndReclaim.leaseToken()), LEASE, null).extended()).isEmpty();
     }
 
     @Test
     void aClaimWhoseAnswerWasLostIsHandedBackByItsTokensWithoutSpendingAnAttempt() {
-        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(3, 1).build());
-        List<UUID> tokens = JobQueue.newLeaseTokens(Map.of("ollama", 3));
+        intake.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(3, 1).build());
+        List<UUID> tokens = JobClaims.newLeaseTokens(Map.of("ollama", 3));
         // the claim commits, but the connection breaks before its answer reaches the executor
-        List<ClaimedJob> unseen = queue.claim(EXECUTOR, Map.of("ollama", 3), MODELS, tokens, LEASE, null);
+        List<ClaimedJob> unseen = claims.claim(EXECUTOR, Map.of("ollama", 3), MODELS, tokens, LEASE, null);
         assertThat(unseen).extracting(ClaimedJob::leaseToken).containsExactlyInAnyOrderElementsOf(tokens);
         // one of them finished after all (its outcome was stored): that one stays finished
         ClaimedJob finished = unseen.get(0);
         succeed(List.of(finished));
 
-        assertThat(queue.handBackUnconfirmedClaim(tokens, "claim unconfirmed", null))
+        assertThat(claims.handBackUnconfirmedClaim(tokens, "claim unconfirmed", null))
                 .containsOnlyKeys(unseen.get(1).id(), unseen.get(2).id())
                 .containsValues(JobState.PENDING);
 
@@ -89,31 +89,31 @@ class FencingTests extends QueueTestBase {
         }
         assertThat(inspect.job(finished.id()).state()).isEqualTo("success");
         // done once: again, or with tokens that took nothing, it changes nothing
-        assertThat(queue.handBackUnconfirmedClaim(tokens, "claim unconfirmed", null)).isEmpty();
-        assertThat(queue.handBackUnconfirmedClaim(List.of(UUID.randomUUID()), "claim unconfirmed", null)).isEmpty();
-        assertThat(queue.heartbeat(tokens, LEASE, null).extended()).isEmpty();
+        assertThat(claims.handBackUnconfirmedClaim(tokens, "claim unconfirmed", null)).isEmpty();
+        assertThat(claims.handBackUnconfirmedClaim(List.of(UUID.randomUUID()), "claim unconfirmed", null)).isEmpty();
+        assertThat(outcomes.heartbeat(tokens, LEASE, null).extended()).isEmpty();
         // and the jobs are claimed again on their first attempt
         assertThat(claimOllama(3)).extracting(ClaimedJob::attempt).containsExactly(1, 1);
     }
 
     @Test
     void aClaimNeedsALeaseTokenForEveryFreeSlot() {
-        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(3, 1).build());
-        assertThatThrownBy(() -> queue.claim(EXECUTOR, Map.of("ollama", 3), MODELS,
-                JobQueue.newLeaseTokens(Map.of("ollama", 2)), LEASE, null))
+        intake.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(3, 1).build());
+        assertThatThrownBy(() -> claims.claim(EXECUTOR, Map.of("ollama", 3), MODELS,
+                JobClaims.newLeaseTokens(Map.of("ollama", 2)), LEASE, null))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("3 free slots");
         assertThat(inspect.count("select count(*) from job where state = 'running'")).isZero();
     }
 
     @Test
     void aSecondCompletionOfTheSameAttemptChangesNothing() {
-        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build());
+        intake.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build());
         ClaimedJob job = claimOllama(1).get(0);
         succeed(List.of(job));
 
-        assertThat(queue.finish(List.of(new AttemptOutcome.Success(job.id(), job.leaseToken(), "{\"text\": \"again\"}")),
+        assertThat(outcomes.finish(List.of(new AttemptOutcome.Success(job.id(), job.leaseToken(), "{\"text\": \"again\"}")),
                 null)).isEmpty();
-        assertThat(queue.finish(List.of(new AttemptOutcome.Success(job.id(), UUID.randomUUID(), "{\"text\": \"forged\"}")),
+        assertThat(outcomes.finish(List.of(new AttemptOutcome.Success(job.id(), UUID.randomUUID(), "{\"text\": \"forged\"}")),
                 null)).isEmpty();
 
         assertThat(inspect.job(job.id()).result()).contains("done job-0");
@@ -123,10 +123,10 @@ class FencingTests extends QueueTestBase {
 
     @Test
     void inOneCallStaleOutcomesAreDroppedAndCurrentOnesKept() {
-        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(2, 1).build());
+        intake.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(2, 1).build());
         List<ClaimedJob> held = claimOllama(2);
 
-        var moved = queue.finish(List.of(
+        var moved = outcomes.finish(List.of(
                 new AttemptOutcome.Success(held.get(0).id(), held.get(0).leaseToken(), "{\"text\": \"ok\"}"),
                 new AttemptOutcome.Success(held.get(1).id(), UUID.randomUUID(), "{\"text\": \"stale\"}")), null);
 
@@ -138,7 +138,7 @@ class FencingTests extends QueueTestBase {
         // one executor holds both: it was reaped during a stall, then claimed the job again, and both calls ended
         reapAndReclaim();
 
-        assertThat(queue.finish(List.of(
+        assertThat(outcomes.finish(List.of(
                 new AttemptOutcome.Success(current.id(), staleAfterReapAndReclaim.leaseToken(), "{\"text\": \"stale\"}"),
                 new AttemptOutcome.Success(current.id(), current.leaseToken(), "{\"text\": \"fresh\"}")), null))
                 .containsExactly(Map.entry(current.id(), JobState.SUCCESS));
@@ -153,7 +153,7 @@ class FencingTests extends QueueTestBase {
     void aStaleHandBackBesideTheCurrentOneHandsBackTheCurrentAttemptAndTheJobIsClaimedAgain() {
         reapAndReclaim();
 
-        assertThat(queue.finish(List.of(
+        assertThat(outcomes.finish(List.of(
                 new AttemptOutcome.HandBack(current.id(), staleAfterReapAndReclaim.leaseToken(), "stale reason"),
                 new AttemptOutcome.HandBack(current.id(), current.leaseToken(), "ollama offline")), null))
                 .containsExactly(Map.entry(current.id(), JobState.PENDING));
@@ -172,7 +172,7 @@ class FencingTests extends QueueTestBase {
     void aStaleFailureBesideTheCurrentSuccessDoesNotReopenTheReapedAttempt() {
         reapAndReclaim();
 
-        assertThat(queue.finish(List.of(
+        assertThat(outcomes.finish(List.of(
                 new AttemptOutcome.Failure(current.id(), staleAfterReapAndReclaim.leaseToken(), "HTTP 500", true),
                 new AttemptOutcome.Success(current.id(), current.leaseToken(), "{\"text\": \"fresh\"}")), null))
                 .containsExactly(Map.entry(current.id(), JobState.SUCCESS));

@@ -43,7 +43,7 @@ class FlatHistoryTests extends QueueTestBase {
     @Test
     void aBatchLeavesTheTurnsWhenItsLastJobEndsAndARetryByHandBringsItBack() {
         NewBatch b = batch(BatchMode.PARALLEL).ollamaJobs(2, 1).build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         assertThat(inTurn(b.id())).as("a new batch takes its turn").isTrue();
         List<ClaimedJob> claimed = claimOllama(2);
         succeed(claimed.subList(0, 1));
@@ -57,7 +57,7 @@ class FlatHistoryTests extends QueueTestBase {
         assertThat(finishedState(b.id())).isEqualTo("failed");
         assertThat(inspect.count("select count(*) from batch where finished_at is not null")).isEqualTo(1);
 
-        assertThat(queue.retryJob(claimed.get(1).id())).isEqualTo(JobQueue.Retry.RETRIED);
+        assertThat(control.retryJob(claimed.get(1).id())).isEqualTo(JobControl.Retry.RETRIED);
         assertThat(inTurn(b.id())).as("open again, at once").isTrue();
         assertThat(finishedState(b.id())).isNull();
         List<ClaimedJob> again = claimOllama(2);
@@ -66,7 +66,7 @@ class FlatHistoryTests extends QueueTestBase {
         counts.compact();
         assertThat(finishedState(b.id())).isEqualTo("success");
 
-        queue.cancelBatch(b.id(), null);
+        control.cancelBatch(b.id(), null);
         assertThat(finishedState(b.id())).as("cancelling a finished batch makes it cancelled").isEqualTo("cancelled");
         assertThat(batches.find(b.id()).orElseThrow().state()).isEqualTo(BatchState.CANCELLED);
     }
@@ -74,7 +74,7 @@ class FlatHistoryTests extends QueueTestBase {
     @Test
     void aBatchMarkedFinishedByARaceOpensAgainAtTheNextCompaction() {
         NewBatch b = batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         failForGood(claimOllama(1));
         counts.compact();
         assertThat(finishedState(b.id())).isEqualTo("failed");
@@ -91,11 +91,11 @@ class FlatHistoryTests extends QueueTestBase {
     @Test
     void theClaimReadsOnlyAsManyOpenBatchesAsItNeeds() throws Exception {
         for (int i = 0; i < 200; i++) {
-            queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(3, 1).build());
+            intake.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(3, 1).build());
         }
         // one connection for the claim and the statistics: a backend flushes only its own
         try (ThreadBoundDataSource one = new ThreadBoundDataSource(dataSource)) {
-            JobQueue onOneConnection = new JobQueue(one);
+            JobClaims onOneConnection = new JobClaims(one);
             try (Connection c = one.getConnection(); Statement s = c.createStatement()) {
                 s.execute("analyze batch_turn");
             }
@@ -113,14 +113,14 @@ class FlatHistoryTests extends QueueTestBase {
         NewBatch a = batch(BatchMode.PARALLEL).ollamaJobs(6, 1).ollamaJobs(3, 2).build();
         NewBatch c = batch(BatchMode.PARALLEL).jobs(4, 1, "comfyui.workflow", null).build();
         NewBatch d = batch(BatchMode.PARALLEL).ollamaJobs(2, 3).build();
-        queue.insertBatch(a);
-        queue.insertBatch(c);
-        queue.insertBatch(d);
+        intake.insertBatch(a);
+        intake.insertBatch(c);
+        intake.insertBatch(d);
         assertTotalsMatchTheJobs();
         List<ClaimedJob> claimed = claimOllama(4);
         succeed(claimed.subList(0, 2));
         failForGood(claimed.subList(2, 3));
-        queue.cancelBatch(c.id(), null);
+        control.cancelBatch(c.id(), null);
         assertTotalsMatchTheJobs();
         counts.compact();
         assertTotalsMatchTheJobs();
@@ -156,18 +156,18 @@ class FlatHistoryTests extends QueueTestBase {
         NewBatch finishedUnfolded = batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build();
         NewBatch running = batch(BatchMode.PARALLEL).ollamaJobs(2, 1).build();
         NewBatch cancelled = batch(BatchMode.PARALLEL).priority(9).ollamaJobs(2, 1).build();
-        queue.insertBatch(succeeded);
+        intake.insertBatch(succeeded);
         succeed(claimOllama(1));
-        queue.insertBatch(failed);
+        intake.insertBatch(failed);
         failForGood(claimOllama(1));
         counts.compact();
-        queue.insertBatch(finishedUnfolded);
+        intake.insertBatch(finishedUnfolded);
         succeed(claimOllama(1));
-        queue.insertBatch(running);
+        intake.insertBatch(running);
         claimOllama(1);
-        queue.insertBatch(pending);
-        queue.insertBatch(cancelled);
-        queue.cancelBatch(cancelled.id(), null);
+        intake.insertBatch(pending);
+        intake.insertBatch(cancelled);
+        control.cancelBatch(cancelled.id(), null);
 
         List<BatchSummary> all = batches.list(new BatchFilter(Set.of(), Map.of()), null, 100);
         assertThat(all).hasSize(6);
@@ -195,11 +195,11 @@ class FlatHistoryTests extends QueueTestBase {
     void theOldestWaitingJobIsTheOneAScanOfEveryJobFinds() {
         assertThat(jobs.oldestWaiting(List.of("ollama", "comfyui"))).isEmpty();
         NewBatch old = batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build();
-        queue.insertBatch(old);
+        intake.insertBatch(old);
         claimOllama(1); // the oldest batch's only job runs: it waits no more
-        queue.insertBatch(batch(BatchMode.PARALLEL).jobs(1, 1, "comfyui.workflow", null).build());
-        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(2, 1).build());
-        queue.insertBatch(batch(BatchMode.PARALLEL).jobs(1, 1, "comfyui.workflow", null).ollamaJobs(1, 1).build());
+        intake.insertBatch(batch(BatchMode.PARALLEL).jobs(1, 1, "comfyui.workflow", null).build());
+        intake.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(2, 1).build());
+        intake.insertBatch(batch(BatchMode.PARALLEL).jobs(1, 1, "comfyui.workflow", null).ollamaJobs(1, 1).build());
 
         Map<String, Instant> oldest = jobs.oldestWaiting(List.of("ollama", "comfyui"));
 

@@ -21,7 +21,7 @@ class HandBackRunTests extends QueueTestBase {
     }
 
     private void handBack(ClaimedJob job, boolean counted) {
-        assertThat(queue.finish(List.of(new AttemptOutcome.HandBack(job.id(), job.leaseToken(),
+        assertThat(outcomes.finish(List.of(new AttemptOutcome.HandBack(job.id(), job.leaseToken(),
                 "model 'llama3.2' is not on the Ollama of executor-a",
                 counted ? AttemptOutcome.HandBack.Effect.COUNT : AttemptOutcome.HandBack.Effect.NONE)), null))
                 .containsEntry(job.id(), JobState.PENDING);
@@ -29,7 +29,7 @@ class HandBackRunTests extends QueueTestBase {
 
     @Test
     void countedHandBacksAddUpAndTheNextClaimCarriesTheRun() {
-        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build());
+        intake.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build());
 
         for (int round = 0; round < 3; round++) {
             ClaimedJob job = claimOne();
@@ -44,23 +44,23 @@ class HandBackRunTests extends QueueTestBase {
 
     @Test
     void outagesBusyBackendsAndShutdownsDoNotCount() {
-        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build());
+        intake.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build());
         handBack(claimOne(), true);
         handBack(claimOne(), false);
         ClaimedJob third = claimOne();
         assertThat(third.handBacksInRow()).as("neither counted nor ending the run").isEqualTo(1);
 
-        queue.handBackUnconfirmedClaim(List.of(third.leaseToken()), "claim unconfirmed", null);
+        claims.handBackUnconfirmedClaim(List.of(third.leaseToken()), "claim unconfirmed", null);
         assertThat(claimOne().handBacksInRow()).isEqualTo(1);
     }
 
     @Test
     void aSpentAttemptEndsTheRun() {
-        queue.insertBatch(batch(BatchMode.PARALLEL).retry(3, Duration.ZERO, 1.0).ollamaJobs(1, 1).build());
+        intake.insertBatch(batch(BatchMode.PARALLEL).retry(3, Duration.ZERO, 1.0).ollamaJobs(1, 1).build());
         handBack(claimOne(), true);
         handBack(claimOne(), true);
         ClaimedJob spent = claimOne();
-        queue.finish(List.of(new AttemptOutcome.Failure(spent.id(), spent.leaseToken(), "handed back 2 times", true)),
+        outcomes.finish(List.of(new AttemptOutcome.Failure(spent.id(), spent.leaseToken(), "handed back 2 times", true)),
                 null);
         assertThat(inspect.job(spent.id()).handBacksInRow()).isZero();
 
@@ -68,7 +68,7 @@ class HandBackRunTests extends QueueTestBase {
         ClaimedJob reaped = claimOne();
         assertThat(reaped.handBacksInRow()).isEqualTo(1);
         Instant later = Instant.now().plus(LEASE).plusSeconds(1);
-        queue.reapExpired(10, later);
+        sweeps.reapExpired(10, later);
         assertThat(inspect.job(reaped.id()).handBacksInRow()).as("a reap spends the attempt too").isZero();
 
         handBack(claimOllamaAt(1, later).get(0), true);
@@ -80,20 +80,20 @@ class HandBackRunTests extends QueueTestBase {
 
     @Test
     void aRetryByHandStartsAFreshRun() {
-        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build());
+        intake.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build());
         handBack(claimOne(), true);
         ClaimedJob job = claimOne();
         handBack(job, true);
         // cancelled while waiting: the run stays on the row until someone retries the job
-        queue.cancelJob(job.id(), null);
+        control.cancelJob(job.id(), null);
         assertThat(inspect.job(job.id()).handBacksInRow()).isEqualTo(2);
 
-        assertThat(queue.retryJob(job.id())).isEqualTo(JobQueue.Retry.RETRIED);
+        assertThat(control.retryJob(job.id())).isEqualTo(JobControl.Retry.RETRIED);
         assertThat(claimOne().handBacksInRow()).isZero();
     }
     @Test
     void aJobKeptOffAnExecutorGoesToAnotherAndFailsWhenEveryLiveOneKeepsItOff() {
-        queue.insertBatch(batch(BatchMode.PARALLEL).jobs(1, 1, "comfyui.workflow", null).build());
+        intake.insertBatch(batch(BatchMode.PARALLEL).jobs(1, 1, "comfyui.workflow", null).build());
         ExecutorRegistry registry = new ExecutorRegistry(dataSource);
         for (String id : List.of("executor-a", "executor-b")) {
             registry.report(id, Map.of("comfyui", 1), Map.of("comfyui", 0), List.of(new ExecutorRegistry.BackendReport(
@@ -102,26 +102,26 @@ class HandBackRunTests extends QueueTestBase {
         String lacksIt = "comfyui on executor-a cannot run it: ComfyUI rejected the workflow: Cannot execute because"
                 + " node IPAdapterApply does not exist.";
 
-        ClaimedJob first = queue.claim("executor-a", Map.of("comfyui", 1), List.of(), LEASE, null).get(0);
-        queue.finish(List.of(new AttemptOutcome.HandBack(first.id(), first.leaseToken(), lacksIt,
+        ClaimedJob first = claims.claim("executor-a", Map.of("comfyui", 1), List.of(), LEASE, null).get(0);
+        outcomes.finish(List.of(new AttemptOutcome.HandBack(first.id(), first.leaseToken(), lacksIt,
                 AttemptOutcome.HandBack.Effect.AVOID_EXECUTOR)), null);
 
-        assertThat(queue.claim("executor-a", Map.of("comfyui", 1), List.of(), LEASE, null)).as("kept off a").isEmpty();
-        assertThat(queue.sweepUnservableModels(Duration.ofSeconds(60), Duration.ofSeconds(60), null))
+        assertThat(claims.claim("executor-a", Map.of("comfyui", 1), List.of(), LEASE, null)).as("kept off a").isEmpty();
+        assertThat(sweeps.sweepUnservableModels(Duration.ofSeconds(60), Duration.ofSeconds(60), null))
                 .as("b may have the node").isEmpty();
-        ClaimedJob second = queue.claim("executor-b", Map.of("comfyui", 1), List.of(), LEASE, null).get(0);
+        ClaimedJob second = claims.claim("executor-b", Map.of("comfyui", 1), List.of(), LEASE, null).get(0);
         assertThat(second.id()).isEqualTo(first.id());
-        queue.finish(List.of(new AttemptOutcome.HandBack(second.id(), second.leaseToken(),
+        outcomes.finish(List.of(new AttemptOutcome.HandBack(second.id(), second.leaseToken(),
                 lacksIt.replace("executor-a", "executor-b"), AttemptOutcome.HandBack.Effect.AVOID_EXECUTOR)), null);
 
-        assertThat(queue.sweepUnservableModels(Duration.ofSeconds(60), Duration.ofSeconds(60), null))
+        assertThat(sweeps.sweepUnservableModels(Duration.ofSeconds(60), Duration.ofSeconds(60), null))
                 .containsExactly(Map.entry(first.id(), JobState.FAILED));
         assertThat(inspect.job(first.id()).error()).isEqualTo("no live executor can run it: "
                 + lacksIt.replace("executor-a", "executor-b"));
         assertThat(inspect.attempts(first.id())).isEmpty();
 
         // a retry by hand lets every executor try again (a node may have been installed meanwhile)
-        assertThat(queue.retryJob(first.id())).isEqualTo(JobQueue.Retry.RETRIED);
-        assertThat(queue.claim("executor-a", Map.of("comfyui", 1), List.of(), LEASE, null)).hasSize(1);
+        assertThat(control.retryJob(first.id())).isEqualTo(JobControl.Retry.RETRIED);
+        assertThat(claims.claim("executor-a", Map.of("comfyui", 1), List.of(), LEASE, null)).hasSize(1);
     }
 }

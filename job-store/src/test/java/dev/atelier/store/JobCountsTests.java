@@ -59,24 +59,24 @@ class JobCountsTests extends QueueTestBase {
 
     @Test
     void everyKindOfChangeKeepsTheCountsExact() throws Exception {
-        queue.insertBatch(batch(BatchMode.PARALLEL).retry(2, Duration.ZERO, 1.0).ollamaJobs(6, 1).ollamaJobs(4, 2)
+        intake.insertBatch(batch(BatchMode.PARALLEL).retry(2, Duration.ZERO, 1.0).ollamaJobs(6, 1).ollamaJobs(4, 2)
                 .jobs(2, 1, "comfyui.workflow", null).build());
         NewBatch second = batch(BatchMode.PRIORITY).labels("{\"project\": \"mk1\"}").ollamaJobs(5, 1).build();
-        queue.insertBatch(second);
+        intake.insertBatch(second);
         assertCountsAgree("stored");
 
         List<ClaimedJob> claimed = claimOllama(8);
         assertCountsAgree("claimed");
         succeed(claimed.subList(0, 3));
         failForGood(claimed.subList(3, 4));
-        queue.finish(List.of(new AttemptOutcome.Failure(claimed.get(4).id(), claimed.get(4).leaseToken(), "HTTP 500", true),
+        outcomes.finish(List.of(new AttemptOutcome.Failure(claimed.get(4).id(), claimed.get(4).leaseToken(), "HTTP 500", true),
                 new AttemptOutcome.HandBack(claimed.get(5).id(), claimed.get(5).leaseToken(), "ollama offline")), null);
         assertCountsAgree("finished");
-        queue.heartbeat(List.of(claimed.get(6).leaseToken(), claimed.get(7).leaseToken()), LEASE, null);
+        outcomes.heartbeat(List.of(claimed.get(6).leaseToken(), claimed.get(7).leaseToken()), LEASE, null);
         assertCountsAgree("heartbeat (no state change)");
-        queue.cancelBatch(second.id(), null);
+        control.cancelBatch(second.id(), null);
         assertCountsAgree("cancelled");
-        queue.retryJob(claimed.get(3).id());
+        control.retryJob(claimed.get(3).id());
         assertCountsAgree("retried by hand");
 
         assertThat(counts.byState(second.id(), Map.of()).values().stream().mapToLong(Long::longValue).sum()).isEqualTo(5);
@@ -89,7 +89,7 @@ class JobCountsTests extends QueueTestBase {
     @Test
     void concurrentClaimersCompletersAndCompactorsNeverLoseACount() throws Exception {
         for (int b = 0; b < 10; b++) {
-            queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(50, b % 3).build());
+            intake.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(50, b % 3).build());
         }
         AtomicBoolean done = new AtomicBoolean();
         ExecutorService pool = Executors.newFixedThreadPool(5);
@@ -98,7 +98,7 @@ class JobCountsTests extends QueueTestBase {
             String executor = "executor-" + w;
             workers.add(pool.submit(() -> {
                 List<ClaimedJob> jobs;
-                while (!(jobs = queue.claim(executor, Map.of("ollama", 7), MODELS, LEASE, null)).isEmpty()) {
+                while (!(jobs = claims.claim(executor, Map.of("ollama", 7), MODELS, LEASE, null)).isEmpty()) {
                     succeed(jobs);
                 }
                 return null;
@@ -124,8 +124,8 @@ class JobCountsTests extends QueueTestBase {
     @Test
     void deletingABatchTakesItsCountsAlong() throws Exception {
         NewBatch gone = batch(BatchMode.PARALLEL).ollamaJobs(3, 1).build();
-        queue.insertBatch(gone);
-        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(2, 1).build());
+        intake.insertBatch(gone);
+        intake.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(2, 1).build());
         counts.compact();
         inspect.execute("delete from batch where id = ?", gone.id());
         assertCountsAgree("deleted");

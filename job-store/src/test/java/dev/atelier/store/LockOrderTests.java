@@ -33,7 +33,7 @@ class LockOrderTests extends QueueTestBase {
             int accepted = 0;
             int heartbeats = 0;
             for (int round = 0; round < ROUNDS; round++) {
-                queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(JOBS, 1).build());
+                intake.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(JOBS, 1).build());
                 List<ClaimedJob> claimed = new ArrayList<>(claimOllama(JOBS));
                 assertThat(claimed).hasSize(JOBS);
                 List<UUID> tokens = claimed.stream().map(ClaimedJob::leaseToken).toList();
@@ -42,7 +42,7 @@ class LockOrderTests extends QueueTestBase {
                 Future<Integer> beating = heartbeater.submit(() -> {
                     int n = 0;
                     while (finishing.get()) {
-                        queue.heartbeat(tokens, LEASE, null);
+                        outcomes.heartbeat(tokens, LEASE, null);
                         n++;
                     }
                     return n;
@@ -51,22 +51,22 @@ class LockOrderTests extends QueueTestBase {
                 Collections.shuffle(claimed);
                 try {
                     for (int i = 0; i < JOBS; i += 10) {
-                        List<AttemptOutcome> outcomes = new ArrayList<>();
+                        List<AttemptOutcome> chunk = new ArrayList<>();
                         for (ClaimedJob job : claimed.subList(i, i + 10)) {
-                            outcomes.add(switch (i / 10 % 3) {
+                            chunk.add(switch (i / 10 % 3) {
                                 case 0 -> new AttemptOutcome.Success(job.id(), job.leaseToken(), "{\"text\": \"ok\"}");
                                 case 1 -> new AttemptOutcome.Failure(job.id(), job.leaseToken(), "HTTP 400", false);
                                 default -> new AttemptOutcome.HandBack(job.id(), job.leaseToken(), "executor stopping");
                             });
                         }
-                        Map<UUID, JobState> moved = queue.finish(outcomes, null);
+                        Map<UUID, JobState> moved = outcomes.finish(chunk, null);
                         accepted += moved.size();
                     }
                 } finally {
                     finishing.set(false);
                 }
                 heartbeats += beating.get(1, TimeUnit.MINUTES);
-                assertThat(queue.heartbeat(tokens, LEASE, null).lost()).as("every lease ended").hasSize(JOBS);
+                assertThat(outcomes.heartbeat(tokens, LEASE, null).lost()).as("every lease ended").hasSize(JOBS);
             }
             System.out.printf("lock order: %d outcomes recorded while %d heartbeats renewed the same leases%n",
                     accepted, heartbeats);

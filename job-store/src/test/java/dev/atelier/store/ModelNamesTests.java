@@ -52,9 +52,9 @@ class ModelNamesTests extends QueueTestBase {
                 .jobs(1, 1, "ollama.generate", "library/llama3.2")
                 .jobs(1, 1, "ollama.generate", "registry.ollama.ai/library/llama3.2:latest")
                 .jobs(1, 1, "ollama.generate", "llama3.2:1b").build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
 
-        List<ClaimedJob> claimed = queue.claim(EXECUTOR, Map.of("ollama", 4), List.of("llama3.2:latest"), LEASE, null);
+        List<ClaimedJob> claimed = claims.claim(EXECUTOR, Map.of("ollama", 4), List.of("llama3.2:latest"), LEASE, null);
 
         assertThat(claimed).extracting(ClaimedJob::model)
                 .containsExactlyInAnyOrder("Llama3.2", "library/llama3.2", "registry.ollama.ai/library/llama3.2:latest");
@@ -64,13 +64,13 @@ class ModelNamesTests extends QueueTestBase {
     void theModelSweepFindsAModelOfferedUnderAnotherSpelling() {
         Instant t0 = Instant.now();
         NewBatch b = batch(BatchMode.PARALLEL).jobs(1, 1, "ollama.generate", "Library/LLAMA3.2").build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         new ExecutorRegistry(dataSource).report("executor-a", Map.of("ollama", 1), Map.of(),
                 List.of(new ExecutorRegistry.BackendReport("ollama", "http://ollama", "online", List.of("llama3.2:latest"),
                         t0, "")), t0.plusSeconds(3600));
         UUID job = b.jobs().get(0).id();
 
-        assertThat(queue.sweepUnservableModels(Duration.ofSeconds(60), Duration.ofSeconds(60), t0.plusSeconds(3600)))
+        assertThat(sweeps.sweepUnservableModels(Duration.ofSeconds(60), Duration.ofSeconds(60), t0.plusSeconds(3600)))
                 .isEmpty();
         assertThat(inspect.job(job).state()).isEqualTo("pending");
         assertThat(inspect.job(job).waitingReason()).isNull();

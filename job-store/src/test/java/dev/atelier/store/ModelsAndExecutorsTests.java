@@ -21,20 +21,20 @@ class ModelsAndExecutorsTests extends QueueTestBase {
         Instant t0 = Instant.now();
         NewBatch b = batch(BatchMode.PARALLEL).jobs(1, 1, "ollama.generate", "llama9:70b")
                 .jobs(1, 1, "ollama.generate", dev.atelier.store.testing.Batches.MODEL).build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         ExecutorRegistry registry = new ExecutorRegistry(dataSource);
         report(registry, t0);
         var missing = b.jobs().get(0).id();
         var offered = b.jobs().get(1).id();
 
-        assertThat(queue.sweepUnservableModels(GRACE, LIVE, t0.plusSeconds(30))).containsOnlyKeys(missing);
+        assertThat(sweeps.sweepUnservableModels(GRACE, LIVE, t0.plusSeconds(30))).containsOnlyKeys(missing);
         assertThat(inspect.job(missing).state()).isEqualTo("pending");
         assertThat(inspect.job(missing).waitingReason()).isEqualTo("no live executor offers model 'llama9:70b'");
-        assertThat(queue.sweepUnservableModels(GRACE, LIVE, t0.plusSeconds(31)))
+        assertThat(sweeps.sweepUnservableModels(GRACE, LIVE, t0.plusSeconds(31)))
                 .as("an unchanged reason is not written again").isEmpty();
 
         report(registry, t0.plusSeconds(61));
-        assertThat(queue.sweepUnservableModels(GRACE, LIVE, t0.plusSeconds(61)))
+        assertThat(sweeps.sweepUnservableModels(GRACE, LIVE, t0.plusSeconds(61)))
                 .containsExactly(Map.entry(missing, JobState.FAILED));
         assertThat(inspect.job(missing).error())
                 .isEqualTo("model 'llama9:70b' not found on any executor (available: deepseek-r1:32b, qwen3:8b)");
@@ -46,10 +46,10 @@ class ModelsAndExecutorsTests extends QueueTestBase {
     void nothingFailsWhileNoExecutorIsLive() {
         Instant t0 = Instant.now();
         NewBatch b = batch(BatchMode.PARALLEL).jobs(1, 1, "ollama.generate", "llama9:70b").build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         new ExecutorRegistry(dataSource).report("executor-gone", Map.of("ollama", 1), Map.of(), List.of(), t0);
 
-        assertThat(queue.sweepUnservableModels(GRACE, LIVE, t0.plusSeconds(3600))).isEmpty();
+        assertThat(sweeps.sweepUnservableModels(GRACE, LIVE, t0.plusSeconds(3600))).isEmpty();
         assertThat(inspect.job(b.jobs().get(0).id()).state()).isEqualTo("pending");
     }
 
@@ -57,14 +57,14 @@ class ModelsAndExecutorsTests extends QueueTestBase {
     void nothingFailsWhileNoLiveExecutorCanReachItsOllama() {
         Instant t0 = Instant.now();
         NewBatch b = batch(BatchMode.PARALLEL).jobs(1, 1, "ollama.generate", "llama9:70b").build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         ExecutorRegistry registry = new ExecutorRegistry(dataSource);
         for (Instant now : List.of(t0, t0.plusSeconds(3600))) {
             registry.report("executor-a", Map.of("ollama", 1), Map.of(), List.of(new ExecutorRegistry.BackendReport(
                     "ollama", "http://a:11434", "offline", List.of(), now, "refused")), now);
         }
 
-        assertThat(queue.sweepUnservableModels(GRACE, LIVE, t0.plusSeconds(3600))).isEmpty();
+        assertThat(sweeps.sweepUnservableModels(GRACE, LIVE, t0.plusSeconds(3600))).isEmpty();
         assertThat(inspect.job(b.jobs().get(0).id()).state()).isEqualTo("pending");
     }
 
@@ -72,15 +72,15 @@ class ModelsAndExecutorsTests extends QueueTestBase {
     void theGraceCountsFromTheFirstLiveExecutorsStart() {
         Instant t0 = Instant.now();
         NewBatch b = batch(BatchMode.PARALLEL).jobs(1, 1, "ollama.generate", "llama9:70b").build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         Instant later = t0.plusSeconds(600);
         ExecutorRegistry registry = new ExecutorRegistry(dataSource);
         report(registry, later);
 
-        assertThat(queue.sweepUnservableModels(GRACE, LIVE, later.plusSeconds(59)).values())
+        assertThat(sweeps.sweepUnservableModels(GRACE, LIVE, later.plusSeconds(59)).values())
                 .containsExactly(JobState.PENDING);
         report(registry, later.plusSeconds(61));
-        assertThat(queue.sweepUnservableModels(GRACE, LIVE, later.plusSeconds(61)).values())
+        assertThat(sweeps.sweepUnservableModels(GRACE, LIVE, later.plusSeconds(61)).values())
                 .containsExactly(JobState.FAILED);
     }
 
@@ -96,14 +96,14 @@ class ModelsAndExecutorsTests extends QueueTestBase {
         try (QueueSignals signals = QueueSignals.open(dataSource)) {
             assertThat(signals.await(Duration.ofMillis(10))).isEmpty();
             NewBatch b = batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build();
-            queue.insertBatch(b);
+            intake.insertBatch(b);
             assertThat(signals.await(Duration.ofSeconds(5)))
-                    .extracting(QueueSignals.Signal::channel).contains(JobQueue.WORK_CHANNEL);
+                    .extracting(QueueSignals.Signal::channel).contains(QueueSignals.WORK_CHANNEL);
 
             ClaimedJob running = claimOllama(1).get(0);
-            queue.cancelJob(running.id(), null);
+            control.cancelJob(running.id(), null);
             assertThat(signals.await(Duration.ofSeconds(5)))
-                    .contains(new QueueSignals.Signal(JobQueue.CANCEL_CHANNEL, running.id().toString()));
+                    .contains(new QueueSignals.Signal(QueueSignals.CANCEL_CHANNEL, running.id().toString()));
         }
     }
 
@@ -133,7 +133,7 @@ class ModelsAndExecutorsTests extends QueueTestBase {
         Instant t0 = Instant.now();
         NewBatch b = batch(BatchMode.PARALLEL).jobs(1, 1, "ollama.generate", "deepseek-r1:32b")
                 .jobs(1, 1, "ollama.generate", "qwen3:8b").build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         UUID big = b.jobs().get(0).id();
         UUID small = b.jobs().get(1).id();
         ExecutorRegistry registry = new ExecutorRegistry(dataSource);
@@ -141,11 +141,11 @@ class ModelsAndExecutorsTests extends QueueTestBase {
         reportRefusing(registry, "executor-small", "online", List.of(noRoom), t0);
         reportRefusing(registry, "executor-big", "online", List.of(), t0);
 
-        assertThat(queue.sweepUnservableModels(GRACE, LIVE, t0)).as("the big box may still load it").isEmpty();
+        assertThat(sweeps.sweepUnservableModels(GRACE, LIVE, t0)).as("the big box may still load it").isEmpty();
 
         // the big box goes offline: it judges nothing; then it refuses too
         reportRefusing(registry, "executor-big", "offline", List.of(), t0);
-        assertThat(queue.sweepUnservableModels(GRACE, LIVE, t0)).containsExactly(Map.entry(big, JobState.FAILED));
+        assertThat(sweeps.sweepUnservableModels(GRACE, LIVE, t0)).containsExactly(Map.entry(big, JobState.FAILED));
         assertThat(inspect.job(big).error())
                 .isEqualTo("model 'deepseek-r1:32b' cannot be loaded on any live executor: " + noRoom);
         assertThat(inspect.attempts(big)).isEmpty();

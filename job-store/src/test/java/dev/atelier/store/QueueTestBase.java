@@ -19,7 +19,11 @@ abstract class QueueTestBase {
 
     TestPostgres.Database database;
     DataSource dataSource;
-    JobQueue queue;
+    JobIntake intake;
+    JobClaims claims;
+    AttemptOutcomes outcomes;
+    QueueSweeps sweeps;
+    JobControl control;
     ExportLog exports;
     Inspect inspect;
 
@@ -27,27 +31,31 @@ abstract class QueueTestBase {
     void freshDatabase() {
         database = TestPostgres.get().newDatabase();
         dataSource = database.dataSource();
-        queue = new JobQueue(dataSource);
+        intake = new JobIntake(dataSource);
+        claims = new JobClaims(dataSource);
+        outcomes = new AttemptOutcomes(dataSource);
+        sweeps = new QueueSweeps(dataSource);
+        control = new JobControl(dataSource);
         exports = new ExportLog(dataSource);
         inspect = new Inspect(dataSource);
     }
 
     List<ClaimedJob> claimOllama(int slots) {
-        return queue.claim(EXECUTOR, Map.of("ollama", slots), MODELS, LEASE, null);
+        return claims.claim(EXECUTOR, Map.of("ollama", slots), MODELS, LEASE, null);
     }
 
     List<ClaimedJob> claimOllamaAt(int slots, Instant now) {
-        return queue.claim(EXECUTOR, Map.of("ollama", slots), MODELS, LEASE, now);
+        return claims.claim(EXECUTOR, Map.of("ollama", slots), MODELS, LEASE, now);
     }
 
     Map<java.util.UUID, JobState> succeed(Collection<ClaimedJob> jobs) {
-        return queue.finish(jobs.stream()
+        return outcomes.finish(jobs.stream()
                 .map(j -> new AttemptOutcome.Success(j.id(), j.leaseToken(), "{\"text\": \"done " + j.key() + "\"}"))
                 .toList(), null);
     }
 
     Map<java.util.UUID, JobState> failForGood(Collection<ClaimedJob> jobs) {
-        return queue.finish(jobs.stream()
+        return outcomes.finish(jobs.stream()
                 .map(j -> new AttemptOutcome.Failure(j.id(), j.leaseToken(), "HTTP 400 from Ollama: bad", false))
                 .toList(), null);
     }

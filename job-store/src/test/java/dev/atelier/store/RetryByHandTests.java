@@ -12,11 +12,11 @@ class RetryByHandTests extends QueueTestBase {
 
     @Test
     void aFailedJobGoesBackToPendingWithAFreshBudgetAndItsHistory() {
-        queue.insertBatch(batch(BatchMode.PARALLEL).retry(1, java.time.Duration.ZERO, 1.0).ollamaJobs(1, 1).build());
+        intake.insertBatch(batch(BatchMode.PARALLEL).retry(1, java.time.Duration.ZERO, 1.0).ollamaJobs(1, 1).build());
         ClaimedJob first = claimOllama(1).get(0);
         failForGood(List.of(first));
 
-        assertThat(queue.retryJob(first.id())).isEqualTo(JobQueue.Retry.RETRIED);
+        assertThat(control.retryJob(first.id())).isEqualTo(JobControl.Retry.RETRIED);
 
         assertThat(inspect.job(first.id()).state()).isEqualTo("pending");
         assertThat(inspect.job(first.id()).attemptsUsed()).isZero();
@@ -30,31 +30,31 @@ class RetryByHandTests extends QueueTestBase {
     @Test
     void aCancelledJobCanBeRetriedButNotASuccessfulOne() {
         NewBatch b = batch(BatchMode.PARALLEL).ollamaJobs(2, 1).build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         UUID cancelled = b.jobs().get(0).id();
-        queue.cancelJob(cancelled, null);
+        control.cancelJob(cancelled, null);
         ClaimedJob other = claimOllama(1).get(0);
         succeed(List.of(other));
 
-        assertThat(queue.retryJob(cancelled)).isEqualTo(JobQueue.Retry.RETRIED);
-        assertThat(queue.retryJob(other.id())).isEqualTo(JobQueue.Retry.NOT_RETRYABLE);
-        assertThat(queue.retryJob(UUID.randomUUID())).isEqualTo(JobQueue.Retry.NOT_FOUND);
+        assertThat(control.retryJob(cancelled)).isEqualTo(JobControl.Retry.RETRIED);
+        assertThat(control.retryJob(other.id())).isEqualTo(JobControl.Retry.NOT_RETRYABLE);
+        assertThat(control.retryJob(UUID.randomUUID())).isEqualTo(JobControl.Retry.NOT_FOUND);
         assertThat(inspect.job(other.id()).state()).isEqualTo("success");
     }
 
     @Test
     void retryFailedTakesEveryFailedJobOfTheBatchAndNothingElse() {
         NewBatch b = batch(BatchMode.PARALLEL).ollamaJobs(4, 1).build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         List<ClaimedJob> claimed = claimOllama(4);
         failForGood(claimed.subList(0, 2));
         succeed(claimed.subList(2, 3));
 
-        assertThat(queue.retryFailed(b.id())).isEqualTo(2);
+        assertThat(control.retryFailed(b.id())).isEqualTo(2);
 
         assertThat(claimed).extracting(j -> inspect.job(j.id()).state())
                 .containsExactly("pending", "pending", "success", "running");
-        assertThat(queue.retryFailed(b.id())).isZero();
-        assertThat(queue.retryFailed(UUID.randomUUID())).isEqualTo(-1);
+        assertThat(control.retryFailed(b.id())).isZero();
+        assertThat(control.retryFailed(UUID.randomUUID())).isEqualTo(-1);
     }
 }

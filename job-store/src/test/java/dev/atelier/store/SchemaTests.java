@@ -112,7 +112,7 @@ class SchemaTests extends QueueTestBase {
     @Test
     void anIllegalTransitionIsRefusedByName() {
         NewBatch b = batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         succeed(claimOllama(1));
 
         assertThatThrownBy(() -> execute("update job set state = 'pending', finished_at = null where id = '"
@@ -124,7 +124,7 @@ class SchemaTests extends QueueTestBase {
     @Test
     void invariantsAreNamedConstraints() {
         NewBatch b = batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         String job = "'" + b.jobs().get(0).id() + "'";
 
         assertThatThrownBy(() -> execute("update job set priority = 1001 where id = " + job))
@@ -135,6 +135,33 @@ class SchemaTests extends QueueTestBase {
                 .hasMessageContaining("job_finished_iff_terminal");
         assertThatThrownBy(() -> execute("update batch set mode = 'random' where id = '" + b.id() + "'"))
                 .hasMessageContaining("batch_mode_valid");
+    }
+
+    @Test
+    void theVocabularyIsTheSchemas() throws SQLException {
+        assertThat(allowed("job_state_valid")).containsExactlyInAnyOrderElementsOf(
+                java.util.Arrays.stream(JobState.values()).map(JobState::wire).toList());
+        assertThat(allowed("batch_mode_valid")).containsExactlyInAnyOrderElementsOf(
+                java.util.Arrays.stream(BatchMode.values()).map(BatchMode::wire).toList());
+        assertThat(allowed("batch_finished_state_valid")).containsExactlyInAnyOrderElementsOf(
+                java.util.Arrays.stream(JobState.values()).filter(JobState::terminal).map(JobState::wire).toList());
+    }
+
+    /** The words a check constraint of the form {@code x in ('a', 'b')} allows. */
+    private List<String> allowed(String constraint) throws SQLException {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("select pg_get_constraintdef(oid) from pg_constraint where conname = ?")) {
+            ps.setString(1, constraint);
+            try (ResultSet rs = ps.executeQuery()) {
+                assertThat(rs.next()).as(constraint).isTrue();
+                List<String> words = new ArrayList<>();
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("'([a-z_]+)'").matcher(rs.getString(1));
+                while (m.find()) {
+                    words.add(m.group(1));
+                }
+                return words;
+            }
+        }
     }
 
     @Test

@@ -31,10 +31,10 @@ class StorableTextTests extends QueueTestBase {
 
     @Test
     void errorsAndHandBackReasonsWithNulAreStoredCleaned() {
-        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(2, 1).build());
+        intake.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(2, 1).build());
         List<ClaimedJob> jobs = claimOllama(2);
 
-        queue.finish(List.of(
+        outcomes.finish(List.of(
                 new AttemptOutcome.Failure(jobs.get(0).id(), jobs.get(0).leaseToken(), "HTTP 500: <" + NUL + ">", false),
                 new AttemptOutcome.HandBack(jobs.get(1).id(), jobs.get(1).leaseToken(), "offline " + NUL)), null);
 
@@ -46,17 +46,17 @@ class StorableTextTests extends QueueTestBase {
 
     @Test
     void aModelNameWithNulInAClaimMatchesNothingAndFailsNothing() {
-        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build());
-        assertThat(queue.claim(EXECUTOR, Map.of("ollama", 1), List.of("llama" + NUL), LEASE, null)).isEmpty();
+        intake.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build());
+        assertThat(claims.claim(EXECUTOR, Map.of("ollama", 1), List.of("llama" + NUL), LEASE, null)).isEmpty();
         assertThat(claimOllama(1)).hasSize(1);
     }
 
     @Test
     void aResultPostgresRefusesIsADataErrorAndAnUnreachableDatabaseIsTransient() {
-        queue.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build());
+        intake.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build());
         ClaimedJob job = claimOllama(1).get(0);
 
-        assertThatThrownBy(() -> queue.finish(List.of(new AttemptOutcome.Success(job.id(), job.leaseToken(),
+        assertThatThrownBy(() -> outcomes.finish(List.of(new AttemptOutcome.Success(job.id(), job.leaseToken(),
                 "{\"text\": \"a\\u0000b\"}")), null))
                 .isInstanceOfSatisfying(StoreException.class, e -> {
                     assertThat(e.sqlState()).startsWith("22");
@@ -66,7 +66,7 @@ class StorableTextTests extends QueueTestBase {
 
         FlakyDataSource flaky = new FlakyDataSource(dataSource);
         flaky.down(true);
-        assertThatThrownBy(() -> new JobQueue(flaky.dataSource()).finish(List.of(new AttemptOutcome.Success(job.id(),
+        assertThatThrownBy(() -> new AttemptOutcomes(flaky.dataSource()).finish(List.of(new AttemptOutcome.Success(job.id(),
                 job.leaseToken(), "{}")), null))
                 .isInstanceOfSatisfying(StoreException.class, e -> assertThat(e.isTransient()).isTrue());
     }

@@ -1,10 +1,12 @@
 package dev.atelier.ledger;
 
 import dev.atelier.store.AttemptOutcome;
+import dev.atelier.store.AttemptOutcomes;
 import dev.atelier.store.ClaimedJob;
-import dev.atelier.store.ExecutorRegistry;
 import dev.atelier.store.ExecutorRegistry.BackendReport;
-import dev.atelier.store.JobQueue;
+import dev.atelier.store.ExecutorRegistry;
+import dev.atelier.store.JobClaims;
+import dev.atelier.store.JobIntake;
 import dev.atelier.store.NewBatch;
 import dev.atelier.store.testing.Batches;
 import dev.atelier.store.testing.Inspect;
@@ -31,7 +33,13 @@ public class LedgerData {
     DataSource dataSource;
 
     @Inject
-    JobQueue queue;
+    JobIntake intake;
+
+    @Inject
+    JobClaims claims;
+
+    @Inject
+    AttemptOutcomes outcomes;
 
     @Inject
     ExecutorRegistry registry;
@@ -42,30 +50,30 @@ public class LedgerData {
 
     public NewBatch store(Batches batch) {
         NewBatch built = batch.build();
-        queue.insertBatch(built);
+        intake.insertBatch(built);
         return built;
     }
 
     /** Claims up to {@code slots} Ollama jobs as {@code executor}. Only the given batch is claimable if others are done. */
     public List<ClaimedJob> claim(String executor, int slots) {
-        return queue.claim(executor, Map.of("ollama", slots), List.of(MODEL), LEASE, null);
+        return claims.claim(executor, Map.of("ollama", slots), List.of(MODEL), LEASE, null);
     }
 
     public List<ClaimedJob> claimComfy(String executor, int slots) {
-        return queue.claim(executor, Map.of("comfyui", slots), List.of(), LEASE, null);
+        return claims.claim(executor, Map.of("comfyui", slots), List.of(), LEASE, null);
     }
 
     public void succeed(ClaimedJob job, String text) {
-        queue.finish(List.of(new AttemptOutcome.Success(job.id(), job.leaseToken(),
+        outcomes.finish(List.of(new AttemptOutcome.Success(job.id(), job.leaseToken(),
                 "{\"text\": \"" + text + "\", \"done_reason\": \"stop\", \"model\": \"" + MODEL + "\"}")), null);
     }
 
     public void fail(ClaimedJob job, String error, boolean retryable) {
-        queue.finish(List.of(new AttemptOutcome.Failure(job.id(), job.leaseToken(), error, retryable)), null);
+        outcomes.finish(List.of(new AttemptOutcome.Failure(job.id(), job.leaseToken(), error, retryable)), null);
     }
 
     public void handBack(ClaimedJob job, String reason) {
-        queue.finish(List.of(new AttemptOutcome.HandBack(job.id(), job.leaseToken(), reason)), null);
+        outcomes.finish(List.of(new AttemptOutcome.HandBack(job.id(), job.leaseToken(), reason)), null);
     }
 
     /** Reports an executor as live now, with an Ollama backend in the given status offering the given models. */
@@ -88,8 +96,12 @@ public class LedgerData {
     public static final long LOADED_VRAM = 21_474_836_480L;
     public static final Instant LOADED_UNTIL = Instant.parse("2026-12-04T12:05:00Z");
 
-    public JobQueue queue() {
-        return queue;
+    public JobClaims claims() {
+        return claims;
+    }
+
+    public AttemptOutcomes outcomes() {
+        return outcomes;
     }
 
     /** Reports an executor as live now, with a ComfyUI backend online that has these checkpoint files. */

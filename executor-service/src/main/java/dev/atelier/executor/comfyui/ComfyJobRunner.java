@@ -9,11 +9,11 @@ import dev.atelier.executor.config.ArtifactsConfig;
 import dev.atelier.executor.config.BackendsConfig;
 import dev.atelier.executor.service.CallControl;
 import dev.atelier.executor.service.JobRunner;
-import dev.atelier.store.Artifacts;
 import dev.atelier.store.Artifacts.ArtifactInfo;
 import dev.atelier.store.Artifacts.NewArtifact;
+import dev.atelier.store.Artifacts;
+import dev.atelier.store.AttemptOutcomes;
 import dev.atelier.store.ClaimedJob;
-import dev.atelier.store.JobQueue;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.nio.file.Files;
@@ -59,7 +59,7 @@ public class ComfyJobRunner implements JobRunner {
     BackendsConfig config;
 
     @Inject
-    JobQueue queue;
+    AttemptOutcomes outcomes;
 
     @Inject
     Artifacts artifacts;
@@ -104,7 +104,7 @@ public class ComfyJobRunner implements JobRunner {
                 events.listen(promptId, run);
             } else {
                 run.promptId = promptId != null ? promptId : UUID.randomUUID().toString();
-                if (promptId == null && !queue.recordBackendRef(job.id(), job.leaseToken(), run.promptId)) {
+                if (promptId == null && !outcomes.recordBackendRef(job.id(), job.leaseToken(), run.promptId)) {
                     throw new CallFailure.Stopped("the lease is no longer this attempt's"); // someone else runs it
                 }
                 events.listen(run.promptId, run); // before the submit, so no event is missed
@@ -233,7 +233,7 @@ public class ComfyJobRunner implements JobRunner {
             double p = progress;
             if (p >= 0 && clock.instant().isAfter(progressWritten.plus(PROGRESS_EVERY))) {
                 progressWritten = clock.instant();
-                queue.recordProgress(job.id(), job.leaseToken(), p);
+                outcomes.recordProgress(job.id(), job.leaseToken(), p);
             }
         }
     }
@@ -346,7 +346,7 @@ public class ComfyJobRunner implements JobRunner {
     private CallFailure timedOut(ClaimedJob job, String promptId, Duration timeout) {
         StopAtComfy stop = stopAtComfy(promptId);
         if (stop.leftToFinish()) {
-            queue.recordBackendRef(job.id(), job.leaseToken(), null);
+            outcomes.recordBackendRef(job.id(), job.leaseToken(), null);
         }
         return new CallFailure.Failed("ComfyUI run " + promptId + " timed out after " + timeout.toSeconds()
                 + " s of running; it was " + stop.what(), null);

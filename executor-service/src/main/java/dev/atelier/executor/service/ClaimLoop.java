@@ -1,15 +1,15 @@
 package dev.atelier.executor.service;
 
 import dev.atelier.store.ClaimedJob;
-import dev.atelier.store.JobQueue;
+import dev.atelier.store.JobClaims;
 import dev.atelier.store.QueueSignals;
 import dev.atelier.store.StoreException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
@@ -39,7 +39,7 @@ public final class ClaimLoop {
     public record Settings(Duration lease, Duration poll, Duration maxAffinityWait) {
     }
 
-    private final JobQueue queue;
+    private final JobClaims store;
     private final DataSource signalSource;
     private final RunningJobs running;
     private final Backends backends;
@@ -60,9 +60,9 @@ public final class ClaimLoop {
      * @param cancelRequested called when a NOTIFY says a running job was asked to cancel (the heartbeat's answer
      *                        names which)
      */
-    public ClaimLoop(JobQueue queue, DataSource signalSource, RunningJobs running, Backends backends,
+    public ClaimLoop(JobClaims store, DataSource signalSource, RunningJobs running, Backends backends,
                      Settings settings, Clock clock, Runnable cancelRequested) {
-        this.queue = queue;
+        this.store = store;
         this.signalSource = signalSource;
         this.running = running;
         this.backends = backends;
@@ -114,12 +114,12 @@ public final class ClaimLoop {
             // than one round taking jobs of several models, which the GPU would then swap between
             free.put("ollama", 1);
         }
-        List<UUID> tokens = JobQueue.newLeaseTokens(free);
+        List<UUID> tokens = JobClaims.newLeaseTokens(free);
         List<ClaimedJob> jobs;
         try {
             // Ollama jobs only for models it has and will load, those loaded first; workflows only if its ComfyUI has
             // their checkpoints
-            jobs = queue.claim(backends.executorId(), free, new JobQueue.Offer(
+            jobs = store.claim(backends.executorId(), free, new JobClaims.Offer(
                     backends.state("ollama").claimableModels(now), backends.state("comfyui").snapshot().models(),
                     loaded, settings.maxAffinityWait()), tokens, settings.lease(), null);
         } catch (StoreException e) {
@@ -153,7 +153,7 @@ public final class ClaimLoop {
             return 0;
         }
         Map<UUID, Instant> tokens = Map.copyOf(unconfirmed);
-        int back = queue.handBackUnconfirmedClaim(tokens.keySet(), UNCONFIRMED, null).size();
+        int back = store.handBackUnconfirmedClaim(tokens.keySet(), UNCONFIRMED, null).size();
         tokens.forEach(unconfirmed::remove);
         if (back > 0) {
             LOG.infof("handed back %d jobs of a claim whose answer was lost", back);
@@ -223,10 +223,10 @@ public final class ClaimLoop {
             try (QueueSignals signals = QueueSignals.open(signalSource)) {
                 while (claiming) {
                     List<QueueSignals.Signal> received = signals.await(settings.poll());
-                    if (received.stream().anyMatch(s -> JobQueue.CANCEL_CHANNEL.equals(s.channel()))) {
+                    if (received.stream().anyMatch(s -> QueueSignals.CANCEL_CHANNEL.equals(s.channel()))) {
                         cancelRequested.run();
                     }
-                    if (received.stream().anyMatch(s -> JobQueue.WORK_CHANNEL.equals(s.channel()))) {
+                    if (received.stream().anyMatch(s -> QueueSignals.WORK_CHANNEL.equals(s.channel()))) {
                         wake();
                     }
                 }

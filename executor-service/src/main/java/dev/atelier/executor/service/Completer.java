@@ -1,7 +1,7 @@
 package dev.atelier.executor.service;
 
 import dev.atelier.store.AttemptOutcome;
-import dev.atelier.store.JobQueue;
+import dev.atelier.store.AttemptOutcomes;
 import dev.atelier.store.StorableText;
 import dev.atelier.store.StoreException;
 import java.time.Clock;
@@ -54,7 +54,7 @@ public final class Completer {
         }
     }
 
-    private final JobQueue queue;
+    private final AttemptOutcomes store;
     private final Settings settings;
     private final Clock clock;
     private final Runnable afterStore;
@@ -66,8 +66,8 @@ public final class Completer {
     private volatile boolean running = true;
 
     /** @param afterStore called after outcomes were stored: a finished job may open a gate, so claimers look again */
-    public Completer(JobQueue queue, Settings settings, Clock clock, Runnable afterStore) {
-        this.queue = queue;
+    public Completer(AttemptOutcomes store, Settings settings, Clock clock, Runnable afterStore) {
+        this.store = store;
         this.settings = settings;
         this.clock = clock;
         this.afterStore = afterStore;
@@ -231,10 +231,10 @@ public final class Completer {
             }
         }
         if (!outcomes.isEmpty()) {
-            queue.finish(outcomes, null);
+            store.finish(outcomes, null);
         }
         if (!cancelled.isEmpty()) {
-            queue.closeCancelled(cancelled, null);
+            store.closeCancelled(cancelled, null);
         }
     }
 

@@ -1,8 +1,8 @@
 package dev.atelier.executor.service;
 
 import dev.atelier.executor.backend.BackendState;
+import dev.atelier.store.AttemptOutcomes;
 import dev.atelier.store.ExecutorRegistry;
-import dev.atelier.store.JobQueue;
 import dev.atelier.store.StoreException;
 import java.time.Clock;
 import java.time.Duration;
@@ -39,7 +39,7 @@ public final class LeaseKeeper {
     public record Settings(Duration lease) {
     }
 
-    private final JobQueue renewals;
+    private final AttemptOutcomes renewals;
     private final ExecutorRegistry registry;
     private final Backends backends;
     private final RunningJobs running;
@@ -58,7 +58,7 @@ public final class LeaseKeeper {
      * @param renewals the queue over the heartbeat's own connection
      * @param registry the executor report, over the pool: its answer tells whether the database answers at all
      */
-    public LeaseKeeper(JobQueue renewals, ExecutorRegistry registry, Backends backends, RunningJobs running,
+    public LeaseKeeper(AttemptOutcomes renewals, ExecutorRegistry registry, Backends backends, RunningJobs running,
                        Completer completer, ClaimLoop claims, Settings settings, Clock clock) {
         this.renewals = renewals;
         this.registry = registry;
@@ -110,7 +110,7 @@ public final class LeaseKeeper {
 
     private boolean renew(Map<UUID, Instant> held, Instant sentAt) {
         try {
-            JobQueue.Heartbeat beat = renewals.heartbeat(held.keySet(), settings.lease(), null);
+            AttemptOutcomes.Heartbeat beat = renewals.heartbeat(held.keySet(), settings.lease(), null);
             beat.extended().forEach(token -> ours.put(token, sentAt.plus(settings.lease())));
             beat.lost().forEach(token -> running.stop(token, CallControl.StopReason.LEASE_LOST));
             beat.cancelRequested().forEach(token -> running.stop(token, CallControl.StopReason.CANCEL));

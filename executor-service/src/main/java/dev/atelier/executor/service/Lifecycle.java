@@ -2,10 +2,12 @@ package dev.atelier.executor.service;
 
 import dev.atelier.executor.config.ExecutorConfig;
 import dev.atelier.store.AttemptOutcome;
+import dev.atelier.store.AttemptOutcomes;
 import dev.atelier.store.ExecutorRegistry;
 import dev.atelier.store.ExportLog;
+import dev.atelier.store.JobClaims;
 import dev.atelier.store.JobCounts;
-import dev.atelier.store.JobQueue;
+import dev.atelier.store.QueueSweeps;
 import dev.atelier.store.StoreException;
 import java.time.Clock;
 import java.time.Duration;
@@ -85,18 +87,17 @@ public final class Lifecycle {
     public static Parts assemble(DataSource pool, DataSource heartbeatSource, Backends backends,
                                  Map<String, JobRunner> runners, AttemptTable table, Settings settings, Clock clock,
                                  RunningJobs.Listener listener) {
-        JobQueue queue = new JobQueue(pool);
         ClaimLoop[] claims = new ClaimLoop[1];
         LeaseKeeper[] leases = new LeaseKeeper[1];
-        Completer completer = new Completer(queue, Completer.Settings.forLease(settings.lease()), clock,
+        Completer completer = new Completer(new AttemptOutcomes(pool), Completer.Settings.forLease(settings.lease()), clock,
                 () -> claims[0].wake());
         RunningJobs running = new RunningJobs(runners, backends.slots(), table, completer, () -> claims[0].wake(),
                 listener, clock);
-        claims[0] = new ClaimLoop(queue, pool, running, backends, new ClaimLoop.Settings(settings.lease(),
+        claims[0] = new ClaimLoop(new JobClaims(pool), pool, running, backends, new ClaimLoop.Settings(settings.lease(),
                 settings.poll(), settings.maxAffinityWait()), clock, () -> leases[0].runOnce());
-        leases[0] = new LeaseKeeper(new JobQueue(heartbeatSource), new ExecutorRegistry(pool), backends, running,
+        leases[0] = new LeaseKeeper(new AttemptOutcomes(heartbeatSource), new ExecutorRegistry(pool), backends, running,
                 completer, claims[0], new LeaseKeeper.Settings(settings.lease()), clock);
-        Maintenance maintenance = new Maintenance(Maintenance.standardTasks(queue, new JobCounts(pool), new ExportLog(pool),
+        Maintenance maintenance = new Maintenance(Maintenance.standardTasks(new QueueSweeps(pool), new JobCounts(pool), new ExportLog(pool),
                 new Maintenance.Settings(settings.modelGrace(), settings.lease().multipliedBy(2)),
                 () -> leases[0].answeringFor(settings.lease().multipliedBy(2))));
         return new Parts(running, claims[0], completer, leases[0], maintenance);

@@ -2,7 +2,7 @@ package dev.atelier.executor.service;
 
 import dev.atelier.store.ExportLog;
 import dev.atelier.store.JobCounts;
-import dev.atelier.store.JobQueue;
+import dev.atelier.store.QueueSweeps;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,19 +41,19 @@ public final class Maintenance {
      *
      * @param databaseSettled whether the database has answered long enough for reaping to be fair
      */
-    public static List<Task> standardTasks(JobQueue queue, JobCounts counts, ExportLog exports, Settings settings,
+    public static List<Task> standardTasks(QueueSweeps sweeps, JobCounts counts, ExportLog exports, Settings settings,
                                            BooleanSupplier databaseSettled) {
         return List.of(
                 new Task("reap expired leases", () -> {
                     // within two leases of an outage, leases that ran out unrenewed still have live holders
                     if (databaseSettled.getAsBoolean()) {
-                        while (queue.reapExpired(REAP_PAGE, null).size() == REAP_PAGE) {
+                        while (sweeps.reapExpired(REAP_PAGE, null).size() == REAP_PAGE) {
                             LOG.debug("reaped a full page of expired leases, reaping on");
                         }
                     }
                 }),
                 new Task("fail jobs whose model no executor offers", () ->
-                        queue.sweepUnservableModels(settings.modelGrace(), settings.liveWindow(), null)),
+                        sweeps.sweepUnservableModels(settings.modelGrace(), settings.liveWindow(), null)),
                 new Task("fold job count deltas", counts::compact),
                 new Task("number new export lines", () -> {
                     for (int round = 0; round < NUMBERING_ROUNDS

@@ -8,7 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atelier.executor.ExecutorProcess;
 import dev.atelier.fakes.FakeComfy;
 import dev.atelier.store.BatchMode;
-import dev.atelier.store.JobQueue;
+import dev.atelier.store.JobIntake;
 import dev.atelier.store.NewBatch;
 import dev.atelier.store.testing.Batches;
 import dev.atelier.store.testing.Inspect;
@@ -30,7 +30,7 @@ class ComfyAdoptionIT {
     private static final Duration WAIT = Duration.ofSeconds(60);
 
     static TestPostgres.Database db;
-    static JobQueue queue;
+    static JobIntake intake;
     static Inspect inspect;
     static FakeComfy fake;
     static final ObjectMapper JSON = new ObjectMapper();
@@ -38,7 +38,7 @@ class ComfyAdoptionIT {
     @BeforeAll
     static void start() {
         db = TestPostgres.get().newDatabase();
-        queue = new JobQueue(db.dataSource());
+        intake = new JobIntake(db.dataSource());
         inspect = new Inspect(db.dataSource());
         fake = new FakeComfy();
     }
@@ -55,7 +55,7 @@ class ComfyAdoptionIT {
         ((ObjectNode) graph.path("6").path("inputs")).put("text", text);
         NewBatch batch = Batches.batch(BatchMode.PARALLEL).retry(3, Duration.ZERO, 1.0)
                 .job("comfyui.workflow", null, "{\"workflow\": " + graph + "}", Duration.ofMinutes(2)).build();
-        queue.insertBatch(batch);
+        intake.insertBatch(batch);
         return batch.jobs().get(0).id();
     }
 

@@ -11,7 +11,8 @@ import dev.atelier.executor.service.Backends;
 import dev.atelier.fakes.FakeComfy;
 import dev.atelier.store.Artifacts;
 import dev.atelier.store.BatchMode;
-import dev.atelier.store.JobQueue;
+import dev.atelier.store.JobControl;
+import dev.atelier.store.JobIntake;
 import dev.atelier.store.NewBatch;
 import dev.atelier.store.testing.Batches;
 import dev.atelier.store.testing.Inspect;
@@ -53,14 +54,16 @@ class ComfyExecutionTests {
     @Inject
     ObjectMapper json;
 
-    JobQueue queue;
+    JobIntake intake;
+    JobControl control;
     Inspect inspect;
 
     @BeforeEach
     void setUp() {
         fake.resume();
         fake.resetCounts();
-        queue = new JobQueue(dataSource);
+        intake = new JobIntake(dataSource);
+        control = new JobControl(dataSource);
         inspect = new Inspect(dataSource);
         await().atMost(WAIT).until(() -> backends.state("comfyui").snapshot().status() == BackendState.Status.ONLINE);
     }
@@ -81,7 +84,7 @@ class ComfyExecutionTests {
     UUID submit(JsonNode workflow, Duration timeout, int maxAttempts) {
         NewBatch batch = Batches.batch(BatchMode.PARALLEL).retry(maxAttempts, Duration.ZERO, 1.0)
                 .job("comfyui.workflow", null, "{\"workflow\": " + workflow + "}", timeout).build();
-        queue.insertBatch(batch);
+        intake.insertBatch(batch);
         return batch.jobs().get(0).id();
     }
 
@@ -326,7 +329,7 @@ class ComfyExecutionTests {
         UUID job = submit(workflow("hang", 1, FakeComfy.CHECKPOINT), Duration.ofMinutes(5), 3);
         await().atMost(WAIT).until(() -> inspect.job(job).state().equals("running") && fake.isRunning(promptIdOf(job)));
         String promptId = promptIdOf(job);
-        queue.cancelJob(job, null);
+        control.cancelJob(job, null);
         await().atMost(WAIT).until(() -> state(job).equals("cancelled"));
         assertThat(fake.interrupts()).as("this prompt was interrupted")
                 .anySatisfy(body -> assertThat(json.readTree(body).path("prompt_id").asText()).isEqualTo(promptId));
@@ -341,7 +344,7 @@ class ComfyExecutionTests {
         fake.pause();
         UUID job = submit(workflow("waits its turn", 1, FakeComfy.CHECKPOINT), Duration.ofMinutes(5), 3);
         await().atMost(WAIT).until(() -> inspect.job(job).state().equals("running") && fake.isPending(promptIdOf(job)));
-        queue.cancelJob(job, null);
+        control.cancelJob(job, null);
         await().atMost(WAIT).until(() -> state(job).equals("cancelled"));
         assertThat(fake.deletes()).contains(promptIdOf(job));
         assertThat(fake.isPending(promptIdOf(job))).isFalse();

@@ -67,7 +67,7 @@ class ClaimLoopTests {
         // the batch alternates two models; taking one of each would make the GPU swap between them
         NewBatch b = Batches.batch(BatchMode.PARALLEL).jobs(1, 1, "ollama.generate", "qwen3:8b")
                 .jobs(1, 1, "ollama.generate", Batches.MODEL).jobs(1, 1, "ollama.generate", "qwen3:8b").build();
-        fixture.queue.insertBatch(b);
+        fixture.intake.insertBatch(b);
         ClaimLoop claims = fixture.parts.claims();
 
         assertThat(claims.runOnce()).as("one job picks the model").isEqualTo(1);
@@ -91,7 +91,7 @@ class ClaimLoopTests {
         NewBatch sdxl = Batches.batch(BatchMode.PARALLEL).job("comfyui.workflow", null, "{\"workflow\": {\"4\":"
                 + " {\"class_type\": \"CheckpointLoaderSimple\", \"inputs\": {\"ckpt_name\":"
                 + " \"sd_xl_base_1.0.safetensors\"}}}}", Duration.ofMinutes(5)).build();
-        fixture.queue.insertBatch(sdxl);
+        fixture.intake.insertBatch(sdxl);
         try {
             assertThat(executors.get(0).claims().runOnce()).as("its ComfyUI lacks the checkpoint").isZero();
             assertThat(executors.get(1).claims().runOnce()).isEqualTo(1);
@@ -132,7 +132,7 @@ class ClaimLoopTests {
         assertThatThrownBy(claims::runOnce).isInstanceOf(StoreException.class);
         assertThat(claims.unconfirmed()).hasSize(2);
         flaky.down(false);
-        assertThat(fixture.queue.heartbeat(claims.unconfirmed().keySet(), LoopFixture.LEASE, null).extended()).hasSize(2);
+        assertThat(fixture.outcomes.heartbeat(claims.unconfirmed().keySet(), LoopFixture.LEASE, null).extended()).hasSize(2);
 
         assertThat(claims.runOnce()).as("handed back, then claimed again on their first attempt").isEqualTo(2);
         assertThat(claims.unconfirmed()).isEmpty();

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.atelier.store.AttemptOutcome;
+import dev.atelier.store.AttemptOutcomes;
 import dev.atelier.store.BatchMode;
 import dev.atelier.store.ClaimedJob;
-import dev.atelier.store.JobQueue;
 import dev.atelier.store.StoreException;
 import dev.atelier.store.testing.Batches;
 import dev.atelier.store.testing.FlakyDataSource;
@@ -30,7 +30,7 @@ class CompleterTests {
 
     LoopFixture fixture = new LoopFixture();
     FlakyDataSource flaky = new FlakyDataSource(fixture.dataSource);
-    Completer completer = new Completer(new JobQueue(flaky.dataSource()), Completer.Settings.forLease(LEASE),
+    Completer completer = new Completer(new AttemptOutcomes(flaky.dataSource()), Completer.Settings.forLease(LEASE),
             fixture.clock, () -> { });
 
     @AfterEach
@@ -39,9 +39,9 @@ class CompleterTests {
     }
 
     private List<ClaimedJob> claim(int count) {
-        fixture.queue.insertBatch(Batches.batch(BatchMode.PARALLEL).retry(3, Duration.ZERO, 1.0)
+        fixture.intake.insertBatch(Batches.batch(BatchMode.PARALLEL).retry(3, Duration.ZERO, 1.0)
                 .ollamaJobs(count, 1).build());
-        return fixture.queue.claim("executor-a", Map.of("ollama", count), MODELS, LEASE, null);
+        return fixture.claims.claim("executor-a", Map.of("ollama", count), MODELS, LEASE, null);
     }
 
     private void submit(AttemptOutcome outcome) {
@@ -75,8 +75,8 @@ class CompleterTests {
     void aStaleAndACurrentTokenForTheSameJobInOneBatchCloseOnlyTheCurrentAttempt() {
         ClaimedJob stale = claim(1).get(0);
         fixture.inspect.execute("update job set lease_expires_at = now() - interval '1 second'");
-        fixture.queue.reapExpired(10, null);
-        ClaimedJob current = fixture.queue.claim("executor-a", Map.of("ollama", 1), MODELS, LEASE, null).get(0);
+        fixture.sweeps.reapExpired(10, null);
+        ClaimedJob current = fixture.claims.claim("executor-a", Map.of("ollama", 1), MODELS, LEASE, null).get(0);
         assertThat(current.id()).isEqualTo(stale.id());
 
         submit(new AttemptOutcome.Failure(stale.id(), stale.leaseToken(), "HTTP 500 from a stale call", true));
@@ -87,7 +87,7 @@ class CompleterTests {
         assertThat(fixture.inspect.attempts(current.id())).extracting(a -> a.status() + " " + a.error())
                 .containsExactly("failed lease expired on executor-a");
         // the job's next claim finds no attempt row left in its way
-        ClaimedJob again = fixture.queue.claim("executor-a", Map.of("ollama", 1), MODELS, LEASE, null).get(0);
+        ClaimedJob again = fixture.claims.claim("executor-a", Map.of("ollama", 1), MODELS, LEASE, null).get(0);
         submit(success(again, "{\"text\": \"third time\"}"));
         submit(success(current, "{\"text\": \"stale success\"}"));
         completer.runOnce();
@@ -135,7 +135,7 @@ class CompleterTests {
         assertThat(completer.runOnce()).isZero();
         assertThat(fixture.state(job.id())).isEqualTo("running");
         fixture.inspect.execute("update job set lease_expires_at = now() - interval '1 second'");
-        assertThat(fixture.queue.reapExpired(10, null)).containsOnlyKeys(job.id());
+        assertThat(fixture.sweeps.reapExpired(10, null)).containsOnlyKeys(job.id());
     }
 
     @Test

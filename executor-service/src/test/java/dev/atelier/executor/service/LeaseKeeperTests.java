@@ -70,8 +70,8 @@ class LeaseKeeperTests {
 
         // another executor's reaper took the first job's lease; a user cancels the second
         fixture.inspect.execute("update job set lease_expires_at = now() - interval '1 second' where id = ?", jobs.get(0));
-        assertThat(fixture.queue.reapExpired(10, null)).containsOnlyKeys(jobs.get(0));
-        assertThat(fixture.queue.cancelJob(jobs.get(1), null).cancelRequested()).isEqualTo(1);
+        assertThat(fixture.sweeps.reapExpired(10, null)).containsOnlyKeys(jobs.get(0));
+        assertThat(fixture.control.cancelJob(jobs.get(1), null).cancelRequested()).isEqualTo(1);
         fixture.parts.leases().runOnce();
 
         await().until(() -> fixture.parts.running().count() == 0);
@@ -122,7 +122,7 @@ class LeaseKeeperTests {
             // another executor's reaper takes the lease back; the job runs again here and succeeds, once
             fixture.runner.script((j, control) -> ScriptedRunner.JSON.createObjectNode().put("text", "second run"));
             fixture.inspect.execute("update job set lease_expires_at = now() - interval '1 second' where id = ?", job);
-            assertThat(fixture.queue.reapExpired(10, null)).containsOnlyKeys(job);
+            assertThat(fixture.sweeps.reapExpired(10, null)).containsOnlyKeys(job);
             fixture.parts.claims().wake();
             await().atMost(Duration.ofSeconds(20)).until(() -> fixture.state(job).equals("success"));
             leases.runOnce();

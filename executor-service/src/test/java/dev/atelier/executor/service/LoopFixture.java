@@ -1,8 +1,12 @@
 package dev.atelier.executor.service;
 
 import dev.atelier.executor.backend.BackendState;
-import dev.atelier.store.JobQueue;
+import dev.atelier.store.AttemptOutcomes;
+import dev.atelier.store.JobClaims;
+import dev.atelier.store.JobControl;
+import dev.atelier.store.JobIntake;
 import dev.atelier.store.NewBatch;
+import dev.atelier.store.QueueSweeps;
 import dev.atelier.store.testing.Batches;
 import dev.atelier.store.testing.Inspect;
 import dev.atelier.store.testing.TestPostgres;
@@ -26,7 +30,11 @@ final class LoopFixture implements AutoCloseable {
 
     final TestPostgres.Database database;
     final DataSource dataSource;
-    final JobQueue queue;
+    final JobIntake intake;
+    final JobClaims claims;
+    final AttemptOutcomes outcomes;
+    final QueueSweeps sweeps;
+    final JobControl control;
     final Inspect inspect;
     final MutableClock clock = new MutableClock(Instant.now());
     final ScriptedRunner runner = new ScriptedRunner("ollama");
@@ -41,7 +49,11 @@ final class LoopFixture implements AutoCloseable {
     LoopFixture() {
         database = TestPostgres.get().newDatabase();
         dataSource = database.dataSource();
-        queue = new JobQueue(dataSource);
+        intake = new JobIntake(dataSource);
+        claims = new JobClaims(dataSource);
+        outcomes = new AttemptOutcomes(dataSource);
+        sweeps = new QueueSweeps(dataSource);
+        control = new JobControl(dataSource);
         inspect = new Inspect(dataSource);
         // its Ollama has the jobs' model loaded already (ClaimLoopTests look at a cold one)
         backends.state("ollama").checked(BackendState.Status.ONLINE, List.of(Batches.MODEL),
@@ -81,7 +93,7 @@ final class LoopFixture implements AutoCloseable {
     List<UUID> submit(int count) {
         NewBatch batch = Batches.batch(dev.atelier.store.BatchMode.PARALLEL).retry(3, Duration.ZERO, 1.0)
                 .ollamaJobs(count, 1).build();
-        queue.insertBatch(batch);
+        intake.insertBatch(batch);
         return batch.jobs().stream().map(NewBatch.NewJob::id).toList();
     }
 

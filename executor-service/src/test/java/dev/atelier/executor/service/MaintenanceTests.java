@@ -2,10 +2,10 @@ package dev.atelier.executor.service;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.atelier.store.ExportLog;
-import dev.atelier.store.JobCounts;
 import dev.atelier.store.AttemptOutcome;
 import dev.atelier.store.ClaimedJob;
+import dev.atelier.store.ExportLog;
+import dev.atelier.store.JobCounts;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,7 +30,7 @@ class MaintenanceTests {
     }
 
     private List<Maintenance.Task> standardTasks() {
-        return Maintenance.standardTasks(fixture.queue, new JobCounts(fixture.dataSource), new ExportLog(fixture.dataSource),
+        return Maintenance.standardTasks(fixture.sweeps, new JobCounts(fixture.dataSource), new ExportLog(fixture.dataSource),
                 new Maintenance.Settings(Duration.ofSeconds(60), LoopFixture.LEASE.multipliedBy(2)),
                 settled::get);
     }
@@ -38,10 +38,10 @@ class MaintenanceTests {
     /** One job whose lease ran out, and one finished job whose export line waits for its number. */
     private UUID[] expiredAndFinished() {
         List<UUID> ids = fixture.submit(2);
-        List<ClaimedJob> held = fixture.queue.claim("executor-gone", Map.of("ollama", 2),
+        List<ClaimedJob> held = fixture.claims.claim("executor-gone", Map.of("ollama", 2),
                 List.of(dev.atelier.store.testing.Batches.MODEL), LoopFixture.LEASE, null);
         ClaimedJob finished = held.stream().filter(j -> j.id().equals(ids.get(1))).findFirst().orElseThrow();
-        fixture.queue.finish(List.of(new AttemptOutcome.Success(finished.id(), finished.leaseToken(), "{\"text\": \"ok\"}")), null);
+        fixture.outcomes.finish(List.of(new AttemptOutcome.Success(finished.id(), finished.leaseToken(), "{\"text\": \"ok\"}")), null);
         fixture.inspect.execute("update job set lease_expires_at = now() - interval '1 second' where id = ?", ids.get(0));
         return new UUID[] {ids.get(0), ids.get(1)};
     }

@@ -16,7 +16,8 @@ import dev.atelier.executor.ollama.OllamaClient;
 import dev.atelier.fakes.FakeOllama;
 import dev.atelier.store.BatchMode;
 import dev.atelier.store.ExecutorRegistry;
-import dev.atelier.store.JobQueue;
+import dev.atelier.store.JobControl;
+import dev.atelier.store.JobIntake;
 import dev.atelier.store.NewBatch;
 import dev.atelier.store.testing.Batches;
 import dev.atelier.store.testing.Inspect;
@@ -65,14 +66,16 @@ class OllamaExecutionTests {
     @Inject
     ObjectMapper json;
 
-    JobQueue queue;
+    JobIntake intake;
+    JobControl control;
     Inspect inspect;
 
     @BeforeEach
     void setUp() {
         fake.reset();
         breakers.resetAll();
-        queue = new JobQueue(dataSource);
+        intake = new JobIntake(dataSource);
+        control = new JobControl(dataSource);
         inspect = new Inspect(dataSource);
         await().atMost(WAIT).until(() -> backends.state("ollama").snapshot().status() == BackendState.Status.ONLINE);
     }
@@ -348,7 +351,7 @@ class OllamaExecutionTests {
                     + "\"}", Duration.ofSeconds(30));
         }
         NewBatch b = alternating.build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
 
         b.jobs().forEach(j -> awaitState(j.id(), "success"));
         System.out.println("16 alternating jobs on a one-model GPU took " + fake.loads() + " loads");
@@ -407,7 +410,7 @@ class OllamaExecutionTests {
         UUID job = submit("ollama.generate", "{\"prompt\": \"slow:4000 cancel me\"}");
         await().atMost(WAIT).until(() -> fake.calls("slow:4000 cancel me") == 1);
 
-        assertThat(queue.cancelJob(job, null).cancelRequested()).isEqualTo(1);
+        assertThat(control.cancelJob(job, null).cancelRequested()).isEqualTo(1);
 
         awaitState(job, "cancelled");
         await().atMost(WAIT).until(() -> fake.aborted().contains("slow:4000 cancel me"));
@@ -447,7 +450,7 @@ class OllamaExecutionTests {
     private UUID submit(Batches batch, String type, String model, String spec, Duration timeout) {
         String withModel = spec.replaceFirst("\\{", "{\"model\": \"" + model + "\", ");
         NewBatch b = batch.job(type, model, withModel, timeout).build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         return b.jobs().get(0).id();
     }
 

@@ -1,32 +1,32 @@
 package dev.atelier.gateway.rest;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atelier.api.Ids;
 import dev.atelier.api.ProblemException;
+import dev.atelier.api.auth.Caller;
 import dev.atelier.api.view.BatchResponse;
+import dev.atelier.gateway.service.BatchIntake;
 import dev.atelier.store.BatchViews;
-import dev.atelier.store.JobQueue;
+import dev.atelier.store.JobControl;
 import dev.atelier.store.entity.BatchEntity;
 import jakarta.inject.Inject;
-import com.fasterxml.jackson.databind.JsonNode;
-import dev.atelier.api.auth.Caller;
-import dev.atelier.gateway.service.BatchIntake;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.HeaderParam;
-import jakarta.ws.rs.core.Context;
-import jakarta.ws.rs.core.UriInfo;
-import org.eclipse.microprofile.openapi.annotations.media.Content;
-import org.eclipse.microprofile.openapi.annotations.media.ExampleObject;
-import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.UriInfo;
 import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.ExampleObject;
+import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
@@ -39,7 +39,7 @@ public class BatchResource {
     BatchViews views;
 
     @Inject
-    JobQueue queue;
+    JobControl control;
 
     @Inject
     ObjectMapper mapper;
@@ -91,7 +91,7 @@ public class BatchResource {
     public Response cancel(@PathParam("id") String id) {
         UUID batchId = Ids.parse(id, "batch");
         caller.requireSubmitterOrAdmin(submitter(batchId), "cancel batch " + batchId);
-        if (!queue.cancelBatch(batchId, null).found()) {
+        if (!control.cancelBatch(batchId, null).found()) {
             throw unknown(batchId);
         }
         return Response.accepted(view(batchId)).build();
@@ -105,7 +105,7 @@ public class BatchResource {
     public Response retryFailed(@PathParam("id") String id) {
         UUID batchId = Ids.parse(id, "batch");
         caller.requireSubmitterOrAdmin(submitter(batchId), "retry batch " + batchId);
-        if (queue.retryFailed(batchId) < 0) {
+        if (control.retryFailed(batchId) < 0) {
             throw unknown(batchId);
         }
         return Response.accepted(view(batchId)).build();

@@ -2,8 +2,8 @@ package dev.atelier.gateway.rest;
 
 import dev.atelier.api.Ids;
 import dev.atelier.api.ProblemException;
-import dev.atelier.store.JobQueue;
 import dev.atelier.api.auth.Caller;
+import dev.atelier.store.JobControl;
 import dev.atelier.store.entity.BatchEntity;
 import dev.atelier.store.entity.JobEntity;
 import jakarta.inject.Inject;
@@ -16,9 +16,9 @@ import jakarta.ws.rs.core.Response;
 import java.util.Map;
 import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
-import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.media.ExampleObject;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 @Path("/api/v1/jobs")
@@ -27,7 +27,7 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 public class JobResource {
 
     @Inject
-    JobQueue queue;
+    JobControl control;
 
     @Inject
     Caller caller;
@@ -41,7 +41,7 @@ public class JobResource {
     public Response cancel(@PathParam("id") String id) {
         UUID jobId = Ids.parse(id, "job");
         caller.requireSubmitterOrAdmin(submitter(jobId), "cancel job " + jobId);
-        JobQueue.Cancel cancel = queue.cancelJob(jobId, null);
+        JobControl.Cancel cancel = control.cancelJob(jobId, null);
         if (!cancel.found()) {
             throw unknown(jobId);
         }
@@ -58,7 +58,7 @@ public class JobResource {
     public Response retry(@PathParam("id") String id) {
         UUID jobId = Ids.parse(id, "job");
         caller.requireSubmitterOrAdmin(submitter(jobId), "retry job " + jobId);
-        return switch (queue.retryJob(jobId)) {
+        return switch (control.retryJob(jobId)) {
             case RETRIED -> Response.accepted(Map.of("id", jobId, "state", "pending")).build();
             case NOT_FOUND -> throw unknown(jobId);
             case NOT_RETRYABLE -> throw ProblemException.of(409,

@@ -7,7 +7,7 @@ import dev.atelier.api.Problem;
 import dev.atelier.api.ProblemException;
 import dev.atelier.api.auth.Tokens;
 import dev.atelier.store.JobCounts;
-import dev.atelier.store.JobQueue;
+import dev.atelier.store.JobIntake;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.io.IOException;
@@ -42,7 +42,7 @@ public class BatchIntake {
     BatchRequestValidator validator;
 
     @Inject
-    JobQueue queue;
+    JobIntake store;
 
     @Inject
     JobCounts counts;
@@ -80,7 +80,7 @@ public class BatchIntake {
             throw new ProblemException(new Problem("about:blank", "Not Found", 404,
                     "a job names a crew that does not exist; nothing was stored", result.unknownCrews()));
         }
-        JobQueue.Intake intake = queue.insertBatch(result.batch());
+        JobIntake.Intake intake = store.insertBatch(result.batch());
         if (!intake.created() && !intake.storedRequestHash().equals(hash)) {
             throw ProblemException.of(409, "the Idempotency-Key '" + idempotencyKey
                     + "' was used for a different batch (" + intake.batchId() + ")");

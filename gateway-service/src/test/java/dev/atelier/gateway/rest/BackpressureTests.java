@@ -7,7 +7,7 @@ import static org.hamcrest.Matchers.equalTo;
 
 import dev.atelier.store.BatchMode;
 import dev.atelier.store.JobCounts;
-import dev.atelier.store.JobQueue;
+import dev.atelier.store.JobIntake;
 import dev.atelier.store.testing.Batches;
 import dev.atelier.store.testing.PostgresTestResource;
 import io.quarkus.test.common.QuarkusTestResource;
@@ -37,7 +37,7 @@ class BackpressureTests {
     }
 
     @Inject
-    JobQueue queue;
+    JobIntake intake;
 
     @Inject
     JobCounts counts;
@@ -65,7 +65,7 @@ class BackpressureTests {
         String small = "{\"name\": \"small\", \"jobs\": [{\"type\": \"ollama.generate\", \"model\": \"m\", \"prompt\": \"p\"}]}";
         long before = counts.open();
         if (before <= 5) {
-            queue.insertBatch(Batches.batch(BatchMode.PARALLEL).ollamaJobs((int) (6 - before), 1).build());
+            intake.insertBatch(Batches.batch(BatchMode.PARALLEL).ollamaJobs((int) (6 - before), 1).build());
         }
         long open = counts.open();
         assertThat(open).isGreaterThan(5);

@@ -8,9 +8,11 @@ import static org.hamcrest.Matchers.notNullValue;
 import static org.hamcrest.Matchers.nullValue;
 
 import dev.atelier.store.AttemptOutcome;
+import dev.atelier.store.AttemptOutcomes;
 import dev.atelier.store.BatchMode;
 import dev.atelier.store.ClaimedJob;
-import dev.atelier.store.JobQueue;
+import dev.atelier.store.JobClaims;
+import dev.atelier.store.JobIntake;
 import dev.atelier.store.NewBatch;
 import dev.atelier.store.testing.Batches;
 import dev.atelier.store.testing.PostgresTestResource;
@@ -31,18 +33,24 @@ class BatchAndJobResourceTests {
     private static final String PROBLEM = "application/problem+json";
 
     @Inject
-    JobQueue queue;
+    JobIntake intake;
+
+    @Inject
+    JobClaims claims;
+
+    @Inject
+    AttemptOutcomes outcomes;
 
     /** Stores a batch straight through the queue (submitting over HTTP is tested with POST /batches). */
     private NewBatch stored(Batches batch) {
         NewBatch b = batch.build();
-        queue.insertBatch(b);
+        intake.insertBatch(b);
         return b;
     }
 
     /** Claims jobs of this model only, so other tests' batches in the shared database are left alone. */
     private List<ClaimedJob> claim(String model, int n) {
-        return queue.claim("test-executor", Map.of("ollama", n), List.of(model), Duration.ofMinutes(5), null);
+        return claims.claim("test-executor", Map.of("ollama", n), List.of(model), Duration.ofMinutes(5), null);
     }
 
     @Test
@@ -73,7 +81,7 @@ class BatchAndJobResourceTests {
         NewBatch b = stored(Batches.batch(BatchMode.PARALLEL).retry(1, Duration.ZERO, 1.0)
                 .jobs(2, 1, "ollama.generate", model));
         List<ClaimedJob> running = claim(model, 2);
-        queue.finish(List.of(
+        outcomes.finish(List.of(
                 new AttemptOutcome.Success(running.get(0).id(), running.get(0).leaseToken(), "{\"text\": \"ok\"}"),
                 new AttemptOutcome.Failure(running.get(1).id(), running.get(1).leaseToken(), "HTTP 400", false)), null);
 

@@ -7,15 +7,17 @@ import static org.hamcrest.Matchers.hasItem;
 
 import dev.atelier.store.BatchMode;
 import dev.atelier.store.ClaimedJob;
-import dev.atelier.store.JobQueue;
+import dev.atelier.store.JobClaims;
+import dev.atelier.store.JobControl;
+import dev.atelier.store.JobIntake;
 import dev.atelier.store.NewBatch;
 import jakarta.inject.Inject;
-import java.time.Duration;
-import java.util.List;
-import java.util.Map;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 
@@ -30,7 +32,13 @@ public abstract class ServiceHealthContract {
     DataSource dataSource;
 
     @Inject
-    JobQueue queue;
+    JobIntake intake;
+
+    @Inject
+    JobClaims claims;
+
+    @Inject
+    JobControl control;
 
     @Test
     void readyIncludesTheDatabase() {
@@ -67,13 +75,13 @@ public abstract class ServiceHealthContract {
         // a model of its own, so the claim cannot take other tests' jobs from the shared database
         String model = "health-check-" + java.util.UUID.randomUUID();
         NewBatch batch = Batches.batch(BatchMode.PARALLEL).jobs(2, 1, "ollama.generate", model).build();
-        assertThat(queue.insertBatch(batch).created()).isTrue();
+        assertThat(intake.insertBatch(batch).created()).isTrue();
 
-        List<ClaimedJob> claimed = queue.claim("health-check", Map.of("ollama", 2), List.of(model),
+        List<ClaimedJob> claimed = claims.claim("health-check", Map.of("ollama", 2), List.of(model),
                 Duration.ofSeconds(30), null);
 
         assertThat(claimed).extracting(ClaimedJob::batchId).containsOnly(batch.id()).hasSize(2);
-        assertThat(queue.cancelBatch(batch.id(), null).cancelRequested()).isEqualTo(2);
+        assertThat(control.cancelBatch(batch.id(), null).cancelRequested()).isEqualTo(2);
     }
 
     @Test

@@ -11,7 +11,7 @@ import dev.atelier.ledger.LedgerData;
 import dev.atelier.store.AttemptOutcome;
 import dev.atelier.store.BatchMode;
 import dev.atelier.store.ClaimedJob;
-import dev.atelier.store.JobQueue;
+import dev.atelier.store.JobClaims;
 import dev.atelier.store.NewBatch;
 import dev.atelier.store.testing.Batches;
 import dev.atelier.store.testing.PostgresTestResource;
@@ -122,10 +122,10 @@ class JobResourceTests {
         data.comfyExecutor("executor-sdxl", List.of("sd_xl_base_1.0.safetensors"));
         assertThat(reason(workflow)).isEqualTo("ready: a free comfyui slot will claim it at its next poll");
 
-        ClaimedJob claimed = data.queue().claim("executor-sdxl", Map.of("comfyui", 1),
-                new JobQueue.Offer(List.of(), List.of("sd_xl_base_1.0.safetensors"), List.of(), Duration.ZERO),
-                JobQueue.newLeaseTokens(Map.of("comfyui", 1)), Duration.ofSeconds(30), null).get(0);
-        data.queue().finish(List.of(new AttemptOutcome.HandBack(claimed.id(), claimed.leaseToken(),
+        ClaimedJob claimed = data.claims().claim("executor-sdxl", Map.of("comfyui", 1),
+                new JobClaims.Offer(List.of(), List.of("sd_xl_base_1.0.safetensors"), List.of(), Duration.ZERO),
+                JobClaims.newLeaseTokens(Map.of("comfyui", 1)), Duration.ofSeconds(30), null).get(0);
+        data.outcomes().finish(List.of(new AttemptOutcome.HandBack(claimed.id(), claimed.leaseToken(),
                 "comfyui on executor-sdxl cannot run it: node IPAdapterApply does not exist",
                 AttemptOutcome.HandBack.Effect.AVOID_EXECUTOR)), null);
         assertThat(reason(workflow)).as("the other one lacks the checkpoint")

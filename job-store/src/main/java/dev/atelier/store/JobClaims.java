@@ -1,0 +1,404 @@
+package dev.atelier.store;
+
+import static dev.atelier.store.Rows.*;
+
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import javax.sql.DataSource;
+
+/**
+ * Claims jobs for an executor's claim loop: the ordering, gates, fair share and model affinity of DESIGN.md in one
+ * statement, and the hand-back of a claim whose commit went unconfirmed.
+ */
+@ApplicationScoped
+public class JobClaims {
+
+    private final DataSource dataSource;
+
+    @Inject
+    public JobClaims(DataSource dataSource) {
+        this.dataSource = dataSource;
+    }
+
+    /*
+     * The claim, in one statement (DESIGN.md, ordering):
+     *  1-2. batch_gates() (V12__flat_as_history_grows.sql, shared with the autoscaler's claimable_jobs) reads the
+     *     open batches (batch_turn) in claim order: batch priority, then the one served longest ago. For each it
+     *     takes the head job (its lowest open priority and position) and drops sequential batches that already run
+     *     a job: two tiny index probes per batch. From the head it derives the window of (priority, position) the
+     *     mode lets run now: the head's group (priority), the head job (sequential), or everything from the head on
+     *     (parallel), used as bounds on the fetch index. The function is inlined, so the walk is lazy: finished
+     *     batches are never read, and open ones only until enough have offered work;
+     *  3. candidate walks the batches in that order and looks, per
+     *     wanted kind, at each batch's claimable jobs in that window. A batch's share is twice its part of the slots
+     *     among the batches of its priority (other claimers lock the same heads; crowd counts them up to the
+     *     slots, which is all the share needs), plus 8, at most the slots (a
+     *     100-slot claim over 10 batches looks at 280 jobs, not 1,000); an executor with up to 10 slots always gets
+     *     them all. It looks at the first share + 8 (job
+     *     priority, then position), and the first share of each model loaded here. Each gets an affinity rank: 0
+     *     when its model is loaded here, or it has waited past max-affinity-wait (the aging that keeps affinity from
+     *     starving anyone), or it has no model; 1 when no executor holds its model; 2 when another executor holds it
+     *     (it is left to that one, so executors spread the models instead of swapping). Each batch offers its best
+     *     share by rank, then job priority and position, numbered by turn so equal batches take turns. It stops
+     *     after slots + 8 batches have offered work: the claim's top rows can only come from the first batches that
+     *     offer any, and the spare eight cover rows other claimers hold;
+     *  4. locked sorts the candidates, per kind, by batch priority (a more urgent batch still goes first), affinity
+     *     rank, turn, and the batch served longest ago, and locks as many as the executor has free slots, skipping
+     *     rows other claimers hold (SKIP LOCKED: claimers never wait). A batch that offered its whole share may have
+     *     more, so nothing less urgent than it is taken; claim(...) runs another round for the slots left;
+     *  5. the jobs become running, each under one of the lease tokens the claimer chose, each gets an attempt
+     *     row, and the batches served are stamped for fair share in batch_turn (skipping a row another claimer is
+     *     stamping).
+     * A sequential batch offers only its head job, so SKIP LOCKED on that row is its gate; the partial unique
+     * index job_one_running_per_sequential_batch backs it up. A priority group's gate needs no lock: a job that
+     * is terminal stays terminal (except a retry by hand, which re-closes the gate only for jobs not started).
+     * Affinity only orders what the gates let run; it never makes a job claimable.
+     */
+    private static final String CLAIM = """
+            with recursive clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            wanted as materialized (select * from unnest(?::text[], ?::int[]) as w(kind, slots)),
+            -- the batch priorities that have open batches (a skip scan of batch_turn_order's leading column)
+            tier(priority) as (
+                (select t.priority from batch_turn t order by t.priority limit 1)
+                union all
+                select (select t.priority from batch_turn t where t.priority > tier.priority order by t.priority limit 1)
+                from tier where tier.priority is not null),
+            -- how many open batches each has, counted up to the most slots wanted: a share needs no more
+            crowd as materialized (
+                select tier.priority,
+                       (select count(*) from (select 1 from batch_turn t where t.priority = tier.priority
+                                              limit (select max(slots) from wanted)) n) as batches
+                from tier where tier.priority is not null),
+            -- models loaded on this executor's Ollama, as keys (ollama_model_key)
+            loaded_here as materialized (select unnest(?::text[]) as model_key),
+            -- models other executors hold now: running their jobs, or loaded on their Ollama at the last report
+            held_elsewhere as materialized (
+                select j.model_key from job j
+                where j.state = 'running' and j.kind = 'ollama' and j.executor_id <> ?
+                union
+                select ollama_model_key(m.name) from executor e
+                     join executor_backend b on b.executor_id = e.id and b.kind = 'ollama'
+                     cross join unnest(b.loaded_names) as m(name), clock
+                where e.id <> ? and e.last_seen_at >= clock.now - make_interval(secs => ?)),
+            candidate as (
+                select t.id, w.kind, served.batch_id, served.batch_priority, served.last_claimed_at, served.created_at,
+                       t.turn, t.affinity, served.capped
+                from wanted w
+                     cross join lateral (
+                         -- batches in claim order, each with its best claimable jobs of this kind; the nested loop
+                         -- keeps that order, so the limit stops probing once enough batches have offered work
+                         select g.id as batch_id, g.priority as batch_priority, g.last_claimed_at, g.created_at,
+                                offered.ids, offered.ranks, cardinality(offered.ids) = g.share as capped
+                         from (select gate.*,
+                                      -- twice its part of the slots among the batches of its priority (other
+                                      -- claimers lock the same heads), and 8 spare
+                                      least(w.slots, 2 * ((w.slots - 1) / (select c.batches from crowd c
+                                                                           where c.priority = gate.priority) + 1)
+                                                     + 8) as share
+                               -- open batches in claim order, with the window their mode lets run now
+                               -- (V12__flat_as_history_grows.sql; inlined, so the limit below stops the walk)
+                               from batch_gates() gate) g
+                              cross join lateral (
+                                  select array_agg(best.id order by best.affinity, best.priority, best.position) as ids,
+                                         array_agg(best.affinity order by best.affinity, best.priority, best.position)
+                                             as ranks
+                                  from (select x.id, x.priority, x.position,
+                                               case when x.model_key is null then 0
+                                                    when x.model_key in (select model_key from loaded_here) then 0
+                                                    when greatest(x.created_at, x.run_after)
+                                                         <= clock.now - make_interval(secs => ?) then 0
+                                                    when x.model_key in (select model_key from held_elsewhere)
+                                                        then 2
+                                                    else 1 end as affinity
+                                        from clock, (
+                                            -- the window's head, and the head of each model loaded here
+                                            select distinct j.id, j.priority, j.position, j.model_key, j.created_at, j.run_after
+                                            from (select null::text as model_key, g.share + 8 as wanted
+                                                  union all
+                                                  select model_key, g.share from loaded_here where w.kind = 'ollama') src
+                                                 cross join lateral (
+                                                     select j.id, j.priority, j.position, j.model_key, j.created_at,
+                                                            j.run_after
+                                                     from job j, clock
+                                                     where j.batch_id = g.id
+                                                       and j.priority between g.first_priority and g.last_priority
+                                                       and j.position between g.first_position and g.last_position
+                                                       and j.state in ('pending', 'retry')
+                                                       and j.run_after <= clock.now
+                                                       and j.kind = w.kind
+                                                       and (j.model_key is null or j.model_key = any (?::text[]))
+                                                       and (src.model_key is null or j.model_key = src.model_key)
+                                                       and not (j.avoid_executors @> array[?::text])
+                                                       and (j.checkpoints = '{}' or j.checkpoints <@ ?::text[])
+                                                     order by j.priority, j.position
+                                                     limit src.wanted) j) x
+                                        order by affinity, x.priority, x.position
+                                        limit g.share) best) offered
+                         where offered.ids is not null
+                         order by g.priority, g.last_claimed_at nulls first, g.created_at, g.id
+                         limit w.slots + 8) served
+                     cross join unnest(served.ids, served.ranks) with ordinality as t(id, affinity, turn)
+            ),
+            locked as materialized (
+                select l.id, row_number() over () as turn_in_claim
+                from wanted
+                     cross join lateral (
+                         -- candidates sorted first, so that only the job rows taken are visited and locked
+                         select j.id
+                         from (select c.id, c.batch_priority, c.affinity, c.turn, c.last_claimed_at, c.created_at,
+                                      c.batch_id
+                               from candidate c
+                               where c.kind = wanted.kind
+                                 -- a batch that offered its whole share may have more: nothing less urgent goes
+                                 -- before it (the claim takes fewer jobs, and the next one more of that batch)
+                                 and c.batch_priority <= coalesce((select min(x.batch_priority) from candidate x
+                                                                   where x.kind = wanted.kind and x.capped),
+                                                                  c.batch_priority)
+                               order by c.batch_priority, c.affinity, c.turn, c.last_claimed_at nulls first,
+                                        c.created_at, c.batch_id) c
+                              join job j on j.id = c.id
+                              cross join clock
+                         where j.state in ('pending', 'retry') and j.run_after <= clock.now
+                         order by c.batch_priority, c.affinity, c.turn, c.last_claimed_at nulls first, c.created_at,
+                                  c.batch_id
+                         limit wanted.slots
+                         for update of j skip locked) l
+            ),
+            claimed as (
+                update job j
+                set state = 'running', attempt = j.attempt + 1, lease_token = (?::uuid[])[l.turn_in_claim],
+                    lease_expires_at = clock.now + make_interval(secs => ?), executor_id = ?,
+                    started_at = coalesce(j.started_at, clock.now), waiting_reason = null, error = null
+                from locked l, clock
+                where j.id = l.id
+                returning j.id, j.batch_id, j.key, j.priority, j.kind, j.type, j.model, j.crew, j.task, j.spec::text,
+                          j.timeout_ms, j.attempt, j.lease_token, j.lease_expires_at, j.backend_ref,
+                          j.hand_backs_in_row
+            ),
+            new_attempt as (
+                insert into attempt (job_id, attempt, lease_token, executor_id, status, started_at)
+                select c.id, c.attempt, c.lease_token, ?, 'running', clock.now from claimed c, clock
+            ),
+            fair_share as (
+                update batch_turn t set last_claimed_at = clock.now
+                from clock
+                where t.batch_id in (select s.batch_id from batch_turn s
+                                     where s.batch_id in (select batch_id from claimed)
+                                     order by s.batch_id for update skip locked)
+            )
+            -- in claim order (an UPDATE's RETURNING has none of its own): executors start jobs in this order
+            select c.*, exists (select 1 from candidate x where x.capped) as batches_had_more
+            from claimed c join locked l on l.id = c.id
+            order by l.turn_in_claim
+            """;
+
+    // Planning the claim took as long as running it (3 ms for 100 jobs): its plan is made once per connection and
+    // kept (PostgreSQL makes it again when the job table's statistics change).
+    private static final String KEEP_THE_PLAN = "set local plan_cache_mode = force_generic_plan";
+
+    /**
+     * What an executor can run now, for a claim.
+     *
+     * @param models          the Ollama models its backend has and will load (jobs without a model need none)
+     * @param checkpoints     the checkpoint files its ComfyUI has: a workflow that loads others is not claimed
+     * @param loaded          the models loaded on its Ollama now, which it prefers (model affinity)
+     * @param maxAffinityWait a job of another model that has waited this long is claimed as if its model were
+     *                        loaded; zero turns affinity off
+     */
+    public record Offer(Collection<String> models, Collection<String> checkpoints, Collection<String> loaded,
+                        Duration maxAffinityWait) {
+
+        /** Ollama models only, no affinity. */
+        public static Offer models(Collection<String> models) {
+            return new Offer(models, List.of(), List.of(), Duration.ZERO);
+        }
+    }
+
+    /**
+     * Claims jobs for an executor in one round trip.
+     *
+     * @param freeSlots how many jobs of each backend kind the executor can start now
+     * @param models    the Ollama models its backend has; jobs without a model (ComfyUI) need none
+     */
+    public List<ClaimedJob> claim(String executorId, Map<String, Integer> freeSlots, Collection<String> models,
+                                  Duration lease, Instant now) {
+        return claim(executorId, freeSlots, Offer.models(models), newLeaseTokens(freeSlots), lease, now);
+    }
+
+    private static String[] modelKeys(Collection<String> names) {
+        return names.stream().map(m -> ModelNames.key(StorableText.clean(m))).distinct().toArray(String[]::new);
+    }
+
+    /** Fresh lease tokens, one for each free slot: as many as a claim for these slots can use. */
+    public static List<UUID> newLeaseTokens(Map<String, Integer> freeSlots) {
+        int slots = freeSlots.values().stream().mapToInt(n -> n == null ? 0 : Math.max(0, n)).sum();
+        List<UUID> tokens = new ArrayList<>(slots);
+        for (int i = 0; i < slots; i++) {
+            tokens.add(UUID.randomUUID());
+        }
+        return tokens;
+    }
+
+    /**
+     * Claims with lease tokens the caller chose (at least one per free slot). If the connection breaks around the
+     * commit, the caller cannot know whether the claim took any jobs; with the tokens it can find them, and hand
+     * them back ({@link #handBackUnconfirmedClaim}) instead of leaving them to expire and spend an attempt.
+     */
+    public List<ClaimedJob> claim(String executorId, Map<String, Integer> freeSlots, Collection<String> models,
+                                  List<UUID> leaseTokens, Duration lease, Instant now) {
+        return claim(executorId, freeSlots, Offer.models(models), leaseTokens, lease, now);
+    }
+
+    /** Claims with lease tokens the caller chose, for what the executor offers (see {@link Offer}). */
+    public List<ClaimedJob> claim(String executorId, Map<String, Integer> freeSlots, Offer offer,
+                                  List<UUID> leaseTokens, Duration lease, Instant now) {
+        Map<String, Integer> wanted = new LinkedHashMap<>();
+        freeSlots.forEach((kind, slots) -> {
+            if (slots != null && slots > 0) {
+                wanted.put(kind, slots);
+            }
+        });
+        if (wanted.isEmpty()) {
+            return List.of();
+        }
+        int slots = wanted.values().stream().mapToInt(Integer::intValue).sum();
+        if (leaseTokens.size() < slots) {
+            throw new IllegalArgumentException(slots + " free slots need as many lease tokens, not " + leaseTokens.size());
+        }
+        return Transactions.inTransaction(dataSource, "claim", c -> {
+            try (PreparedStatement plan = c.prepareStatement(KEEP_THE_PLAN)) {
+                plan.execute();
+            }
+            // A batch offers at most its share of the slots; when one had more and the slots are not all taken (others
+            // had less), another round in the same transaction takes the rest, each round at least one job.
+            List<ClaimedJob> claimed = new ArrayList<>();
+            Map<String, Integer> left = new LinkedHashMap<>(wanted);
+            boolean more = true;
+            while (more && !left.isEmpty()) {
+                Round round = claimRound(c, executorId, left, offer,
+                        leaseTokens.subList(claimed.size(), leaseTokens.size()), lease, now);
+                claimed.addAll(round.jobs());
+                round.jobs().forEach(job -> left.merge(job.kind(), -1, Integer::sum));
+                left.values().removeIf(n -> n <= 0);
+                more = round.batchesHadMore() && !round.jobs().isEmpty();
+            }
+            return claimed;
+        });
+    }
+
+    /** One claim statement's jobs, and whether a batch offered its whole share (it may have more). */
+    private record Round(List<ClaimedJob> jobs, boolean batchesHadMore) {
+    }
+
+    private static Round claimRound(Connection c, String executorId, Map<String, Integer> wanted, Offer offer,
+                                    List<UUID> leaseTokens, Duration lease, Instant now) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(CLAIM)) {
+            String[] kinds = wanted.keySet().toArray(String[]::new);
+            int i = 0;
+            setNow(ps, ++i, now);
+            ps.setArray(++i, c.createArrayOf("text", kinds));
+            ps.setArray(++i, c.createArrayOf("int4", wanted.values().toArray(Integer[]::new)));
+            ps.setArray(++i, c.createArrayOf("text", modelKeys(offer.loaded())));
+            ps.setString(++i, executorId);
+            ps.setString(++i, executorId);
+            ps.setDouble(++i, lease.multipliedBy(2).toMillis() / 1000.0); // executors reporting within are live
+            // zero: every job counts as having waited long enough, which is affinity off
+            ps.setDouble(++i, offer.maxAffinityWait().isZero() ? -1e9 : offer.maxAffinityWait().toMillis() / 1000.0);
+            // compared as Ollama compares names; one PostgreSQL cannot store matches nothing and fails nothing
+            ps.setArray(++i, c.createArrayOf("text", modelKeys(offer.models())));
+            ps.setString(++i, executorId);
+            ps.setArray(++i, c.createArrayOf("text", offer.checkpoints().stream().map(StorableText::clean)
+                    .toArray(String[]::new)));
+            ps.setArray(++i, c.createArrayOf("uuid", leaseTokens.toArray(UUID[]::new)));
+            ps.setDouble(++i, lease.toMillis() / 1000.0);
+            ps.setString(++i, executorId);
+            ps.setString(++i, executorId);
+            List<ClaimedJob> claimed = new ArrayList<>();
+            boolean more = false;
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    claimed.add(new ClaimedJob(
+                            rs.getObject("id", UUID.class), rs.getObject("batch_id", UUID.class),
+                            rs.getString("key"), rs.getInt("priority"), rs.getString("kind"), rs.getString("type"),
+                            rs.getString("model"), rs.getString("crew"), rs.getString("task"), rs.getString("spec"),
+                            Duration.ofMillis(rs.getLong("timeout_ms")), rs.getInt("attempt"),
+                            rs.getObject("lease_token", UUID.class), instant(rs, "lease_expires_at"),
+                            rs.getString("backend_ref"), rs.getInt("hand_backs_in_row")));
+                    more = rs.getBoolean("batches_had_more");
+                }
+            }
+            return new Round(claimed, more);
+        }
+    }
+
+    // HAND_BACK (AttemptOutcomes) for the jobs held under some lease tokens, whatever they are (a claim whose
+    // commit went unconfirmed).
+    private static final String HAND_BACK_BY_TOKEN = """
+            with clock as materialized (select coalesce(?::timestamptz, now()) as now),
+            outcome as materialized (
+                select j.id as job_id, j.lease_token, ?::text as reason, 'none' as effect from job j
+                where j.lease_token = any (?::uuid[]) and j.state = 'running'),
+            held as materialized (
+                select j.id, j.lease_token from job j join outcome o on o.job_id = j.id and o.lease_token = j.lease_token
+                where j.state = 'running'
+                order by j.id
+                for update of j),
+            back as (
+                update job j
+                set state = case when j.cancel_requested_at is null then 'pending' else 'cancelled' end,
+                    attempt = j.attempt - case when j.cancel_requested_at is null then 1 else 0 end,
+                    finished_at = case when j.cancel_requested_at is null then null else clock.now end,
+                    waiting_reason = o.reason, lease_token = null, lease_expires_at = null, progress = null,
+                    hand_backs_in_row = j.hand_backs_in_row + case when o.effect = 'count' then 1 else 0 end,
+                    avoid_executors = case when o.effect = 'avoid_executor'
+                                           then array_append(j.avoid_executors, j.executor_id) else j.avoid_executors end
+                from held h, outcome o, clock
+                where j.id = h.id and o.job_id = h.id and o.lease_token = h.lease_token
+                returning j.id, j.state, h.lease_token
+            ),
+            not_spent as (
+                delete from attempt a using back b
+                where a.lease_token = b.lease_token and a.job_id = b.id and a.status = 'running' and b.state = 'pending'
+            ),
+            closed as (
+                update attempt a set status = 'cancelled', finished_at = clock.now
+                from back b, clock
+                where a.lease_token = b.lease_token and a.job_id = b.id and a.status = 'running'
+                  and b.state = 'cancelled'
+            )
+            select id, state from back
+            """;
+
+    /**
+     * Hands back, without spending an attempt, the jobs a claim took under these lease tokens: for a claim whose
+     * answer never came (the connection broke around its commit), so the claimer does not know whether it took any.
+     * Tokens that took nothing, or whose attempt has already ended, change nothing.
+     *
+     * @return the new state of each job handed back
+     */
+    public Map<UUID, JobState> handBackUnconfirmedClaim(Collection<UUID> leaseTokens, String reason, Instant now) {
+        if (leaseTokens.isEmpty()) {
+            return Map.of();
+        }
+        return Transactions.inTransaction(dataSource, "hand back an unconfirmed claim", c -> {
+            try (PreparedStatement ps = c.prepareStatement(HAND_BACK_BY_TOKEN)) {
+                setNow(ps, 1, now);
+                ps.setString(2, StorableText.clean(reason));
+                ps.setArray(3, c.createArrayOf("uuid", leaseTokens.toArray(UUID[]::new)));
+                return readHandedBack(c, ps);
+            }
+        });
+    }
+}

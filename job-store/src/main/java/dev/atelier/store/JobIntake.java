@@ -1,0 +1,141 @@
+package dev.atelier.store;
+
+import static dev.atelier.store.Rows.*;
+
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.List;
+import java.util.UUID;
+import javax.sql.DataSource;
+
+/**
+ * Stores submitted batches and their jobs (the gateway's intake), then wakes the executors. Job SQL lives in this
+ * package only; see package-info for what every operation here shares.
+ */
+@ApplicationScoped
+public class JobIntake {
+
+    private final DataSource dataSource;
+
+    @Inject
+    public JobIntake(DataSource dataSource) {
+        this.dataSource = dataSource;
+    }
+
+    /** The answer to an intake: the stored batch, or the earlier one with the same idempotency key. */
+    public record Intake(UUID batchId, boolean created, String storedRequestHash) {
+    }
+
+    private static final String INSERT_BATCH = """
+            insert into batch (id, name, mode, priority, labels, max_attempts, retry_delay_ms, retry_backoff,
+                               job_count, submitted_by, idempotency_scope, idempotency_key, request_hash)
+            values (?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?)
+            on conflict (idempotency_scope, idempotency_key) where idempotency_key is not null do nothing
+            """;
+
+    private static final String FIND_BY_IDEMPOTENCY_KEY = """
+            select id, request_hash from batch where idempotency_scope = ? and idempotency_key = ?
+            """;
+
+    // One statement whatever the batch size: the jobs travel as arrays.
+    private static final String INSERT_JOBS = """
+            insert into job (id, batch_id, position, key, priority, sequential, kind, type, model, model_key, crew, task,
+                             spec, timeout_ms, max_attempts, checkpoints)
+            select j.id, ?, j.position - 1, j.key, j.priority, ?, split_part(j.type, '.', 1), j.type, j.model,
+                   j.model_key, j.crew, j.task, j.spec::jsonb, j.timeout_ms, j.max_attempts,
+                   -- the checkpoint files a workflow loads: only an executor with them all may claim it
+                   case when j.type = 'comfyui.workflow' then array(
+                       select distinct c from jsonb_array_elements_text(jsonb_path_query_array(j.spec::jsonb,
+                           'strict $.workflow.* ? (exists(@.inputs.ckpt_name)).inputs.ckpt_name ? (@.type() == "string")')) as c)
+                   else '{}' end
+            from unnest(?::uuid[], ?::text[], ?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
+                        ?::text[], ?::bigint[], ?::int[]) with ordinality
+                 as j(id, key, priority, type, model, model_key, crew, task, spec, timeout_ms, max_attempts, position)
+            """;
+
+    /**
+     * Stores a batch and all its jobs in one transaction, then wakes the executors. With an idempotency key
+     * already used in the same scope, nothing is stored and the earlier batch is answered.
+     */
+    public Intake insertBatch(NewBatch batch) {
+        return Transactions.inTransaction(dataSource, "insert batch", c -> {
+            String scope = batch.idempotencyKey() == null ? null : nullToEmpty(batch.submittedBy());
+            try (PreparedStatement ps = c.prepareStatement(INSERT_BATCH)) {
+                int i = 0;
+                ps.setObject(++i, batch.id());
+                ps.setString(++i, batch.name());
+                ps.setString(++i, batch.mode().wire());
+                ps.setInt(++i, batch.priority());
+                ps.setString(++i, batch.labelsJson() == null ? "{}" : batch.labelsJson());
+                ps.setInt(++i, batch.maxAttempts());
+                ps.setLong(++i, batch.retryDelay().toMillis());
+                ps.setDouble(++i, batch.retryBackoff());
+                ps.setInt(++i, batch.jobs().size());
+                ps.setString(++i, batch.submittedBy());
+                ps.setString(++i, scope);
+                ps.setString(++i, batch.idempotencyKey());
+                ps.setString(++i, batch.requestHash());
+                if (ps.executeUpdate() == 0) {
+                    return earlierBatch(c, scope, batch.idempotencyKey());
+                }
+            }
+            List<NewBatch.NewJob> jobs = batch.jobs();
+            int n = jobs.size();
+            UUID[] ids = new UUID[n];
+            String[] keys = new String[n], types = new String[n], models = new String[n], modelKeys = new String[n],
+                    crews = new String[n], tasks = new String[n], specs = new String[n];
+            Integer[] priorities = new Integer[n], maxAttempts = new Integer[n];
+            Long[] timeouts = new Long[n];
+            for (int k = 0; k < n; k++) {
+                NewBatch.NewJob job = jobs.get(k);
+                ids[k] = job.id();
+                keys[k] = job.key();
+                priorities[k] = job.priority();
+                types[k] = job.type();
+                models[k] = job.model();
+                modelKeys[k] = ModelNames.key(job.model());
+                crews[k] = job.crew();
+                tasks[k] = job.task();
+                specs[k] = job.specJson();
+                timeouts[k] = job.timeout().toMillis();
+                maxAttempts[k] = job.maxAttempts() == null ? batch.maxAttempts() : job.maxAttempts();
+            }
+            try (PreparedStatement ps = c.prepareStatement(INSERT_JOBS)) {
+                int i = 0;
+                ps.setObject(++i, batch.id());
+                ps.setBoolean(++i, batch.mode() == BatchMode.SEQUENTIAL);
+                ps.setArray(++i, c.createArrayOf("uuid", ids));
+                ps.setArray(++i, c.createArrayOf("text", keys));
+                ps.setArray(++i, c.createArrayOf("int4", priorities));
+                ps.setArray(++i, c.createArrayOf("text", types));
+                ps.setArray(++i, c.createArrayOf("text", models));
+                ps.setArray(++i, c.createArrayOf("text", modelKeys));
+                ps.setArray(++i, c.createArrayOf("text", crews));
+                ps.setArray(++i, c.createArrayOf("text", tasks));
+                ps.setArray(++i, c.createArrayOf("text", specs));
+                ps.setArray(++i, c.createArrayOf("int8", timeouts));
+                ps.setArray(++i, c.createArrayOf("int4", maxAttempts));
+                ps.executeUpdate();
+            }
+            notifyWork(c);
+            return new Intake(batch.id(), true, batch.requestHash());
+        });
+    }
+
+    private static Intake earlierBatch(Connection c, String scope, String key) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(FIND_BY_IDEMPOTENCY_KEY)) {
+            ps.setString(1, scope);
+            ps.setString(2, key);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    throw new IllegalStateException("idempotency key conflict but no batch holds it");
+                }
+                return new Intake(rs.getObject(1, UUID.class), false, rs.getString(2));
+            }
+        }
+    }
+}
