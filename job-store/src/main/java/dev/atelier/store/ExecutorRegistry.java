@@ -2,6 +2,8 @@ package dev.atelier.store;
 
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import java.sql.Array;
+import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -60,14 +62,20 @@ public class ExecutorRegistry {
 
     private static final String UPSERT_BACKEND = """
             insert into executor_backend (executor_id, kind, url, status, models, checked_at, detail, loaded_names,
-                                          loaded_vram, loaded_until, refused_models, refused_reasons)
-            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                          loaded_vram, loaded_until, refused_models, refused_reasons, model_keys,
+                                          loaded_keys, refused_keys)
+            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             on conflict (executor_id, kind) do update
             set url = excluded.url, status = excluded.status, models = excluded.models,
                 checked_at = excluded.checked_at, detail = excluded.detail, loaded_names = excluded.loaded_names,
                 loaded_vram = excluded.loaded_vram, loaded_until = excluded.loaded_until,
-                refused_models = excluded.refused_models, refused_reasons = excluded.refused_reasons
+                refused_models = excluded.refused_models, refused_reasons = excluded.refused_reasons,
+                model_keys = excluded.model_keys, loaded_keys = excluded.loaded_keys, refused_keys = excluded.refused_keys
             """;
+
+    private static Array keys(Connection c, Collection<String> names) throws SQLException {
+        return c.createArrayOf("text", names.stream().map(n -> ModelNames.key(StorableText.clean(n))).toArray(String[]::new));
+    }
 
     /** Records that the executor is alive, with its slots, busy counts and backends, in one transaction. */
     public void report(String executorId, Map<String, Integer> slots, Map<String, Integer> busy,
@@ -110,6 +118,12 @@ public class ExecutorRegistry {
                             .map(m -> StorableText.clean(m.name())).toArray(String[]::new)));
                     ps.setArray(12, c.createArrayOf("text", backend.refused().stream()
                             .map(m -> StorableText.clean(m.reason())).toArray(String[]::new)));
+                    // Ollama models' keys, by the rule jobs are keyed by at intake (V13): SQL compares keys only
+                    boolean ollama = backend.kind().equals("ollama");
+                    ps.setArray(13, keys(c, ollama ? backend.models() : List.of()));
+                    ps.setArray(14, keys(c, ollama ? loaded.stream().map(LoadedModel::name).toList() : List.of()));
+                    ps.setArray(15, keys(c, ollama ? backend.refused().stream().map(RefusedModel::name).toList()
+                            : List.of()));
                     ps.addBatch();
                 }
                 ps.executeBatch();

@@ -81,16 +81,16 @@ public class JobClaims {
                        (select count(*) from (select 1 from batch_turn t where t.priority = tier.priority
                                               limit (select max(slots) from wanted)) n) as batches
                 from tier where tier.priority is not null),
-            -- models loaded on this executor's Ollama, as keys (ollama_model_key)
+            -- models loaded on this executor's Ollama, as keys (ModelNames)
             loaded_here as materialized (select unnest(?::text[]) as model_key),
             -- models other executors hold now: running their jobs, or loaded on their Ollama at the last report
             held_elsewhere as materialized (
                 select j.model_key from job j
                 where j.state = 'running' and j.kind = 'ollama' and j.executor_id <> ?
                 union
-                select ollama_model_key(m.name) from executor e
+                select m.model_key from executor e
                      join executor_backend b on b.executor_id = e.id and b.kind = 'ollama'
-                     cross join unnest(b.loaded_names) as m(name), clock
+                     cross join unnest(b.loaded_keys) as m(model_key), clock
                 where e.id <> ? and e.last_seen_at >= clock.now - make_interval(secs => ?)),
             candidate as (
                 select t.id, w.kind, served.batch_id, served.batch_priority, served.last_claimed_at, served.created_at,

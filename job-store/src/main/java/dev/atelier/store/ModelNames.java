@@ -7,7 +7,9 @@ import java.util.Locale;
  * Ollama model names as Ollama compares them (REALITY.md, Ollama 5): case-insensitively, without the default
  * registry ({@code registry.ollama.ai/}) and namespace ({@code library/}), and with the tag {@code latest} when none
  * is given. {@code Llama3.2}, {@code library/llama3.2} and {@code registry.ollama.ai/library/llama3.2:latest} all have
- * the key {@code llama3.2:latest}. The SQL function {@code ollama_model_key} (V7) is the same rule.
+ * the key {@code llama3.2:latest}. The only rule: jobs are keyed with it at intake and executors publish their
+ * models' keys with it (V13), so the database compares keys and never makes them (its {@code lower()} follows
+ * LC_CTYPE, which Java's does not).
  */
 public final class ModelNames {
 

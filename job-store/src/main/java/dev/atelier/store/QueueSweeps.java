@@ -97,9 +97,9 @@ public class QueueSweeps {
                 select e.id, e.started_at from executor e, clock
                 where e.last_seen_at >= clock.now - make_interval(secs => ?)),
             offered as materialized (
-                select distinct m.model, ollama_model_key(m.model) as model_key from live l
+                select distinct m.model, m.model_key from live l
                      join executor_backend b on b.executor_id = l.id and b.kind = 'ollama'
-                     cross join unnest(b.models) as m(model)),
+                     cross join unnest(b.models, b.model_keys) as m(model, model_key)),
             facts as materialized (
                 -- only executors that can reach their Ollama judge: an Ollama outage makes jobs wait, not fail
                 select (select min(l.started_at) from live l
@@ -135,17 +135,17 @@ public class QueueSweeps {
     private static final String REFUSED_EVERYWHERE = """
             with clock as materialized (select coalesce(?::timestamptz, now()) as now),
             reachable as materialized (
-                select b.executor_id, b.models, b.refused_models, b.refused_reasons
+                select b.executor_id, b.model_keys, b.refused_keys, b.refused_reasons
                 from executor e join executor_backend b on b.executor_id = e.id and b.kind = 'ollama', clock
                 where e.last_seen_at >= clock.now - make_interval(secs => ?) and b.status <> 'offline'),
             refusal as materialized (
-                select ollama_model_key(r.model) as model_key, min(r.reason) as reason
-                from reachable cross join unnest(reachable.refused_models, reachable.refused_reasons) as r(model, reason)
+                select r.model_key, min(r.reason) as reason
+                from reachable cross join unnest(reachable.refused_keys, reachable.refused_reasons) as r(model_key, reason)
                 group by 1),
             willing as materialized (
-                select distinct ollama_model_key(m.model) as model_key
-                from reachable cross join unnest(reachable.models) as m(model)
-                where ollama_model_key(m.model) not in (select ollama_model_key(r) from unnest(reachable.refused_models) r)),
+                select distinct m.model_key
+                from reachable cross join unnest(reachable.model_keys) as m(model_key)
+                where m.model_key <> all (reachable.refused_keys)),
             refused as materialized (
                 select j.id, f.reason from job j join refusal f on f.model_key = j.model_key
                 where j.state in ('pending', 'retry') and j.kind = 'ollama'

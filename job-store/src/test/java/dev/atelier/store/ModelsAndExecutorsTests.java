@@ -84,6 +84,26 @@ class ModelsAndExecutorsTests extends QueueTestBase {
                 .containsExactly(JobState.FAILED);
     }
 
+    @Test
+    void aModelWhoseNameJavaAndTheDatabaseLowercaseDifferentlyIsOfferedAndClaimed() {
+        // U+0130: Java's root locale lowercases it to "i" and a combining dot, glibc's towlower to "i", the C
+        // locale not at all; jobs and executors' models are keyed by one rule (ModelNames), so it still matches
+        Instant t0 = Instant.now();
+        NewBatch b = batch(BatchMode.PARALLEL).jobs(1, 1, "ollama.generate", "\u0130ris:7b").build();
+        intake.insertBatch(b);
+        ExecutorRegistry registry = new ExecutorRegistry(dataSource);
+        List<String> models = List.of("\u0130RIS:7B");
+        for (Instant seen : List.of(t0, t0.plusSeconds(120))) {
+            registry.report(EXECUTOR, Map.of("ollama", 1), Map.of("ollama", 0), List.of(
+                    new ExecutorRegistry.BackendReport("ollama", "http://a:11434", "online", models, seen, null)), seen);
+        }
+
+        assertThat(sweeps.sweepUnservableModels(GRACE, LIVE, t0.plusSeconds(120))).as("offered: nothing to say").isEmpty();
+        assertThat(inspect.job(b.jobs().get(0).id()).waitingReason()).isNull();
+        assertThat(claims.claim(EXECUTOR, Map.of("ollama", 1), models, LEASE, null)).extracting(ClaimedJob::id)
+                .containsExactly(b.jobs().get(0).id());
+    }
+
     /** An executor whose Ollama has two models, seen at {@code now}. */
     private static void report(ExecutorRegistry registry, Instant now) {
         registry.report("executor-a", Map.of("ollama", 1), Map.of("ollama", 0), List.of(
