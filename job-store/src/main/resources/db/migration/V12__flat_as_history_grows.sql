@@ -36,7 +36,9 @@ where b.id = f.batch_id;
 
 insert into batch_turn (batch_id, priority, mode, created_at, last_claimed_at)
 select id, priority, mode, created_at, last_claimed_at from batch where finished_at is null;
-alter table batch drop column last_claimed_at;
+-- batch.last_claimed_at is read by nothing from here on. It stays for one version: executors of the previous one
+-- still stamp it while a rolling upgrade replaces them, and their claims would fail without it.
+comment on column batch.last_claimed_at is 'unused since V12 (batch_turn.last_claimed_at); dropped by a later version';
 
 -- open batches newest first (the batch list's open states), oldest first (the oldest waiting job)
 create index batch_open on batch (created_at, id) where finished_at is null;
