@@ -4,6 +4,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
@@ -168,7 +169,7 @@ public class JobCounts {
         });
     }
 
-    private static void readStateCounts(PreparedStatement ps, Map<JobState, Long> counts) throws java.sql.SQLException {
+    private static void readStateCounts(PreparedStatement ps, Map<JobState, Long> counts) throws SQLException {
         try (ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
                 counts.put(JobState.fromWire(rs.getString(1)), rs.getLong(2));

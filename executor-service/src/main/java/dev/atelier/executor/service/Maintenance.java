@@ -11,7 +11,8 @@ import org.jboss.logging.Logger;
 
 /**
  * Cluster-wide upkeep that any executor may do, as named tasks: reaping expired leases, failing jobs whose model no
- * live executor offers, folding the job count deltas, numbering new export lines. Its guarantee: each task runs every
+ * live executor offers, folding the job count deltas (which also settles the batches whose last job ended, so the
+ * claim stops walking them), numbering new export lines. Its guarantee: each task runs every
  * round on its own, so one that fails (its table locked, a bug) does not stop the others; and reaping waits until
  * the database has answered for two leases, so leases that ran out while nobody could renew them are renewed by
  * their holders first.
@@ -54,7 +55,7 @@ public final class Maintenance {
                 }),
                 new Task("fail jobs whose model no executor offers", () ->
                         sweeps.sweepUnservableModels(settings.modelGrace(), settings.liveWindow(), null)),
-                new Task("fold job count deltas", counts::compact),
+                new Task("fold job count deltas and settle finished batches", counts::compact),
                 new Task("number new export lines", () -> {
                     for (int round = 0; round < NUMBERING_ROUNDS
                             && exports.numberNewLines() >= ExportLog.NUMBERING_ROUND; round++) {
