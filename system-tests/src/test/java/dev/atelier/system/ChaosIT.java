@@ -178,7 +178,10 @@ class ChaosIT {
     private static void killWhileHoldingWork(String executor, String batchId) throws InterruptedException {
         await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50)).until(() -> {
             stack.freeze(executor, true);
-            if (stack.executorsRunning(batchId).contains(executor)) {
+            // frozen with a call in flight: the fake has seen the call of a job the executor holds. A job frozen
+            // between its claim and its call would leave the fake nothing to count.
+            if (stack.jobsRunningOn(batchId, executor).stream().anyMatch(job -> stack.ollama.calls(
+                    stack.job(job).path("spec").path("prompt").asText()) > 0)) {
                 return true;
             }
             stack.freeze(executor, false);

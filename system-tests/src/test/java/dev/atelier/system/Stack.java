@@ -20,7 +20,6 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -120,13 +119,17 @@ final class Stack implements AutoCloseable {
         }
     }
 
-    /** The executors holding running jobs of a batch now. */
-    Set<String> executorsRunning(String batchId) {
+    /** The ids of the batch's jobs running on one executor. */
+    List<String> jobsRunningOn(String batchId, String executor) {
         JsonNode items = json(ledger().queryParam("batch", batchId).queryParam("state", "running")
                 .queryParam("limit", 100).get("/api/v1/jobs").then().statusCode(200).extract().asString()).path("items");
-        Set<String> executors = new HashSet<>();
-        items.forEach(job -> executors.add(job.path("executor").asText()));
-        return executors;
+        List<String> jobs = new ArrayList<>();
+        items.forEach(job -> {
+            if (executor.equals(job.path("executor").asText())) {
+                jobs.add(job.path("id").asText());
+            }
+        });
+        return jobs;
     }
 
     RequestSpecification gateway() {
