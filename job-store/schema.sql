@@ -108,7 +108,12 @@ create table event_line (
     occurred_at timestamp with time zone not null,
     id bigint generated always as identity not null,
     xid xid8 not null default pg_current_xact_id(),
+    crew text not null,
+    task text not null,
+    priority integer not null,
+    line text,
     constraint event_line_hand_back_has_no_attempt CHECK (((status = 'handed_back'::text) = (attempt IS NULL))),
+    constraint event_line_numbered_lines_rendered CHECK (((seq IS NULL) = (line IS NULL))),
     constraint event_line_pkey PRIMARY KEY (id),
     constraint event_line_status_valid CHECK ((status = ANY (ARRAY['success'::text, 'failed'::text, 'cancelled'::text, 'handed_back'::text])))
 );
@@ -249,6 +254,14 @@ create table ledger_line (
     occurred_at timestamp with time zone not null,
     id bigint generated always as identity not null,
     xid xid8 not null default pg_current_xact_id(),
+    crew text not null,
+    task text not null,
+    key text not null,
+    priority integer not null,
+    model text,
+    type text not null,
+    line text,
+    constraint ledger_line_numbered_lines_rendered CHECK (((seq IS NULL) = (line IS NULL))),
     constraint ledger_line_pkey PRIMARY KEY (id),
     constraint ledger_line_status_terminal CHECK ((status = ANY (ARRAY['success'::text, 'failed'::text, 'cancelled'::text])))
 );
@@ -358,17 +371,33 @@ where j.priority between g.first_priority and g.last_priority
   and j.kind = backend
 $function$;
 
+CREATE OR REPLACE FUNCTION public.event_line_json(l event_line, seq bigint)
+ RETURNS text
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$
+    select '{"seq":' || seq
+        || ',"timestamp":"' || to_char(l.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+        || '","task":{"crew":' || to_json(l.crew) || ',"task":' || to_json(l.task) || ',"priority":' || l.priority
+        || '},"status":"' || l.status || '","elapsed_sec":' || to_json(l.elapsed_sec)
+        || ',"result_preview":' || to_json(l.result_preview) || ',"attempt":' || coalesce(l.attempt::text, 'null')
+        || ',"executor":' || to_json(l.executor_id) || ',"job_id":"' || l.job_id || '","batch_id":"' || l.batch_id
+        || '"}'
+$function$;
+
 CREATE OR REPLACE FUNCTION public.events_on_attempt_closed()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
 begin
-    insert into event_line (job_id, batch_id, attempt, executor_id, status, elapsed_sec, result_preview, occurred_at)
+    insert into event_line (job_id, batch_id, attempt, executor_id, status, elapsed_sec, result_preview, occurred_at,
+                            crew, task, priority)
     select nw.job_id, j.batch_id, nw.attempt, nw.executor_id, nw.status,
            greatest(0, extract(epoch from nw.finished_at - nw.started_at)),
            left(coalesce(case when nw.status = 'success'
                               then coalesce(j.result ->> 'text', result_summary(j.result)) end, nw.error, ''), 200),
-           nw.finished_at
+           nw.finished_at,
+           coalesce(j.crew, j.type), coalesce(j.task, j.key), j.priority
     from new_rows nw
          join old_rows o on o.lease_token = nw.lease_token
          join job j on j.id = nw.job_id
@@ -382,10 +411,12 @@ CREATE OR REPLACE FUNCTION public.events_on_hand_back()
  LANGUAGE plpgsql
 AS $function$
 begin
-    insert into event_line (job_id, batch_id, attempt, executor_id, status, elapsed_sec, result_preview, occurred_at)
+    insert into event_line (job_id, batch_id, attempt, executor_id, status, elapsed_sec, result_preview, occurred_at,
+                            crew, task, priority)
     select o.job_id, j.batch_id, null, o.executor_id, 'handed_back',
            greatest(0, extract(epoch from clock_timestamp() - o.started_at)), coalesce(left(j.waiting_reason, 200), ''),
-           now()
+           now(),
+           coalesce(j.crew, j.type), coalesce(j.task, j.key), j.priority
     from old_rows o join job j on j.id = o.job_id
     where o.status = 'running';
     return null;
@@ -506,6 +537,19 @@ select (from_state, to_state) in (
 )
 $function$;
 
+CREATE OR REPLACE FUNCTION public.ledger_line_json(l ledger_line, seq bigint)
+ RETURNS text
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$
+    select '{"seq":' || seq || ',"job_id":"' || l.job_id || '","batch_id":"' || l.batch_id
+        || '","crew":' || to_json(l.crew) || ',"task":' || to_json(l.task) || ',"status":"' || l.status
+        || '","details":' || to_json(l.details)
+        || ',"timestamp":"' || to_char(l.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+        || '","metadata":{"attempts":' || l.attempts || ',"key":' || to_json(l.key) || ',"priority":' || l.priority
+        || ',"model":' || coalesce(to_json(l.model)::text, 'null') || ',"type":' || to_json(l.type) || '}}'
+$function$;
+
 CREATE OR REPLACE FUNCTION public.ledger_on_terminal()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -514,10 +558,12 @@ begin
     if not exists (select 1 from new_rows where state in ('success', 'failed', 'cancelled')) then
         return null;
     end if;
-    insert into ledger_line (job_id, batch_id, status, details, attempts, occurred_at)
+    insert into ledger_line (job_id, batch_id, status, details, attempts, occurred_at,
+                             crew, task, key, priority, model, type)
     select nw.id, nw.batch_id, nw.state,
            left(coalesce(nw.result ->> 'text', result_summary(nw.result), nw.error, ''), 200), nw.attempt,
-           nw.finished_at
+           nw.finished_at,
+           coalesce(nw.crew, nw.type), coalesce(nw.task, nw.key), nw.key, nw.priority, nw.model, nw.type
     from new_rows nw join old_rows o on o.id = nw.id
     where nw.state in ('success', 'failed', 'cancelled') and nw.state <> o.state;
     return null;
@@ -542,13 +588,13 @@ begin
     with todo as (
         select l.id, row_number() over (order by l.xid, l.id) as n
         from (select id, xid from ledger_line where seq is null and xid < horizon order by xid, id limit max_lines) l)
-    update ledger_line l set seq = last + t.n from todo t where l.id = t.id;
+    update ledger_line l set seq = last + t.n, line = ledger_line_json(l, last + t.n) from todo t where l.id = t.id;
     get diagnostics ledger = row_count;
     last := last + ledger;
     with todo as (
         select l.id, row_number() over (order by l.xid, l.id) as n
         from (select id, xid from event_line where seq is null and xid < horizon order by xid, id limit max_lines) l)
-    update event_line l set seq = last + t.n from todo t where l.id = t.id;
+    update event_line l set seq = last + t.n, line = event_line_json(l, last + t.n) from todo t where l.id = t.id;
     get diagnostics events = row_count;
     update export_counter set last_seq = last + events where id = 1;
     return ledger + events;

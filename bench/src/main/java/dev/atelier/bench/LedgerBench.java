@@ -36,7 +36,10 @@ final class LedgerBench {
     static void run(String ledger, String jdbcUrl, Path root) throws Exception {
         String someBatch = fill(jdbcUrl);
         HttpClient http = HttpClient.newHttpClient();
-        long lines = export(http, ledger);
+        // the first export after the ledger starts runs while the JIT compiles its path; a studio's ledger has done
+        // many, so the second is the figure the target is for
+        export(http, ledger, "first after start", "—");
+        long lines = export(http, ledger, "again", "≥ 200,000 lines/s");
         exportThroughTheCli(root, ledger, lines);
         long deltas = count(jdbcUrl, "select count(*) from job_count_delta");
         summary(http, ledger, "", "all jobs, " + deltas + " count deltas not yet folded");
@@ -74,11 +77,14 @@ final class LedgerBench {
                     from batch b cross join generate_series(0, %d) g
                     where b.name like 'bench export %%'""".formatted(JOBS_PER_BATCH - 1));
             s.execute("""
-                    insert into ledger_line (seq, job_id, batch_id, status, details, attempts, occurred_at)
-                    select (select last_seq from export_counter) + row_number() over (order by j.batch_id, j.position),
-                           j.id, j.batch_id, j.state, left(j.result ->> 'text', 200), 1, j.finished_at
-                    from job j join batch b on b.id = j.batch_id where b.name like 'bench export %'""");
-            s.execute("update export_counter set last_seq = (select max(seq) from ledger_line)");
+                    insert into ledger_line (job_id, batch_id, status, details, attempts, occurred_at,
+                                             crew, task, key, priority, model, type)
+                    select j.id, j.batch_id, j.state, left(j.result ->> 'text', 200), 1, j.finished_at,
+                           j.type, j.key, j.key, j.priority, j.model, j.type
+                    from job j join batch b on b.id = j.batch_id where b.name like 'bench export %'
+                    order by j.batch_id, j.position""");
+            // numbered and rendered as the executors' reap loop would, in one round
+            s.execute("select number_export_lines(%d)".formatted(BATCHES * JOBS_PER_BATCH));
             s.execute("analyze");
             try (var rs = s.executeQuery("select id from batch where name = 'bench export 1'")) {
                 rs.next();
@@ -116,7 +122,7 @@ final class LedgerBench {
         }
     }
 
-    private static long export(HttpClient http, String ledger) throws Exception {
+    private static long export(HttpClient http, String ledger, String which, String target) throws Exception {
         long lines = 0;
         long bytes = 0;
         long peakHeap;
@@ -134,9 +140,9 @@ final class LedgerBench {
             peakHeap = heap.bytes();
         }
         double seconds = (System.nanoTime() - started) / 1e9;
-        Bench.figure(String.format("export ledger.jsonl, %,d lines (%,d MB)", lines, bytes >> 20),
+        Bench.figure(String.format("export ledger.jsonl, %,d lines (%,d MB), %s", lines, bytes >> 20, which),
                 String.format("%,.0f lines/s (%.1f s); ledger heap peak %,d MB", lines / seconds, seconds,
-                        peakHeap >> 20), "≥ 200,000 lines/s");
+                        peakHeap >> 20), target);
         return lines;
     }
 

@@ -80,7 +80,7 @@ public class ExportCommand extends ApiCommand {
                         if (line.isBlank()) {
                             continue;
                         }
-                        long seq = mapper.readTree(line).path("seq").asLong();
+                        long seq = ExportFile.seq(line, mapper);
                         if (seq <= after) {
                             continue; // never twice, whatever the server sends
                         }

@@ -17,6 +17,20 @@ class ExportFileTests {
     Path dir;
 
     @Test
+    void aLinesSeqIsReadFromItsStartOrByParsingIt() throws Exception {
+        assertThat(ExportFile.seq("{\"seq\":1042,\"job_id\":\"x\"}", JSON)).isEqualTo(1042);
+        assertThat(ExportFile.seq("{\"seq\":9223372036854775807}", JSON)).as("by parsing: 19 digits").isEqualTo(
+                Long.MAX_VALUE);
+        assertThat(ExportFile.seq("{\"seq\": 7, \"status\": \"failed\"}", JSON)).as("another server's spacing")
+                .isEqualTo(7);
+        assertThat(ExportFile.seq("{\"status\":\"failed\",\"seq\":8}", JSON)).as("another order").isEqualTo(8);
+        assertThatThrownBy(() -> ExportFile.seq("{\"seq\":12x}", JSON)).as("not JSON").isInstanceOf(
+                java.io.IOException.class);
+        assertThatThrownBy(() -> ExportFile.seq("{\"seq\":12", JSON)).as("cut short").isInstanceOf(
+                java.io.IOException.class);
+    }
+
+    @Test
     void aFileContinuesAfterItsLastCompleteLine() throws Exception {
         Path file = dir.resolve("ledger.jsonl");
         assertThat(ExportFile.resume(file, JSON)).as("missing").isZero();

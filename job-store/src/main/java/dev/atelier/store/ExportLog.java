@@ -2,12 +2,14 @@ package dev.atelier.store;
 
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import java.io.IOException;
+import java.io.OutputStream;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Types;
 import java.time.Instant;
-import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -19,6 +21,9 @@ import javax.sql.DataSource;
  * once their transactions have ended, one round after another (V5__numbered_exports_and_lighter_writes.sql), so a
  * reader that resumes after the last seq it saw never skips a line. Each page first numbers what is waiting, then
  * reads; each is its own short transaction, so a long export holds no connection between pages.
+ *
+ * <p>Each line is rendered as JSON once, by PostgreSQL, when it is numbered (V14__self_contained_export_lines.sql),
+ * and a page is handed on as the bytes the server sent: no line is parsed or built in Java.
  */
 @ApplicationScoped
 public class ExportLog {
@@ -29,31 +34,66 @@ public class ExportLog {
     }
 
     /**
-     * A terminal transition (ledger.jsonl). {@code crew} and {@code task} are as submitted; a job that is not a crew
-     * job shows its type and key there (API.md).
+     * A page of JSONL lines (UTF-8, without their newlines), the last with seq {@code lastSeq} (the {@code afterSeq}
+     * asked for when the page is empty).
      */
-    public record LedgerLine(long seq, UUID jobId, UUID batchId, String crew, String task, String status,
-                             String details, Instant occurredAt, int attempts, String key, int priority, String model,
-                             String type) {
+    public record Page(List<byte[]> lines, long lastSeq) {
+
+        public int count() {
+            return lines.size();
+        }
+
+        /** Writes the lines, each followed by a newline. */
+        public void writeTo(OutputStream out) throws IOException {
+            for (byte[] line : lines) {
+                out.write(line);
+                out.write('\n');
+            }
+        }
     }
 
-    /** A closed attempt or a hand-back (events.jsonl). {@code attempt} is null for a hand-back. */
-    public record EventLine(long seq, Instant occurredAt, String crew, String task, int priority, String status,
-                            double elapsedSec, String resultPreview, Integer attempt, String executorId, UUID jobId,
-                            UUID batchId) {
-    }
-
+    // Two statements per log: a batch's lines are found through its index, the whole log through seq. One statement
+    // with an optional batch would get a generic plan that walks the whole log for one batch. The other filters are
+    // checked on the lines the walk meets, so a null parameter simply passes.
     private static final String LEDGER_PAGE = """
-            select l.seq, l.job_id, l.batch_id, coalesce(j.crew, j.type), coalesce(j.task, j.key), l.status, l.details,
-                   l.occurred_at, l.attempts, j.key, j.priority, j.model, j.type
-            from ledger_line l join job j on j.id = l.job_id
-            where l.seq > ?""";
+            select l.seq, l.line
+            from ledger_line l
+            where l.seq > ?
+              and (cast(? as text[]) is null or l.status = any (cast(? as text[])))
+              and (cast(? as timestamptz) is null or l.occurred_at >= ?)
+              and (cast(? as timestamptz) is null or l.occurred_at < ?)
+            order by l.seq
+            limit ?""";
+
+    private static final String LEDGER_PAGE_OF_BATCH = """
+            select l.seq, l.line
+            from ledger_line l
+            where l.batch_id = ? and l.seq > ?
+              and (cast(? as text[]) is null or l.status = any (cast(? as text[])))
+              and (cast(? as timestamptz) is null or l.occurred_at >= ?)
+              and (cast(? as timestamptz) is null or l.occurred_at < ?)
+            order by l.seq
+            limit ?""";
 
     private static final String EVENTS_PAGE = """
-            select l.seq, l.occurred_at, coalesce(j.crew, j.type), coalesce(j.task, j.key), j.priority, l.status,
-                   l.elapsed_sec, l.result_preview, l.attempt, l.executor_id, l.job_id, l.batch_id
-            from event_line l join job j on j.id = l.job_id
-            where l.seq > ?""";
+            select l.seq, l.line
+            from event_line l
+            where l.seq > ?
+              and (cast(? as text[]) is null or l.status = any (cast(? as text[])))
+              and (cast(? as timestamptz) is null or l.occurred_at >= ?)
+              and (cast(? as timestamptz) is null or l.occurred_at < ?)
+            order by l.seq
+            limit ?""";
+
+    private static final String EVENTS_PAGE_OF_BATCH = """
+            select l.seq, l.line
+            from event_line l
+            where l.batch_id = ? and l.seq > ?
+              and (cast(? as text[]) is null or l.status = any (cast(? as text[])))
+              and (cast(? as timestamptz) is null or l.occurred_at >= ?)
+              and (cast(? as timestamptz) is null or l.occurred_at < ?)
+            order by l.seq
+            limit ?""";
 
     private final DataSource dataSource;
 
@@ -61,6 +101,9 @@ public class ExportLog {
     public ExportLog(DataSource dataSource) {
         this.dataSource = dataSource;
     }
+
+    /** Rows the driver fetches per round trip within a page. */
+    private static final int FETCH = 500;
 
     /** Lines numbered per round and log; a larger backlog is numbered over several rounds. */
     public static final int NUMBERING_ROUND = 10_000;
@@ -82,59 +125,57 @@ public class ExportLog {
     }
 
     /** Up to {@code limit} ledger lines after {@code afterSeq}, oldest first. */
-    public List<LedgerLine> ledgerAfter(ExportFilter filter, long afterSeq, int limit) {
-        numberNewLines();
-        return Transactions.inTransaction(dataSource, "read ledger", c -> {
-            List<LedgerLine> lines = new ArrayList<>();
-            try (PreparedStatement ps = page(c, LEDGER_PAGE, filter, afterSeq, limit); ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    lines.add(new LedgerLine(rs.getLong(1), rs.getObject(2, UUID.class), rs.getObject(3, UUID.class),
-                            rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(7), instant(rs, 8),
-                            rs.getInt(9), rs.getString(10), rs.getInt(11), rs.getString(12), rs.getString(13)));
-                }
-            }
-            return lines;
-        });
+    public Page ledgerAfter(ExportFilter filter, long afterSeq, int limit) {
+        return page("read ledger", filter.batchId() == null ? LEDGER_PAGE : LEDGER_PAGE_OF_BATCH, filter, afterSeq,
+                limit);
     }
 
     /** Up to {@code limit} event lines after {@code afterSeq}, oldest first. */
-    public List<EventLine> eventsAfter(ExportFilter filter, long afterSeq, int limit) {
+    public Page eventsAfter(ExportFilter filter, long afterSeq, int limit) {
+        return page("read events", filter.batchId() == null ? EVENTS_PAGE : EVENTS_PAGE_OF_BATCH, filter, afterSeq,
+                limit);
+    }
+
+    private Page page(String what, String statement, ExportFilter filter, long afterSeq, int limit) {
         numberNewLines();
-        return Transactions.inTransaction(dataSource, "read events", c -> {
-            List<EventLine> lines = new ArrayList<>();
-            try (PreparedStatement ps = page(c, EVENTS_PAGE, filter, afterSeq, limit); ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    lines.add(new EventLine(rs.getLong(1), instant(rs, 2), rs.getString(3), rs.getString(4),
-                            rs.getInt(5), rs.getString(6), rs.getDouble(7), rs.getString(8),
-                            rs.getObject(9, Integer.class), rs.getString(10), rs.getObject(11, UUID.class),
-                            rs.getObject(12, UUID.class)));
+        return Transactions.inTransaction(dataSource, what, c -> {
+            try (PreparedStatement ps = c.prepareStatement(statement)) {
+                bind(c, ps, filter, afterSeq, limit);
+                ps.setFetchSize(FETCH); // the driver holds a few hundred rows at a time, not the page twice
+                try (ResultSet rs = ps.executeQuery()) {
+                    List<byte[]> lines = new ArrayList<>(Math.min(limit, 10_000));
+                    long lastSeq = afterSeq;
+                    while (rs.next()) {
+                        lastSeq = rs.getLong(1);
+                        // a text column's bytes as the server sent them: UTF-8, the connection's encoding
+                        lines.add(rs.getBytes(2));
+                    }
+                    return new Page(lines, lastSeq);
                 }
             }
-            return lines;
         });
     }
 
-    private static PreparedStatement page(Connection c, String base, ExportFilter filter, long afterSeq, int limit)
+    private static void bind(Connection c, PreparedStatement ps, ExportFilter filter, long afterSeq, int limit)
             throws SQLException {
-        StatementParts sql = new StatementParts(base);
-        sql.parameters(afterSeq);
+        int i = 1;
         if (filter.batchId() != null) {
-            sql.where("l.batch_id = ?", filter.batchId());
+            ps.setObject(i++, filter.batchId());
         }
-        if (filter.statuses() != null && !filter.statuses().isEmpty()) {
-            sql.where("l.status = any (?::text[])", c.createArrayOf("text", filter.statuses().toArray()));
+        ps.setLong(i++, afterSeq);
+        java.sql.Array statuses = filter.statuses() == null || filter.statuses().isEmpty()
+                ? null : c.createArrayOf("text", filter.statuses().toArray());
+        // each optional value is bound twice: once to test for null, once to compare
+        for (int n = 0; n < 2; n++) {
+            if (statuses == null) {
+                ps.setNull(i++, Types.ARRAY);
+            } else {
+                ps.setArray(i++, statuses);
+            }
         }
-        if (filter.since() != null) {
-            sql.where("l.occurred_at >= ?", filter.since());
+        for (Instant time : new Instant[] {filter.since(), filter.since(), filter.until(), filter.until()}) {
+            Transactions.setTime(ps, i++, time);
         }
-        if (filter.until() != null) {
-            sql.where("l.occurred_at < ?", filter.until());
-        }
-        sql.append(" order by l.seq limit ?", limit);
-        return sql.prepare(c);
-    }
-
-    private static Instant instant(ResultSet rs, int column) throws SQLException {
-        return rs.getObject(column, OffsetDateTime.class).toInstant();
+        ps.setInt(i, limit);
     }
 }

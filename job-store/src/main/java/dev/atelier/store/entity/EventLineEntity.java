@@ -32,4 +32,11 @@ public class EventLineEntity extends PanacheEntityBase {
     public String resultPreview;
     @Column(name = "occurred_at")
     public OffsetDateTime occurredAt;
+    /** As exported: the crew, or the type of a job that is not a crew job (V14, with the fields below). */
+    public String crew;
+    /** As exported: the task, or the job's key. */
+    public String task;
+    public int priority;
+    /** The JSONL line, rendered when the line is numbered. */
+    public String line;
 }

@@ -27,4 +27,14 @@ public class LedgerLineEntity extends PanacheEntityBase {
     public int attempts;
     @Column(name = "occurred_at")
     public OffsetDateTime occurredAt;
+    /** As exported: the crew, or the type of a job that is not a crew job (V14, with the fields below). */
+    public String crew;
+    /** As exported: the task, or the job's key. */
+    public String task;
+    public String key;
+    public int priority;
+    public String model;
+    public String type;
+    /** The JSONL line, rendered when the line is numbered. */
+    public String line;
 }

@@ -88,6 +88,14 @@ public final class Batches {
         return this;
     }
 
+    /** Adds one Ollama job of a crew (API.md: crew jobs show their crew and task in the exports). */
+    public Batches crewJob(String crew, String task) {
+        jobs.add(new NewJob(UUID.randomUUID(), "job-" + jobs.size(), 1, "ollama.generate", MODEL, crew, task,
+                "{\"model\": \"" + MODEL + "\", \"prompt\": \"Write " + jobs.size() + "\"}", Duration.ofMinutes(10),
+                null));
+        return this;
+    }
+
     public NewBatch build() {
         return new NewBatch(UUID.randomUUID(), name != null ? name : "test " + mode.wire(), mode, priority, labelsJson, maxAttempts, retryDelay,
                 retryBackoff, submittedBy, idempotencyKey, requestHash, List.copyOf(jobs));

@@ -21,7 +21,7 @@ public class LedgerConfig {
     Duration maxAffinityWait;
 
     /** How many lines an export reads per database round trip. */
-    @ConfigProperty(name = "atelier.ledger.export-page", defaultValue = "1000")
+    @ConfigProperty(name = "atelier.ledger.export-page", defaultValue = "2500")
     int exportPage;
 
     public Duration liveWindow() {

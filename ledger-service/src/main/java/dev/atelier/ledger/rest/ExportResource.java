@@ -1,15 +1,9 @@
 package dev.atelier.ledger.rest;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.ObjectWriter;
 import dev.atelier.api.ProblemException;
 import dev.atelier.api.QueryParams;
 import dev.atelier.api.auth.Caller;
 import dev.atelier.ledger.config.LedgerConfig;
-import dev.atelier.ledger.rest.LedgerViews.EventLine;
-import dev.atelier.ledger.rest.LedgerViews.EventTask;
-import dev.atelier.ledger.rest.LedgerViews.LedgerLine;
-import dev.atelier.ledger.rest.LedgerViews.LedgerMetadata;
 import dev.atelier.ledger.service.ExportSlots;
 import dev.atelier.store.BatchViews;
 import dev.atelier.store.ExportLog;
@@ -32,8 +26,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-import java.util.function.Function;
-import java.util.function.ToLongFunction;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.logging.Logger;
@@ -64,17 +56,14 @@ public class ExportResource {
     LedgerConfig config;
 
     @Inject
-    ObjectMapper mapper;
-
-    @Inject
     ExportSlots slots;
 
     @Inject
     Caller caller;
 
     /** A page reader: the lines after a seq, up to a count. */
-    private interface Pages<T> {
-        List<T> after(ExportFilter filter, long afterSeq, int limit);
+    private interface Pages {
+        ExportLog.Page after(ExportFilter filter, long afterSeq, int limit);
     }
 
     @GET
@@ -90,9 +79,7 @@ public class ExportResource {
         long after = params.nonNegative("after_seq", afterSeq, 0);
         params.check();
         requireBatch(filter.batchId());
-        return stream(request, filter, after, log::ledgerAfter, ExportLog.LedgerLine::seq, l -> new LedgerLine(l.seq(),
-                l.jobId(), l.batchId(), l.crew(), l.task(), l.status(), l.details(), l.occurredAt(),
-                new LedgerMetadata(l.attempts(), l.key(), l.priority(), l.model(), l.type())));
+        return stream(request, filter, after, log::ledgerAfter);
     }
 
     @GET
@@ -107,9 +94,7 @@ public class ExportResource {
         long after = params.nonNegative("after_seq", afterSeq, 0);
         params.check();
         requireBatch(filter.batchId());
-        return stream(request, filter, after, log::eventsAfter, ExportLog.EventLine::seq, e -> new EventLine(e.seq(),
-                e.occurredAt(), new EventTask(e.crew(), e.task(), e.priority()), e.status(), e.elapsedSec(),
-                e.resultPreview(), e.attempt(), e.executorId(), e.jobId(), e.batchId()));
+        return stream(request, filter, after, log::eventsAfter);
     }
 
     private ExportFilter filter(QueryParams params, String batch, Set<String> statuses, String since, String until) {
@@ -125,9 +110,8 @@ public class ExportResource {
         }
     }
 
-    private <T> Response stream(RoutingContext request, ExportFilter filter, long afterSeq, Pages<T> pages,
-                                ToLongFunction<T> seq, Function<T, Object> line) {
-        ObjectWriter writer = mapper.writer();
+    /** PostgreSQL renders the lines (LedgerViews.LedgerLine and EventLine are their shapes); pages are copied. */
+    private Response stream(RoutingContext request, ExportFilter filter, long afterSeq, Pages pages) {
         int pageSize = config.exportPage();
         ExportSlots.Slot slot = slots.take(caller.name());
         // given back when the answer has gone or the connection closed, whichever comes first (and if the body is
@@ -139,14 +123,11 @@ public class ExportResource {
             long lines = 0;
             try {
                 while (true) {
-                    List<T> page = pages.after(filter, after, pageSize);
-                    for (T item : page) {
-                        out.write(writer.writeValueAsBytes(line.apply(item)));
-                        out.write('\n');
-                        after = seq.applyAsLong(item);
-                        lines++;
-                    }
-                    if (page.size() < pageSize) {
+                    ExportLog.Page page = pages.after(filter, after, pageSize);
+                    page.writeTo(out);
+                    after = page.lastSeq();
+                    lines += page.count();
+                    if (page.count() < pageSize) {
                         break;
                     }
                     out.flush();

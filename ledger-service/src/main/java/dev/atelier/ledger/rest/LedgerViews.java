@@ -9,7 +9,9 @@ import java.util.UUID;
 
 /**
  * The ledger's JSON shapes (API.md, ledger). Field names are snake_case on the wire. Every one is registered for
- * reflection: the exports write them with the ObjectMapper directly, where a native build cannot see them.
+ * reflection, so that a native build can write them. The export lines are rendered by PostgreSQL
+ * (V14__self_contained_export_lines.sql); their records here are the shape those lines have, which the tests read
+ * them back into.
  */
 @RegisterForReflection(targets = {LedgerViews.Summary.class, LedgerViews.BackendView.class, LedgerViews.LoadedView.class,
         LedgerViews.ExecutorView.class, LedgerViews.BatchItem.class, LedgerViews.GroupView.class,

@@ -46,6 +46,10 @@ class ExportResourceTests {
     @Inject
     DataSource dataSource;
 
+    /** The service's own mapper: snake_case, and it fails on a field the records do not name. */
+    @Inject
+    ObjectMapper mapper;
+
     @BeforeEach
     void clean() {
         data.closeOpenJobs();
@@ -64,6 +68,15 @@ class ExportResourceTests {
             }
         }
         return lines;
+    }
+
+    /** A line PostgreSQL rendered, read into the record that documents its shape (LedgerViews). */
+    private <T> T documented(JsonNode line, Class<T> shape) {
+        try {
+            return mapper.treeToValue(line, shape);
+        } catch (Exception e) {
+            throw new AssertionError("not a " + shape.getSimpleName() + ": " + line, e);
+        }
     }
 
     @Test
@@ -86,6 +99,8 @@ class ExportResourceTests {
         assertThat(first.get("task").asText()).as("not a crew job: its key").isEqualTo(claimed.get(0).key());
         assertThat(first.get("metadata").get("attempts").asInt()).isEqualTo(1);
         assertThat(lines.stream().map(l -> l.get("seq").asLong()).toList()).isSorted();
+        assertThat(lines).allSatisfy(l -> assertThat(documented(l, LedgerViews.LedgerLine.class).jobId())
+                .isEqualTo(UUID.fromString(l.get("job_id").asText())));
 
         List<JsonNode> failed = lines(given().queryParam("batch", batch.id().toString()).queryParam("status", "failed"),
                 "/api/v1/exports/ledger.jsonl");
@@ -123,6 +138,8 @@ class ExportResourceTests {
         assertThat(events.get(2).get("attempt").asInt()).isEqualTo(2);
         assertThat(events.get(2).get("result_preview").asText()).isEqualTo("done");
         assertThat(events.get(2).get("executor").asText()).isEqualTo("executor-b");
+        assertThat(events).allSatisfy(e -> assertThat(documented(e, LedgerViews.EventLine.class).timestamp())
+                .isEqualTo(Instant.parse(e.get("timestamp").asText())));
 
         assertThat(lines(given().queryParam("batch", batch.id().toString()).queryParam("status", "handed_back"),
                 "/api/v1/exports/events.jsonl")).hasSize(1);
