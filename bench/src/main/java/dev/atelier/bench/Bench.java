@@ -1,6 +1,7 @@
 package dev.atelier.bench;
 
 import dev.atelier.launcher.LocalStack;
+import dev.atelier.store.testing.PodJvm;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -23,8 +24,22 @@ public final class Bench {
     private Bench() {
     }
 
-    /** Each service's memory as deployed: the manifests give every container 512 MiB. */
-    static final String CONTAINER_MEMORY = "-XX:MaxRAM=512m";
+    /**
+     * An executor's JVM as deployed: its container has 512 MiB and its Deployment adds no JVM options, so it runs
+     * with the image's defaults.
+     */
+    static final String EXECUTOR_JVM = "-XX:MaxRAM=512m " + PodJvm.IMAGE_COLLECTOR;
+
+    /** The gateway's and the ledger's JVM options, from their manifests; the local stack gives both one set. */
+    private static String gatewayAndLedgerJvm(Path root) {
+        Path k8s = root.resolve("k8s/base");
+        List<String> gateway = PodJvm.options(k8s, "gateway");
+        if (!gateway.equals(PodJvm.options(k8s, "ledger"))) {
+            throw new IllegalStateException("the gateway's and the ledger's manifests give their JVMs different options;"
+                    + " the bench starts both with one set");
+        }
+        return String.join(" ", gateway);
+    }
 
     public static void main(String[] args) throws Exception {
         // initdb and the server log every line through zonky; the services' log manager is on the class path
@@ -45,7 +60,7 @@ public final class Bench {
         ports.put("gateway", freePort());
         ports.put("ledger", freePort());
         LocalStack stack = new LocalStack(new LocalStack.Settings(root, data, freePort(), ports,
-                        Map.of("JAVA_TOOL_OPTIONS", CONTAINER_MEMORY)),
+                        Map.of("JAVA_TOOL_OPTIONS", gatewayAndLedgerJvm(root))),
                 new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
         if (profiled) {
             StatementProfile.configure(stack);

@@ -268,7 +268,7 @@ final class ClusterBench {
         env.putIfAbsent("ATELIER_BACKENDS_OLLAMA_NUM_PARALLEL", Integer.toString(slots));
         env.put("ATELIER_BACKENDS_COMFYUI_SLOTS", "0");
         env.put("QUARKUS_LOG_LEVEL", "WARN");
-        env.put("JAVA_TOOL_OPTIONS", Bench.CONTAINER_MEMORY);
+        env.put("JAVA_TOOL_OPTIONS", Bench.EXECUTOR_JVM);
         // the heap the JVM picks in a 512 MiB container (a quarter), given explicitly
         return ServiceProcess.start(id, executorJar, db, "128m", env);
     }

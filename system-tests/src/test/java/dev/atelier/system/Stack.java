@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atelier.fakes.FakeComfy;
 import dev.atelier.fakes.FakeOllama;
+import dev.atelier.store.testing.PodJvm;
 import dev.atelier.store.testing.ServiceProcess;
 import io.restassured.http.ContentType;
 import io.restassured.specification.RequestSpecification;
@@ -38,6 +39,8 @@ final class Stack implements AutoCloseable {
     static final String READ_TOKEN = "system-read-secret";
     static final String ADMIN_TOKEN = "system-admin-secret";
     static final Set<String> TERMINAL = Set.of("success", "failed", "cancelled");
+    /** The manifests whose JVM options the services start with (PodJvm). */
+    static final Path K8S_BASE = Path.of("..", "k8s", "base");
     /** The executors' lease (ATELIER_EXECUTOR_LEASE below). */
     static final Duration LEASE = Duration.ofSeconds(3);
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -91,7 +94,7 @@ final class Stack implements AutoCloseable {
         env.put("ATELIER_AUTH_TOKENS", "studio:submit:" + sha256(SUBMIT_TOKEN) + ",wall:read:" + sha256(READ_TOKEN)
                 + ",lead:admin:" + sha256(ADMIN_TOKEN));
         // the JVM its Deployment gives it: a body built to take the memory meets the same limits here as in a pod
-        services.put(name, ServiceProcess.start(name, jar(name), postgres.database(), PodJvm.options(name), env));
+        services.put(name, ServiceProcess.start(name, jar(name), postgres.database(), PodJvm.options(K8S_BASE, name), env));
     }
 
     private static Path jar(String service) {

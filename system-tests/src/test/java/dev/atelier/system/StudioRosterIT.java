@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.atelier.fakes.FakeComfy;
+import dev.atelier.store.testing.PodJvm;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
@@ -204,9 +205,9 @@ class StudioRosterIT {
 
         stack.awaitAllReady(Duration.ofSeconds(10));
         long peak = stack.service("gateway").peakRssBytes();
-        long limit = PodJvm.memoryLimitBytes("gateway");
+        long limit = PodJvm.memoryLimitBytes(Stack.K8S_BASE, "gateway");
         System.out.printf("gateway peak RSS %.0f MiB of its pod's %d MiB (JVM options %s)%n",
-                peak / 1048576.0, limit >> 20, PodJvm.options("gateway"));
+                peak / 1048576.0, limit >> 20, PodJvm.options(Stack.K8S_BASE, "gateway"));
         assertThat(peak).as("the gateway's peak RSS").isLessThan(limit);
     }
 
