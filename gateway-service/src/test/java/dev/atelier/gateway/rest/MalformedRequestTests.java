@@ -134,6 +134,8 @@ class MalformedRequestTests {
         cases.add(json("NUL in the batch name", "{\"name\": \"n\\u0000\", \"jobs\": [" + JOB + "]}", 400, "name"));
         cases.add(json("NUL in a label value", batch("\"labels\": {\"k\": \"v\\u0000\"}"), 400, "labels.k"));
         cases.add(json("NUL in a prompt", withJob("{\"type\": \"ollama.generate\", \"model\": \"m\", \"prompt\": \"p\\u0000\"}"), 400, "jobs[0].prompt"));
+        cases.add(json("NUL in the second message of a chat", withJob("{\"type\": \"ollama.chat\", \"model\": \"m\", \"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"user\", \"content\": \"b\\u0000\"}]}"), 400, "jobs[0].messages[1].content"));
+        cases.add(json("NUL in a list in a list", batch("\"labels\": {\"k\": [[\"a\"], [\"b\", \"c\\u0000\"]]}"), 400, "labels.k[1][1]"));
         cases.add(json("NUL in a workflow node id", withJob("{\"type\": \"comfyui.workflow\", \"workflow\": {\"3\\u0000\": {\"class_type\": \"KSampler\", \"inputs\": {}}}}"), 400, "jobs[0].workflow.3?"));
         // absurd Ollama options: finite numbers, sane ranges, a day of keep_alive at most
         cases.add(json("temperature 1e400", generate("\"options\": {\"temperature\": 1e400}"), 400, "jobs[0].options.temperature"));
