@@ -154,6 +154,44 @@ public final class Bench {
                 Runtime.getRuntime().availableProcessors());
     }
 
+    /**
+     * Waits, as the peers' harness does before each of its measurements ({@code waitQuiet} in
+     * ../shared/peers/lib/common.js), until the machine is at most 25 % busy over a 2 s sample, or 60 s have passed:
+     * a figure taken while the last one's writes are still being flushed and vacuumed measures that instead. Here the
+     * whole machine counts (PostgreSQL and the services are this bench's, but idle ones cost next to nothing).
+     */
+    static void awaitQuiet(String label) throws InterruptedException {
+        long started = System.nanoTime();
+        int samples = 0;
+        double busy;
+        do {
+            long[] before = cpuTicks();
+            Thread.sleep(2_000);
+            long[] after = cpuTicks();
+            long total = after[0] - before[0];
+            busy = total <= 0 ? 0 : 100.0 * (total - (after[1] - before[1])) / total;
+            samples++;
+        } while (busy > 25 && System.nanoTime() - started < 60_000_000_000L);
+        if (samples > 1) {
+            System.out.printf("(%s: waited %.0f s for the machine to quiet down, last sample %.0f %% busy)%n", label,
+                    (System.nanoTime() - started) / 1e9, busy);
+        }
+    }
+
+    /** All CPU ticks and the idle ones (idle + iowait), from /proc/stat's first line. */
+    private static long[] cpuTicks() {
+        try {
+            String[] fields = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+            long total = 0;
+            for (int i = 1; i < fields.length && i <= 8; i++) { // user .. steal; guest is already in user
+                total += Long.parseLong(fields[i]);
+            }
+            return new long[] {total, Long.parseLong(fields[4]) + Long.parseLong(fields[5])};
+        } catch (IOException e) {
+            return new long[] {0, 0};
+        }
+    }
+
     /** The 1-minute load average, printed next to each figure: these machines are shared. */
     static String load() {
         try {

@@ -31,6 +31,9 @@ public final class IntakeBench {
         HttpRequest post = request.POST(HttpRequest.BodyPublishers.ofString(body)).build();
         List<Double> millis = new ArrayList<>();
         for (int run = 0; run < WARM_UP + RUNS; run++) {
+            if (run >= WARM_UP) {
+                Bench.awaitQuiet("intake run " + (run - WARM_UP + 1));
+            }
             long started = System.nanoTime();
             HttpResponse<String> answer = http.send(post, HttpResponse.BodyHandlers.ofString());
             double took = (System.nanoTime() - started) / 1e6;

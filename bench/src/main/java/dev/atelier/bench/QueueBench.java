@@ -38,6 +38,7 @@ final class QueueBench {
             JobClaims claims = new JobClaims(connections);
             AttemptOutcomes outcomes = new AttemptOutcomes(connections);
             long queued = new JobCounts(connections).open();
+            Bench.awaitQuiet("queue core");
             AtomicLong done = new AtomicLong();
             ExecutorService pool = Executors.newFixedThreadPool(WORKERS);
             long started = System.nanoTime();

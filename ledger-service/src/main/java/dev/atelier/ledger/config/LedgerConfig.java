@@ -1,7 +1,9 @@
 package dev.atelier.ledger.config;
 
 import dev.atelier.store.JobViews;
+import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 import java.time.Duration;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 
@@ -20,6 +22,9 @@ public class LedgerConfig {
     @ConfigProperty(name = "atelier.executor.max-affinity-wait", defaultValue = "PT2M")
     Duration maxAffinityWait;
 
+    /** The most lines an export page may hold: each of up to 32 streams keeps one page (~400 bytes a line) in memory. */
+    public static final int MAX_EXPORT_PAGE = 10_000;
+
     /** How many lines an export reads per database round trip. */
     @ConfigProperty(name = "atelier.ledger.export-page", defaultValue = "2500")
     int exportPage;
@@ -35,5 +40,17 @@ public class LedgerConfig {
 
     public int exportPage() {
         return exportPage;
+    }
+
+    /** A setting out of range stops the ledger at start, naming it, rather than at the first export. */
+    void checkAtStart(@Observes StartupEvent start) {
+        checkExportPage(exportPage);
+    }
+
+    static void checkExportPage(int lines) {
+        if (lines < 1 || lines > MAX_EXPORT_PAGE) {
+            throw new IllegalStateException("atelier.ledger.export-page is " + lines + "; it must be from 1 to "
+                    + MAX_EXPORT_PAGE + " lines");
+        }
     }
 }
