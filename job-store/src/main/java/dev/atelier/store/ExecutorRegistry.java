@@ -142,6 +142,27 @@ public class ExecutorRegistry {
         });
     }
 
+    // An executor that vanished (killed, its node lost) never removes itself; its backends go with it (cascade).
+    private static final String FORGET_VANISHED = """
+            delete from executor where last_seen_at < coalesce(?::timestamptz, now()) - make_interval(secs => ?)
+            """;
+
+    /**
+     * Removes the executors that have not reported for {@code after} (a day by default), with their backends: each
+     * start under a new name would otherwise leave a row that the model sweep and the live query read forever.
+     *
+     * @return how many were removed
+     */
+    public int forgetVanished(Duration after, Instant now) {
+        return Transactions.inTransaction(dataSource, "forget vanished executors", c -> {
+            try (PreparedStatement ps = c.prepareStatement(FORGET_VANISHED)) {
+                Transactions.setTime(ps, 1, now);
+                ps.setDouble(2, after.toMillis() / 1000.0);
+                return ps.executeUpdate();
+            }
+        });
+    }
+
     /** A live executor as the ledger shows it, with its backends. */
     public record LiveExecutor(String id, Instant startedAt, Instant lastSeen, Map<String, Integer> slots,
                                Map<String, Integer> busy, List<Backend> backends, Instant drainingSince) {

@@ -39,6 +39,13 @@ public interface ExecutorConfig {
     @WithDefault("5s")
     Duration reapInterval();
 
+    /**
+     * An executor that has not reported for this long (killed, its node lost: a clean stop removes it at once) is
+     * removed from the registry, with its backends. At least two leases.
+     */
+    @WithDefault("P1D")
+    Duration forgetAfter();
+
     /** A job whose model no live executor offers fails after waiting this long. */
     @WithDefault("PT60S")
     Duration modelGrace();

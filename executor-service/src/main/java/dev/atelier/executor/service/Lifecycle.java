@@ -34,10 +34,16 @@ public final class Lifecycle {
 
     /** The settings every loop takes its slice of (ExecutorConfig's). */
     public record Settings(Duration lease, Duration heartbeat, Duration poll, Duration maintenanceInterval,
-                           Duration modelGrace, Duration shutdownGrace, Duration maxAffinityWait) {
+                           Duration modelGrace, Duration shutdownGrace, Duration maxAffinityWait,
+                           Duration forgetAfter) {
         public static Settings from(ExecutorConfig config) {
+            // a live executor reports within two leases; forgetting one sooner would drop it from the registry
+            if (config.forgetAfter().compareTo(config.lease().multipliedBy(2)) < 0) {
+                throw new IllegalStateException("atelier.executor.forget-after is " + config.forgetAfter()
+                        + "; it must be at least two leases (" + config.lease().multipliedBy(2) + ")");
+            }
             return new Settings(config.lease(), config.heartbeat(), config.poll(), config.reapInterval(),
-                    config.modelGrace(), config.shutdownGrace(), config.maxAffinityWait());
+                    config.modelGrace(), config.shutdownGrace(), config.maxAffinityWait(), config.forgetAfter());
         }
     }
 
@@ -97,8 +103,9 @@ public final class Lifecycle {
                 settings.poll(), settings.maxAffinityWait()), clock, () -> leases[0].runOnce());
         leases[0] = new LeaseKeeper(new AttemptOutcomes(heartbeatSource), new ExecutorRegistry(pool), backends, running,
                 completer, claims[0], new LeaseKeeper.Settings(settings.lease()), clock);
-        Maintenance maintenance = new Maintenance(Maintenance.standardTasks(new QueueSweeps(pool), new JobCounts(pool), new ExportLog(pool),
-                new Maintenance.Settings(settings.modelGrace(), settings.lease().multipliedBy(2)),
+        Maintenance maintenance = new Maintenance(Maintenance.standardTasks(new QueueSweeps(pool), new JobCounts(pool),
+                new ExportLog(pool), new ExecutorRegistry(pool),
+                new Maintenance.Settings(settings.modelGrace(), settings.lease().multipliedBy(2), settings.forgetAfter()),
                 () -> leases[0].answeringFor(settings.lease().multipliedBy(2))));
         return new Parts(running, claims[0], completer, leases[0], maintenance);
     }

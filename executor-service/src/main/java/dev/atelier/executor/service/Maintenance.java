@@ -1,5 +1,6 @@
 package dev.atelier.executor.service;
 
+import dev.atelier.store.ExecutorRegistry;
 import dev.atelier.store.ExportLog;
 import dev.atelier.store.JobCounts;
 import dev.atelier.store.QueueSweeps;
@@ -12,7 +13,7 @@ import org.jboss.logging.Logger;
 /**
  * Cluster-wide upkeep that any executor may do, as named tasks: reaping expired leases, failing jobs whose model no
  * live executor offers, folding the job count deltas (which also settles the batches whose last job ended, so the
- * claim stops walking them), numbering new export lines. Its guarantee: each task runs every
+ * claim stops walking them), numbering new export lines, forgetting executors that vanished. Its guarantee: each task runs every
  * round on its own, so one that fails (its table locked, a bug) does not stop the others; and reaping waits until
  * the database has answered for two leases, so leases that ran out while nobody could renew them are renewed by
  * their holders first.
@@ -23,8 +24,11 @@ public final class Maintenance {
     private static final int REAP_PAGE = 500;
     private static final int NUMBERING_ROUNDS = 10;
 
-    /** @param liveWindow an executor is live when it reported within this window (the model sweep's judges) */
-    public record Settings(Duration modelGrace, Duration liveWindow) {
+    /**
+     * @param liveWindow  an executor is live when it reported within this window (the model sweep's judges)
+     * @param forgetAfter an executor that has not reported for this long is removed, with its backends
+     */
+    public record Settings(Duration modelGrace, Duration liveWindow, Duration forgetAfter) {
     }
 
     /** One named piece of upkeep. */
@@ -42,7 +46,8 @@ public final class Maintenance {
      *
      * @param databaseSettled whether the database has answered long enough for reaping to be fair
      */
-    public static List<Task> standardTasks(QueueSweeps sweeps, JobCounts counts, ExportLog exports, Settings settings,
+    public static List<Task> standardTasks(QueueSweeps sweeps, JobCounts counts, ExportLog exports,
+                                           ExecutorRegistry registry, Settings settings,
                                            BooleanSupplier databaseSettled) {
         return List.of(
                 new Task("reap expired leases", () -> {
@@ -60,6 +65,12 @@ public final class Maintenance {
                     for (int round = 0; round < NUMBERING_ROUNDS
                             && exports.numberNewLines() >= ExportLog.NUMBERING_ROUND; round++) {
                         LOG.debug("numbered a full round of export lines, numbering on");
+                    }
+                }),
+                new Task("forget executors that vanished", () -> {
+                    int forgotten = registry.forgetVanished(settings.forgetAfter(), null);
+                    if (forgotten > 0) {
+                        LOG.infof("forgot %d executor(s) silent for %s", forgotten, settings.forgetAfter());
                     }
                 }));
     }

@@ -4,9 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.atelier.store.AttemptOutcome;
 import dev.atelier.store.ClaimedJob;
+import dev.atelier.store.ExecutorRegistry;
 import dev.atelier.store.ExportLog;
 import dev.atelier.store.JobCounts;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -31,7 +33,8 @@ class MaintenanceTests {
 
     private List<Maintenance.Task> standardTasks() {
         return Maintenance.standardTasks(fixture.sweeps, new JobCounts(fixture.dataSource), new ExportLog(fixture.dataSource),
-                new Maintenance.Settings(Duration.ofSeconds(60), LoopFixture.LEASE.multipliedBy(2)),
+                new ExecutorRegistry(fixture.dataSource),
+                new Maintenance.Settings(Duration.ofSeconds(60), LoopFixture.LEASE.multipliedBy(2), Duration.ofDays(1)),
                 settled::get);
     }
 
@@ -83,5 +86,37 @@ class MaintenanceTests {
         settled.set(true);
         maintenance.runOnce();
         assertThat(fixture.state(jobs[0])).isEqualTo("retry");
+    }
+
+    @Test
+    void executorRowsStayFewThroughARestartLoop() {
+        ExecutorRegistry registry = new ExecutorRegistry(fixture.dataSource);
+        Instant now = Instant.now();
+        List<ExecutorRegistry.BackendReport> ollama = List.of(new ExecutorRegistry.BackendReport("ollama",
+                "http://ollama:11434", "online", List.of("llama3.2"), now, null));
+        // a pod with a stable name (Kubernetes: the pod's) that crashes and restarts keeps one row; a clean stop
+        // removes it at once
+        for (int restart = 0; restart < 5; restart++) {
+            registry.report("executor-0", Map.of("ollama", 4), Map.of("ollama", 0), ollama, now);
+        }
+        assertThat(fixture.inspect.count("select count(*) from executor where id = 'executor-0'")).isEqualTo(1);
+        // hosts without one get a new name on every start; those killed long ago never removed themselves
+        for (int start = 0; start < 20; start++) {
+            registry.report("host-" + start, Map.of("ollama", 4), Map.of("ollama", 0), ollama,
+                    now.minus(Duration.ofHours(25 + start)));
+        }
+        registry.report("host-silent-23h", Map.of("ollama", 4), Map.of("ollama", 0), ollama,
+                now.minus(Duration.ofHours(23)));
+        registry.report("host-gone", Map.of("ollama", 4), Map.of("ollama", 0), ollama, now);
+        registry.remove("host-gone");
+
+        assertThat(new Maintenance(standardTasks()).runOnce()).isEmpty();
+
+        assertThat(fixture.inspect.count("select count(*) from executor where id like 'host-%'"))
+                .as("only the one silent for less than a day").isEqualTo(1);
+        assertThat(fixture.inspect.count("select count(*) from executor where id = 'host-silent-23h'")).isEqualTo(1);
+        assertThat(fixture.inspect.count("select count(*) from executor where id = 'executor-0'")).isEqualTo(1);
+        assertThat(fixture.inspect.count("select count(*) from executor_backend where executor_id like 'host-%'"))
+                .as("backends go with their executor").isEqualTo(1);
     }
 }
