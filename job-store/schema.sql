@@ -53,9 +53,6 @@ create table batch (
     retry_backoff double precision not null,
     job_count integer not null,
     submitted_by text,
-    idempotency_scope text,
-    idempotency_key text,
-    request_hash text,
     created_at timestamp with time zone not null default now(),
     cancelled_at timestamp with time zone,
     last_claimed_at timestamp with time zone,
@@ -63,8 +60,6 @@ create table batch (
     finished_state text,
     constraint batch_finished_complete CHECK (((finished_at IS NULL) = (finished_state IS NULL))),
     constraint batch_finished_state_valid CHECK ((finished_state = ANY (ARRAY['success'::text, 'failed'::text, 'cancelled'::text]))),
-    constraint batch_idempotency_complete CHECK (((idempotency_key IS NULL) = (idempotency_scope IS NULL))),
-    constraint batch_idempotency_key_length CHECK (((char_length(idempotency_key) >= 1) AND (char_length(idempotency_key) <= 200))),
     constraint batch_job_count_range CHECK (((job_count >= 1) AND (job_count <= 10000))),
     constraint batch_labels_object CHECK ((jsonb_typeof(labels) = 'object'::text)),
     constraint batch_max_attempts_range CHECK (((max_attempts >= 1) AND (max_attempts <= 20))),
@@ -157,6 +152,16 @@ create table export_counter (
     last_seq bigint not null,
     constraint export_counter_pkey PRIMARY KEY (id),
     constraint export_counter_single_row CHECK ((id = 1))
+);
+
+create table idempotency_key (
+    scope text not null,
+    key text not null,
+    batch_id uuid not null,
+    request_hash text not null,
+    created_at timestamp with time zone not null default now(),
+    constraint idempotency_key_length CHECK (((char_length(key) >= 1) AND (char_length(key) <= 200))),
+    constraint idempotency_key_pkey PRIMARY KEY (scope, key)
 );
 
 create table job (
@@ -268,15 +273,16 @@ create table ledger_line (
 
 CREATE INDEX artifact_created ON public.artifact USING btree (created_at, id);
 CREATE INDEX artifact_job ON public.artifact USING btree (job_id);
+CREATE INDEX artifact_sha256 ON public.artifact USING btree (sha256);
 CREATE INDEX batch_created ON public.batch USING btree (created_at, id);
 CREATE INDEX batch_finished ON public.batch USING btree (finished_state, created_at, id) WHERE (finished_at IS NOT NULL);
-CREATE UNIQUE INDEX batch_idempotency ON public.batch USING btree (idempotency_scope, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 CREATE INDEX batch_labels ON public.batch USING gin (labels jsonb_path_ops);
 CREATE INDEX batch_open ON public.batch USING btree (created_at, id) WHERE (finished_at IS NULL);
 CREATE INDEX batch_turn_order ON public.batch_turn USING btree (priority, last_claimed_at NULLS FIRST, created_at, batch_id);
 CREATE INDEX event_line_batch ON public.event_line USING btree (batch_id, seq);
 CREATE UNIQUE INDEX event_line_seq ON public.event_line USING btree (seq);
 CREATE INDEX event_line_unnumbered ON public.event_line USING btree (xid, id) WHERE (seq IS NULL);
+CREATE INDEX idempotency_key_created ON public.idempotency_key USING btree (created_at);
 CREATE INDEX job_count_delta_batch ON public.job_count_delta USING btree (batch_id);
 CREATE INDEX job_lease_token ON public.job USING btree (lease_token) WHERE (lease_token IS NOT NULL);
 CREATE UNIQUE INDEX job_one_running_per_sequential_batch ON public.job USING btree (batch_id) WHERE ((state = 'running'::text) AND sequential);

@@ -10,6 +10,7 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -50,8 +51,15 @@ public class BatchViews {
                                double progress, List<Group> groups) {
     }
 
-    /** What a batch list may be narrowed to; empty means any. */
-    public record BatchFilter(Set<BatchState> states, Map<String, String> labels) {
+    /**
+     * What a batch list may be narrowed to; empty means any.
+     *
+     * @param finishedBefore only batches that finished before this (what a prune would delete), or null
+     */
+    public record BatchFilter(Set<BatchState> states, Map<String, String> labels, Instant finishedBefore) {
+        public BatchFilter(Set<BatchState> states, Map<String, String> labels) {
+            this(states, labels, null);
+        }
     }
 
     // Newest first. A finished batch's state was stored when it finished; an open one's comes from its counts
@@ -62,6 +70,7 @@ public class BatchViews {
             from batch b
             where (?::text[] is null or b.labels @> jsonb_object(?::text[], ?::text[]))
               and (?::uuid is null or (b.created_at, b.id) < (select a.created_at, a.id from batch a where a.id = ?::uuid))
+              and (?::timestamptz is null or b.finished_at < ?::timestamptz)
             order by b.created_at desc, b.id desc
             limit ?
             """;
@@ -80,6 +89,7 @@ public class BatchViews {
                            and (?::text[] is null or b.labels @> jsonb_object(?::text[], ?::text[]))
                            and (?::uuid is null
                                 or (b.created_at, b.id) < (select a.created_at, a.id from batch a where a.id = ?::uuid))
+                           and (?::timestamptz is null or b.finished_at < ?::timestamptz)
                          order by b.created_at desc, b.id desc
                          limit ?) f
                 union all
@@ -91,6 +101,8 @@ public class BatchViews {
                        and (?::text[] is null or b.labels @> jsonb_object(?::text[], ?::text[]))
                        and (?::uuid is null
                             or (b.created_at, b.id) < (select a.created_at, a.id from batch a where a.id = ?::uuid))
+                       -- an open batch has not finished: none passes a finished_before filter
+                       and (?::timestamptz is null or b.finished_at < ?::timestamptz)
                      order by b.created_at desc, b.id desc) o
                  where o.state = any (?::text[])
                  limit ?)) listed
@@ -218,7 +230,9 @@ public class BatchViews {
                     : c.createArrayOf("text", filter.labels().keySet().toArray());
             Array values = filter.labels().isEmpty() ? null
                     : c.createArrayOf("text", filter.labels().values().toArray());
-            List<Object> narrowing = Arrays.asList(keys, keys, values, after, after);
+            OffsetDateTime finishedBefore = filter.finishedBefore() == null ? null
+                    : filter.finishedBefore().atOffset(ZoneOffset.UTC);
+            List<Object> narrowing = Arrays.asList(keys, keys, values, after, after, finishedBefore, finishedBefore);
             List<Object> parameters = new ArrayList<>();
             String statement;
             if (filter.states().isEmpty()) {

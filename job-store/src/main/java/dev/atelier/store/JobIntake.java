@@ -26,19 +26,30 @@ public class JobIntake {
         this.dataSource = dataSource;
     }
 
-    /** The answer to an intake: the stored batch, or the earlier one with the same idempotency key. */
-    public record Intake(UUID batchId, boolean created, String storedRequestHash) {
+    /**
+     * The answer to an intake: the stored batch, or the earlier one with the same idempotency key.
+     *
+     * @param batchGone the earlier batch was deleted since (its key outlives it for 24 hours)
+     */
+    public record Intake(UUID batchId, boolean created, String storedRequestHash, boolean batchGone) {
     }
 
-    private static final String INSERT_BATCH = """
-            insert into batch (id, name, mode, priority, labels, max_attempts, retry_delay_ms, retry_backoff,
-                               job_count, submitted_by, idempotency_scope, idempotency_key, request_hash)
-            values (?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?)
-            on conflict (idempotency_scope, idempotency_key) where idempotency_key is not null do nothing
+    // The key's row is written first: a second submit with the same key waits here for the first one's commit, then
+    // finds its row.
+    private static final String CLAIM_IDEMPOTENCY_KEY = """
+            insert into idempotency_key (scope, key, batch_id, request_hash) values (?, ?, ?, ?)
+            on conflict (scope, key) do nothing
             """;
 
     private static final String FIND_BY_IDEMPOTENCY_KEY = """
-            select id, request_hash from batch where idempotency_scope = ? and idempotency_key = ?
+            select k.batch_id, k.request_hash, not exists (select 1 from batch b where b.id = k.batch_id) as gone
+            from idempotency_key k where k.scope = ? and k.key = ?
+            """;
+
+    private static final String INSERT_BATCH = """
+            insert into batch (id, name, mode, priority, labels, max_attempts, retry_delay_ms, retry_backoff,
+                               job_count, submitted_by)
+            values (?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?)
             """;
 
     // One statement whatever the batch size: the jobs travel as arrays.
@@ -63,7 +74,18 @@ public class JobIntake {
      */
     public Intake insertBatch(NewBatch batch) {
         return Transactions.inTransaction(dataSource, "insert batch", c -> {
-            String scope = batch.idempotencyKey() == null ? null : nullToEmpty(batch.submittedBy());
+            if (batch.idempotencyKey() != null) {
+                String scope = nullToEmpty(batch.submittedBy());
+                try (PreparedStatement ps = c.prepareStatement(CLAIM_IDEMPOTENCY_KEY)) {
+                    ps.setString(1, scope);
+                    ps.setString(2, batch.idempotencyKey());
+                    ps.setObject(3, batch.id());
+                    ps.setString(4, batch.requestHash());
+                    if (ps.executeUpdate() == 0) {
+                        return earlierBatch(c, scope, batch.idempotencyKey());
+                    }
+                }
+            }
             try (PreparedStatement ps = c.prepareStatement(INSERT_BATCH)) {
                 int i = 0;
                 ps.setObject(++i, batch.id());
@@ -76,12 +98,7 @@ public class JobIntake {
                 ps.setDouble(++i, batch.retryBackoff());
                 ps.setInt(++i, batch.jobs().size());
                 ps.setString(++i, batch.submittedBy());
-                ps.setString(++i, scope);
-                ps.setString(++i, batch.idempotencyKey());
-                ps.setString(++i, batch.requestHash());
-                if (ps.executeUpdate() == 0) {
-                    return earlierBatch(c, scope, batch.idempotencyKey());
-                }
+                ps.executeUpdate();
             }
             List<NewBatch.NewJob> jobs = batch.jobs();
             int n = jobs.size();
@@ -122,7 +139,7 @@ public class JobIntake {
                 ps.executeUpdate();
             }
             notifyWork(c);
-            return new Intake(batch.id(), true, batch.requestHash());
+            return new Intake(batch.id(), true, batch.requestHash(), false);
         });
     }
 
@@ -134,7 +151,8 @@ public class JobIntake {
                 if (!rs.next()) {
                     throw new IllegalStateException("idempotency key conflict but no batch holds it");
                 }
-                return new Intake(rs.getObject(1, UUID.class), false, rs.getString(2));
+                return new Intake(rs.getObject("batch_id", UUID.class), false, rs.getString("request_hash"),
+                        rs.getBoolean("gone"));
             }
         }
     }

@@ -182,6 +182,18 @@ class FlatHistoryTests extends QueueTestBase {
                     .containsExactlyElementsOf(all.stream().filter(s -> states.contains(s.state()))
                             .map(BatchSummary::id).toList());
         }
+        // finished before a time (a prune's list): only batches settled as finished, with or without states
+        java.time.Instant later = java.time.Instant.now().plusSeconds(3600);
+        List<java.util.UUID> settled = all.stream().map(BatchSummary::id)
+                .filter(id -> id.equals(succeeded.id()) || id.equals(failed.id())).toList();
+        assertThat(batches.list(new BatchFilter(Set.of(), Map.of(), later), null, 100)).extracting(BatchSummary::id)
+                .containsExactlyElementsOf(settled);
+        assertThat(batches.list(new BatchFilter(EnumSet.allOf(BatchState.class), Map.of(), later), null, 100))
+                .extracting(BatchSummary::id).containsExactlyElementsOf(settled);
+        assertThat(batches.list(new BatchFilter(Set.of(BatchState.FAILED), Map.of(), later), null, 100))
+                .extracting(BatchSummary::id).containsExactly(failed.id());
+        assertThat(batches.list(new BatchFilter(Set.of(), Map.of(), java.time.Instant.now().minusSeconds(3600)),
+                null, 100)).isEmpty();
         // pages: two at a time, resumed after the last id, in the same order
         Set<BatchState> some = Set.of(BatchState.SUCCESS, BatchState.FAILED, BatchState.PENDING);
         List<BatchSummary> first = batches.list(new BatchFilter(some, Map.of()), null, 2);

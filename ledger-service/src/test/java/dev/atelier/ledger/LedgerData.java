@@ -124,6 +124,11 @@ public class LedgerData {
                 + "lease_expires_at = null where state in ('pending', 'running', 'retry')");
     }
 
+    /** Folds the count deltas, which settles the batches whose last job ended (executors' maintenance does this). */
+    public void foldCounts() {
+        new dev.atelier.store.JobCounts(dataSource).compact();
+    }
+
     public void forgetExecutors() {
         inspect().execute("delete from executor");
     }

@@ -284,10 +284,20 @@ class CliIT {
                 + "{\"crew\": \"echo\", \"task\": \"later\", \"priority\": 2}]", "submit", "-", "-q");
         String hangId = hanging.out().strip();
         await().atMost(Duration.ofSeconds(20)).until(() -> batch(hangId).path("status_counts").path("running").asInt() == 2);
+        Cli.Result stillRunning = cli.run("delete", hangId);
+        assertThat(stillRunning.exit()).as(stillRunning.toString()).isEqualTo(2);
+        assertThat(stillRunning.err()).contains("409", "3 job(s) that have not ended");
         Cli.Result cancel = cli.run("cancel", hangId);
         assertThat(cancel.exit()).as(cancel.toString()).isZero();
         assertThat(cancel.out()).contains("cancelled batch");
         assertThat(stack.awaitTerminal(hangId, Duration.ofSeconds(20)).path("state").asText()).isEqualTo("cancelled");
+        await().atMost(Duration.ofSeconds(20)).until(() -> batch(hangId).path("status_counts").path("running").asInt() == 0);
+        Cli.Result deleted = cli.run("delete", hangId);
+        assertThat(deleted.exit()).as(deleted.toString()).isZero();
+        assertThat(deleted.out()).contains("deleted batch " + hangId);
+        Cli.Result gone = cli.run("delete", hangId);
+        assertThat(gone.exit()).isEqualTo(2);
+        assertThat(gone.err()).contains("no batch " + hangId);
 
         String oneHang = cli.runWithInput("[{\"crew\": \"echo\", \"task\": \"hang c\"}]", "submit", "-", "-q").out().strip();
         String hangJob = stack.jobs(oneHang).get(0).path("id").asText();

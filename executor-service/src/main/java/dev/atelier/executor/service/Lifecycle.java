@@ -3,6 +3,7 @@ package dev.atelier.executor.service;
 import dev.atelier.executor.config.ExecutorConfig;
 import dev.atelier.store.AttemptOutcome;
 import dev.atelier.store.AttemptOutcomes;
+import dev.atelier.store.BatchDeletion;
 import dev.atelier.store.ExecutorRegistry;
 import dev.atelier.store.ExportLog;
 import dev.atelier.store.JobClaims;
@@ -104,7 +105,7 @@ public final class Lifecycle {
         leases[0] = new LeaseKeeper(new AttemptOutcomes(heartbeatSource), new ExecutorRegistry(pool), backends, running,
                 completer, claims[0], new LeaseKeeper.Settings(settings.lease()), clock);
         Maintenance maintenance = new Maintenance(Maintenance.standardTasks(new QueueSweeps(pool), new JobCounts(pool),
-                new ExportLog(pool), new ExecutorRegistry(pool),
+                new ExportLog(pool), new ExecutorRegistry(pool), new BatchDeletion(pool),
                 new Maintenance.Settings(settings.modelGrace(), settings.lease().multipliedBy(2), settings.forgetAfter()),
                 () -> leases[0].answeringFor(settings.lease().multipliedBy(2))));
         return new Parts(running, claims[0], completer, leases[0], maintenance);

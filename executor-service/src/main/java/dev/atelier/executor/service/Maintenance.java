@@ -1,5 +1,6 @@
 package dev.atelier.executor.service;
 
+import dev.atelier.store.BatchDeletion;
 import dev.atelier.store.ExecutorRegistry;
 import dev.atelier.store.ExportLog;
 import dev.atelier.store.JobCounts;
@@ -13,7 +14,7 @@ import org.jboss.logging.Logger;
 /**
  * Cluster-wide upkeep that any executor may do, as named tasks: reaping expired leases, failing jobs whose model no
  * live executor offers, folding the job count deltas (which also settles the batches whose last job ended, so the
- * claim stops walking them), numbering new export lines, forgetting executors that vanished. Its guarantee: each task runs every
+ * claim stops walking them), numbering new export lines, forgetting executors that vanished and idempotency keys past their day. Its guarantee: each task runs every
  * round on its own, so one that fails (its table locked, a bug) does not stop the others; and reaping waits until
  * the database has answered for two leases, so leases that ran out while nobody could renew them are renewed by
  * their holders first.
@@ -47,7 +48,7 @@ public final class Maintenance {
      * @param databaseSettled whether the database has answered long enough for reaping to be fair
      */
     public static List<Task> standardTasks(QueueSweeps sweeps, JobCounts counts, ExportLog exports,
-                                           ExecutorRegistry registry, Settings settings,
+                                           ExecutorRegistry registry, BatchDeletion deletion, Settings settings,
                                            BooleanSupplier databaseSettled) {
         return List.of(
                 new Task("reap expired leases", () -> {
@@ -72,7 +73,9 @@ public final class Maintenance {
                     if (forgotten > 0) {
                         LOG.infof("forgot %d executor(s) silent for %s", forgotten, settings.forgetAfter());
                     }
-                }));
+                }),
+                new Task("forget idempotency keys past their day", () ->
+                        deletion.forgetIdempotencyKeys(BatchDeletion.IDEMPOTENCY_KEYS_KEPT, null)));
     }
 
     /**

@@ -3,6 +3,7 @@ package dev.atelier.executor.service;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.atelier.store.AttemptOutcome;
+import dev.atelier.store.BatchDeletion;
 import dev.atelier.store.ClaimedJob;
 import dev.atelier.store.ExecutorRegistry;
 import dev.atelier.store.ExportLog;
@@ -33,7 +34,7 @@ class MaintenanceTests {
 
     private List<Maintenance.Task> standardTasks() {
         return Maintenance.standardTasks(fixture.sweeps, new JobCounts(fixture.dataSource), new ExportLog(fixture.dataSource),
-                new ExecutorRegistry(fixture.dataSource),
+                new ExecutorRegistry(fixture.dataSource), new BatchDeletion(fixture.dataSource),
                 new Maintenance.Settings(Duration.ofSeconds(60), LoopFixture.LEASE.multipliedBy(2), Duration.ofDays(1)),
                 settled::get);
     }

@@ -7,11 +7,13 @@ import dev.atelier.api.ProblemException;
 import dev.atelier.api.auth.Caller;
 import dev.atelier.api.view.BatchResponse;
 import dev.atelier.gateway.service.BatchIntake;
+import dev.atelier.store.BatchDeletion;
 import dev.atelier.store.BatchViews;
 import dev.atelier.store.JobControl;
 import dev.atelier.store.entity.BatchEntity;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
@@ -32,7 +34,7 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 @Path("/api/v1/batches")
 @Produces(MediaType.APPLICATION_JSON)
-@Tag(name = "batches", description = "Batches of jobs: submit, follow, cancel, retry")
+@Tag(name = "batches", description = "Batches of jobs: submit, follow, cancel, retry, delete")
 public class BatchResource {
 
     @Inject
@@ -49,6 +51,9 @@ public class BatchResource {
 
     @Inject
     Caller caller;
+
+    @Inject
+    BatchDeletion deletion;
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
@@ -109,6 +114,33 @@ public class BatchResource {
             throw unknown(batchId);
         }
         return Response.accepted(view(batchId)).build();
+    }
+
+    @DELETE
+    @Path("{id}")
+    @Operation(summary = "Delete a batch whose jobs have all ended (its submitter or admin)",
+            description = "Its jobs, attempts, counts and artifacts go, and the stored images no other job uses. Its "
+                    + "export lines stay: they are the ledger. Its idempotency key stays used for its 24 hours.")
+    @APIResponse(responseCode = "204", description = "deleted",
+            content = @Content(examples = @ExampleObject(name = "example", value = "", description = "no body")))
+    @APIResponse(responseCode = "409", description = "some jobs have not ended; the problem names them",
+            content = @Content(mediaType = "application/problem+json", examples = @ExampleObject(name = "open jobs",
+                    value = "{\"type\": \"about:blank\", \"title\": \"Conflict\", \"status\": 409, \"detail\": "
+                            + "\"batch 0193... has 2 job(s) that have not ended (cancel it first, or wait): scorpion, "
+                            + "raiden-bio\"}")))
+    public Response delete(@PathParam("id") String id) {
+        UUID batchId = Ids.parse(id, "batch");
+        caller.requireSubmitterOrAdmin(submitter(batchId), "delete batch " + batchId);
+        BatchDeletion.Outcome outcome = deletion.delete(batchId);
+        if (outcome instanceof BatchDeletion.NotFound) {
+            throw unknown(batchId);
+        }
+        if (outcome instanceof BatchDeletion.StillOpen open) {
+            throw ProblemException.of(409, "batch " + batchId + " has " + open.open() + " job(s) that have not ended "
+                    + "(cancel it first, or wait): " + String.join(", ", open.keys())
+                    + (open.open() > open.keys().size() ? ", ..." : ""));
+        }
+        return Response.noContent().build();
     }
 
     /** Who submitted the batch (null when authentication was off); a 404 when there is no such batch. */

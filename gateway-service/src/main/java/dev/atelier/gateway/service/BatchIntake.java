@@ -81,6 +81,10 @@ public class BatchIntake {
                     "a job names a crew that does not exist; nothing was stored", result.unknownCrews()));
         }
         JobIntake.Intake intake = store.insertBatch(result.batch());
+        if (intake.batchGone()) {
+            throw ProblemException.of(409, "the Idempotency-Key '" + idempotencyKey + "' was used for batch "
+                    + intake.batchId() + ", which has been deleted since; a key is kept 24 hours after its first use");
+        }
         if (!intake.created() && !intake.storedRequestHash().equals(hash)) {
             throw ProblemException.of(409, "the Idempotency-Key '" + idempotencyKey
                     + "' was used for a different batch (" + intake.batchId() + ")");

@@ -97,6 +97,24 @@ class AuthTests {
                 .then().statusCode(404);
     }
 
+    @Test
+    void aSubmitTokenDeletesItsOwnEndedBatchesOnlyAndAnAdminAnyones() {
+        String ours = submit("ci-secret");
+        String theirs = submit("artist-secret");
+        given().auth().oauth2("lead-secret").post("/api/v1/batches/" + ours + "/cancel").then().statusCode(202);
+        given().auth().oauth2("lead-secret").post("/api/v1/batches/" + theirs + "/cancel").then().statusCode(202);
+
+        given().auth().oauth2("ci-secret").delete("/api/v1/batches/" + theirs).then().statusCode(403)
+                .contentType(PROBLEM).body("detail", containsString("submitted by 'artist', needs that token or an admin token"));
+        given().auth().oauth2("viewer-secret").delete("/api/v1/batches/" + ours).then().statusCode(403)
+                .body("detail", containsString("needs a submit token"));
+        given().auth().oauth2("viewer-secret").get("/api/v1/batches/" + theirs).then().statusCode(200);
+
+        given().auth().oauth2("ci-secret").delete("/api/v1/batches/" + ours).then().statusCode(204);
+        given().auth().oauth2("lead-secret").delete("/api/v1/batches/" + theirs).then().statusCode(204);
+        given().auth().oauth2("viewer-secret").get("/api/v1/batches/" + theirs).then().statusCode(404);
+    }
+
     private static String submit(String token) {
         String batch = "{\"name\": \"n\", \"jobs\": [{\"type\": \"ollama.generate\", \"model\": \"m\", \"prompt\": \"p\"}]}";
         return given().auth().oauth2(token).contentType(ContentType.JSON).body(batch).post("/api/v1/batches")

@@ -122,6 +122,24 @@ class BatchAndJobResourceTests {
     }
 
     @Test
+    void aBatchIsDeletedOnlyOnceEveryJobHasEnded() {
+        NewBatch b = stored(Batches.batch(BatchMode.PARALLEL).priority(1000).ollamaJobs(2, 1));
+        String keys = b.jobs().get(0).key() + ", " + b.jobs().get(1).key();
+
+        given().delete("/api/v1/batches/" + b.id()).then().statusCode(409).contentType(PROBLEM)
+                .body("detail", containsString("has 2 job(s) that have not ended"))
+                .body("detail", containsString(keys));
+        given().get("/api/v1/batches/" + b.id()).then().statusCode(200).body("status_counts.pending", equalTo(2));
+
+        given().post("/api/v1/batches/" + b.id() + "/cancel").then().statusCode(202);
+        given().delete("/api/v1/batches/" + b.id()).then().statusCode(204);
+        given().get("/api/v1/batches/" + b.id()).then().statusCode(404).contentType(PROBLEM);
+        given().post("/api/v1/jobs/" + b.jobs().get(0).id() + "/retry").then().statusCode(404);
+        given().delete("/api/v1/batches/" + b.id()).then().statusCode(404).contentType(PROBLEM);
+        given().delete("/api/v1/batches/not-a-uuid").then().statusCode(404).contentType(PROBLEM);
+    }
+
+    @Test
     void unknownIdsAre404Problems() {
         UUID nobody = UUID.randomUUID();
         for (String path : List.of("/api/v1/batches/" + nobody, "/api/v1/batches/not-a-uuid")) {

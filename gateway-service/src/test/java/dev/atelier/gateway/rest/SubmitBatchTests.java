@@ -165,7 +165,22 @@ class SubmitBatchTests {
 
         given().contentType(ContentType.JSON).header("Idempotency-Key", key).body(ROSTER.replace("mk1-roster", "other"))
                 .post("/api/v1/batches").then().statusCode(409).contentType(PROBLEM).body("detail", containsString(first));
-        assertThat(count("select count(*) from batch where idempotency_key = ?", key)).isEqualTo(1);
+        assertThat(count("select count(*) from idempotency_key k join batch b on b.id = k.batch_id where k.key = ?", key)).isEqualTo(1);
+    }
+
+    @Test
+    void aDeletedBatchsIdempotencyKeyIsStillUsed() throws Exception {
+        String key = "deleted-" + UUID.randomUUID();
+        String first = given().contentType(ContentType.JSON).header("Idempotency-Key", key).body(ROSTER)
+                .post("/api/v1/batches").then().statusCode(201).extract().path("id");
+        given().post("/api/v1/batches/" + first + "/cancel").then().statusCode(202);
+        given().delete("/api/v1/batches/" + first).then().statusCode(204);
+
+        given().contentType(ContentType.JSON).header("Idempotency-Key", key).body(ROSTER)
+                .post("/api/v1/batches").then().statusCode(409).contentType(PROBLEM)
+                .body("detail", containsString(first)).body("detail", containsString("deleted"));
+        assertThat(count("select count(*) from batch b join idempotency_key k on k.batch_id = b.id where k.key = ?", key))
+                .as("no second batch").isZero();
     }
 
     @Test
@@ -191,6 +206,6 @@ class SubmitBatchTests {
         } finally {
             pool.shutdownNow();
         }
-        assertThat(count("select count(*) from batch where idempotency_key = ?", key)).isEqualTo(1);
+        assertThat(count("select count(*) from idempotency_key k join batch b on b.id = k.batch_id where k.key = ?", key)).isEqualTo(1);
     }
 }

@@ -32,12 +32,6 @@ public class BatchEntity extends PanacheEntityBase {
     public int jobCount;
     @Column(name = "submitted_by")
     public String submittedBy;
-    @Column(name = "idempotency_scope")
-    public String idempotencyScope;
-    @Column(name = "idempotency_key")
-    public String idempotencyKey;
-    @Column(name = "request_hash")
-    public String requestHash;
     @Column(name = "created_at")
     public OffsetDateTime createdAt;
     @Column(name = "cancelled_at")

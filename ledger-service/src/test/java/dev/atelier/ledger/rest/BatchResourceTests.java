@@ -15,6 +15,7 @@ import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.path.json.JsonPath;
 import jakarta.inject.Inject;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
@@ -91,6 +92,12 @@ class BatchResourceTests {
                 .body("items[0].progress", equalTo(1.0f)).body("next_after", nullValue());
         given().queryParam("label", "project:" + project).queryParam("state", "running,pending").get("/api/v1/batches")
                 .then().statusCode(200).body("items.size()", equalTo(4));
+        // what a prune would delete: batches settled as finished before a time
+        data.foldCounts();
+        given().queryParam("label", "project:" + project).queryParam("finished_before", Instant.now().plusSeconds(60).toString())
+                .get("/api/v1/batches").then().statusCode(200).body("items.id", equalTo(List.of(ids.get(4))));
+        given().queryParam("label", "project:" + project).queryParam("finished_before", Instant.now().minusSeconds(3600).toString())
+                .get("/api/v1/batches").then().statusCode(200).body("items.size()", equalTo(0));
         // the list and the single batch derive the same state
         for (String id : ids) {
             String listed = given().queryParam("label", "project:" + project).queryParam("limit", 10).get("/api/v1/batches")

@@ -30,6 +30,8 @@ class MalformedQueryTests {
             "/api/v1/batches                | limit     | 501",
             "/api/v1/batches                | limit     | ten",
             "/api/v1/batches                | after     | page-2",
+            "/api/v1/batches                | finished_before | 30d",
+            "/api/v1/batches                | finished_before | +300000-01-01T00:00:00Z",
             "/api/v1/jobs                   | batch     | x'; drop table job; --",
             "/api/v1/jobs                   | state     | done",
             "/api/v1/jobs                   | limit     | -1",

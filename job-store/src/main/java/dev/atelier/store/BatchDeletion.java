@@ -1,0 +1,172 @@
+package dev.atelier.store;
+
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import javax.sql.DataSource;
+import org.jboss.logging.Logger;
+
+/**
+ * Removes what is no longer wanted (API.md, "Deleting"): a batch whose jobs have all ended, with its jobs, attempts,
+ * counts and artifacts, and the blobs nothing points at any more; idempotency keys past their 24 hours. Export lines
+ * stay: they are the ledger, and each carries what it shows (V14), so they read the same after their batch is gone.
+ */
+@ApplicationScoped
+public class BatchDeletion {
+
+    private static final Logger LOG = Logger.getLogger(BatchDeletion.class);
+
+    /** How long an idempotency key is kept, whatever happens to its batch (API.md: at least 24 hours). */
+    public static final Duration IDEMPOTENCY_KEYS_KEPT = Duration.ofHours(24);
+
+    /** At most this many open jobs are named in a refusal. */
+    public static final int OPEN_JOBS_NAMED = 20;
+
+    private final DataSource dataSource;
+
+    @Inject
+    public BatchDeletion(DataSource dataSource) {
+        this.dataSource = dataSource;
+    }
+
+    /** What a deletion did. */
+    public sealed interface Outcome {
+    }
+
+    /** No such batch (never stored, or deleted already). */
+    public record NotFound() implements Outcome {
+    }
+
+    /** Nothing was deleted: these jobs have not ended ({@code open} in all, the first ones by position named). */
+    public record StillOpen(List<String> keys, long open) implements Outcome {
+    }
+
+    /** The batch and its jobs are gone. */
+    public record Deleted(long jobs, long artifacts) implements Outcome {
+    }
+
+    // The batch row first, then every job row in id order (the order outcome statements lock in): nothing can reopen a
+    // job (a retry by hand, a reaped lease going to retry) between the check and the delete.
+    private static final String LOCK_BATCH = """
+            select id from batch where id = ? for update
+            """;
+
+    private static final String OPEN_JOBS = """
+            with locked as materialized (
+                select j.id, j.key, j.position, j.state from job j where j.batch_id = ? order by j.id for update of j)
+            select key, count(*) over () as open from locked
+            where state in ('pending', 'running', 'retry')
+            order by position
+            limit ?
+            """;
+
+    // Attempts have no foreign key to their job (they are written on the claim's hot path), and count deltas not yet
+    // folded would name a batch that no longer exists; both go here. The batch's rows in job, job_count, batch_turn
+    // and artifact go with it (on delete cascade). Returns the blobs its artifacts used, for collect(...).
+    private static final String DELETE_BATCH = """
+            with doomed as materialized (select id from job where batch_id = ?),
+            used_blobs as materialized (
+                select distinct a.sha256 from artifact a join doomed d on d.id = a.job_id),
+            artifacts as materialized (
+                select count(*) as n from artifact a join doomed d on d.id = a.job_id),
+            attempts as (delete from attempt a using doomed d where a.job_id = d.id),
+            deltas as (delete from job_count_delta where batch_id = ?),
+            batch as (delete from batch where id = ? returning id)
+            select (select count(*) from doomed) as jobs, (select n from artifacts) as artifacts,
+                   array(select sha256 from used_blobs order by sha256) as blobs
+            from batch
+            """;
+
+    // A blob another artifact still uses stays. If a writer adds an artifact with the same bytes meanwhile, the
+    // foreign key refuses this delete rather than losing its blob (the blob stays until the next collection).
+    private static final String COLLECT_BLOBS = """
+            delete from artifact_blob b
+            where b.sha256 = any (?::text[])
+              and not exists (select 1 from artifact a where a.sha256 = b.sha256)
+            """;
+
+    /** Deletes a batch whose jobs have all ended, in one transaction; then collects the blobs it alone used. */
+    public Outcome delete(UUID batchId) {
+        record Removed(Outcome outcome, String[] blobs) {
+        }
+        Removed removed = Transactions.inTransaction(dataSource, "delete batch", c -> {
+            try (PreparedStatement ps = c.prepareStatement(LOCK_BATCH)) {
+                ps.setObject(1, batchId);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                        return new Removed(new NotFound(), new String[0]);
+                    }
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement(OPEN_JOBS)) {
+                ps.setObject(1, batchId);
+                ps.setInt(2, OPEN_JOBS_NAMED);
+                List<String> keys = new ArrayList<>();
+                long open = 0;
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        keys.add(rs.getString("key"));
+                        open = rs.getLong("open");
+                    }
+                }
+                if (open > 0) {
+                    return new Removed(new StillOpen(List.copyOf(keys), open), new String[0]);
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement(DELETE_BATCH)) {
+                ps.setObject(1, batchId);
+                ps.setObject(2, batchId);
+                ps.setObject(3, batchId);
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    return new Removed(new Deleted(rs.getLong("jobs"), rs.getLong("artifacts")),
+                            (String[]) rs.getArray("blobs").getArray());
+                }
+            }
+        });
+        if (removed.blobs().length > 0) {
+            try {
+                collectBlobs(removed.blobs());
+            } catch (StoreException e) {
+                LOG.warnf("blobs of deleted batch %s stay until the next collection: %s", batchId, e.getMessage());
+            }
+        }
+        return removed.outcome();
+    }
+
+    private int collectBlobs(String[] sha256s) {
+        return Transactions.inTransaction(dataSource, "collect blobs", c -> {
+            try (PreparedStatement ps = c.prepareStatement(COLLECT_BLOBS)) {
+                ps.setArray(1, c.createArrayOf("text", sha256s));
+                return ps.executeUpdate();
+            }
+        });
+    }
+
+    private static final String FORGET_IDEMPOTENCY_KEYS = """
+            delete from idempotency_key
+            where created_at < coalesce(?::timestamptz, now()) - make_interval(secs => ?)
+            """;
+
+    /**
+     * Forgets idempotency keys older than {@code keptFor} (API.md: at least 24 hours); a submit with such a key
+     * stores a new batch.
+     *
+     * @return how many were forgotten
+     */
+    public int forgetIdempotencyKeys(Duration keptFor, Instant now) {
+        return Transactions.inTransaction(dataSource, "forget idempotency keys", c -> {
+            try (PreparedStatement ps = c.prepareStatement(FORGET_IDEMPOTENCY_KEYS)) {
+                Transactions.setTime(ps, 1, now);
+                ps.setDouble(2, keptFor.toMillis() / 1000.0);
+                return ps.executeUpdate();
+            }
+        });
+    }
+}
