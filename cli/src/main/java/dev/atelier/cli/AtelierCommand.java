@@ -15,8 +15,8 @@ import picocli.CommandLine.ScopeType;
                 + "watch them, check the backends, export the ledger.",
         subcommands = {SubmitCommand.class, RunCommand.class, WatchCommand.class, StatusCommand.class,
                 CheckCommand.class, JobsCommand.class, JobCommand.class, ExportCommand.class, CancelCommand.class,
-                RetryCommand.class, DeleteCommand.class, CrewsCommand.class, AutoComplete.GenerateCompletion.class,
-                HelpCommand.class},
+                RetryCommand.class, DeleteCommand.class, PruneCommand.class, CrewsCommand.class,
+                AutoComplete.GenerateCompletion.class, HelpCommand.class},
         footer = {"",
                 "Where the services are: --gateway, --ledger and --token; else ATELIER_GATEWAY_URL, "
                         + "ATELIER_LEDGER_URL and ATELIER_TOKEN; else the config file ($ATELIER_CONFIG, or "

@@ -10,12 +10,12 @@ import java.util.regex.Pattern;
 /** Durations and times as people type them ({@code 10}, {@code 10s}, {@code 2m}, {@code 1h30m}, ISO) and read them. */
 public final class Durations {
 
-    private static final Pattern HUMAN = Pattern.compile("(?:(\\d+)h)?(?:(\\d+)m(?!s))?(?:(\\d+)s)?(?:(\\d+)ms)?");
+    private static final Pattern HUMAN = Pattern.compile("(?:(\\d+)d)?(?:(\\d+)h)?(?:(\\d+)m(?!s))?(?:(\\d+)s)?(?:(\\d+)ms)?");
 
     private Durations() {
     }
 
-    /** {@code 10} (seconds, the old runner's habit), {@code 10s}, {@code 500ms}, {@code 2m}, {@code 1h30m}, {@code PT10S}. */
+    /** {@code 10} (seconds, the old runner's habit), {@code 10s}, {@code 500ms}, {@code 2m}, {@code 1h30m}, {@code 30d}, {@code PT10S}. */
     public static Duration parse(String option, String text) {
         String t = text.trim().toLowerCase(Locale.ROOT);
         try {
@@ -27,13 +27,13 @@ public final class Durations {
             }
             Matcher m = HUMAN.matcher(t);
             if (!t.isEmpty() && m.matches()) {
-                return Duration.ofHours(number(m.group(1))).plusMinutes(number(m.group(2)))
-                        .plusSeconds(number(m.group(3))).plusMillis(number(m.group(4)));
+                return Duration.ofDays(number(m.group(1))).plusHours(number(m.group(2))).plusMinutes(number(m.group(3)))
+                        .plusSeconds(number(m.group(4))).plusMillis(number(m.group(5)));
             }
         } catch (DateTimeParseException | ArithmeticException e) {
             // fall through to the message
         }
-        throw new CliException(option + " '" + text + "' is not a duration: write 10 or 10s, 500ms, 2m, 1h30m or PT10S");
+        throw new CliException(option + " '" + text + "' is not a duration: write 10 or 10s, 500ms, 2m, 1h30m, 30d or PT10S");
     }
 
     /** An instant ({@code 2026-01-12T02:00:00Z}) or a time ago ({@code 2h} means two hours before now). */

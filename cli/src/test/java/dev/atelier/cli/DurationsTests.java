@@ -17,9 +17,11 @@ class DurationsTests {
         assertThat(Durations.parse("--interval", "0.2")).isEqualTo(Duration.ofMillis(200));
         assertThat(Durations.parse("--since", "2m")).isEqualTo(Duration.ofMinutes(2));
         assertThat(Durations.parse("--since", "1h30m")).isEqualTo(Duration.ofMinutes(90));
+        assertThat(Durations.parse("--older-than", "30d")).isEqualTo(Duration.ofDays(30));
+        assertThat(Durations.parse("--older-than", "P30D")).isEqualTo(Duration.ofDays(30));
         assertThat(Durations.parse("--since", "PT5S")).isEqualTo(Duration.ofSeconds(5));
         assertThatThrownBy(() -> Durations.parse("--retry-delay", "soon"))
-                .hasMessage("--retry-delay 'soon' is not a duration: write 10 or 10s, 500ms, 2m, 1h30m or PT10S");
+                .hasMessage("--retry-delay 'soon' is not a duration: write 10 or 10s, 500ms, 2m, 1h30m, 30d or PT10S");
         assertThatThrownBy(() -> Durations.parse("--retry-delay", "")).isInstanceOf(CliException.class);
     }
 

@@ -330,6 +330,41 @@ class CliIT {
     }
 
     @Test
+    void prunesTheSubmittersOldBatchesButNotThoseLabelledKeep() throws Exception {
+        Cli contractor = cli.with(Map.of("ATELIER_TOKEN", Stack.OTHER_SUBMIT_TOKEN));
+        List<Map<String, Object>> jobs = List.of(Map.of("crew", "echo", "task", "fine"));
+        String old = stack.otherSubmitter().body(Map.of("name", "old", "jobs", jobs)).post("/api/v1/batches")
+                .then().statusCode(201).extract().path("id");
+        String keep = stack.otherSubmitter().body(Map.of("name", "kept", "labels", Map.of("keep", "true"), "jobs", jobs))
+                .post("/api/v1/batches").then().statusCode(201).extract().path("id");
+        String studios = stack.submit(Map.of("name", "studio's", "jobs", jobs));
+        for (String id : List.of(old, keep, studios)) {
+            stack.awaitTerminal(id, Duration.ofSeconds(30));
+        }
+        // finished_at is settled by the executors' maintenance a moment after the last job ends
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            String listed = contractor.run("prune", "--older-than", "1s", "--dry-run").out();
+            return listed.contains("would delete " + old) && listed.contains("would delete " + studios);
+        });
+
+        Cli.Result dryRun = contractor.run("prune", "--older-than", "1s", "--dry-run");
+        assertThat(dryRun.exit()).as(dryRun.toString()).isZero();
+        assertThat(dryRun.out()).doesNotContain(keep).contains("labelled keep=true");
+        assertThat(batch(old).path("state").asText()).as("a dry run deletes nothing").isEqualTo("success");
+
+        Cli.Result pruned = contractor.run("prune", "--older-than", "1s");
+        assertThat(pruned.exit()).as(pruned.toString()).isZero();
+        assertThat(pruned.out()).contains("deleted " + old, "kept 1 labelled keep=true", "need an admin token");
+        stack.ledger().get("/api/v1/batches/" + old).then().statusCode(404);
+        assertThat(batch(keep).path("state").asText()).isEqualTo("success");
+        assertThat(batch(studios).path("state").asText()).as("another submitter's batch").isEqualTo("success");
+
+        Cli.Result badAge = contractor.run("prune", "--older-than", "soon");
+        assertThat(badAge.exit()).isEqualTo(2);
+        assertThat(badAge.err()).contains("--older-than 'soon' is not a duration");
+    }
+
+    @Test
     void managesCrewsFromYamlAndJson() throws Exception {
         Files.writeString(work.resolve("bios.yaml"), """
                 type: ollama.generate

@@ -38,6 +38,8 @@ final class Stack implements AutoCloseable {
     static final String SUBMIT_TOKEN = "system-submit-secret";
     static final String READ_TOKEN = "system-read-secret";
     static final String ADMIN_TOKEN = "system-admin-secret";
+    /** A second submitter, whose batches a test may prune without touching the studio's. */
+    static final String OTHER_SUBMIT_TOKEN = "system-other-submit-secret";
     static final Set<String> TERMINAL = Set.of("success", "failed", "cancelled");
     /** The manifests whose JVM options the services start with (PodJvm). */
     static final Path K8S_BASE = Path.of("..", "k8s", "base");
@@ -92,7 +94,7 @@ final class Stack implements AutoCloseable {
     private void startService(String name, Map<String, String> extra) throws IOException, InterruptedException {
         Map<String, String> env = new HashMap<>(extra);
         env.put("ATELIER_AUTH_TOKENS", "studio:submit:" + sha256(SUBMIT_TOKEN) + ",wall:read:" + sha256(READ_TOKEN)
-                + ",lead:admin:" + sha256(ADMIN_TOKEN));
+                + ",lead:admin:" + sha256(ADMIN_TOKEN) + ",contractor:submit:" + sha256(OTHER_SUBMIT_TOKEN));
         // the JVM its Deployment gives it: a body built to take the memory meets the same limits here as in a pod
         services.put(name, ServiceProcess.start(name, jar(name), postgres.database(), PodJvm.options(K8S_BASE, name), env));
     }
@@ -143,6 +145,12 @@ final class Stack implements AutoCloseable {
     /** The gateway as the studio's lead, who writes the crews. */
     RequestSpecification admin() {
         return given().baseUri(services.get("gateway").url()).auth().oauth2(ADMIN_TOKEN)
+                .contentType(ContentType.JSON);
+    }
+
+    /** The gateway as a second submitter (a contractor's pipeline). */
+    RequestSpecification otherSubmitter() {
+        return given().baseUri(services.get("gateway").url()).auth().oauth2(OTHER_SUBMIT_TOKEN)
                 .contentType(ContentType.JSON);
     }
 
