@@ -276,6 +276,7 @@ CREATE INDEX artifact_job ON public.artifact USING btree (job_id);
 CREATE INDEX artifact_sha256 ON public.artifact USING btree (sha256);
 CREATE INDEX batch_created ON public.batch USING btree (created_at, id);
 CREATE INDEX batch_finished ON public.batch USING btree (finished_state, created_at, id) WHERE (finished_at IS NOT NULL);
+CREATE INDEX batch_finished_at ON public.batch USING btree (finished_at) WHERE (finished_at IS NOT NULL);
 CREATE INDEX batch_labels ON public.batch USING gin (labels jsonb_path_ops);
 CREATE INDEX batch_open ON public.batch USING btree (created_at, id) WHERE (finished_at IS NULL);
 CREATE INDEX batch_turn_order ON public.batch_turn USING btree (priority, last_claimed_at NULLS FIRST, created_at, batch_id);

@@ -25,3 +25,6 @@ alter table batch drop constraint batch_idempotency_complete,
 
 -- Deleting a batch collects the blobs no artifact points at any more: each check is a probe, not a scan of artifact.
 create index artifact_sha256 on artifact (sha256);
+
+-- Retention (atelier.retention.batches) deletes the batches that finished longest ago first.
+create index batch_finished_at on batch (finished_at) where finished_at is not null;

@@ -2,8 +2,10 @@ package dev.atelier.store;
 
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -91,53 +93,125 @@ public class BatchDeletion {
               and not exists (select 1 from artifact a where a.sha256 = b.sha256)
             """;
 
+    /** What one deletion did inside its transaction, and the blobs to collect once it has committed. */
+    private record Removed(Outcome outcome, String[] blobs) {
+    }
+
     /** Deletes a batch whose jobs have all ended, in one transaction; then collects the blobs it alone used. */
     public Outcome delete(UUID batchId) {
-        record Removed(Outcome outcome, String[] blobs) {
-        }
-        Removed removed = Transactions.inTransaction(dataSource, "delete batch", c -> {
-            try (PreparedStatement ps = c.prepareStatement(LOCK_BATCH)) {
-                ps.setObject(1, batchId);
-                try (ResultSet rs = ps.executeQuery()) {
-                    if (!rs.next()) {
-                        return new Removed(new NotFound(), new String[0]);
-                    }
-                }
-            }
-            try (PreparedStatement ps = c.prepareStatement(OPEN_JOBS)) {
-                ps.setObject(1, batchId);
-                ps.setInt(2, OPEN_JOBS_NAMED);
-                List<String> keys = new ArrayList<>();
-                long open = 0;
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        keys.add(rs.getString("key"));
-                        open = rs.getLong("open");
-                    }
-                }
-                if (open > 0) {
-                    return new Removed(new StillOpen(List.copyOf(keys), open), new String[0]);
-                }
-            }
-            try (PreparedStatement ps = c.prepareStatement(DELETE_BATCH)) {
-                ps.setObject(1, batchId);
-                ps.setObject(2, batchId);
-                ps.setObject(3, batchId);
-                try (ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    return new Removed(new Deleted(rs.getLong("jobs"), rs.getLong("artifacts")),
-                            (String[]) rs.getArray("blobs").getArray());
-                }
-            }
-        });
-        if (removed.blobs().length > 0) {
-            try {
-                collectBlobs(removed.blobs());
-            } catch (StoreException e) {
-                LOG.warnf("blobs of deleted batch %s stay until the next collection: %s", batchId, e.getMessage());
-            }
-        }
+        Removed removed = Transactions.inTransaction(dataSource, "delete batch", c -> deleteIn(c, batchId));
+        collectAfterCommit(removed.blobs(), "batch " + batchId);
         return removed.outcome();
+    }
+
+    private static Removed deleteIn(Connection c, UUID batchId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(LOCK_BATCH)) {
+            ps.setObject(1, batchId);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return new Removed(new NotFound(), new String[0]);
+                }
+            }
+        }
+        try (PreparedStatement ps = c.prepareStatement(OPEN_JOBS)) {
+            ps.setObject(1, batchId);
+            ps.setInt(2, OPEN_JOBS_NAMED);
+            List<String> keys = new ArrayList<>();
+            long open = 0;
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    keys.add(rs.getString("key"));
+                    open = rs.getLong("open");
+                }
+            }
+            if (open > 0) {
+                return new Removed(new StillOpen(List.copyOf(keys), open), new String[0]);
+            }
+        }
+        try (PreparedStatement ps = c.prepareStatement(DELETE_BATCH)) {
+            ps.setObject(1, batchId);
+            ps.setObject(2, batchId);
+            ps.setObject(3, batchId);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return new Removed(new Deleted(rs.getLong("jobs"), rs.getLong("artifacts")),
+                        (String[]) rs.getArray("blobs").getArray());
+            }
+        }
+    }
+
+    private void collectAfterCommit(String[] blobs, String of) {
+        if (blobs.length > 0) {
+            try {
+                collectBlobs(blobs);
+            } catch (StoreException e) {
+                LOG.warnf("blobs of %s stay until the next collection: %s", of, e.getMessage());
+            }
+        }
+    }
+
+    // One retention run at a time across executors; each small transaction takes the lock again, so a run that
+    // stops (its executor leaves) frees it at once.
+    private static final String RETENTION_LOCK = """
+            select pg_try_advisory_xact_lock(hashtext('atelier.retention.batches'))
+            """;
+
+    // The batches that finished longest ago first, except those a person asked to keep. A batch reopened by a retry
+    // by hand still carries finished_at until the next compaction; deleteIn's check leaves it alone.
+    private static final String EXPIRED_BATCHES = """
+            select b.id from batch b
+            where b.finished_at < coalesce(?::timestamptz, now()) - make_interval(secs => ?)
+              and not b.labels @> '{"keep": "true"}'
+            order by b.finished_at
+            limit ?
+            """;
+
+    /** Batches per transaction: each holds its rows' locks only briefly, so claims and intake never wait long. */
+    public static final int RETENTION_BATCHES_PER_TRANSACTION = 10;
+
+    /**
+     * Deletes the batches that finished more than {@code keptFor} ago (atelier.retention.batches), except those
+     * labelled {@code keep=true}, a few per transaction, up to {@code atMost}. Another executor running it meanwhile
+     * makes this one stop.
+     *
+     * @return how many batches were deleted
+     */
+    public int deleteExpired(Duration keptFor, int atMost, Instant now) {
+        int deleted = 0;
+        while (deleted < atMost) {
+            int room = Math.min(RETENTION_BATCHES_PER_TRANSACTION, atMost - deleted);
+            List<Removed> round = Transactions.inTransaction(dataSource, "delete expired batches", c -> {
+                try (PreparedStatement lock = c.prepareStatement(RETENTION_LOCK); ResultSet held = lock.executeQuery()) {
+                    held.next();
+                    if (!held.getBoolean(1)) {
+                        return List.<Removed>of();
+                    }
+                }
+                List<UUID> expired = new ArrayList<>();
+                try (PreparedStatement ps = c.prepareStatement(EXPIRED_BATCHES)) {
+                    Transactions.setTime(ps, 1, now);
+                    ps.setDouble(2, keptFor.toMillis() / 1000.0);
+                    ps.setInt(3, room);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            expired.add(rs.getObject("id", UUID.class));
+                        }
+                    }
+                }
+                List<Removed> removed = new ArrayList<>();
+                for (UUID id : expired) {
+                    removed.add(deleteIn(c, id));
+                }
+                return removed;
+            });
+            long done = round.stream().filter(r -> r.outcome() instanceof Deleted).count();
+            round.forEach(r -> collectAfterCommit(r.blobs(), "expired batches"));
+            deleted += (int) done;
+            if (done == 0) {
+                break; // nothing (more) to delete, another executor is at it, or only reopened batches are left
+            }
+        }
+        return deleted;
     }
 
     private int collectBlobs(String[] sha256s) {

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.atelier.store.Artifacts.NewArtifact;
 import dev.atelier.store.ExportLog.ExportFilter;
+import dev.atelier.store.testing.Batches;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -131,6 +132,74 @@ class BatchDeletionTests extends QueueTestBase {
         failForGood(claimOllama(2));
         assertThat(new BatchDeletion(dataSource).delete(b.id())).isEqualTo(new BatchDeletion.Deleted(3, 0));
         assertThat(new BatchDeletion(dataSource).delete(UUID.randomUUID())).isEqualTo(new BatchDeletion.NotFound());
+    }
+
+    /** A finished one-workflow batch, settled as finished (finished_at) that long ago. */
+    private UUID finishedAgo(Duration ago, Batches batch, byte[]... outputs) {
+        NewBatch b = batch.jobs(1, 1, "comfyui.workflow", null).build();
+        intake.insertBatch(b);
+        ClaimedJob job = claimComfy();
+        Artifacts artifacts = new Artifacts(dataSource);
+        for (int i = 0; i < outputs.length; i++) {
+            artifacts.store(job.id(), job.leaseToken(), job.attempt(),
+                    List.of(NewArtifact.of("out_" + i + ".png", "image/png", outputs[i]))).orElseThrow();
+        }
+        succeed(List.of(job));
+        new JobCounts(dataSource).compact(); // settles it: finished_at
+        inspect.execute("update batch set finished_at = now() - make_interval(secs => ?) where id = ?",
+                (double) ago.toSeconds(), b.id());
+        return b.id();
+    }
+
+    @Test
+    void retentionDeletesOldFinishedBatchesButNotKeptOrOpenOnesAndSharedBlobsLastAsLongAsTheirUsers() {
+        Duration ninetyDays = Duration.ofDays(90);
+        UUID old = finishedAgo(Duration.ofDays(120), batch(BatchMode.PARALLEL), SHARED, OWN);
+        UUID older = finishedAgo(Duration.ofDays(400), batch(BatchMode.PARALLEL));
+        UUID kept = finishedAgo(Duration.ofDays(400), batch(BatchMode.PARALLEL).labels("{\"keep\": \"true\"}"));
+        UUID recent = finishedAgo(Duration.ofDays(10), batch(BatchMode.PARALLEL), SHARED);
+        NewBatch open = batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build();
+        intake.insertBatch(open);
+        BatchDeletion deletion = new BatchDeletion(dataSource);
+
+        assertThat(deletion.deleteExpired(ninetyDays, 100, null)).isEqualTo(2);
+
+        for (UUID gone : List.of(old, older)) {
+            assertThat(rowsOf(gone)).isZero();
+        }
+        for (UUID stays : List.of(kept, recent, open.id())) {
+            assertThat(rowsOf(stays)).as("batch %s", stays).isPositive();
+        }
+        assertThat(inspect.count("select count(*) from artifact_blob where sha256 = '" + Artifacts.sha256(SHARED) + "'"))
+                .as("the recent batch still uses it").isEqualTo(1);
+        assertThat(inspect.count("select count(*) from artifact_blob where sha256 = '" + Artifacts.sha256(OWN) + "'"))
+                .isZero();
+        assertThat(deletion.deleteExpired(ninetyDays, 100, null)).as("nothing more").isZero();
+
+        // a hundred days on (a fixed clock), the recent one is old too, and its blob goes with it
+        assertThat(deletion.deleteExpired(ninetyDays, 100, Instant.now().plus(Duration.ofDays(100)))).isEqualTo(1);
+        assertThat(rowsOf(recent)).isZero();
+        assertThat(inspect.count("select count(*) from artifact_blob")).isZero();
+        assertThat(rowsOf(kept)).as("keep=true stays whatever its age").isPositive();
+        assertThat(rowsOf(open.id())).isPositive();
+    }
+
+    @Test
+    void retentionRunsOnOneExecutorAtATimeAndAtMostAsManyAsAsked() throws Exception {
+        for (int i = 0; i < 3; i++) {
+            finishedAgo(Duration.ofDays(200), batch(BatchMode.PARALLEL));
+        }
+        BatchDeletion deletion = new BatchDeletion(dataSource);
+        try (java.sql.Connection other = dataSource.getConnection()) {
+            other.setAutoCommit(false);
+            try (var lock = other.prepareStatement("select pg_advisory_xact_lock(hashtext('atelier.retention.batches'))")) {
+                lock.execute();
+            }
+            assertThat(deletion.deleteExpired(Duration.ofDays(90), 100, null)).as("another executor is at it").isZero();
+            other.rollback();
+        }
+        assertThat(deletion.deleteExpired(Duration.ofDays(90), 2, null)).isEqualTo(2);
+        assertThat(deletion.deleteExpired(Duration.ofDays(90), 2, null)).isEqualTo(1);
     }
 
     @Test

@@ -3,6 +3,7 @@ package dev.atelier.executor.service;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atelier.executor.config.BackendsConfig;
 import dev.atelier.executor.config.ExecutorConfig;
+import dev.atelier.executor.config.RetentionConfig;
 import dev.atelier.executor.kubernetes.PodDeletionCost;
 import dev.atelier.store.ExecutorRegistry;
 import io.agroal.api.AgroalDataSource;
@@ -46,6 +47,9 @@ public class ExecutorLoops {
     BackendsConfig backendsConfig;
 
     @Inject
+    RetentionConfig retention;
+
+    @Inject
     BackendMonitor monitor;
 
     @Inject
@@ -81,13 +85,13 @@ public class ExecutorLoops {
                 "ollama", backendsConfig.ollama().busyPause(), "comfyui", backendsConfig.comfyui().busyPause()),
                 config.handBackCap(), config.capacityPause()), clock, json);
         warnIfSlotsExceedOllamasParallelism();
-        Lifecycle.Settings settings = Lifecycle.Settings.from(config);
+        Lifecycle.Settings settings = Lifecycle.Settings.from(config, retention);
         // long enough for a loaded database, short enough to try again well within a lease
         Duration heartbeatTimeout = settings.lease().dividedBy(2);
         heartbeatSource = HeartbeatConnection.open(jdbcUrl, user.orElse(null), password.orElse(null),
                 heartbeatTimeout.compareTo(Duration.ofSeconds(2)) < 0 ? Duration.ofSeconds(2) : heartbeatTimeout);
         Lifecycle.Parts parts = Lifecycle.assemble(dataSource, heartbeatSource, backends, runners, table, settings,
-                clock, metrics);
+                clock, metrics, metrics);
         metrics.watch(parts.running());
         claims = parts.claims();
         monitor.checkAll();

@@ -11,10 +11,11 @@ import java.time.Duration;
 
 /**
  * What happens in this executor, on {@code /q/metrics}: attempt durations by kind and outcome, slots, busy slots,
- * and each backend's status (2 online, 1 degraded, 0 offline). It watches the loops; they do not know it.
+ * each backend's status (2 online, 1 degraded, 0 offline), and the rows its maintenance removed
+ * ({@code atelier.maintenance.removed}, by what: batches, executors, idempotency_keys). It watches the loops; they do not know it.
  */
 @ApplicationScoped
-public class ExecutorMetrics implements RunningJobs.Listener {
+public class ExecutorMetrics implements RunningJobs.Listener, Maintenance.Removals {
 
     @Inject
     MeterRegistry meters;
@@ -37,6 +38,11 @@ public class ExecutorMetrics implements RunningJobs.Listener {
     @Override
     public void ended(ClaimedJob job, Finished finished, Duration took) {
         meters.timer("atelier.attempt.duration", "kind", job.kind(), "outcome", outcomeName(finished)).record(took);
+    }
+
+    @Override
+    public void removed(String what, long rows) {
+        meters.counter("atelier.maintenance.removed", "what", what).increment(rows);
     }
 
     private static String outcomeName(Finished finished) {

@@ -1,6 +1,7 @@
 package dev.atelier.executor.service;
 
 import dev.atelier.executor.config.ExecutorConfig;
+import dev.atelier.executor.config.RetentionConfig;
 import dev.atelier.store.AttemptOutcome;
 import dev.atelier.store.AttemptOutcomes;
 import dev.atelier.store.BatchDeletion;
@@ -36,15 +37,21 @@ public final class Lifecycle {
     /** The settings every loop takes its slice of (ExecutorConfig's). */
     public record Settings(Duration lease, Duration heartbeat, Duration poll, Duration maintenanceInterval,
                            Duration modelGrace, Duration shutdownGrace, Duration maxAffinityWait,
-                           Duration forgetAfter) {
-        public static Settings from(ExecutorConfig config) {
+                           Duration forgetAfter, Duration keepBatches) {
+        public static Settings from(ExecutorConfig config, RetentionConfig retention) {
             // a live executor reports within two leases; forgetting one sooner would drop it from the registry
             if (config.forgetAfter().compareTo(config.lease().multipliedBy(2)) < 0) {
                 throw new IllegalStateException("atelier.executor.forget-after is " + config.forgetAfter()
                         + "; it must be at least two leases (" + config.lease().multipliedBy(2) + ")");
             }
+            Duration keepBatches = retention.batches().orElse(null);
+            if (keepBatches != null && keepBatches.compareTo(Duration.ofDays(1)) < 0) {
+                throw new IllegalStateException("atelier.retention.batches is " + keepBatches
+                        + "; it must be at least a day (P1D), or unset to keep batches until they are deleted");
+            }
             return new Settings(config.lease(), config.heartbeat(), config.poll(), config.reapInterval(),
-                    config.modelGrace(), config.shutdownGrace(), config.maxAffinityWait(), config.forgetAfter());
+                    config.modelGrace(), config.shutdownGrace(), config.maxAffinityWait(), config.forgetAfter(),
+                    keepBatches);
         }
     }
 
@@ -93,7 +100,8 @@ public final class Lifecycle {
      */
     public static Parts assemble(DataSource pool, DataSource heartbeatSource, Backends backends,
                                  Map<String, JobRunner> runners, AttemptTable table, Settings settings, Clock clock,
-                                 RunningJobs.Listener listener) {
+                                 RunningJobs.Listener listener,
+                                 Maintenance.Removals removals) {
         ClaimLoop[] claims = new ClaimLoop[1];
         LeaseKeeper[] leases = new LeaseKeeper[1];
         Completer completer = new Completer(new AttemptOutcomes(pool), Completer.Settings.forLease(settings.lease()), clock,
@@ -106,8 +114,9 @@ public final class Lifecycle {
                 completer, claims[0], new LeaseKeeper.Settings(settings.lease()), clock);
         Maintenance maintenance = new Maintenance(Maintenance.standardTasks(new QueueSweeps(pool), new JobCounts(pool),
                 new ExportLog(pool), new ExecutorRegistry(pool), new BatchDeletion(pool),
-                new Maintenance.Settings(settings.modelGrace(), settings.lease().multipliedBy(2), settings.forgetAfter()),
-                () -> leases[0].answeringFor(settings.lease().multipliedBy(2))));
+                new Maintenance.Settings(settings.modelGrace(), settings.lease().multipliedBy(2), settings.forgetAfter(),
+                        settings.keepBatches()),
+                () -> leases[0].answeringFor(settings.lease().multipliedBy(2)), removals));
         return new Parts(running, claims[0], completer, leases[0], maintenance);
     }
 

@@ -14,7 +14,8 @@ import org.jboss.logging.Logger;
 /**
  * Cluster-wide upkeep that any executor may do, as named tasks: reaping expired leases, failing jobs whose model no
  * live executor offers, folding the job count deltas (which also settles the batches whose last job ended, so the
- * claim stops walking them), numbering new export lines, forgetting executors that vanished and idempotency keys past their day. Its guarantee: each task runs every
+ * claim stops walking them), numbering new export lines, forgetting executors that vanished and idempotency keys past their day, deleting
+ * batches past their retention. Its guarantee: each task runs every
  * round on its own, so one that fails (its table locked, a bug) does not stop the others; and reaping waits until
  * the database has answered for two leases, so leases that ran out while nobody could renew them are renewed by
  * their holders first.
@@ -28,9 +29,18 @@ public final class Maintenance {
     /**
      * @param liveWindow  an executor is live when it reported within this window (the model sweep's judges)
      * @param forgetAfter an executor that has not reported for this long is removed, with its backends
+     * @param keepBatches batches that finished longer ago are deleted (atelier.retention.batches); null keeps them
      */
-    public record Settings(Duration modelGrace, Duration liveWindow, Duration forgetAfter) {
+    public record Settings(Duration modelGrace, Duration liveWindow, Duration forgetAfter, Duration keepBatches) {
     }
+
+    /** Told how many rows each removing task removed (a metric). */
+    public interface Removals {
+        void removed(String what, long rows);
+    }
+
+    /** Batches one round of retention deletes at most, so that the other tasks are not held up behind a backlog. */
+    static final int RETENTION_ROUND = 200;
 
     /** One named piece of upkeep. */
     public record Task(String name, Runnable work) {
@@ -49,7 +59,7 @@ public final class Maintenance {
      */
     public static List<Task> standardTasks(QueueSweeps sweeps, JobCounts counts, ExportLog exports,
                                            ExecutorRegistry registry, BatchDeletion deletion, Settings settings,
-                                           BooleanSupplier databaseSettled) {
+                                           BooleanSupplier databaseSettled, Removals removals) {
         return List.of(
                 new Task("reap expired leases", () -> {
                     // within two leases of an outage, leases that ran out unrenewed still have live holders
@@ -70,12 +80,22 @@ public final class Maintenance {
                 }),
                 new Task("forget executors that vanished", () -> {
                     int forgotten = registry.forgetVanished(settings.forgetAfter(), null);
+                    removals.removed("executors", forgotten);
                     if (forgotten > 0) {
                         LOG.infof("forgot %d executor(s) silent for %s", forgotten, settings.forgetAfter());
                     }
                 }),
-                new Task("forget idempotency keys past their day", () ->
-                        deletion.forgetIdempotencyKeys(BatchDeletion.IDEMPOTENCY_KEYS_KEPT, null)));
+                new Task("forget idempotency keys past their day", () -> removals.removed("idempotency_keys",
+                        deletion.forgetIdempotencyKeys(BatchDeletion.IDEMPOTENCY_KEYS_KEPT, null))),
+                new Task("delete batches past retention", () -> {
+                    if (settings.keepBatches() != null) {
+                        int deleted = deletion.deleteExpired(settings.keepBatches(), RETENTION_ROUND, null);
+                        removals.removed("batches", deleted);
+                        if (deleted > 0) {
+                            LOG.infof("deleted %d batch(es) finished more than %s ago", deleted, settings.keepBatches());
+                        }
+                    }
+                }));
     }
 
     /**

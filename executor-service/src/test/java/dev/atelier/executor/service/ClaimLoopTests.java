@@ -86,7 +86,8 @@ class ClaimLoopTests {
             ScriptedRunner comfy = new ScriptedRunner("comfyui");
             comfy.untilStopped();
             executors.add(Lifecycle.assemble(fixture.dataSource, fixture.dataSource, backends, Map.of("comfyui", comfy),
-                    fixture.table, LoopFixture.settings(Duration.ofSeconds(5)), fixture.clock, (job, finished, took) -> { }));
+                    fixture.table, LoopFixture.settings(Duration.ofSeconds(5)), fixture.clock, (job, finished, took) -> { },
+                    (what, rows) -> { }));
         }
         NewBatch sdxl = Batches.batch(BatchMode.PARALLEL).job("comfyui.workflow", null, "{\"workflow\": {\"4\":"
                 + " {\"class_type\": \"CheckpointLoaderSimple\", \"inputs\": {\"ckpt_name\":"

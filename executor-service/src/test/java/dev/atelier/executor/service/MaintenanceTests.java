@@ -32,11 +32,18 @@ class MaintenanceTests {
         fixture.close();
     }
 
+    private final Map<String, Long> removed = new java.util.concurrent.ConcurrentHashMap<>();
+
     private List<Maintenance.Task> standardTasks() {
+        return standardTasks(null);
+    }
+
+    private List<Maintenance.Task> standardTasks(Duration keepBatches) {
         return Maintenance.standardTasks(fixture.sweeps, new JobCounts(fixture.dataSource), new ExportLog(fixture.dataSource),
                 new ExecutorRegistry(fixture.dataSource), new BatchDeletion(fixture.dataSource),
-                new Maintenance.Settings(Duration.ofSeconds(60), LoopFixture.LEASE.multipliedBy(2), Duration.ofDays(1)),
-                settled::get);
+                new Maintenance.Settings(Duration.ofSeconds(60), LoopFixture.LEASE.multipliedBy(2), Duration.ofDays(1),
+                        keepBatches),
+                settled::get, (what, rows) -> removed.merge(what, rows, Long::sum));
     }
 
     /** One job whose lease ran out, and one finished job whose export line waits for its number. */
@@ -119,5 +126,25 @@ class MaintenanceTests {
         assertThat(fixture.inspect.count("select count(*) from executor where id = 'executor-0'")).isEqualTo(1);
         assertThat(fixture.inspect.count("select count(*) from executor_backend where executor_id like 'host-%'"))
                 .as("backends go with their executor").isEqualTo(1);
+        assertThat(removed).containsEntry("executors", 20L);
+    }
+
+    @Test
+    void retentionRunsOnlyWhenSetAndCountsWhatItRemoved() {
+        UUID job = fixture.submit(1).get(0);
+        List<ClaimedJob> held = fixture.claims.claim("executor-a", Map.of("ollama", 1),
+                List.of(dev.atelier.store.testing.Batches.MODEL), LoopFixture.LEASE, null);
+        fixture.outcomes.finish(List.of(new AttemptOutcome.Success(job, held.get(0).leaseToken(), "{\"text\": \"ok\"}")), null);
+        UUID finishedBatch = held.get(0).batchId();
+        new JobCounts(fixture.dataSource).compact(); // settles the batch as finished
+        fixture.inspect.execute("update batch set finished_at = now() - interval '100 days' where id = ?", finishedBatch);
+
+        assertThat(new Maintenance(standardTasks()).runOnce()).isEmpty();
+        assertThat(fixture.inspect.count("select count(*) from batch where id = '" + finishedBatch + "'"))
+                .as("retention unset: kept").isEqualTo(1);
+
+        assertThat(new Maintenance(standardTasks(Duration.ofDays(90))).runOnce()).isEmpty();
+        assertThat(fixture.inspect.count("select count(*) from batch where id = '" + finishedBatch + "'")).isZero();
+        assertThat(removed).containsEntry("batches", 1L);
     }
 }
