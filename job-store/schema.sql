@@ -154,6 +154,14 @@ create table export_counter (
     constraint export_counter_single_row CHECK ((id = 1))
 );
 
+create table export_trim (
+    log text not null,
+    through_seq bigint not null,
+    constraint export_trim_log_valid CHECK ((log = ANY (ARRAY['ledger'::text, 'events'::text]))),
+    constraint export_trim_pkey PRIMARY KEY (log),
+    constraint export_trim_seq_nonnegative CHECK ((through_seq >= 0))
+);
+
 create table idempotency_key (
     scope text not null,
     key text not null,

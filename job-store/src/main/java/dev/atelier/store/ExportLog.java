@@ -95,6 +95,87 @@ public class ExportLog {
             order by l.seq
             limit ?""";
 
+    /** The two logs, as export_trim names them. */
+    public enum Log {
+        LEDGER("ledger"), EVENTS("events");
+
+        private final String wire;
+
+        Log(String wire) {
+            this.wire = wire;
+        }
+
+        public String wire() {
+            return wire;
+        }
+    }
+
+    /** A reader asked for lines after a seq that retention has trimmed past: resuming there would skip lines. */
+    public static final class Trimmed extends RuntimeException {
+        private final long throughSeq;
+
+        public Trimmed(Log log, long afterSeq, long throughSeq) {
+            super("the " + log.wire() + " lines up to seq " + throughSeq + " were removed by retention "
+                    + "(atelier.retention.export-lines), so the lines after seq " + afterSeq + " are no longer all "
+                    + "there; resume with after_seq=" + throughSeq + " to read from the oldest line kept");
+            this.throughSeq = throughSeq;
+        }
+
+        public long throughSeq() {
+            return throughSeq;
+        }
+    }
+
+    private static final String TRIMMED_THROUGH = """
+            select through_seq from export_trim where log = ?
+            """;
+
+    // Each round trims the oldest numbered lines while they are older than the cutoff, stopping at the first that is
+    // not (the log's start, in seq order, so the kept lines have no hole), at most a page of them. The trim row is
+    // locked for the round and skipped when another executor holds it: one trimmer at a time.
+    private static final String TRIM_LEDGER = """
+            with trim as materialized (select t.through_seq from export_trim t where t.log = 'ledger' for update skip locked),
+            page as materialized (
+                select l.seq, l.occurred_at < coalesce(?::timestamptz, now()) - make_interval(secs => ?) as old
+                from ledger_line l, trim
+                where l.seq > trim.through_seq
+                order by l.seq
+                limit ?),
+            cut as materialized (
+                select coalesce((select min(p.seq) - 1 from page p where not p.old), (select max(p.seq) from page p)) as seq),
+            gone as (
+                delete from ledger_line l using trim, cut
+                where l.seq > trim.through_seq and l.seq <= cut.seq
+                returning 1),
+            moved as (
+                update export_trim t set through_seq = cut.seq from trim, cut
+                where t.log = 'ledger' and cut.seq > trim.through_seq)
+            select count(*) from gone
+            """;
+
+    private static final String TRIM_EVENTS = """
+            with trim as materialized (select t.through_seq from export_trim t where t.log = 'events' for update skip locked),
+            page as materialized (
+                select l.seq, l.occurred_at < coalesce(?::timestamptz, now()) - make_interval(secs => ?) as old
+                from event_line l, trim
+                where l.seq > trim.through_seq
+                order by l.seq
+                limit ?),
+            cut as materialized (
+                select coalesce((select min(p.seq) - 1 from page p where not p.old), (select max(p.seq) from page p)) as seq),
+            gone as (
+                delete from event_line l using trim, cut
+                where l.seq > trim.through_seq and l.seq <= cut.seq
+                returning 1),
+            moved as (
+                update export_trim t set through_seq = cut.seq from trim, cut
+                where t.log = 'events' and cut.seq > trim.through_seq)
+            select count(*) from gone
+            """;
+
+    /** Lines one trimming transaction removes at most, per log. */
+    public static final int TRIM_ROUND = 5_000;
+
     private final DataSource dataSource;
 
     @Inject
@@ -124,21 +205,74 @@ public class ExportLog {
         });
     }
 
-    /** Up to {@code limit} ledger lines after {@code afterSeq}, oldest first. */
+    /**
+     * Up to {@code limit} ledger lines after {@code afterSeq}, oldest first.
+     *
+     * @throws Trimmed when retention has removed lines after {@code afterSeq}
+     */
     public Page ledgerAfter(ExportFilter filter, long afterSeq, int limit) {
-        return page("read ledger", filter.batchId() == null ? LEDGER_PAGE : LEDGER_PAGE_OF_BATCH, filter, afterSeq,
-                limit);
+        return page("read ledger", Log.LEDGER, filter.batchId() == null ? LEDGER_PAGE : LEDGER_PAGE_OF_BATCH, filter,
+                afterSeq, limit);
     }
 
-    /** Up to {@code limit} event lines after {@code afterSeq}, oldest first. */
+    /**
+     * Up to {@code limit} event lines after {@code afterSeq}, oldest first.
+     *
+     * @throws Trimmed when retention has removed lines after {@code afterSeq}
+     */
     public Page eventsAfter(ExportFilter filter, long afterSeq, int limit) {
-        return page("read events", filter.batchId() == null ? EVENTS_PAGE : EVENTS_PAGE_OF_BATCH, filter, afterSeq,
-                limit);
+        return page("read events", Log.EVENTS, filter.batchId() == null ? EVENTS_PAGE : EVENTS_PAGE_OF_BATCH, filter,
+                afterSeq, limit);
     }
 
-    private Page page(String what, String statement, ExportFilter filter, long afterSeq, int limit) {
+    /** The seq up to which retention has removed every line of a log (0: none removed): where a full read starts. */
+    public long trimmedThrough(Log log) {
+        return Transactions.inTransaction(dataSource, "read trimmed seq", c -> trimmedThrough(c, log));
+    }
+
+    private static long trimmedThrough(Connection c, Log log) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(TRIMMED_THROUGH)) {
+            ps.setString(1, log.wire());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : 0;
+            }
+        }
+    }
+
+    /**
+     * Removes, from the start of each log, the numbered lines older than {@code keep} (atelier.retention.export-lines),
+     * one round of at most {@link #TRIM_ROUND} per log and transaction.
+     *
+     * @return how many lines were removed
+     */
+    public long trimOlderThan(java.time.Duration keep, Instant now) {
+        long removed = 0;
+        for (String statement : List.of(TRIM_LEDGER, TRIM_EVENTS)) {
+            removed += Transactions.inTransaction(dataSource, "trim export lines", c -> {
+                try (PreparedStatement ps = c.prepareStatement(statement)) {
+                    Transactions.setTime(ps, 1, now);
+                    ps.setDouble(2, keep.toMillis() / 1000.0);
+                    ps.setInt(3, TRIM_ROUND);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        rs.next();
+                        return rs.getLong(1);
+                    }
+                }
+            });
+        }
+        return removed;
+    }
+
+    private Page page(String what, Log log, String statement, ExportFilter filter, long afterSeq, int limit) {
         numberNewLines();
         return Transactions.inTransaction(dataSource, what, c -> {
+            // one snapshot for the check and the page: a trim committed between them would otherwise make the page
+            // start past lines the reader never saw, without a word
+            JobViews.readOnlySnapshot(c);
+            long through = trimmedThrough(c, log);
+            if (afterSeq < through) {
+                throw new Trimmed(log, afterSeq, through);
+            }
             try (PreparedStatement ps = c.prepareStatement(statement)) {
                 bind(c, ps, filter, afterSeq, limit);
                 ps.setFetchSize(FETCH); // the driver holds a few hundred rows at a time, not the page twice

@@ -203,6 +203,38 @@ class BatchDeletionTests extends QueueTestBase {
     }
 
     @Test
+    void retentionTrimsTheOldStartOfEachExportLogAndAReaderBehindItIsToldNotSkipped() {
+        for (int i = 0; i < 3; i++) {
+            intake.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(2, 1).build());
+            succeed(claimOllama(2));
+        }
+        exports.numberNewLines();
+        List<JsonNode> all = lines(exports.ledgerAfter(ExportFilter.ALL, 0, 100));
+        assertThat(all).hasSize(6);
+        long fourth = all.get(3).get("seq").asLong();
+        // the first three lines (and their events) are a year old; a younger one among them stops the trim there
+        inspect.execute("update ledger_line set occurred_at = now() - interval '400 days' where seq < ?", fourth);
+        inspect.execute("update event_line set occurred_at = now() - interval '400 days' where seq is not null");
+        inspect.execute("update ledger_line set occurred_at = now() - interval '400 days' where seq = ?",
+                all.get(4).get("seq").asLong());
+        intake.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(1, 1).build());
+        succeed(claimOllama(1)); // not yet numbered: never trimmed
+
+        long removed = exports.trimOlderThan(Duration.ofDays(365), null);
+
+        assertThat(removed).as("3 ledger lines and the 6 event lines").isEqualTo(9);
+        assertThat(exports.trimmedThrough(ExportLog.Log.LEDGER)).isEqualTo(fourth - 1);
+        assertThat(lines(exports.ledgerAfter(ExportFilter.ALL, fourth - 1, 100)))
+                .extracting(l -> l.get("seq").asLong()).as("the rest, and the line numbered since")
+                .startsWith(fourth, all.get(4).get("seq").asLong(), all.get(5).get("seq").asLong()).hasSize(4);
+        ExportLog.Trimmed behind = org.junit.jupiter.api.Assertions.assertThrows(ExportLog.Trimmed.class,
+                () -> exports.ledgerAfter(ExportFilter.ALL, 1, 100));
+        assertThat(behind.throughSeq()).isEqualTo(fourth - 1);
+        assertThat(behind.getMessage()).contains("resume with after_seq=" + (fourth - 1));
+        assertThat(exports.trimOlderThan(Duration.ofDays(365), null)).as("nothing more is old enough").isZero();
+    }
+
+    @Test
     void anIdempotencyKeyOutlivesItsBatchForItsDay() {
         NewBatch original = batch(BatchMode.PARALLEL).idempotency("ci", "nightly-42", "hash-a").ollamaJobs(1, 1).build();
         assertThat(intake.insertBatch(original).created()).isTrue();

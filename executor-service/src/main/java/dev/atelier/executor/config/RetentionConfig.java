@@ -16,4 +16,10 @@ public interface RetentionConfig {
      * those labelled {@code keep=true}. {@code P90D}, say; at least a day.
      */
     Optional<Duration> batches();
+
+    /**
+     * Export lines older than this are removed from the start of each log ({@code P365D}, say; at least a day). A
+     * reader resuming before them gets a 410 that says where the log now starts.
+     */
+    Optional<Duration> exportLines();
 }

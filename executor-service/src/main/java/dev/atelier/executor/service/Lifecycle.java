@@ -37,21 +37,25 @@ public final class Lifecycle {
     /** The settings every loop takes its slice of (ExecutorConfig's). */
     public record Settings(Duration lease, Duration heartbeat, Duration poll, Duration maintenanceInterval,
                            Duration modelGrace, Duration shutdownGrace, Duration maxAffinityWait,
-                           Duration forgetAfter, Duration keepBatches) {
+                           Duration forgetAfter, Duration keepBatches, Duration keepExportLines) {
         public static Settings from(ExecutorConfig config, RetentionConfig retention) {
             // a live executor reports within two leases; forgetting one sooner would drop it from the registry
             if (config.forgetAfter().compareTo(config.lease().multipliedBy(2)) < 0) {
                 throw new IllegalStateException("atelier.executor.forget-after is " + config.forgetAfter()
                         + "; it must be at least two leases (" + config.lease().multipliedBy(2) + ")");
             }
-            Duration keepBatches = retention.batches().orElse(null);
-            if (keepBatches != null && keepBatches.compareTo(Duration.ofDays(1)) < 0) {
-                throw new IllegalStateException("atelier.retention.batches is " + keepBatches
-                        + "; it must be at least a day (P1D), or unset to keep batches until they are deleted");
-            }
             return new Settings(config.lease(), config.heartbeat(), config.poll(), config.reapInterval(),
                     config.modelGrace(), config.shutdownGrace(), config.maxAffinityWait(), config.forgetAfter(),
-                    keepBatches);
+                    atLeastADay("atelier.retention.batches", retention.batches().orElse(null)),
+                    atLeastADay("atelier.retention.export-lines", retention.exportLines().orElse(null)));
+        }
+
+        private static Duration atLeastADay(String key, Duration keep) {
+            if (keep != null && keep.compareTo(Duration.ofDays(1)) < 0) {
+                throw new IllegalStateException(key + " is " + keep
+                        + "; it must be at least a day (P1D), or unset to keep everything until it is deleted");
+            }
+            return keep;
         }
     }
 
@@ -115,7 +119,7 @@ public final class Lifecycle {
         Maintenance maintenance = new Maintenance(Maintenance.standardTasks(new QueueSweeps(pool), new JobCounts(pool),
                 new ExportLog(pool), new ExecutorRegistry(pool), new BatchDeletion(pool),
                 new Maintenance.Settings(settings.modelGrace(), settings.lease().multipliedBy(2), settings.forgetAfter(),
-                        settings.keepBatches()),
+                        settings.keepBatches(), settings.keepExportLines()),
                 () -> leases[0].answeringFor(settings.lease().multipliedBy(2)), removals));
         return new Parts(running, claims[0], completer, leases[0], maintenance);
     }

@@ -15,7 +15,7 @@ import org.jboss.logging.Logger;
  * Cluster-wide upkeep that any executor may do, as named tasks: reaping expired leases, failing jobs whose model no
  * live executor offers, folding the job count deltas (which also settles the batches whose last job ended, so the
  * claim stops walking them), numbering new export lines, forgetting executors that vanished and idempotency keys past their day, deleting
- * batches past their retention. Its guarantee: each task runs every
+ * batches and trimming export lines past their retention. Its guarantee: each task runs every
  * round on its own, so one that fails (its table locked, a bug) does not stop the others; and reaping waits until
  * the database has answered for two leases, so leases that ran out while nobody could renew them are renewed by
  * their holders first.
@@ -30,8 +30,10 @@ public final class Maintenance {
      * @param liveWindow  an executor is live when it reported within this window (the model sweep's judges)
      * @param forgetAfter an executor that has not reported for this long is removed, with its backends
      * @param keepBatches batches that finished longer ago are deleted (atelier.retention.batches); null keeps them
+     * @param keepExportLines export lines older than this are trimmed (atelier.retention.export-lines); null keeps them
      */
-    public record Settings(Duration modelGrace, Duration liveWindow, Duration forgetAfter, Duration keepBatches) {
+    public record Settings(Duration modelGrace, Duration liveWindow, Duration forgetAfter, Duration keepBatches,
+                           Duration keepExportLines) {
     }
 
     /** Told how many rows each removing task removed (a metric). */
@@ -94,6 +96,11 @@ public final class Maintenance {
                         if (deleted > 0) {
                             LOG.infof("deleted %d batch(es) finished more than %s ago", deleted, settings.keepBatches());
                         }
+                    }
+                }),
+                new Task("trim export lines past retention", () -> {
+                    if (settings.keepExportLines() != null) {
+                        removals.removed("export_lines", exports.trimOlderThan(settings.keepExportLines(), null));
                     }
                 }));
     }

@@ -69,7 +69,7 @@ final class LoopFixture implements AutoCloseable {
      */
     static Lifecycle.Settings settings(Duration shutdownGrace) {
         return new Lifecycle.Settings(LEASE, Duration.ofHours(1), Duration.ofMillis(200), Duration.ofHours(1),
-                Duration.ofSeconds(60), shutdownGrace, Duration.ofMinutes(2), Duration.ofDays(1), null);
+                Duration.ofSeconds(60), shutdownGrace, Duration.ofMinutes(2), Duration.ofDays(1), null, null);
     }
 
     /** Wires the loops over {@code pool}, with renewals over {@code heartbeatSource}. */

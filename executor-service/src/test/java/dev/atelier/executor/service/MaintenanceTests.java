@@ -42,7 +42,7 @@ class MaintenanceTests {
         return Maintenance.standardTasks(fixture.sweeps, new JobCounts(fixture.dataSource), new ExportLog(fixture.dataSource),
                 new ExecutorRegistry(fixture.dataSource), new BatchDeletion(fixture.dataSource),
                 new Maintenance.Settings(Duration.ofSeconds(60), LoopFixture.LEASE.multipliedBy(2), Duration.ofDays(1),
-                        keepBatches),
+                        keepBatches, keepBatches),
                 settled::get, (what, rows) -> removed.merge(what, rows, Long::sum));
     }
 
@@ -145,6 +145,6 @@ class MaintenanceTests {
 
         assertThat(new Maintenance(standardTasks(Duration.ofDays(90))).runOnce()).isEmpty();
         assertThat(fixture.inspect.count("select count(*) from batch where id = '" + finishedBatch + "'")).isZero();
-        assertThat(removed).containsEntry("batches", 1L);
+        assertThat(removed).containsEntry("batches", 1L).containsKey("export_lines");
     }
 }

@@ -70,16 +70,17 @@ public class ExportResource {
     @Path("ledger.jsonl")
     @Operation(summary = "The ledger: a line each time a job reaches a terminal state",
             description = "Oldest first. Filters: batch, status, since (inclusive), until (exclusive), after_seq "
-                    + "(resume after the last seq seen; no line is ever skipped).")
+                    + "(resume after the last seq seen; no line is ever skipped: resuming before the lines retention "
+                    + "removed is a 410 naming the seq to resume from).")
     public Response ledger(@QueryParam("batch") String batch, @QueryParam("status") List<String> status,
                            @QueryParam("since") String since, @QueryParam("until") String until,
                            @QueryParam("after_seq") String afterSeq, @Context RoutingContext request) {
         QueryParams params = new QueryParams();
         ExportFilter filter = filter(params, batch, params.oneOf("status", status, LEDGER_STATUSES), since, until);
-        long after = params.nonNegative("after_seq", afterSeq, 0);
+        long after = params.nonNegative("after_seq", afterSeq, -1);
         params.check();
         requireBatch(filter.batchId());
-        return stream(request, filter, after, log::ledgerAfter);
+        return stream(request, filter, start(ExportLog.Log.LEDGER, after), log::ledgerAfter);
     }
 
     @GET
@@ -91,10 +92,10 @@ public class ExportResource {
                            @QueryParam("after_seq") String afterSeq, @Context RoutingContext request) {
         QueryParams params = new QueryParams();
         ExportFilter filter = filter(params, batch, params.oneOf("status", status, EVENT_STATUSES), since, until);
-        long after = params.nonNegative("after_seq", afterSeq, 0);
+        long after = params.nonNegative("after_seq", afterSeq, -1);
         params.check();
         requireBatch(filter.batchId());
-        return stream(request, filter, after, log::eventsAfter);
+        return stream(request, filter, start(ExportLog.Log.EVENTS, after), log::eventsAfter);
     }
 
     private ExportFilter filter(QueryParams params, String batch, Set<String> statuses, String since, String until) {
@@ -102,6 +103,21 @@ public class ExportResource {
         Instant from = params.instant("since", since);
         Instant to = params.instant("until", until);
         return new ExportFilter(batchId, statuses, from, to);
+    }
+
+    /**
+     * Where a read starts: after the seq asked for, or (none asked for) after the lines retention removed. Resuming
+     * before those is a 410 that says where the log now starts, never a silent gap.
+     */
+    private long start(ExportLog.Log which, long afterSeq) {
+        long trimmed = log.trimmedThrough(which);
+        if (afterSeq < 0) {
+            return trimmed;
+        }
+        if (afterSeq < trimmed) {
+            throw ProblemException.of(410, new ExportLog.Trimmed(which, afterSeq, trimmed).getMessage());
+        }
+        return afterSeq;
     }
 
     private void requireBatch(UUID batchId) {
@@ -133,6 +149,11 @@ public class ExportResource {
                     out.flush();
                 }
                 out.flush();
+            } catch (ExportLog.Trimmed e) {
+                // Retention trimmed past this reader between two pages. The answer has begun, so it can only be cut
+                // short: the client resumes with after_seq and is then told (410), rather than missing lines.
+                LOG.infof("export cut short after %d lines: %s", lines, e.getMessage());
+                throw new IOException(e.getMessage(), e);
             } catch (IOException e) {
                 // The client went away. Nothing is held between pages, so there is nothing to release; it can
                 // resume with after_seq. Not an error of ours, so it ends here rather than in the error log.
