@@ -90,6 +90,9 @@ public final class Bench {
             if (only.isEmpty() || only.contains("history")) {
                 HistoryBench.run(stack.jdbcUrl());
             }
+            if (only.isEmpty() || only.contains("retention")) {
+                RetentionBench.run(stack.jdbcUrl());
+            }
         } finally {
             printTable();
             stack.close();
