@@ -26,6 +26,16 @@ create table artifact_blob (
     constraint artifact_blob_size_matches CHECK ((size = octet_length(data)))
 );
 
+create table artifact_thumbnail (
+    sha256 text not null,
+    size integer not null,
+    content_type text not null,
+    data bytea not null,
+    constraint artifact_thumbnail_blob FOREIGN KEY (sha256) REFERENCES artifact_blob(sha256) ON DELETE CASCADE,
+    constraint artifact_thumbnail_pkey PRIMARY KEY (sha256, size),
+    constraint artifact_thumbnail_size_range CHECK (((size >= 16) AND (size <= 1024)))
+);
+
 create table attempt (
     job_id uuid not null,
     attempt integer not null,

@@ -144,8 +144,14 @@
     const figures = [];
     for (const a of images) {
       if (!thumbnails.has(a.id)) {
-        // through the same authenticated request as everything else, so the token never goes into a URL
-        try { thumbnails.set(a.id, URL.createObjectURL(await api(a.url, true))); } catch (e) { if (e instanceof AuthNeeded) throw e; continue; }
+        // through the same authenticated request as everything else, so the token never goes into a URL; a small
+        // picture the ledger makes once, or the image itself when it cannot (a format it does not read)
+        let blob;
+        try { blob = await api(a.url + '?size=256', true); } catch (e) { if (e instanceof AuthNeeded) throw e; }
+        if (!blob) {
+          try { blob = await api(a.url, true); } catch (e) { if (e instanceof AuthNeeded) throw e; continue; }
+        }
+        thumbnails.set(a.id, URL.createObjectURL(blob));
       }
       figures.push(el('figure', { 'data-artifact-id': a.id },
         el('img', { src: thumbnails.get(a.id), alt: a.name, loading: 'lazy' }),

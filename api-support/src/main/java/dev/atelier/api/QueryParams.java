@@ -75,6 +75,23 @@ public final class QueryParams {
         return fallback;
     }
 
+    /** One of a few whole numbers ({@code ?size=256}), or null when absent. */
+    public Integer oneOfNumbers(String name, String value, java.util.SortedSet<Integer> allowed) {
+        if (absent(value)) {
+            return null;
+        }
+        try {
+            int n = Integer.parseInt(value.trim());
+            if (allowed.contains(n)) {
+                return n;
+            }
+        } catch (NumberFormatException ignored) {
+            // rejected below
+        }
+        return reject(name, "must be one of " + allowed.stream().map(String::valueOf)
+                .collect(java.util.stream.Collectors.joining(", ")));
+    }
+
     /** {@code ?limit=}: 1..500, 50 when absent (API.md, conventions). */
     public int limit(String value) {
         return (int) inRange("limit", value, 1, Page.MAX_LIMIT, Page.DEFAULT_LIMIT);

@@ -158,6 +158,61 @@ public class Artifacts {
         }
     }
 
+    /** A smaller picture of a stored image, made once per size (V17__thumbnails.sql). */
+    public record Thumbnail(String contentType, byte[] data) {
+    }
+
+    private static final String THUMBNAIL = """
+            select content_type, data from artifact_thumbnail where sha256 = ? and size = ?
+            """;
+
+    // Two ledgers making the same one at once: the first stored wins, the other's is the same picture.
+    private static final String STORE_THUMBNAIL = """
+            insert into artifact_thumbnail (sha256, size, content_type, data) values (?, ?, ?, ?)
+            on conflict (sha256, size) do nothing
+            """;
+
+    /** The thumbnail of this size made earlier from these bytes, if any. */
+    public Optional<Thumbnail> thumbnail(String sha256, int size) {
+        return Transactions.inTransaction(dataSource, "read thumbnail", c -> {
+            try (PreparedStatement ps = c.prepareStatement(THUMBNAIL)) {
+                ps.setString(1, sha256);
+                ps.setInt(2, size);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next() ? Optional.of(new Thumbnail(rs.getString(1), rs.getBytes(2))) : Optional.empty();
+                }
+            }
+        });
+    }
+
+    /** Keeps a thumbnail made from the blob {@code sha256} (a no-op if one of this size is there already). */
+    public void storeThumbnail(String sha256, int size, Thumbnail thumbnail) {
+        Transactions.inTransaction(dataSource, "store thumbnail", c -> {
+            try (PreparedStatement ps = c.prepareStatement(STORE_THUMBNAIL)) {
+                ps.setString(1, sha256);
+                ps.setInt(2, size);
+                ps.setString(3, thumbnail.contentType());
+                ps.setBytes(4, thumbnail.data());
+                return ps.executeUpdate();
+            }
+        });
+    }
+
+    private static final String INFO = """
+            select %s from artifact a join job j on j.id = a.job_id where a.id = ?""".formatted(COLUMNS);
+
+    /** An artifact without its bytes. */
+    public Optional<ArtifactInfo> info(UUID id) {
+        return Transactions.inTransaction(dataSource, "read artifact info", c -> {
+            try (PreparedStatement ps = c.prepareStatement(INFO)) {
+                ps.setObject(1, id);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next() ? Optional.of(info(rs)) : Optional.empty();
+                }
+            }
+        });
+    }
+
     public Optional<ArtifactFile> find(UUID id) {
         return Transactions.inTransaction(dataSource, "read artifact", c -> {
             try (PreparedStatement ps = c.prepareStatement(ONE)) {

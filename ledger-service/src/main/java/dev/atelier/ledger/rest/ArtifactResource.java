@@ -2,9 +2,11 @@ package dev.atelier.ledger.rest;
 
 import dev.atelier.api.Ids;
 import dev.atelier.api.Page;
+import dev.atelier.api.Problem;
 import dev.atelier.api.ProblemException;
 import dev.atelier.api.QueryParams;
 import dev.atelier.ledger.rest.LedgerViews.ArtifactView;
+import dev.atelier.ledger.service.Thumbnails;
 import dev.atelier.store.Artifacts;
 import dev.atelier.store.Artifacts.ArtifactFile;
 import dev.atelier.store.Artifacts.ArtifactInfo;
@@ -36,6 +38,9 @@ public class ArtifactResource {
     @Inject
     Artifacts artifacts;
 
+    @Inject
+    Thumbnails thumbnails;
+
     @GET
     @Produces(MediaType.APPLICATION_JSON)
     @Operation(summary = "List artifacts", description = "Newest first, without their bytes. Filters: batch, job.")
@@ -53,25 +58,63 @@ public class ArtifactResource {
 
     @GET
     @Path("{id}")
-    @Operation(summary = "Get an artifact's bytes", description = "With its content type and ETag \"<sha256>\"; "
-            + "If-None-Match with that tag answers 304.")
-    public Response get(@PathParam("id") String id, @HeaderParam(HttpHeaders.IF_NONE_MATCH) String ifNoneMatch) {
+    @Operation(summary = "Get an artifact's bytes, or a thumbnail of an image",
+            description = "With its content type and ETag \"<sha256>\"; If-None-Match with that tag answers 304. "
+                    + "With size (128, 256 or 512), a PNG of an image whose longer side is at most that many pixels "
+                    + "(ETag \"<sha256>-<size>\"), made once and kept; 422 when the image cannot be read or is "
+                    + "over 50 million pixels.")
+    public Response get(@PathParam("id") String id, @QueryParam("size") String size,
+                        @HeaderParam(HttpHeaders.IF_NONE_MATCH) String ifNoneMatch) {
         UUID artifactId = Ids.parse(id, "artifact");
+        QueryParams params = new QueryParams();
+        Integer thumbnailSize = params.oneOfNumbers("size", size, Thumbnails.SIZES);
+        params.check();
+        if (thumbnailSize != null) {
+            return thumbnail(artifactId, thumbnailSize, ifNoneMatch);
+        }
         ArtifactFile file = artifacts.find(artifactId)
                 .orElseThrow(() -> ProblemException.of(404, "no artifact " + artifactId));
         ArtifactInfo info = file.info();
         EntityTag tag = new EntityTag(info.sha256());
-        if (ifNoneMatch != null && (ifNoneMatch.contains("\"" + info.sha256() + "\"") || ifNoneMatch.trim().equals("*"))) {
+        if (matches(ifNoneMatch, info.sha256())) {
             return Response.notModified(tag).build();
         }
         boolean inline = INLINE_TYPES.contains(info.contentType());
-        return Response.ok(file.data())
-                .type(inline ? info.contentType() : MediaType.APPLICATION_OCTET_STREAM)
+        return immutable(Response.ok(file.data()).type(inline ? info.contentType() : MediaType.APPLICATION_OCTET_STREAM)
                 .tag(tag)
-                .header("Content-Disposition", (inline ? "inline" : "attachment") + "; filename=\"" + safeName(info.name()) + "\"")
-                .header("X-Content-Type-Options", "nosniff")
+                .header("Content-Disposition", (inline ? "inline" : "attachment") + "; filename=\"" + safeName(info.name()) + "\""));
+    }
+
+    private Response thumbnail(UUID artifactId, int size, String ifNoneMatch) {
+        ArtifactInfo info = artifacts.info(artifactId)
+                .orElseThrow(() -> ProblemException.of(404, "no artifact " + artifactId));
+        if (!info.contentType().startsWith("image/")) {
+            throw new ProblemException(Problem.invalid("no thumbnail of a file that is not an image",
+                    List.of(new Problem.FieldError("size", "artifact " + artifactId + " is " + info.contentType()
+                            + "; thumbnails are made of images only"))));
+        }
+        String tag = info.sha256() + "-" + size;
+        if (matches(ifNoneMatch, tag)) {
+            return Response.notModified(new EntityTag(tag)).build();
+        }
+        Artifacts.Thumbnail thumbnail;
+        try {
+            thumbnail = thumbnails.of(info, size);
+        } catch (Thumbnails.CannotThumbnail e) {
+            throw ProblemException.of(422, "no thumbnail of artifact " + artifactId + ": " + e.getMessage());
+        }
+        return immutable(Response.ok(thumbnail.data()).type(thumbnail.contentType()).tag(new EntityTag(tag))
+                .header("Content-Disposition", "inline; filename=\"thumbnail-" + size + ".png\""));
+    }
+
+    private static boolean matches(String ifNoneMatch, String tag) {
+        return ifNoneMatch != null && (ifNoneMatch.contains("\"" + tag + "\"") || ifNoneMatch.trim().equals("*"));
+    }
+
+    private static Response immutable(Response.ResponseBuilder answer) {
+        return answer.header("X-Content-Type-Options", "nosniff")
                 .header("Content-Security-Policy", "default-src 'none'; sandbox")
-                // an id's bytes never change
+                // an id's bytes never change, nor a thumbnail made of them
                 .header("Cache-Control", "private, max-age=31536000, immutable")
                 .build();
     }

@@ -100,4 +100,73 @@ class ArtifactResourceTests {
         given().urlEncodingEnabled(false).get("/api/v1/artifacts/%2e%2e").then().statusCode(404);
         given().get("/api/v1/artifacts/C:\\Windows\\win.ini").then().statusCode(404);
     }
+
+    /** A real PNG of these proportions, a gradient so that scaling has something to average. */
+    private static byte[] png(int width, int height) throws Exception {
+        java.awt.image.BufferedImage image = new java.awt.image.BufferedImage(width, height,
+                java.awt.image.BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < height; y++) {
+            for (int x = 0; x < width; x++) {
+                image.setRGB(x, y, (x * 255 / width) << 16 | (y * 255 / height) << 8);
+            }
+        }
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        javax.imageio.ImageIO.write(image, "png", out);
+        return out.toByteArray();
+    }
+
+    /** A PNG whose header claims 100,000 x 100,000 pixels (40 GB decoded) in a few dozen bytes. */
+    private static byte[] pngBomb() {
+        java.nio.ByteBuffer header = java.nio.ByteBuffer.allocate(17);
+        header.put("IHDR".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putInt(100_000).putInt(100_000)
+                .put((byte) 8).put((byte) 2).put((byte) 0).put((byte) 0).put((byte) 0);
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(header.array());
+        java.nio.ByteBuffer png = java.nio.ByteBuffer.allocate(8 + 4 + 17 + 4 + 12);
+        png.put(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}).putInt(13).put(header.array())
+                .putInt((int) crc.getValue()).putInt(0).put("IEND".getBytes(java.nio.charset.StandardCharsets.US_ASCII))
+                .putInt(0xAE426082);
+        return png.array();
+    }
+
+    @Test
+    void aThumbnailIsMadeOnceKeptAndNeverMadeOfWhatCannotBeDecodedSafely() throws Exception {
+        NewBatch batch = data.store(Batches.batch(BatchMode.PARALLEL).jobs(1, 1, "comfyui.workflow", null));
+        UUID jobId = batch.jobs().get(0).id();
+        byte[] portrait = png(1024, 512);
+        String sha = sha256(portrait);
+        UUID id = data.artifact(jobId, "portrait_00001_.png", "image/png", portrait, sha);
+
+        for (int look = 0; look < 2; look++) {
+            byte[] small = given().queryParam("size", 256).get("/api/v1/artifacts/" + id).then().statusCode(200)
+                    .contentType("image/png").header("ETag", "\"" + sha + "-256\"").extract().asByteArray();
+            java.awt.image.BufferedImage read = javax.imageio.ImageIO.read(new java.io.ByteArrayInputStream(small));
+            assertThat(read.getWidth()).isEqualTo(256);
+            assertThat(read.getHeight()).as("same proportions").isEqualTo(128);
+            assertThat(small.length).isLessThan(portrait.length);
+        }
+        assertThat(data.inspect().count("select count(*) from artifact_thumbnail where sha256 = '" + sha + "'"))
+                .as("made once, kept").isEqualTo(1);
+        given().header("If-None-Match", "\"" + sha + "-256\"").queryParam("size", 256).get("/api/v1/artifacts/" + id)
+                .then().statusCode(304);
+        given().queryParam("size", 100).get("/api/v1/artifacts/" + id).then().statusCode(400)
+                .contentType("application/problem+json").body("errors[0].field", equalTo("size"))
+                .body("errors[0].message", equalTo("must be one of 128, 256, 512"));
+
+        UUID bomb = data.artifact(jobId, "bomb.png", "image/png", pngBomb(), sha256(pngBomb()));
+        given().queryParam("size", 128).get("/api/v1/artifacts/" + bomb).then().statusCode(422)
+                .contentType("application/problem+json")
+                .body("detail", org.hamcrest.Matchers.containsString("100000 x 100000 pixels"));
+        UUID truncated = data.artifact(jobId, "cut.png", "image/png", PNG, sha256(PNG));
+        given().queryParam("size", 128).get("/api/v1/artifacts/" + truncated).then().statusCode(422)
+                .body("detail", org.hamcrest.Matchers.containsString("could not be decoded"));
+        byte[] text = "not a picture".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        UUID notAnImage = data.artifact(jobId, "notes.txt", "text/plain", text, sha256(text));
+        given().queryParam("size", 128).get("/api/v1/artifacts/" + notAnImage).then().statusCode(400)
+                .body("errors[0].field", equalTo("size"));
+        given().queryParam("size", 128).get("/api/v1/artifacts/" + UUID.randomUUID()).then().statusCode(404);
+        // the full image is still there, as it was
+        assertThat(given().get("/api/v1/artifacts/" + id).then().statusCode(200).extract().asByteArray())
+                .isEqualTo(portrait);
+    }
 }
