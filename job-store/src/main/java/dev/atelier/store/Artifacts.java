@@ -39,8 +39,10 @@ public class Artifacts {
             select %s, b.data from artifact a join job j on j.id = a.job_id join artifact_blob b on b.sha256 = a.sha256
             where a.id = ?""".formatted(COLUMNS);
 
+    // The key-share lock keeps a blob found here from being collected (BatchDeletion) before this transaction's
+    // artifact points at it; a blob being collected meanwhile is waited for, then stored anew.
     private static final String BLOB_EXISTS = """
-            select 1 from artifact_blob where sha256 = ?
+            select 1 from artifact_blob where sha256 = ? for key share
             """;
 
     private static final String STORE_BLOB = """

@@ -223,6 +223,26 @@ public class BatchDeletion {
         });
     }
 
+    // Blobs left behind when the collection after a deletion failed (a writer storing the same bytes meanwhile).
+    // The foreign key refuses to delete one an uncommitted artifact has just started to use.
+    private static final String COLLECT_ORPHAN_BLOBS = """
+            delete from artifact_blob b
+            where b.sha256 in (select o.sha256 from artifact_blob o
+                               where not exists (select 1 from artifact a where a.sha256 = o.sha256)
+                               limit ?)
+              and not exists (select 1 from artifact a where a.sha256 = b.sha256)
+            """;
+
+    /** Deletes up to {@code limit} blobs that no artifact uses; returns how many. */
+    public int collectOrphanBlobs(int limit) {
+        return Transactions.inTransaction(dataSource, "collect orphan blobs", c -> {
+            try (PreparedStatement ps = c.prepareStatement(COLLECT_ORPHAN_BLOBS)) {
+                ps.setInt(1, limit);
+                return ps.executeUpdate();
+            }
+        });
+    }
+
     private static final String FORGET_IDEMPOTENCY_KEYS = """
             delete from idempotency_key
             where created_at < coalesce(?::timestamptz, now()) - make_interval(secs => ?)

@@ -113,6 +113,20 @@ class BatchDeletionTests extends QueueTestBase {
     }
 
     @Test
+    void blobsLeftBehindAreCollectedAndUsedOnesStay() {
+        finishedBatchWithOutputs(SHARED);
+        inspect.execute("insert into artifact_blob (sha256, size, data) values (?, ?, ?)", Artifacts.sha256(OWN),
+                (long) OWN.length, OWN); // as if a collection after a deletion had failed
+
+        assertThat(new BatchDeletion(dataSource).collectOrphanBlobs(100)).isEqualTo(1);
+
+        assertThat(inspect.count("select count(*) from artifact_blob")).isEqualTo(1);
+        assertThat(inspect.count("select count(*) from artifact_blob where sha256 = '" + Artifacts.sha256(SHARED) + "'"))
+                .isEqualTo(1);
+        assertThat(new BatchDeletion(dataSource).collectOrphanBlobs(100)).isZero();
+    }
+
+    @Test
     void aBatchWithJobsNotEndedIsRefusedNamingThemAndNothingChanges() {
         NewBatch b = batch(BatchMode.PARALLEL).ollamaJobs(3, 1).build();
         intake.insertBatch(b);

@@ -14,7 +14,7 @@ import org.jboss.logging.Logger;
 /**
  * Cluster-wide upkeep that any executor may do, as named tasks: reaping expired leases, failing jobs whose model no
  * live executor offers, folding the job count deltas (which also settles the batches whose last job ended, so the
- * claim stops walking them), numbering new export lines, forgetting executors that vanished and idempotency keys past their day, deleting
+ * claim stops walking them), numbering new export lines, forgetting executors that vanished and idempotency keys past their day, collecting blobs nothing uses, deleting
  * batches and trimming export lines past their retention. Its guarantee: each task runs every
  * round on its own, so one that fails (its table locked, a bug) does not stop the others; and reaping waits until
  * the database has answered for two leases, so leases that ran out while nobody could renew them are renewed by
@@ -40,6 +40,10 @@ public final class Maintenance {
     public interface Removals {
         void removed(String what, long rows);
     }
+
+    /** How often an executor looks for blobs left behind, and how many it deletes at most each time. */
+    static final Duration ORPHAN_SWEEP_EVERY = Duration.ofMinutes(10);
+    static final int ORPHAN_SWEEP_LIMIT = 1_000;
 
     /** Batches one round of retention deletes at most, so that the other tasks are not held up behind a backlog. */
     static final int RETENTION_ROUND = 200;
@@ -89,6 +93,18 @@ public final class Maintenance {
                 }),
                 new Task("forget idempotency keys past their day", () -> removals.removed("idempotency_keys",
                         deletion.forgetIdempotencyKeys(BatchDeletion.IDEMPOTENCY_KEYS_KEPT, null))),
+                new Task("collect blobs nothing uses", new Runnable() {
+                    // a scan of every blob: rare, since deleting a batch collects its own at once
+                    private long lastRun = System.nanoTime() - ORPHAN_SWEEP_EVERY.toNanos();
+
+                    @Override
+                    public void run() {
+                        if (System.nanoTime() - lastRun >= ORPHAN_SWEEP_EVERY.toNanos()) {
+                            removals.removed("blobs", deletion.collectOrphanBlobs(ORPHAN_SWEEP_LIMIT));
+                            lastRun = System.nanoTime();
+                        }
+                    }
+                }),
                 new Task("delete batches past retention", () -> {
                     if (settings.keepBatches() != null) {
                         int deleted = deletion.deleteExpired(settings.keepBatches(), RETENTION_ROUND, null);
