@@ -29,7 +29,12 @@ public class PruneCommand extends ApiCommand {
         if (age.isNegative() || age.isZero()) {
             throw new CliException("--older-than must be longer than zero");
         }
-        Instant cutoff = Instant.now().minus(age);
+        Instant cutoff;
+        try {
+            cutoff = Instant.now().minus(age);
+        } catch (java.time.DateTimeException e) {
+            throw new CliException("--older-than '" + olderThan + "' reaches before any time there is");
+        }
         List<JsonNode> doomed = new ArrayList<>();
         int kept = 0;
         for (JsonNode batch : api().all(Api.Service.LEDGER, "/api/v1/batches", "finished_before", cutoff.toString())) {

@@ -12,7 +12,8 @@ import java.time.Duration;
 /**
  * What happens in this executor, on {@code /q/metrics}: attempt durations by kind and outcome, slots, busy slots,
  * each backend's status (2 online, 1 degraded, 0 offline), and the rows its maintenance removed
- * ({@code atelier.maintenance.removed}, by what: batches, export_lines, blobs, executors, idempotency_keys). It watches the loops; they do not know it.
+ * ({@code atelier.maintenance.removed}, by what: batches, export_lines, blobs, executors, idempotency_keys). It
+ * watches the loops; they do not know it.
  */
 @ApplicationScoped
 public class ExecutorMetrics implements RunningJobs.Listener, Maintenance.Removals {
