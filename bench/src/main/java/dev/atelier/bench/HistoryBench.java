@@ -64,7 +64,8 @@ final class HistoryBench {
         Bench.figure(name, String.format("%.2f ms vs %.2f ms (%.1f×)", grown, empty, grown / empty), target);
     }
 
-    private static PGSimpleDataSource database(String jdbcUrl, String name) throws Exception {
+    /** A fresh database of the bench's PostgreSQL, migrated as the services migrate theirs. */
+    static PGSimpleDataSource database(String jdbcUrl, String name) throws Exception {
         try (Connection c = java.sql.DriverManager.getConnection(jdbcUrl, "postgres", "");
              Statement s = c.createStatement()) {
             s.execute("drop database if exists " + name);

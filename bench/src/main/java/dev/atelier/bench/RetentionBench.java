@@ -23,7 +23,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.flywaydb.core.Flyway;
 import org.postgresql.ds.PGSimpleDataSource;
 
 /**
@@ -42,7 +41,7 @@ final class RetentionBench {
     }
 
     static void run(String jdbcUrl) throws Exception {
-        PGSimpleDataSource postgres = database(jdbcUrl, "retention_bench");
+        PGSimpleDataSource postgres = HistoryBench.database(jdbcUrl, "retention_bench");
         fill(postgres);
         try (ThreadBoundDataSource connections = new ThreadBoundDataSource(postgres)) {
             JobIntake intake = new JobIntake(connections);
@@ -148,19 +147,6 @@ final class RetentionBench {
         List<Double> sorted = new ArrayList<>(values);
         Collections.sort(sorted);
         return sorted.get(Math.min(sorted.size() - 1, (int) Math.floor(p * sorted.size())));
-    }
-
-    private static PGSimpleDataSource database(String jdbcUrl, String name) throws Exception {
-        try (Connection c = java.sql.DriverManager.getConnection(jdbcUrl, "postgres", "");
-             Statement s = c.createStatement()) {
-            s.execute("drop database if exists " + name);
-            s.execute("create database " + name);
-        }
-        PGSimpleDataSource postgres = new PGSimpleDataSource();
-        postgres.setUrl(jdbcUrl.replaceFirst("/[^/?]+(\\?|$)", "/" + name + "$1"));
-        postgres.setUser("postgres");
-        Flyway.configure().dataSource(postgres).locations("classpath:db/migration").load().migrate();
-        return postgres;
     }
 
     /** The finished batches, their jobs and attempts, and one image of its own per batch, folded and settled. */

@@ -28,7 +28,11 @@ class BatchDeletionTests extends QueueTestBase {
 
     /** A finished one-workflow batch whose job stored these outputs. */
     private UUID finishedBatchWithOutputs(byte[]... outputs) {
-        NewBatch b = batch(BatchMode.PARALLEL).jobs(1, 1, "comfyui.workflow", null).build();
+        return finishedBatchWithOutputs(batch(BatchMode.PARALLEL), outputs);
+    }
+
+    private UUID finishedBatchWithOutputs(Batches batch, byte[]... outputs) {
+        NewBatch b = batch.jobs(1, 1, "comfyui.workflow", null).build();
         intake.insertBatch(b);
         ClaimedJob job = claimComfy();
         Artifacts artifacts = new Artifacts(dataSource);
@@ -150,19 +154,11 @@ class BatchDeletionTests extends QueueTestBase {
 
     /** A finished one-workflow batch, settled as finished (finished_at) that long ago. */
     private UUID finishedAgo(Duration ago, Batches batch, byte[]... outputs) {
-        NewBatch b = batch.jobs(1, 1, "comfyui.workflow", null).build();
-        intake.insertBatch(b);
-        ClaimedJob job = claimComfy();
-        Artifacts artifacts = new Artifacts(dataSource);
-        for (int i = 0; i < outputs.length; i++) {
-            artifacts.store(job.id(), job.leaseToken(), job.attempt(),
-                    List.of(NewArtifact.of("out_" + i + ".png", "image/png", outputs[i]))).orElseThrow();
-        }
-        succeed(List.of(job));
+        UUID id = finishedBatchWithOutputs(batch, outputs);
         new JobCounts(dataSource).compact(); // settles it: finished_at
         inspect.execute("update batch set finished_at = now() - make_interval(secs => ?) where id = ?",
-                (double) ago.toSeconds(), b.id());
-        return b.id();
+                (double) ago.toSeconds(), id);
+        return id;
     }
 
     @Test
