@@ -125,21 +125,7 @@ final class HistoryBench {
     /** 1,000 finished batches of 1,000 jobs (folded, as the executors' maintenance leaves them) and 10,000 open ones. */
     private static void fillHistory(PGSimpleDataSource postgres) throws Exception {
         try (Connection c = postgres.getConnection(); Statement s = c.createStatement()) {
-            s.execute("""
-                    insert into batch (id, name, mode, priority, max_attempts, retry_delay_ms, retry_backoff, job_count,
-                                       created_at)
-                    select gen_random_uuid(), 'finished ' || b, 'parallel', 5, 3, 5000, 2.0, %d,
-                           now() - interval '1 day' + b * interval '1 second'
-                    from generate_series(1, %d) b""".formatted(FINISHED_PER_BATCH, FINISHED_BATCHES));
-            s.execute("""
-                    insert into job (id, batch_id, position, key, priority, sequential, kind, type, model, model_key, spec,
-                                     timeout_ms, state, attempt, attempts_used, max_attempts, started_at, finished_at,
-                                     result, created_at)
-                    select gen_random_uuid(), b.id, g, 'job-' || g, 1, false, 'ollama', 'ollama.generate',
-                           'deepseek-r1:32b', 'deepseek-r1:32b', '{"model": "deepseek-r1:32b", "prompt": "x"}', 600000,
-                           'success', 1, 1, 3, b.created_at, b.created_at, '{"text": "done"}', b.created_at
-                    from batch b cross join generate_series(0, %d) g
-                    where b.name like 'finished %%'""".formatted(FINISHED_PER_BATCH - 1));
+            insertFinishedBatches(s, FINISHED_BATCHES, FINISHED_PER_BATCH);
             s.execute("""
                     insert into batch (id, name, mode, priority, max_attempts, retry_delay_ms, retry_backoff, job_count,
                                        created_at)
@@ -156,6 +142,28 @@ final class HistoryBench {
                     where b.name like 'open %'""");
         }
         new JobCounts(postgres).compact();
+    }
+
+    /**
+     * Batches named "finished N" a day old, each with that many succeeded jobs, written straight into the tables
+     * (their count deltas wait for a compaction).
+     */
+    static void insertFinishedBatches(Statement s, int batches, int jobsPerBatch) throws java.sql.SQLException {
+        s.execute("""
+                insert into batch (id, name, mode, priority, max_attempts, retry_delay_ms, retry_backoff, job_count,
+                                   created_at)
+                select gen_random_uuid(), 'finished ' || b, 'parallel', 5, 3, 5000, 2.0, %d,
+                       now() - interval '1 day' + b * interval '1 second'
+                from generate_series(1, %d) b""".formatted(jobsPerBatch, batches));
+        s.execute("""
+                insert into job (id, batch_id, position, key, priority, sequential, kind, type, model, model_key, spec,
+                                 timeout_ms, state, attempt, attempts_used, max_attempts, started_at, finished_at,
+                                 result, created_at)
+                select gen_random_uuid(), b.id, g, 'job-' || g, 1, false, 'ollama', 'ollama.generate',
+                       'deepseek-r1:32b', 'deepseek-r1:32b', '{"model": "deepseek-r1:32b", "prompt": "x"}', 600000,
+                       'success', 1, 1, 3, b.created_at, b.created_at, '{"text": "done"}', b.created_at
+                from batch b cross join generate_series(0, %d) g
+                where b.name like 'finished %%'""".formatted(jobsPerBatch - 1));
     }
 
     /** The median time of {@link #RUNS} calls, in milliseconds, after three not timed. */

@@ -153,21 +153,7 @@ final class RetentionBench {
     private static void fill(PGSimpleDataSource postgres) throws Exception {
         long started = System.nanoTime();
         try (Connection c = postgres.getConnection(); Statement s = c.createStatement()) {
-            s.execute("""
-                    insert into batch (id, name, mode, priority, max_attempts, retry_delay_ms, retry_backoff, job_count,
-                                       created_at)
-                    select gen_random_uuid(), 'finished ' || b, 'parallel', 5, 3, 5000, 2.0, %d,
-                           now() - interval '1 day' + b * interval '1 second'
-                    from generate_series(1, %d) b""".formatted(JOBS_PER_BATCH, FINISHED_BATCHES));
-            s.execute("""
-                    insert into job (id, batch_id, position, key, priority, sequential, kind, type, model, model_key, spec,
-                                     timeout_ms, state, attempt, attempts_used, max_attempts, started_at, finished_at,
-                                     result, created_at)
-                    select gen_random_uuid(), b.id, g, 'job-' || g, 1, false, 'ollama', 'ollama.generate',
-                           'deepseek-r1:32b', 'deepseek-r1:32b', '{"model": "deepseek-r1:32b", "prompt": "x"}', 600000,
-                           'success', 1, 1, 3, b.created_at, b.created_at, '{"text": "done"}', b.created_at
-                    from batch b cross join generate_series(0, %d) g
-                    where b.name like 'finished %%'""".formatted(JOBS_PER_BATCH - 1));
+            HistoryBench.insertFinishedBatches(s, FINISHED_BATCHES, JOBS_PER_BATCH);
             s.execute("""
                     insert into attempt (job_id, attempt, lease_token, executor_id, status, started_at, finished_at)
                     select j.id, 1, gen_random_uuid(), 'bench', 'success', j.started_at, j.finished_at

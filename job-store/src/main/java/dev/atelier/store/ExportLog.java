@@ -115,10 +115,15 @@ public class ExportLog {
         private final long throughSeq;
 
         public Trimmed(Log log, long afterSeq, long throughSeq) {
-            super("the " + log.wire() + " lines up to seq " + throughSeq + " were removed by retention "
-                    + "(atelier.retention.export-lines), so the lines after seq " + afterSeq + " are no longer all "
-                    + "there; resume with after_seq=" + throughSeq + " to read from the oldest line kept");
+            super(explain(log, afterSeq, throughSeq));
             this.throughSeq = throughSeq;
+        }
+
+        /** What a reader resuming after {@code afterSeq} is told. */
+        public static String explain(Log log, long afterSeq, long throughSeq) {
+            return "the " + log.wire() + " lines up to seq " + throughSeq + " were removed by retention "
+                    + "(atelier.retention.export-lines), so the lines after seq " + afterSeq + " are no longer all "
+                    + "there; resume with after_seq=" + throughSeq + " to read from the oldest line kept";
         }
 
         public long throughSeq() {

@@ -120,7 +120,7 @@ public final class Lifecycle {
                 new ExportLog(pool), new ExecutorRegistry(pool), new BatchDeletion(pool),
                 new Maintenance.Settings(settings.modelGrace(), settings.lease().multipliedBy(2), settings.forgetAfter(),
                         settings.keepBatches(), settings.keepExportLines()),
-                () -> leases[0].answeringFor(settings.lease().multipliedBy(2)), removals));
+                () -> leases[0].answeringFor(settings.lease().multipliedBy(2)), removals, clock));
         return new Parts(running, claims[0], completer, leases[0], maintenance);
     }
 

@@ -5,7 +5,9 @@ import dev.atelier.store.ExecutorRegistry;
 import dev.atelier.store.ExportLog;
 import dev.atelier.store.JobCounts;
 import dev.atelier.store.QueueSweeps;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BooleanSupplier;
@@ -14,8 +16,9 @@ import org.jboss.logging.Logger;
 /**
  * Cluster-wide upkeep that any executor may do, as named tasks: reaping expired leases, failing jobs whose model no
  * live executor offers, folding the job count deltas (which also settles the batches whose last job ended, so the
- * claim stops walking them), numbering new export lines, forgetting executors that vanished and idempotency keys past their day, collecting blobs nothing uses, deleting
- * batches and trimming export lines past their retention. Its guarantee: each task runs every
+ * claim stops walking them), numbering new export lines, forgetting executors that vanished and idempotency keys
+ * past their day, collecting blobs nothing uses, deleting batches and trimming export lines past their retention.
+ * Its guarantee: each task runs every
  * round on its own, so one that fails (its table locked, a bug) does not stop the others; and reaping waits until
  * the database has answered for two leases, so leases that ran out while nobody could renew them are renewed by
  * their holders first.
@@ -65,7 +68,7 @@ public final class Maintenance {
      */
     public static List<Task> standardTasks(QueueSweeps sweeps, JobCounts counts, ExportLog exports,
                                            ExecutorRegistry registry, BatchDeletion deletion, Settings settings,
-                                           BooleanSupplier databaseSettled, Removals removals) {
+                                           BooleanSupplier databaseSettled, Removals removals, Clock clock) {
         return List.of(
                 new Task("reap expired leases", () -> {
                     // within two leases of an outage, leases that ran out unrenewed still have live holders
@@ -95,13 +98,13 @@ public final class Maintenance {
                         deletion.forgetIdempotencyKeys(BatchDeletion.IDEMPOTENCY_KEYS_KEPT, null))),
                 new Task("collect blobs nothing uses", new Runnable() {
                     // a scan of every blob: rare, since deleting a batch collects its own at once
-                    private long lastRun = System.nanoTime() - ORPHAN_SWEEP_EVERY.toNanos();
+                    private Instant due = clock.instant();
 
                     @Override
                     public void run() {
-                        if (System.nanoTime() - lastRun >= ORPHAN_SWEEP_EVERY.toNanos()) {
+                        if (!clock.instant().isBefore(due)) {
                             removals.removed("blobs", deletion.collectOrphanBlobs(ORPHAN_SWEEP_LIMIT));
-                            lastRun = System.nanoTime();
+                            due = clock.instant().plus(ORPHAN_SWEEP_EVERY);
                         }
                     }
                 }),

@@ -43,7 +43,7 @@ class MaintenanceTests {
                 new ExecutorRegistry(fixture.dataSource), new BatchDeletion(fixture.dataSource),
                 new Maintenance.Settings(Duration.ofSeconds(60), LoopFixture.LEASE.multipliedBy(2), Duration.ofDays(1),
                         keepBatches, keepBatches),
-                settled::get, (what, rows) -> removed.merge(what, rows, Long::sum));
+                settled::get, (what, rows) -> removed.merge(what, rows, Long::sum), fixture.clock);
     }
 
     /** One job whose lease ran out, and one finished job whose export line waits for its number. */
@@ -146,5 +146,29 @@ class MaintenanceTests {
         assertThat(new Maintenance(standardTasks(Duration.ofDays(90))).runOnce()).isEmpty();
         assertThat(fixture.inspect.count("select count(*) from batch where id = '" + finishedBatch + "'")).isZero();
         assertThat(removed).containsEntry("batches", 1L).containsKey("export_lines");
+    }
+
+    @Test
+    void blobsNothingUsesAreCollectedAtOnceThenEveryTenMinutes() {
+        Maintenance maintenance = new Maintenance(standardTasks());
+        assertThat(maintenance.runOnce()).isEmpty();
+        byte[] left = "pixels a failed collection left".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        fixture.inspect.execute("insert into artifact_blob (sha256, size, data) values (?, ?, ?)",
+                java.util.HexFormat.of().formatHex(sha256(left)), (long) left.length, left);
+
+        maintenance.runOnce();
+        assertThat(fixture.inspect.count("select count(*) from artifact_blob")).as("not due yet").isEqualTo(1);
+        fixture.clock.advance(Maintenance.ORPHAN_SWEEP_EVERY);
+        maintenance.runOnce();
+        assertThat(fixture.inspect.count("select count(*) from artifact_blob")).isZero();
+        assertThat(removed).containsEntry("blobs", 1L);
+    }
+
+    private static byte[] sha256(byte[] data) {
+        try {
+            return java.security.MessageDigest.getInstance("SHA-256").digest(data);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 }

@@ -115,7 +115,7 @@ public class ExportResource {
             return trimmed;
         }
         if (afterSeq < trimmed) {
-            throw ProblemException.of(410, new ExportLog.Trimmed(which, afterSeq, trimmed).getMessage());
+            throw ProblemException.of(410, ExportLog.Trimmed.explain(which, afterSeq, trimmed));
         }
         return afterSeq;
     }
