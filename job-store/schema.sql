@@ -20,7 +20,7 @@ create table artifact (
 create table artifact_blob (
     sha256 text not null,
     size bigint not null,
-    data bytea not null,
+    data bytea,
     constraint artifact_blob_pkey PRIMARY KEY (sha256),
     constraint artifact_blob_sha256_hex CHECK ((sha256 ~ '^[0-9a-f]{64}$'::text)),
     constraint artifact_blob_size_matches CHECK ((size = octet_length(data)))
@@ -30,7 +30,7 @@ create table artifact_thumbnail (
     sha256 text not null,
     size integer not null,
     content_type text not null,
-    data bytea not null,
+    data bytea,
     constraint artifact_thumbnail_blob FOREIGN KEY (sha256) REFERENCES artifact_blob(sha256) ON DELETE CASCADE,
     constraint artifact_thumbnail_pkey PRIMARY KEY (sha256, size),
     constraint artifact_thumbnail_size_range CHECK (((size >= 16) AND (size <= 1024)))
@@ -289,6 +289,7 @@ create table ledger_line (
     constraint ledger_line_status_terminal CHECK ((status = ANY (ARRAY['success'::text, 'failed'::text, 'cancelled'::text])))
 );
 
+CREATE INDEX artifact_blob_in_postgres ON public.artifact_blob USING btree (sha256) WHERE (data IS NOT NULL);
 CREATE INDEX artifact_created ON public.artifact USING btree (created_at, id);
 CREATE INDEX artifact_job ON public.artifact USING btree (job_id);
 CREATE INDEX artifact_sha256 ON public.artifact USING btree (sha256);

@@ -1,12 +1,13 @@
 package dev.atelier.store;
 
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Instance;
 import jakarta.inject.Inject;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.security.MessageDigest;
-import java.sql.Connection;
 import java.security.NoSuchAlgorithmException;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -29,7 +30,17 @@ public class Artifacts {
                                long size, String sha256, Instant createdAt) {
     }
 
-    public record ArtifactFile(ArtifactInfo info, byte[] data) {
+    /** An artifact and where its bytes are (PostgreSQL or the object store). */
+    public record ArtifactFile(ArtifactInfo info, BlobStorage.Bytes bytes) {
+
+        /** All its bytes, read into memory: for files known to be small (max-bytes bounds every artifact). */
+        public byte[] data() {
+            try (InputStream in = bytes.open(0, -1)) {
+                return in.readAllBytes();
+            } catch (IOException e) {
+                throw new UncheckedIOException("could not read artifact " + info.id() + ": " + e.getMessage(), e);
+            }
+        }
     }
 
     private static final String COLUMNS = """
@@ -38,16 +49,6 @@ public class Artifacts {
     private static final String ONE = """
             select %s, b.data from artifact a join job j on j.id = a.job_id join artifact_blob b on b.sha256 = a.sha256
             where a.id = ?""".formatted(COLUMNS);
-
-    // The key-share lock keeps a blob found here from being collected (BatchDeletion) before this transaction's
-    // artifact points at it; a blob being collected meanwhile is waited for, then stored anew.
-    private static final String BLOB_EXISTS = """
-            select 1 from artifact_blob where sha256 = ? for key share
-            """;
-
-    private static final String STORE_BLOB = """
-            insert into artifact_blob (sha256, size, data) values (?, ?, ?) on conflict (sha256) do nothing
-            """;
 
     // fenced: only the attempt holding the lease adds outputs; collecting the same output again adds nothing
     private static final String STORE_ARTIFACT = """
@@ -63,10 +64,26 @@ public class Artifacts {
             """;
 
     private final DataSource dataSource;
+    private final BlobStorage storage;
 
+    /** Bytes in PostgreSQL, or in the object store when a service has one (the s3-storage module's producer). */
     @Inject
+    public Artifacts(DataSource dataSource, Instance<ObjectStore> objectStore) {
+        this(dataSource, new BlobStorage(objectStore.isResolvable() ? objectStore.get() : null));
+    }
+
     public Artifacts(DataSource dataSource) {
+        this(dataSource, BlobStorage.inPostgres());
+    }
+
+    public Artifacts(DataSource dataSource, BlobStorage storage) {
         this.dataSource = dataSource;
+        this.storage = storage;
+    }
+
+    /** Where new bytes go; deletion and maintenance collect through the same. */
+    public BlobStorage storage() {
+        return storage;
     }
 
     /**
@@ -76,7 +93,7 @@ public class Artifacts {
      */
     public record NewArtifact(String name, String contentType, long size, String sha256, Content content) {
 
-        /** Opens the content; called at most once per store, and only when its bytes are not stored yet. */
+        /** Opens the content; called only when its bytes are not stored yet, and again if a write is retried. */
         public interface Content {
             InputStream open() throws IOException;
         }
@@ -98,7 +115,7 @@ public class Artifacts {
             List<ArtifactInfo> stored = new ArrayList<>();
             for (NewArtifact file : files) {
                 String sha256 = file.sha256();
-                storeBlob(c, file);
+                storage.store(c, file);
                 UUID id;
                 try (PreparedStatement ps = c.prepareStatement(STORE_ARTIFACT)) {
                     ps.setObject(1, jobId);
@@ -132,26 +149,6 @@ public class Artifacts {
         });
     }
 
-    /** Sends the bytes as a stream, and only when no job stored the same bytes before. */
-    private static void storeBlob(Connection c, NewArtifact file) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(BLOB_EXISTS)) {
-            ps.setString(1, file.sha256());
-            try (ResultSet rs = ps.executeQuery()) {
-                if (rs.next()) {
-                    return;
-                }
-            }
-        }
-        try (PreparedStatement ps = c.prepareStatement(STORE_BLOB); InputStream in = file.content().open()) {
-            ps.setString(1, file.sha256());
-            ps.setLong(2, file.size());
-            ps.setBinaryStream(3, in, file.size());
-            ps.executeUpdate();
-        } catch (IOException e) {
-            throw new SQLException("could not read " + file.name() + " to store it: " + e.getMessage(), "58030", e);
-        }
-    }
-
     static String sha256(byte[] data) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
@@ -164,39 +161,16 @@ public class Artifacts {
     public record Thumbnail(String contentType, byte[] data) {
     }
 
-    private static final String THUMBNAIL = """
-            select content_type, data from artifact_thumbnail where sha256 = ? and size = ?
-            """;
-
-    // Two ledgers making the same one at once: the first stored wins, the other's is the same picture.
-    private static final String STORE_THUMBNAIL = """
-            insert into artifact_thumbnail (sha256, size, content_type, data) values (?, ?, ?, ?)
-            on conflict (sha256, size) do nothing
-            """;
-
     /** The thumbnail of this size made earlier from these bytes, if any. */
     public Optional<Thumbnail> thumbnail(String sha256, int size) {
-        return Transactions.inTransaction(dataSource, "read thumbnail", c -> {
-            try (PreparedStatement ps = c.prepareStatement(THUMBNAIL)) {
-                ps.setString(1, sha256);
-                ps.setInt(2, size);
-                try (ResultSet rs = ps.executeQuery()) {
-                    return rs.next() ? Optional.of(new Thumbnail(rs.getString(1), rs.getBytes(2))) : Optional.empty();
-                }
-            }
-        });
+        return Transactions.inTransaction(dataSource, "read thumbnail", c -> storage.thumbnail(c, sha256, size));
     }
 
     /** Keeps a thumbnail made from the blob {@code sha256} (a no-op if one of this size is there already). */
     public void storeThumbnail(String sha256, int size, Thumbnail thumbnail) {
         Transactions.inTransaction(dataSource, "store thumbnail", c -> {
-            try (PreparedStatement ps = c.prepareStatement(STORE_THUMBNAIL)) {
-                ps.setString(1, sha256);
-                ps.setInt(2, size);
-                ps.setString(3, thumbnail.contentType());
-                ps.setBytes(4, thumbnail.data());
-                return ps.executeUpdate();
-            }
+            storage.storeThumbnail(c, sha256, size, thumbnail);
+            return null;
         });
     }
 
@@ -220,7 +194,11 @@ public class Artifacts {
             try (PreparedStatement ps = c.prepareStatement(ONE)) {
                 ps.setObject(1, id);
                 try (ResultSet rs = ps.executeQuery()) {
-                    return rs.next() ? Optional.of(new ArtifactFile(info(rs), rs.getBytes(10))) : Optional.empty();
+                    if (!rs.next()) {
+                        return Optional.empty();
+                    }
+                    ArtifactInfo info = info(rs);
+                    return Optional.of(new ArtifactFile(info, storage.bytes(info.sha256(), info.size(), rs.getBytes(10))));
                 }
             }
         });

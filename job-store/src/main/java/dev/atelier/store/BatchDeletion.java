@@ -1,6 +1,7 @@
 package dev.atelier.store;
 
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Instance;
 import jakarta.inject.Inject;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -31,10 +32,21 @@ public class BatchDeletion {
     public static final int OPEN_JOBS_NAMED = 20;
 
     private final DataSource dataSource;
+    private final BlobStorage storage;
 
     @Inject
+    public BatchDeletion(DataSource dataSource, Instance<ObjectStore> objectStore) {
+        this(dataSource, new BlobStorage(objectStore.isResolvable() ? objectStore.get() : null));
+    }
+
     public BatchDeletion(DataSource dataSource) {
+        this(dataSource, BlobStorage.inPostgres());
+    }
+
+    /** Collecting blobs through {@code storage}: the one the service's Artifacts stores with. */
+    public BatchDeletion(DataSource dataSource, BlobStorage storage) {
         this.dataSource = dataSource;
+        this.storage = storage;
     }
 
     /** What a deletion did. */
@@ -83,14 +95,6 @@ public class BatchDeletion {
             select (select count(*) from doomed) as jobs, (select n from artifacts) as artifacts,
                    array(select sha256 from used_blobs order by sha256) as blobs
             from batch
-            """;
-
-    // A blob another artifact still uses stays. If a writer adds an artifact with the same bytes meanwhile, the
-    // foreign key refuses this delete rather than losing its blob (the blob stays until the next collection).
-    private static final String COLLECT_BLOBS = """
-            delete from artifact_blob b
-            where b.sha256 = any (?::text[])
-              and not exists (select 1 from artifact a where a.sha256 = b.sha256)
             """;
 
     /** What one deletion did inside its transaction, and the blobs to collect once it has committed. */
@@ -215,32 +219,13 @@ public class BatchDeletion {
     }
 
     private int collectBlobs(String[] sha256s) {
-        return Transactions.inTransaction(dataSource, "collect blobs", c -> {
-            try (PreparedStatement ps = c.prepareStatement(COLLECT_BLOBS)) {
-                ps.setArray(1, c.createArrayOf("text", sha256s));
-                return ps.executeUpdate();
-            }
-        });
+        return Transactions.inTransaction(dataSource, "collect blobs", c -> storage.collect(c, sha256s));
     }
 
     // Blobs left behind when the collection after a deletion failed (a writer storing the same bytes meanwhile).
-    // The foreign key refuses to delete one an uncommitted artifact has just started to use.
-    private static final String COLLECT_ORPHAN_BLOBS = """
-            delete from artifact_blob b
-            where b.sha256 in (select o.sha256 from artifact_blob o
-                               where not exists (select 1 from artifact a where a.sha256 = o.sha256)
-                               limit ?)
-              and not exists (select 1 from artifact a where a.sha256 = b.sha256)
-            """;
-
     /** Deletes up to {@code limit} blobs that no artifact uses; returns how many. */
     public int collectOrphanBlobs(int limit) {
-        return Transactions.inTransaction(dataSource, "collect orphan blobs", c -> {
-            try (PreparedStatement ps = c.prepareStatement(COLLECT_ORPHAN_BLOBS)) {
-                ps.setInt(1, limit);
-                return ps.executeUpdate();
-            }
-        });
+        return Transactions.inTransaction(dataSource, "collect orphan blobs", c -> storage.collectOrphans(c, limit));
     }
 
     private static final String FORGET_IDEMPOTENCY_KEYS = """

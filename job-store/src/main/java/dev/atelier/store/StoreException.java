@@ -21,7 +21,8 @@ public class StoreException extends RuntimeException {
      * Whether the same work may succeed if tried again as it is: the connection was lost (class 08), the server is
      * shutting down or restarting (57P01-57P03), a serialization failure or deadlock (40001, 40P01), the server ran
      * short of a resource (class 53: connections, memory, disk), or the failure never reached the server (no
-     * SQLSTATE: the pool could not lend a connection in time). Anything else is about the data sent (class 22, 23,
+     * SQLSTATE: the pool could not lend a connection in time), or I/O outside the database failed (58030: the object
+     * store, a file being stored). Anything else is about the data sent (class 22, 23,
      * 54 and the like) and fails again the same way.
      */
     public boolean isTransient() {
@@ -30,6 +31,6 @@ public class StoreException extends RuntimeException {
         }
         return sqlState.startsWith("08") || sqlState.startsWith("53") || sqlState.equals("57P01")
                 || sqlState.equals("57P02") || sqlState.equals("57P03") || sqlState.equals("40001")
-                || sqlState.equals("40P01");
+                || sqlState.equals("40P01") || sqlState.equals("58030");
     }
 }
