@@ -87,6 +87,16 @@ public class Artifacts {
     }
 
     /**
+     * Moves up to {@code limit} blobs and thumbnails kept in PostgreSQL to the object store, one per transaction (a
+     * no-op without one): a move stopped anywhere goes on where it stopped, and every artifact reads the same meanwhile.
+     *
+     * @return how many were moved
+     */
+    public int moveToObjectStore(int limit) {
+        return storage.moveToObjectStore(dataSource, limit);
+    }
+
+    /**
      * A file to store for a job: its name as the backend gave it, its type, and its content, read once from
      * {@code content} as a stream (an executor downloads outputs to a file first, so no output is ever held whole in
      * memory). {@code size} and {@code sha256} are the content's.

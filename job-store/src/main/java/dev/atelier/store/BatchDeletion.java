@@ -223,6 +223,16 @@ public class BatchDeletion {
     }
 
     // Blobs left behind when the collection after a deletion failed (a writer storing the same bytes meanwhile).
+    /**
+     * Deletes objects in the object store that no row names and that were written before {@code before} (left by
+     * stores that rolled back); looks at up to {@code limit} objects per kind and call.
+     *
+     * @return how many were deleted
+     */
+    public int collectOrphanObjects(Instant before, int limit) {
+        return storage.collectOrphanObjects(dataSource, before, limit);
+    }
+
     /** Deletes up to {@code limit} blobs that no artifact uses; returns how many. */
     public int collectOrphanBlobs(int limit) {
         return Transactions.inTransaction(dataSource, "collect orphan blobs", c -> storage.collectOrphans(c, limit));

@@ -2,8 +2,11 @@ package dev.atelier.s3;
 
 import dev.atelier.store.ObjectStore;
 import io.quarkus.arc.lookup.LookupIfProperty;
+import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Disposes;
+import jakarta.enterprise.inject.Instance;
 import jakarta.enterprise.inject.Produces;
 import org.jboss.logging.Logger;
 
@@ -20,6 +23,16 @@ public class S3Storage {
         S3ObjectStore store = S3ObjectStore.create(config.s3());
         LOG.infof("artifact bytes are kept in %s", store.describe());
         return store;
+    }
+
+    /** A misspelt setting fails the start rather than keeping bytes somewhere nobody meant. */
+    void check(@Observes StartupEvent started, StorageConfig config, Instance<ObjectStore> store) {
+        switch (config.storage()) {
+            case "postgres" -> LOG.debug("artifact bytes are kept in PostgreSQL");
+            case "s3" -> store.get().describe(); // made now: a missing bucket setting stops the start
+            default -> throw new IllegalArgumentException("atelier.artifacts.storage is '" + config.storage()
+                    + "'; it is postgres or s3");
+        }
     }
 
     void close(@Disposes ObjectStore store) {

@@ -5,6 +5,7 @@ import dev.atelier.executor.config.BackendsConfig;
 import dev.atelier.executor.config.ExecutorConfig;
 import dev.atelier.executor.config.RetentionConfig;
 import dev.atelier.executor.kubernetes.PodDeletionCost;
+import dev.atelier.store.Artifacts;
 import dev.atelier.store.ExecutorRegistry;
 import io.agroal.api.AgroalDataSource;
 import io.quarkus.runtime.ShutdownEvent;
@@ -61,6 +62,9 @@ public class ExecutorLoops {
     @Inject
     ObjectMapper json;
 
+    @Inject
+    Artifacts artifacts;
+
     @ConfigProperty(name = "quarkus.datasource.jdbc.url")
     String jdbcUrl;
 
@@ -91,7 +95,7 @@ public class ExecutorLoops {
         heartbeatSource = HeartbeatConnection.open(jdbcUrl, user.orElse(null), password.orElse(null),
                 heartbeatTimeout.compareTo(Duration.ofSeconds(2)) < 0 ? Duration.ofSeconds(2) : heartbeatTimeout);
         Lifecycle.Parts parts = Lifecycle.assemble(dataSource, heartbeatSource, backends, runners, table, settings,
-                clock, metrics, metrics);
+                clock, metrics, metrics, artifacts.storage());
         metrics.watch(parts.running());
         claims = parts.claims();
         monitor.checkAll();

@@ -4,7 +4,9 @@ import dev.atelier.executor.config.ExecutorConfig;
 import dev.atelier.executor.config.RetentionConfig;
 import dev.atelier.store.AttemptOutcome;
 import dev.atelier.store.AttemptOutcomes;
+import dev.atelier.store.Artifacts;
 import dev.atelier.store.BatchDeletion;
+import dev.atelier.store.BlobStorage;
 import dev.atelier.store.ExecutorRegistry;
 import dev.atelier.store.ExportLog;
 import dev.atelier.store.JobClaims;
@@ -101,11 +103,12 @@ public final class Lifecycle {
      * @param pool            the connection pool: claims, outcomes, the report, maintenance, LISTEN
      * @param heartbeatSource the heartbeat's own connection
      * @param listener        told when an attempt ends (metrics)
+     * @param blobs           where artifact bytes are kept (the service's Artifacts'), for collection and moving
      */
     public static Parts assemble(DataSource pool, DataSource heartbeatSource, Backends backends,
                                  Map<String, JobRunner> runners, AttemptTable table, Settings settings, Clock clock,
                                  RunningJobs.Listener listener,
-                                 Maintenance.Removals removals) {
+                                 Maintenance.Removals removals, BlobStorage blobs) {
         ClaimLoop[] claims = new ClaimLoop[1];
         LeaseKeeper[] leases = new LeaseKeeper[1];
         Completer completer = new Completer(new AttemptOutcomes(pool), Completer.Settings.forLease(settings.lease()), clock,
@@ -117,7 +120,7 @@ public final class Lifecycle {
         leases[0] = new LeaseKeeper(new AttemptOutcomes(heartbeatSource), new ExecutorRegistry(pool), backends, running,
                 completer, claims[0], new LeaseKeeper.Settings(settings.lease()), clock);
         Maintenance maintenance = new Maintenance(Maintenance.standardTasks(new QueueSweeps(pool), new JobCounts(pool),
-                new ExportLog(pool), new ExecutorRegistry(pool), new BatchDeletion(pool),
+                new ExportLog(pool), new ExecutorRegistry(pool), new BatchDeletion(pool, blobs), new Artifacts(pool, blobs),
                 new Maintenance.Settings(settings.modelGrace(), settings.lease().multipliedBy(2), settings.forgetAfter(),
                         settings.keepBatches(), settings.keepExportLines()),
                 () -> leases[0].answeringFor(settings.lease().multipliedBy(2)), removals, clock));

@@ -1,5 +1,6 @@
 package dev.atelier.executor.service;
 
+import dev.atelier.store.Artifacts;
 import dev.atelier.store.BatchDeletion;
 import dev.atelier.store.ExecutorRegistry;
 import dev.atelier.store.ExportLog;
@@ -48,6 +49,12 @@ public final class Maintenance {
     static final Duration ORPHAN_SWEEP_EVERY = Duration.ofMinutes(10);
     static final int ORPHAN_SWEEP_LIMIT = 1_000;
 
+    /** An object younger than this may belong to a store not committed yet: orphan collection leaves it. */
+    static final Duration ORPHAN_OBJECT_AGE = Duration.ofHours(1);
+
+    /** Blobs moved from PostgreSQL to the object store per round (a few MB each). */
+    static final int MOVE_ROUND = 20;
+
     /** Batches one round of retention deletes at most, so that the other tasks are not held up behind a backlog. */
     static final int RETENTION_ROUND = 200;
 
@@ -67,7 +74,8 @@ public final class Maintenance {
      * @param databaseSettled whether the database has answered long enough for reaping to be fair
      */
     public static List<Task> standardTasks(QueueSweeps sweeps, JobCounts counts, ExportLog exports,
-                                           ExecutorRegistry registry, BatchDeletion deletion, Settings settings,
+                                           ExecutorRegistry registry, BatchDeletion deletion, Artifacts artifacts,
+                                           Settings settings,
                                            BooleanSupplier databaseSettled, Removals removals, Clock clock) {
         return List.of(
                 new Task("reap expired leases", () -> {
@@ -104,8 +112,16 @@ public final class Maintenance {
                     public void run() {
                         if (!clock.instant().isBefore(due)) {
                             removals.removed("blobs", deletion.collectOrphanBlobs(ORPHAN_SWEEP_LIMIT));
+                            removals.removed("objects", deletion.collectOrphanObjects(
+                                    clock.instant().minus(ORPHAN_OBJECT_AGE), ORPHAN_SWEEP_LIMIT));
                             due = clock.instant().plus(ORPHAN_SWEEP_EVERY);
                         }
+                    }
+                }),
+                new Task("move blobs to the object store", () -> {
+                    int moved = artifacts.moveToObjectStore(MOVE_ROUND);
+                    if (moved > 0) {
+                        LOG.infof("moved %d blob(s) from PostgreSQL to the object store", moved);
                     }
                 }),
                 new Task("delete batches past retention", () -> {

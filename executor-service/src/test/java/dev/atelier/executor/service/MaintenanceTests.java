@@ -3,6 +3,7 @@ package dev.atelier.executor.service;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.atelier.store.AttemptOutcome;
+import dev.atelier.store.Artifacts;
 import dev.atelier.store.BatchDeletion;
 import dev.atelier.store.ClaimedJob;
 import dev.atelier.store.ExecutorRegistry;
@@ -41,7 +42,7 @@ class MaintenanceTests {
     private List<Maintenance.Task> standardTasks(Duration keepBatches) {
         return Maintenance.standardTasks(fixture.sweeps, new JobCounts(fixture.dataSource), new ExportLog(fixture.dataSource),
                 new ExecutorRegistry(fixture.dataSource), new BatchDeletion(fixture.dataSource),
-                new Maintenance.Settings(Duration.ofSeconds(60), LoopFixture.LEASE.multipliedBy(2), Duration.ofDays(1),
+                new Artifacts(fixture.dataSource), new Maintenance.Settings(Duration.ofSeconds(60), LoopFixture.LEASE.multipliedBy(2), Duration.ofDays(1),
                         keepBatches, keepBatches),
                 settled::get, (what, rows) -> removed.merge(what, rows, Long::sum), fixture.clock);
     }

@@ -7,9 +7,11 @@ import dev.atelier.api.ProblemException;
 import dev.atelier.api.QueryParams;
 import dev.atelier.ledger.rest.LedgerViews.ArtifactView;
 import dev.atelier.ledger.service.Thumbnails;
+import dev.atelier.s3.StorageConfig;
 import dev.atelier.store.Artifacts;
 import dev.atelier.store.Artifacts.ArtifactFile;
 import dev.atelier.store.Artifacts.ArtifactInfo;
+import dev.atelier.store.BlobStorage;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.HeaderParam;
@@ -21,7 +23,11 @@ import jakarta.ws.rs.core.EntityTag;
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.StreamingOutput;
+import java.io.InputStream;
+import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
@@ -40,6 +46,9 @@ public class ArtifactResource {
 
     @Inject
     Thumbnails thumbnails;
+
+    @Inject
+    StorageConfig storageConfig;
 
     @GET
     @Produces(MediaType.APPLICATION_JSON)
@@ -62,9 +71,12 @@ public class ArtifactResource {
             description = "With its content type and ETag \"<sha256>\"; If-None-Match with that tag answers 304. "
                     + "With size (128, 256 or 512), a PNG of an image whose longer side is at most that many pixels "
                     + "(ETag \"<sha256>-<size>\"), made once and kept; 422 when the image cannot be read or is "
-                    + "over 50 million pixels.")
+                    + "over 50 million pixels. One byte range (Range: bytes=first-last) answers 206. With "
+                    + "atelier.artifacts.s3.presign set and the bytes in the object store, a 307 to a short-lived "
+                    + "presigned URL.")
     public Response get(@PathParam("id") String id, @QueryParam("size") String size,
-                        @HeaderParam(HttpHeaders.IF_NONE_MATCH) String ifNoneMatch) {
+                        @HeaderParam(HttpHeaders.IF_NONE_MATCH) String ifNoneMatch,
+                        @HeaderParam("Range") String rangeHeader) {
         UUID artifactId = Ids.parse(id, "artifact");
         QueryParams params = new QueryParams();
         Integer thumbnailSize = params.oneOfNumbers("size", size, Thumbnails.SIZES);
@@ -80,9 +92,36 @@ public class ArtifactResource {
             return Response.notModified(tag).build();
         }
         boolean inline = INLINE_TYPES.contains(info.contentType());
-        return immutable(Response.ok(file.data()).type(inline ? info.contentType() : MediaType.APPLICATION_OCTET_STREAM)
-                .tag(tag)
-                .header("Content-Disposition", (inline ? "inline" : "attachment") + "; filename=\"" + safeName(info.name()) + "\""));
+        String type = inline ? info.contentType() : MediaType.APPLICATION_OCTET_STREAM;
+        String disposition = (inline ? "inline" : "attachment") + "; filename=\"" + safeName(info.name()) + "\"";
+        BlobStorage.Bytes bytes = file.bytes();
+        Optional<Duration> presign = storageConfig.s3().presign();
+        if (presign.isPresent() && bytes.objectKey().isPresent()) {
+            // the object store serves the bytes; the URL is good for a short while and must not be kept
+            return Response.temporaryRedirect(artifacts.storage().objectStore().orElseThrow()
+                            .presign(bytes.objectKey().get(), type, disposition, presign.get()))
+                    .header("Cache-Control", "no-store").build();
+        }
+        ByteRange range = ByteRange.parse(rangeHeader, bytes.size());
+        if (range == ByteRange.UNSATISFIABLE) {
+            return Response.status(416).header("Content-Range", "bytes */" + bytes.size())
+                    .type("application/problem+json")
+                    .entity(Problem.of(416, "the range asks for bytes past the end of the " + bytes.size()
+                            + "-byte artifact " + artifactId)).build();
+        }
+        Response.ResponseBuilder answer = range == null ? Response.ok() : Response.status(206)
+                .header("Content-Range", "bytes " + range.first() + "-" + range.last() + "/" + bytes.size());
+        long first = range == null ? 0 : range.first();
+        long last = range == null ? -1 : range.last();
+        StreamingOutput body = out -> {
+            try (InputStream in = bytes.open(first, last)) {
+                in.transferTo(out);
+            }
+        };
+        return immutable(answer.entity(body).type(type).tag(tag)
+                .header("Content-Length", range == null ? bytes.size() : range.last() - range.first() + 1)
+                .header("Accept-Ranges", "bytes")
+                .header("Content-Disposition", disposition));
     }
 
     private Response thumbnail(UUID artifactId, int size, String ifNoneMatch) {

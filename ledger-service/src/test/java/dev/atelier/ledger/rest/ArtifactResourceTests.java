@@ -83,6 +83,32 @@ class ArtifactResourceTests {
     }
 
     @Test
+    void oneByteRangeIsAnsweredInPartAndOnePastTheEndIsA416() throws Exception {
+        NewBatch batch = data.store(Batches.batch(BatchMode.PARALLEL).jobs(1, 1, "comfyui.workflow", null));
+        byte[] video = "0123456789abcdef".getBytes(StandardCharsets.UTF_8);
+        UUID id = data.artifact(batch.jobs().get(0).id(), "turntable.mp4", "video/mp4", video, sha256(video));
+        String url = "/api/v1/artifacts/" + id;
+
+        given().get(url).then().statusCode(200).header("Accept-Ranges", "bytes").header("Content-Length", "16");
+        assertThat(given().header("Range", "bytes=2-5").get(url).then().statusCode(206)
+                .header("Content-Range", "bytes 2-5/16").header("Content-Length", "4")
+                .extract().asString()).isEqualTo("2345");
+        assertThat(given().header("Range", "bytes=10-").get(url).then().statusCode(206)
+                .header("Content-Range", "bytes 10-15/16").extract().asString()).isEqualTo("abcdef");
+        assertThat(given().header("Range", "bytes=-3").get(url).then().statusCode(206)
+                .header("Content-Range", "bytes 13-15/16").extract().asString()).isEqualTo("def");
+        assertThat(given().header("Range", "bytes=12-99999999999").get(url).then().statusCode(206)
+                .extract().asString()).isEqualTo("cdef");
+        given().header("Range", "bytes=16-").get(url).then().statusCode(416)
+                .header("Content-Range", "bytes */16").contentType("application/problem+json");
+        // what is not one range is answered whole (RFC 9110): several, reversed, or another unit
+        for (String ignored : List.of("bytes=0-1,4-5", "bytes=5-2", "items=0-1", "bytes=-")) {
+            assertThat(given().header("Range", ignored).get(url).then().statusCode(200).extract().asByteArray())
+                    .as(ignored).isEqualTo(video);
+        }
+    }
+
+    @Test
     void aFileThatCouldRunAsAPageIsOnlyEverADownload() throws Exception {
         NewBatch batch = data.store(Batches.batch(BatchMode.PARALLEL).jobs(1, 1, "comfyui.workflow", null));
         byte[] html = "<script>alert(1)</script>".getBytes(StandardCharsets.UTF_8);
