@@ -35,14 +35,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import javax.sql.DataSource;
-import org.eclipse.jetty.util.component.AbstractLifeCycle;
-import org.gaul.s3proxy.AuthenticationType;
-import org.gaul.s3proxy.S3Proxy;
-import org.jclouds.ContextBuilder;
-import org.jclouds.blobstore.BlobStore;
-import org.jclouds.blobstore.BlobStoreContext;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -53,13 +45,7 @@ import org.junit.jupiter.api.Test;
  */
 class S3StorageTests {
 
-    private static final String ACCESS_KEY = "atelier-test";
-    private static final String SECRET_KEY = "atelier-test-secret";
-    private static final String BUCKET = "artifacts";
     private static final String EXECUTOR = "executor-0-test";
-
-    private static S3Proxy server;
-    private static URI endpoint;
 
     private DataSource dataSource;
     private Inspect inspect;
@@ -68,25 +54,6 @@ class S3StorageTests {
     private S3ObjectStore objects;
     private String prefix;
 
-    @BeforeAll
-    static void startS3() throws Exception {
-        BlobStore memory = ContextBuilder.newBuilder("transient").credentials("unused", "unused")
-                .build(BlobStoreContext.class).getBlobStore();
-        memory.createContainerInLocation(null, BUCKET);
-        server = S3Proxy.builder().blobStore(memory).endpoint(URI.create("http://127.0.0.1:0"))
-                .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY).build();
-        server.start();
-        while (!AbstractLifeCycle.STARTED.equals(server.getState())) {
-            Thread.sleep(10);
-        }
-        endpoint = URI.create("http://127.0.0.1:" + server.getPort());
-    }
-
-    @AfterAll
-    static void stopS3() throws Exception {
-        server.stop();
-    }
-
     @BeforeEach
     void freshDatabaseAndPrefix() {
         dataSource = TestPostgres.get().newDatabase().dataSource();
@@ -94,7 +61,7 @@ class S3StorageTests {
         intake = new JobIntake(dataSource);
         claims = new JobClaims(dataSource);
         prefix = "test-" + UUID.randomUUID() + "/"; // each test its own corner of the bucket
-        objects = S3ObjectStore.create(settings(endpoint, prefix));
+        objects = S3ObjectStore.create(settings(S3TestServer.endpoint(), prefix));
     }
 
     static StorageConfig.S3 settings(URI endpoint, String prefix) {
@@ -108,7 +75,7 @@ class S3StorageTests {
             }
 
             public Optional<String> bucket() {
-                return Optional.of(BUCKET);
+                return Optional.of(S3TestServer.BUCKET);
             }
 
             public String prefix() {
@@ -116,11 +83,11 @@ class S3StorageTests {
             }
 
             public Optional<String> accessKeyId() {
-                return Optional.of(ACCESS_KEY);
+                return Optional.of(S3TestServer.ACCESS_KEY);
             }
 
             public Optional<String> secretAccessKey() {
-                return Optional.of(SECRET_KEY);
+                return Optional.of(S3TestServer.SECRET_KEY);
             }
 
             public boolean pathStyle() {
