@@ -48,7 +48,9 @@ class ManifestsTests {
             // CloudNativePG's app-user Secret for the Cluster "atelier-db" (gpu overlay's database.yaml)
             "atelier-db-app", Set.of("username", "password", "host", "port", "dbname", "uri", "jdbc-uri"),
             // created by the operator before applying the gpu overlay (README, deploy)
-            "atelier-tokens", Set.of("tokens"));
+            "atelier-tokens", Set.of("tokens"),
+            // the object store's credentials (README, deploy), read whole with envFrom
+            "atelier-object-store", Set.of("ATELIER_ARTIFACTS_S3_ACCESS_KEY_ID", "ATELIER_ARTIFACTS_S3_SECRET_ACCESS_KEY"));
 
     static Stream<Arguments> overlays() throws Exception {
         List<Arguments> cases = new ArrayList<>();
@@ -199,6 +201,7 @@ class ManifestsTests {
         }
         if (overlay.equals("gpu")) {
             secrets.putIfAbsent("atelier-tokens", EXTERNAL_SECRETS.get("atelier-tokens"));
+            secrets.putIfAbsent("atelier-object-store", EXTERNAL_SECRETS.get("atelier-object-store"));
         }
         Map<String, Set<String>> configMaps = new HashMap<>();
         all(resources, ConfigMap.class).forEach(c -> configMaps.put(c.getMetadata().getName(), c.getData().keySet()));
@@ -218,10 +221,10 @@ class ManifestsTests {
                     }
                 }
                 c.getEnvFrom().forEach(from -> {
-                    if (from.getConfigMapRef() != null) {
+                    if (from.getConfigMapRef() != null && !Boolean.TRUE.equals(from.getConfigMapRef().getOptional())) {
                         assertThat(configMaps).as(name + " envFrom").containsKey(from.getConfigMapRef().getName());
                     }
-                    if (from.getSecretRef() != null) {
+                    if (from.getSecretRef() != null && !Boolean.TRUE.equals(from.getSecretRef().getOptional())) {
                         assertThat(secrets).as(name + " envFrom").containsKey(from.getSecretRef().getName());
                     }
                 });
@@ -278,6 +281,35 @@ class ManifestsTests {
                 assertThat(p.getSpec().getIngress()).anySatisfy(rule -> assertThat(rule.getFrom()).anySatisfy(peer ->
                         assertThat(peer.getNamespaceSelector() == null ? Map.<String, String>of()
                                 : peer.getNamespaceSelector().getMatchLabels()).containsEntry("kubernetes.io/metadata.name", "keda"))));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("overlays")
+    void theGpuOverlayKeepsArtifactBytesInTheBucketAndTheDevOverlayInPostgres(String label, String overlay,
+                                                                              List<HasMetadata> resources) {
+        var objectStore = all(resources, ConfigMap.class).stream()
+                .filter(c -> c.getMetadata().getName().equals("atelier-object-store")).findFirst();
+        if (overlay.equals("dev")) {
+            assertThat(objectStore).as("dev keeps bytes in its PostgreSQL").isEmpty();
+            return;
+        }
+        assertThat(objectStore).hasValueSatisfying(c -> assertThat(c.getData())
+                .containsEntry("ATELIER_ARTIFACTS_STORAGE", "s3")
+                .containsKeys("ATELIER_ARTIFACTS_S3_ENDPOINT", "ATELIER_ARTIFACTS_S3_BUCKET"));
+        // the ledger's Deployment is the base's: its optional references are what the gpu overlay fills
+        for (String service : List.of("executor", "ledger")) {
+            Container c = pods(resources).get(service).getContainers().get(0);
+            assertThat(c.getEnvFrom()).as(service + " reads the bucket's settings and credentials")
+                    .anyMatch(f -> f.getConfigMapRef() != null && f.getConfigMapRef().getName().equals("atelier-object-store"))
+                    .anyMatch(f -> f.getSecretRef() != null && f.getSecretRef().getName().equals("atelier-object-store"));
+        }
+        assertThat(all(resources, NetworkPolicy.class)).as("executors and ledgers reach the object store")
+                .anySatisfy(p -> {
+                    assertThat(p.getSpec().getPodSelector().getMatchExpressions()).anySatisfy(e ->
+                            assertThat(e.getValues()).contains("executor", "ledger"));
+                    assertThat(p.getSpec().getEgress()).anySatisfy(rule -> assertThat(rule.getPorts())
+                            .extracting(port -> port.getPort().getIntVal()).contains(9000, 443));
+                });
     }
 
     /**

@@ -29,9 +29,19 @@ public class S3Storage {
     void check(@Observes StartupEvent started, StorageConfig config, Instance<ObjectStore> store) {
         switch (config.storage()) {
             case "postgres" -> LOG.debug("artifact bytes are kept in PostgreSQL");
-            case "s3" -> store.get().describe(); // made now: a missing bucket setting stops the start
+            case "s3" -> reachable(store.get()); // made now: a missing bucket setting stops the start
             default -> throw new IllegalArgumentException("atelier.artifacts.storage is '" + config.storage()
                     + "'; it is postgres or s3");
+        }
+    }
+
+    /** A store that does not answer yet is not a reason to stop (it may start after us), but it is said at once. */
+    private static void reachable(ObjectStore store) {
+        try {
+            store.list("", null, 1);
+        } catch (java.io.IOException e) {
+            LOG.warnf("the object store does not answer yet; storing and reading artifacts fail until it does: %s",
+                    e.getMessage());
         }
     }
 
