@@ -312,8 +312,10 @@ class OllamaExecutionTests {
         await().atMost(WAIT).until(() -> new ExecutorRegistry(dataSource).live(Duration.ofMinutes(1), null).stream()
                 .flatMap(e -> e.backends().stream()).flatMap(b -> b.loaded().stream())
                 .anyMatch(m -> m.name().equals("llama3.2:latest") && m.sizeVram() > 0 && m.expiresAt() != null));
-        assertThat(backends.state("ollama").snapshot().loaded()).extracting(ExecutorRegistry.LoadedModel::name)
-                .containsExactly("llama3.2:latest");
+        // a health check may be replacing the snapshot at this moment: read it once it is there (it was flaky once
+        // in a full run, 2026-12-05)
+        await().atMost(WAIT).untilAsserted(() -> assertThat(backends.state("ollama").snapshot().loaded())
+                .extracting(ExecutorRegistry.LoadedModel::name).containsExactly("llama3.2:latest"));
     }
 
     @Test
