@@ -24,6 +24,8 @@ import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.StreamingOutput;
+import java.io.FileNotFoundException;
+import java.io.IOException;
 import java.io.InputStream;
 import java.time.Duration;
 import java.util.List;
@@ -32,10 +34,13 @@ import java.util.Set;
 import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.jboss.logging.Logger;
 
 @Path("/api/v1/artifacts")
 @Tag(name = "artifacts", description = "Files jobs produced (ComfyUI outputs)")
 public class ArtifactResource {
+
+    private static final Logger LOG = Logger.getLogger(ArtifactResource.class);
 
     /** Served as they are; anything else goes out as a download, so a stored file can never run as a page. */
     private static final Set<String> INLINE_TYPES = Set.of("image/png", "image/jpeg", "image/gif", "image/webp",
@@ -113,8 +118,9 @@ public class ArtifactResource {
                 .header("Content-Range", "bytes " + range.first() + "-" + range.last() + "/" + bytes.size());
         long first = range == null ? 0 : range.first();
         long last = range == null ? -1 : range.last();
+        InputStream opened = open(artifactId, bytes, first, last); // before the 200: a store that fails is a 503
         StreamingOutput body = out -> {
-            try (InputStream in = bytes.open(first, last)) {
+            try (InputStream in = opened) {
                 in.transferTo(out);
             }
         };
@@ -122,6 +128,21 @@ public class ArtifactResource {
                 .header("Content-Length", range == null ? bytes.size() : range.last() - range.first() + 1)
                 .header("Accept-Ranges", "bytes")
                 .header("Content-Disposition", disposition));
+    }
+
+    private static InputStream open(UUID artifactId, BlobStorage.Bytes bytes, long first, long last) {
+        try {
+            return bytes.open(first, last);
+        } catch (FileNotFoundException e) {
+            LOG.errorf("the bytes of artifact %s are missing: %s", artifactId, e.getMessage());
+            throw ProblemException.of(500, "the bytes of artifact " + artifactId + " are missing: " + e.getMessage());
+        } catch (IOException e) {
+            throw unavailable(artifactId, e);
+        }
+    }
+
+    private static ProblemException unavailable(UUID artifactId, IOException e) {
+        return ProblemException.of(503, "the bytes of artifact " + artifactId + " cannot be read now: " + e.getMessage());
     }
 
     private Response thumbnail(UUID artifactId, int size, String ifNoneMatch) {
@@ -141,6 +162,8 @@ public class ArtifactResource {
             thumbnail = thumbnails.of(info, size);
         } catch (Thumbnails.CannotThumbnail e) {
             throw ProblemException.of(422, "no thumbnail of artifact " + artifactId + ": " + e.getMessage());
+        } catch (java.io.UncheckedIOException e) { // its image could not be read from the object store
+            throw unavailable(artifactId, e.getCause());
         }
         return immutable(Response.ok(thumbnail.data()).type(thumbnail.contentType()).tag(new EntityTag(tag))
                 .header("Content-Disposition", "inline; filename=\"thumbnail-" + size + ".png\""));

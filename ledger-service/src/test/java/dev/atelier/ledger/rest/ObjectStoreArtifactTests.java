@@ -61,5 +61,10 @@ class ObjectStoreArtifactTests {
         assertThat(data.inspect().count("select count(*) from artifact_thumbnail where data is null")).isEqualTo(1);
         assertThat(given().queryParam("size", 128).get(url).then().statusCode(200).extract().asByteArray())
                 .as("read back from the bucket").isEqualTo(thumbnail);
+
+        // bytes lost behind Atelier's back (a bucket emptied by hand): a clear 500, not a 200 cut short
+        artifacts.storage().objectStore().orElseThrow().delete(List.of("blobs/" + stored.sha256()));
+        given().get(url).then().statusCode(500).contentType("application/problem+json")
+                .body("detail", org.hamcrest.Matchers.containsString("bytes of artifact " + stored.id() + " are missing"));
     }
 }
