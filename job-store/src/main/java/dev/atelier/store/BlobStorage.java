@@ -272,12 +272,14 @@ public final class BlobStorage {
 
     // A blob another artifact still uses stays. If a writer adds an artifact with the same bytes meanwhile, the
     // foreign key refuses this delete rather than losing its blob (the blob stays until the next collection). The
-    // thumbnails go with their blob (on delete cascade); the select reads them as they were before.
+    // thumbnails go with their blob (on delete cascade); the select reads them as they were before. A service
+    // without the object store (the gateway) leaves blobs kept there to the executors' sweep.
     private static final String COLLECT_BLOBS = """
             with gone as (
                 delete from artifact_blob b
                 where b.sha256 = any (?::text[])
                   and not exists (select 1 from artifact a where a.sha256 = b.sha256)
+                  and (b.data is not null or ?)
                 returning b.sha256, b.data is null as in_object_store)
             select g.sha256, g.in_object_store,
                    array(select t.size from artifact_thumbnail t where t.sha256 = g.sha256 and t.data is null) as thumbnails
@@ -287,6 +289,7 @@ public final class BlobStorage {
     private static final String ORPHAN_BLOBS = """
             select o.sha256 from artifact_blob o
             where not exists (select 1 from artifact a where a.sha256 = o.sha256)
+              and (o.data is not null or ?)
             order by o.sha256
             limit ?
             """;
@@ -297,6 +300,7 @@ public final class BlobStorage {
         int collected = 0;
         try (PreparedStatement ps = c.prepareStatement(COLLECT_BLOBS)) {
             ps.setArray(1, c.createArrayOf("text", sha256s));
+            ps.setBoolean(2, objects != null);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     collected++;
@@ -304,8 +308,10 @@ public final class BlobStorage {
                     if (rs.getBoolean("in_object_store")) {
                         keys.add(blobKey(sha256));
                     }
-                    for (Integer size : (Integer[]) rs.getArray("thumbnails").getArray()) {
-                        keys.add(thumbnailKey(sha256, size));
+                    if (objects != null) { // else the orphan sweep of a service with the store finds them
+                        for (Integer size : (Integer[]) rs.getArray("thumbnails").getArray()) {
+                            keys.add(thumbnailKey(sha256, size));
+                        }
                     }
                 }
             }
@@ -318,7 +324,8 @@ public final class BlobStorage {
     int collectOrphans(Connection c, int limit) throws SQLException {
         List<String> orphans = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement(ORPHAN_BLOBS)) {
-            ps.setInt(1, limit);
+            ps.setBoolean(1, objects != null);
+            ps.setInt(2, limit);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     orphans.add(rs.getString(1));

@@ -179,6 +179,23 @@ class S3StorageTests {
     }
 
     @Test
+    void aServiceWithoutTheStoreDeletesTheBatchAndLeavesItsObjectsToTheExecutorsSweep() throws Exception {
+        BlobStorage storage = new BlobStorage(objects);
+        byte[] image = "an image the gateway cannot reach".getBytes(StandardCharsets.UTF_8);
+        UUID batchId = finishedBatchWithOutputs(new Artifacts(dataSource, storage), image);
+
+        // the gateway (no s3-storage module) deletes the batch: nothing fails, the blob waits
+        assertThat(new BatchDeletion(dataSource).delete(batchId)).isInstanceOf(BatchDeletion.Deleted.class);
+        assertThat(new BatchDeletion(dataSource).collectOrphanBlobs(100)).isZero();
+        assertThat(keys("blobs/")).containsExactly("blobs/" + sha256(image));
+
+        // an executor's sweep, with the store, collects row and object together
+        assertThat(new BatchDeletion(dataSource, storage).collectOrphanBlobs(100)).isEqualTo(1);
+        assertThat(keys("blobs/")).isEmpty();
+        assertThat(inspect.count("select count(*) from artifact_blob")).isZero();
+    }
+
+    @Test
     void objectsNoRowNamesAreCollectedOnceOldEnoughAndOthersAreLeftAlone() throws Exception {
         BlobStorage storage = new BlobStorage(objects);
         Artifacts artifacts = new Artifacts(dataSource, storage);
