@@ -15,6 +15,7 @@ import static dev.atelier.store.AttemptOutcome.HandBack.Effect.NONE;
 import dev.atelier.store.AttemptOutcome;
 import dev.atelier.store.ClaimedJob;
 import dev.atelier.store.StorableText;
+import dev.atelier.store.StoreException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -139,6 +140,11 @@ public final class AttemptTable {
         } else if (failure instanceof CallFailure.JobFiles files) {
             return countedHandBack(job, now, kind + " could not move this job's files on " + backends.executorId()
                     + ": " + files.getMessage());
+        } else if (failure instanceof StoreException store && store.isTransient()) {
+            // the run is done, its outputs wait in the backend (the next claim adopts the run); the database or the
+            // object store did not take them now. Counted: a bucket that never answers must not loop forever.
+            return countedHandBack(job, now, "could not store this job's outputs on " + backends.executorId() + ": "
+                    + store.getMessage());
         } else if (failure instanceof CallFailure.Broken broken) {
             // whose fault depends on what follows: gone (a restart) is nobody's; still answering is the job's
             return checks.reachable(kind, now) ? failure(job, broken.getMessage(), true)

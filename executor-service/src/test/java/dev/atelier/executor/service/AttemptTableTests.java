@@ -9,6 +9,7 @@ import dev.atelier.executor.backend.BackendState;
 import dev.atelier.executor.backend.CallFailure;
 import dev.atelier.store.AttemptOutcome;
 import dev.atelier.store.ClaimedJob;
+import dev.atelier.store.StoreException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -156,6 +157,22 @@ class AttemptTableTests {
             assertThat(f.error()).isEqualTo("ollama could not move this job's files on executor-a: GET /view timed out"
                     + " (handed back 3 times in a row while ollama passed its health checks, so this attempt is spent)");
         });
+    }
+
+    @Test
+    void outputsTheStoreCouldNotTakeNowAreACountedHandBackAndOtherStoreFailuresSpendTheAttempt() {
+        StoreException bucketDown = new StoreException("store artifacts", new java.sql.SQLException(
+                "could not store out_0.png in s3://artifacts/atelier/: Connection refused", "58030"));
+        AttemptOutcome back = outcome(failed(job(0), bucketDown));
+        assertThat(back).isInstanceOfSatisfying(AttemptOutcome.HandBack.class, h -> {
+            assertThat(h.effect()).isEqualTo(AttemptOutcome.HandBack.Effect.COUNT);
+            assertThat(h.reason()).startsWith("could not store this job's outputs on executor-a: store artifacts: could not store out_0.png")
+                    .contains("Connection refused");
+        });
+
+        StoreException refused = new StoreException("store artifacts", new java.sql.SQLException("value too long",
+                "22001"));
+        assertThat(outcome(failed(job(0), refused))).isInstanceOf(AttemptOutcome.Failure.class);
     }
 
     @Test
