@@ -74,7 +74,8 @@ public final class BlobStorage {
 
     /** Stores the bytes unless some job stored the same bytes before; in the caller's transaction. */
     void store(Connection c, Artifacts.NewArtifact file) throws SQLException {
-        // twice at most: a row found missing by the insert's conflict was collected meanwhile; the next insert wins
+        // three tries: an insert that conflicts with a row the select did not see finds it on the next select, unless
+        // a collector took it meanwhile
         for (int tries = 0; tries < 3; tries++) {
             Optional<Boolean> inObjectStore = existing(c, file.sha256());
             if (inObjectStore.isPresent()) {
