@@ -16,6 +16,8 @@ public class S3Storage {
 
     private static final Logger LOG = Logger.getLogger(S3Storage.class);
 
+    static final java.time.Duration MAX_PRESIGN = java.time.Duration.ofDays(7);
+
     @Produces
     @ApplicationScoped
     @LookupIfProperty(name = "atelier.artifacts.storage", stringValue = "s3")
@@ -29,7 +31,15 @@ public class S3Storage {
     void check(@Observes StartupEvent started, StorageConfig config, Instance<ObjectStore> store) {
         switch (config.storage()) {
             case "postgres" -> LOG.debug("artifact bytes are kept in PostgreSQL");
-            case "s3" -> reachable(store.get()); // made now: a missing bucket setting stops the start
+            case "s3" -> {
+                // S3 signs for at most 7 days; a longer one would fail every read, a zero one serve nothing
+                config.s3().presign().filter(ttl -> ttl.isNegative() || ttl.isZero() || ttl.compareTo(MAX_PRESIGN) > 0)
+                        .ifPresent(ttl -> {
+                            throw new IllegalArgumentException("atelier.artifacts.s3.presign is " + ttl
+                                    + "; it is more than zero and at most " + MAX_PRESIGN);
+                        });
+                reachable(store.get()); // made now: a missing bucket setting stops the start
+            }
             default -> throw new IllegalArgumentException("atelier.artifacts.storage is '" + config.storage()
                     + "'; it is postgres or s3");
         }
