@@ -217,6 +217,11 @@ create table job (
     checkpoints text[] not null default '{}'::text[],
     avoid_executors text[] not null default '{}'::text[],
     model_key text,
+    after_keys text[] not null default '{}'::text[],
+    upstreams_left integer not null default 0,
+    has_dependents boolean not null default false,
+    spec_template jsonb,
+    cancelled_by uuid,
     constraint job_attempt_nonnegative CHECK ((attempt >= 0)),
     constraint job_attempts_within_budget CHECK (((attempts_used >= 0) AND (attempts_used <= max_attempts))),
     constraint job_batch_id_fkey FOREIGN KEY (batch_id) REFERENCES batch(id) ON DELETE CASCADE,
@@ -238,7 +243,8 @@ create table job (
     constraint job_success_has_result CHECK (((state <> 'success'::text) OR (result IS NOT NULL))),
     constraint job_timeout_range CHECK (((timeout_ms >= 1000) AND (timeout_ms <= 86400000))),
     constraint job_type_matches_kind CHECK ((type ~~ (kind || '.%'::text))),
-    constraint job_type_valid CHECK ((type = ANY (ARRAY['ollama.generate'::text, 'ollama.chat'::text, 'comfyui.workflow'::text])))
+    constraint job_type_valid CHECK ((type = ANY (ARRAY['ollama.generate'::text, 'ollama.chat'::text, 'comfyui.workflow'::text]))),
+    constraint job_upstreams_left_range CHECK ((upstreams_left >= 0))
 ) with (fillfactor=90);
 
 create table job_count (
@@ -267,6 +273,15 @@ create table job_total (
     constraint job_total_pkey PRIMARY KEY (priority, kind, state)
 );
 
+create table job_upstream (
+    job_id uuid not null,
+    upstream_id uuid not null,
+    constraint job_upstream_job_id_fkey FOREIGN KEY (job_id) REFERENCES job(id) ON DELETE CASCADE,
+    constraint job_upstream_not_self CHECK ((job_id <> upstream_id)),
+    constraint job_upstream_pkey PRIMARY KEY (job_id, upstream_id),
+    constraint job_upstream_upstream_id_fkey FOREIGN KEY (upstream_id) REFERENCES job(id) ON DELETE CASCADE
+);
+
 create table ledger_line (
     seq bigint,
     job_id uuid not null,
@@ -284,6 +299,7 @@ create table ledger_line (
     model text,
     type text not null,
     line text,
+    after_keys text[] not null default '{}'::text[],
     constraint ledger_line_numbered_lines_rendered CHECK (((seq IS NULL) = (line IS NULL))),
     constraint ledger_line_pkey PRIMARY KEY (id),
     constraint ledger_line_status_terminal CHECK ((status = ANY (ARRAY['success'::text, 'failed'::text, 'cancelled'::text])))
@@ -309,6 +325,7 @@ CREATE UNIQUE INDEX job_one_running_per_sequential_batch ON public.job USING btr
 CREATE INDEX job_open ON public.job USING btree (batch_id, priority, "position") WHERE (state = ANY (ARRAY['pending'::text, 'running'::text, 'retry'::text]));
 CREATE INDEX job_running_batch ON public.job USING btree (batch_id) WHERE (state = 'running'::text);
 CREATE INDEX job_unsuccessful ON public.job USING btree (id) WHERE (state = ANY (ARRAY['failed'::text, 'cancelled'::text]));
+CREATE INDEX job_upstream_dependents ON public.job_upstream USING btree (upstream_id);
 CREATE INDEX ledger_line_batch ON public.ledger_line USING btree (batch_id, seq);
 CREATE UNIQUE INDEX ledger_line_seq ON public.ledger_line USING btree (seq);
 CREATE INDEX ledger_line_unnumbered ON public.ledger_line USING btree (xid, id) WHERE (seq IS NULL);
@@ -393,6 +410,7 @@ from batch_gates() g
 where j.priority between g.first_priority and g.last_priority
   and j.position between g.first_position and g.last_position
   and j.state in ('pending', 'retry')
+  and j.upstreams_left = 0
   and j.run_after <= now()
   and j.kind = backend
 $function$;
@@ -503,6 +521,64 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION public.job_pipeline_on_update()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+declare
+    frontier uuid[];
+begin
+    if pg_trigger_depth() > 1 or not exists (select 1 from new_rows where has_dependents) then
+        return null;
+    end if;
+
+    update job d set upstreams_left = d.upstreams_left - s.n
+    from (select u.job_id, count(*) as n
+          from new_rows nw join old_rows o on o.id = nw.id join job_upstream u on u.upstream_id = nw.id
+          where nw.has_dependents and nw.state = 'success' and o.state <> 'success'
+          group by u.job_id) s
+    where d.id = s.job_id and d.state in ('pending', 'retry');
+
+    with recursive doomed(id, by_id, root_key, root_state, root_finished_at) as (
+        select u.job_id, nw.id, nw.key, nw.state, nw.finished_at
+        from new_rows nw join old_rows o on o.id = nw.id join job_upstream u on u.upstream_id = nw.id
+        where nw.has_dependents and nw.state in ('failed', 'cancelled') and o.state not in ('failed', 'cancelled')
+        union
+        select u.job_id, dm.id, dm.root_key, dm.root_state, dm.root_finished_at
+        from doomed dm join job_upstream u on u.upstream_id = dm.id
+    )
+    update job d
+    set state = 'cancelled', finished_at = x.root_finished_at, cancelled_by = x.by_id, waiting_reason = null,
+        error = 'upstream job ' || x.root_key || ' ' || x.root_state
+    from (select distinct on (dm.id) dm.* from doomed dm order by dm.id, dm.root_key) x
+    where d.id = x.id and d.state in ('pending', 'retry');
+
+    select array_agg(nw.id) into frontier
+    from new_rows nw join old_rows o on o.id = nw.id
+    where nw.has_dependents and o.state in ('failed', 'cancelled') and nw.state in ('pending', 'retry');
+    while frontier is not null loop
+        -- still blocked by another upstream that failed: it waits for that one's retry
+        update job d
+        set cancelled_by = b.id, error = 'upstream job ' || b.key || ' ' || b.state
+        from (select distinct on (d2.id) d2.id as job_id, u.id, u.key, u.state
+              from job d2 join job_upstream x on x.job_id = d2.id join job u on u.id = x.upstream_id
+              where d2.cancelled_by = any (frontier) and d2.state = 'cancelled'
+                and u.state in ('failed', 'cancelled')
+              order by d2.id, u.key) b
+        where d.id = b.job_id;
+        with reopened as (
+            update job d
+            set state = 'pending', finished_at = null, error = null, cancelled_by = null,
+                upstreams_left = (select count(*) from job_upstream x join job u on u.id = x.upstream_id
+                                  where x.job_id = d.id and u.state <> 'success')
+            where d.cancelled_by = any (frontier) and d.state = 'cancelled'
+            returning d.id, d.has_dependents)
+        select array_agg(id) filter (where has_dependents) into frontier from reopened;
+    end loop;
+    return null;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION public.job_total_apply(moves_priority integer[], moves_kind text[], moves_state text[], moves_jobs bigint[])
  RETURNS void
  LANGUAGE sql
@@ -573,7 +649,8 @@ AS $function$
         || '","details":' || to_json(l.details)
         || ',"timestamp":"' || to_char(l.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
         || '","metadata":{"attempts":' || l.attempts || ',"key":' || to_json(l.key) || ',"priority":' || l.priority
-        || ',"model":' || coalesce(to_json(l.model)::text, 'null') || ',"type":' || to_json(l.type) || '}}'
+        || ',"model":' || coalesce(to_json(l.model)::text, 'null') || ',"type":' || to_json(l.type)
+        || case when l.after_keys = '{}' then '' else ',"after":' || to_json(l.after_keys) end || '}}'
 $function$;
 
 CREATE OR REPLACE FUNCTION public.ledger_on_terminal()
@@ -585,11 +662,12 @@ begin
         return null;
     end if;
     insert into ledger_line (job_id, batch_id, status, details, attempts, occurred_at,
-                             crew, task, key, priority, model, type)
+                             crew, task, key, priority, model, type, after_keys)
     select nw.id, nw.batch_id, nw.state,
            left(coalesce(nw.result ->> 'text', result_summary(nw.result), nw.error, ''), 200), nw.attempt,
            nw.finished_at,
-           coalesce(nw.crew, nw.type), coalesce(nw.task, nw.key), nw.key, nw.priority, nw.model, nw.type
+           coalesce(nw.crew, nw.type), coalesce(nw.task, nw.key), nw.key, nw.priority, nw.model, nw.type,
+           nw.after_keys
     from new_rows nw join old_rows o on o.id = nw.id
     where nw.state in ('success', 'failed', 'cancelled') and nw.state <> o.state;
     return null;
@@ -655,6 +733,7 @@ CREATE TRIGGER job_count_delete AFTER DELETE ON public.job REFERENCING OLD TABLE
 CREATE TRIGGER job_count_insert AFTER INSERT ON public.job REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION job_count_on_insert();
 CREATE TRIGGER job_count_update AFTER UPDATE ON public.job REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION job_count_on_update();
 CREATE TRIGGER job_ledger_line AFTER UPDATE ON public.job REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ledger_on_terminal();
+CREATE TRIGGER job_pipeline AFTER UPDATE ON public.job REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION job_pipeline_on_update();
 CREATE TRIGGER job_state_transition BEFORE UPDATE OF state ON public.job FOR EACH ROW WHEN ((old.state IS DISTINCT FROM new.state)) EXECUTE FUNCTION job_check_transition();
 CREATE TRIGGER job_total_delete AFTER DELETE ON public.job_count REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION job_total_on_count_delete();
 CREATE TRIGGER job_total_insert AFTER INSERT ON public.job_count REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION job_total_on_count_insert();

@@ -282,6 +282,7 @@ public class AttemptOutcomes {
                     for (UUID id : readIds(ps)) {
                         done.put(id, JobState.SUCCESS);
                     }
+                    Pipelines.afterSuccess(c, done.keySet(), now);
                     return done;
                 }
             }));

@@ -61,6 +61,8 @@ public class JobClaims {
      *  5. the jobs become running, each under one of the lease tokens the claimer chose, each gets an attempt
      *     row, and the batches served are stamped for fair share in batch_turn (skipping a row another claimer is
      *     stamping).
+     * A job that waits for upstreams (pipelines, `after`) is skipped by its kept count, upstreams_left, read with
+     * the row as the other filters are: no probe of its upstreams (V19__pipelines.sql keeps the count).
      * A sequential batch offers only its head job, so SKIP LOCKED on that row is its gate; the partial unique
      * index job_one_running_per_sequential_batch backs it up. A priority group's gate needs no lock: a job that
      * is terminal stays terminal (except a retry by hand, which re-closes the gate only for jobs not started).
@@ -136,6 +138,7 @@ public class JobClaims {
                                                        and j.priority between g.first_priority and g.last_priority
                                                        and j.position between g.first_position and g.last_position
                                                        and j.state in ('pending', 'retry')
+                                                       and j.upstreams_left = 0
                                                        and j.run_after <= clock.now
                                                        and j.kind = w.kind
                                                        and (j.model_key is null or j.model_key = any (?::text[]))
@@ -170,7 +173,7 @@ public class JobClaims {
                                         c.created_at, c.batch_id) c
                               join job j on j.id = c.id
                               cross join clock
-                         where j.state in ('pending', 'retry') and j.run_after <= clock.now
+                         where j.state in ('pending', 'retry') and j.upstreams_left = 0 and j.run_after <= clock.now
                          order by c.batch_priority, c.affinity, c.turn, c.last_claimed_at nulls first, c.created_at,
                                   c.batch_id
                          limit wanted.slots

@@ -11,6 +11,7 @@ import java.sql.SQLException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
 import javax.sql.DataSource;
 
@@ -126,8 +127,15 @@ public class JobControl {
         return new Cancel(true, cancelled, running.size());
     }
 
-    /** What a retry by hand did. */
-    public enum Retry { RETRIED, NOT_FOUND, NOT_RETRYABLE }
+    /** What a retry by hand did. UPSTREAM_UNSUCCESSFUL: it waits for a job that failed or was cancelled. */
+    public enum Retry { RETRIED, NOT_FOUND, NOT_RETRYABLE, UPSTREAM_UNSUCCESSFUL }
+
+    // Its upstreams that failed or were cancelled: those must be retried first (their retry re-opens it).
+    private static final String UNSUCCESSFUL_UPSTREAMS = """
+            select u.key, u.state from job_upstream x join job u on u.id = x.upstream_id
+            where x.job_id = ? and u.state in ('failed', 'cancelled')
+            order by u.key
+            """;
 
     // History is kept (attempt rows, the attempt number); the budget starts again. A finished batch opens again and
     // takes its turn (V12), at once: the compaction would only mend it a round later.
@@ -136,9 +144,14 @@ public class JobControl {
                 update job j
                 set state = 'pending', attempts_used = 0, run_after = '-infinity', finished_at = null, error = null,
                     result = null, cancel_requested_at = null, waiting_reason = null, progress = null,
-                    hand_backs_in_row = 0, avoid_executors = '{}'
+                    hand_backs_in_row = 0, avoid_executors = '{}', cancelled_by = null,
+                    spec = coalesce(j.spec_template, j.spec),
+                    upstreams_left = (select count(*) from job_upstream x join job u on u.id = x.upstream_id
+                                      where x.job_id = j.id and u.state <> 'success')
                 where j.id = ? and j.state in ('failed', 'cancelled')
-                returning j.batch_id),
+                  and not exists (select 1 from job_upstream x join job u on u.id = x.upstream_id
+                                  where x.job_id = j.id and u.state in ('failed', 'cancelled'))
+                returning j.id, j.batch_id),
             reopened as (
                 update batch b set finished_at = null, finished_state = null
                 where b.id in (select batch_id from retried) and b.finished_at is not null
@@ -147,7 +160,7 @@ public class JobControl {
                 insert into batch_turn (batch_id, priority, mode, created_at)
                 select id, priority, mode, created_at from reopened
                 on conflict (batch_id) do nothing)
-            select count(*) from retried
+            select id from retried
             """;
 
     private static final String RETRY_BATCH_FAILED = """
@@ -155,9 +168,14 @@ public class JobControl {
                 update job j
                 set state = 'pending', attempts_used = 0, run_after = '-infinity', finished_at = null, error = null,
                     result = null, cancel_requested_at = null, waiting_reason = null, progress = null,
-                    hand_backs_in_row = 0, avoid_executors = '{}'
+                    hand_backs_in_row = 0, avoid_executors = '{}', cancelled_by = null,
+                    spec = coalesce(j.spec_template, j.spec),
+                    upstreams_left = (select count(*) from job_upstream x join job u on u.id = x.upstream_id
+                                      where x.job_id = j.id and u.state <> 'success')
                 where j.batch_id = ? and j.state = 'failed'
-                returning j.batch_id),
+                  and not exists (select 1 from job_upstream x join job u on u.id = x.upstream_id
+                                  where x.job_id = j.id and u.state in ('failed', 'cancelled'))
+                returning j.id, j.batch_id),
             reopened as (
                 update batch b set finished_at = null, finished_state = null
                 where b.id in (select batch_id from retried) and b.finished_at is not null
@@ -166,18 +184,42 @@ public class JobControl {
                 insert into batch_turn (batch_id, priority, mode, created_at)
                 select id, priority, mode, created_at from reopened
                 on conflict (batch_id) do nothing)
-            select count(*) from retried
+            select id from retried
             """;
 
-    /** Sends a failed or cancelled job back to pending with a fresh attempt budget. */
+    /**
+     * Sends a failed or cancelled job back to pending with a fresh attempt budget; the jobs its failure cancelled
+     * open again (V19__pipelines.sql). A job that waits for one that failed or was cancelled is not retried.
+     */
     public Retry retryJob(UUID jobId) {
         return Transactions.inTransaction(dataSource, "retry job", c -> {
             if (retryJobs(c, RETRY_ONE_JOB, jobId) > 0) {
                 notifyWork(c);
                 return Retry.RETRIED;
             }
-            return jobExists(c, jobId) ? Retry.NOT_RETRYABLE : Retry.NOT_FOUND;
+            if (!jobExists(c, jobId)) {
+                return Retry.NOT_FOUND;
+            }
+            return unsuccessfulUpstreams(c, jobId).isEmpty() ? Retry.NOT_RETRYABLE : Retry.UPSTREAM_UNSUCCESSFUL;
         });
+    }
+
+    /** The upstreams of a job that failed or were cancelled, as "KEY (failed)". */
+    public List<String> unsuccessfulUpstreams(UUID jobId) {
+        return Transactions.inTransaction(dataSource, "unsuccessful upstreams", c -> unsuccessfulUpstreams(c, jobId));
+    }
+
+    private static List<String> unsuccessfulUpstreams(Connection c, UUID jobId) throws SQLException {
+        List<String> found = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement(UNSUCCESSFUL_UPSTREAMS)) {
+            ps.setObject(1, jobId);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    found.add(rs.getString(1) + " (" + rs.getString(2) + ")");
+                }
+            }
+        }
+        return found;
     }
 
     /**
@@ -201,13 +243,14 @@ public class JobControl {
         });
     }
 
+    /** Runs a retry; a retried job whose upstreams all succeeded gets its templates expanded again. */
     private static int retryJobs(Connection c, String statement, UUID id) throws SQLException {
+        Set<UUID> retried;
         try (PreparedStatement ps = c.prepareStatement(statement)) {
             ps.setObject(1, id);
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                return rs.getInt(1);
-            }
+            retried = readIds(ps);
         }
+        Pipelines.afterRetry(c, retried, null);
+        return retried.size();
     }
 }

@@ -55,17 +55,32 @@ public class JobIntake {
     // One statement whatever the batch size: the jobs travel as arrays.
     private static final String INSERT_JOBS = """
             insert into job (id, batch_id, position, key, priority, sequential, kind, type, model, model_key, crew, task,
-                             spec, timeout_ms, max_attempts, checkpoints)
+                             spec, timeout_ms, max_attempts, after_keys, upstreams_left, has_dependents, spec_template,
+                             checkpoints)
             select j.id, ?, j.position - 1, j.key, j.priority, ?, split_part(j.type, '.', 1), j.type, j.model,
                    j.model_key, j.crew, j.task, j.spec::jsonb, j.timeout_ms, j.max_attempts,
+                   coalesce(string_to_array(nullif(j.after_keys, ''), ' '), '{}'),
+                   cardinality(coalesce(string_to_array(nullif(j.after_keys, ''), ' '), '{}')), j.has_dependents,
+                   case when j.templated then j.spec::jsonb end,
                    -- the checkpoint files a workflow loads: only an executor with them all may claim it
                    case when j.type = 'comfyui.workflow' then array(
                        select distinct c from jsonb_array_elements_text(jsonb_path_query_array(j.spec::jsonb,
                            'strict $.workflow.* ? (exists(@.inputs.ckpt_name)).inputs.ckpt_name ? (@.type() == "string")')) as c)
                    else '{}' end
             from unnest(?::uuid[], ?::text[], ?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
-                        ?::text[], ?::bigint[], ?::int[]) with ordinality
-                 as j(id, key, priority, type, model, model_key, crew, task, spec, timeout_ms, max_attempts, position)
+                        ?::text[], ?::bigint[], ?::int[], ?::text[], ?::bool[], ?::bool[]) with ordinality
+                 as j(id, key, priority, type, model, model_key, crew, task, spec, timeout_ms, max_attempts,
+                      after_keys, has_dependents, templated, position)
+            """;
+
+    // The edges of a pipeline, from the keys each job waits for (keys hold no spaces: job_key_format).
+    private static final String INSERT_UPSTREAMS = """
+            insert into job_upstream (job_id, upstream_id)
+            select d.id, u.id
+            from job d
+                 cross join unnest(d.after_keys) as k(key)
+                 join job u on u.batch_id = d.batch_id and u.key = k.key
+            where d.batch_id = ? and d.upstreams_left > 0
             """;
 
     /**
@@ -107,6 +122,13 @@ public class JobIntake {
                     crews = new String[n], tasks = new String[n], specs = new String[n];
             Integer[] priorities = new Integer[n], maxAttempts = new Integer[n];
             Long[] timeouts = new Long[n];
+            String[] afterKeys = new String[n];
+            Boolean[] hasDependents = new Boolean[n], templated = new Boolean[n];
+            java.util.Set<String> upstreams = new java.util.HashSet<>(), batchKeys = new java.util.HashSet<>();
+            for (NewBatch.NewJob job : jobs) {
+                upstreams.addAll(job.after());
+                batchKeys.add(job.key());
+            }
             for (int k = 0; k < n; k++) {
                 NewBatch.NewJob job = jobs.get(k);
                 ids[k] = job.id();
@@ -120,6 +142,9 @@ public class JobIntake {
                 specs[k] = job.specJson();
                 timeouts[k] = job.timeout().toMillis();
                 maxAttempts[k] = job.maxAttempts() == null ? batch.maxAttempts() : job.maxAttempts();
+                afterKeys[k] = String.join(" ", job.after());
+                hasDependents[k] = upstreams.contains(job.key());
+                templated[k] = !job.after().isEmpty() && PipelineTemplates.hasTemplates(job.specJson(), batchKeys);
             }
             try (PreparedStatement ps = c.prepareStatement(INSERT_JOBS)) {
                 int i = 0;
@@ -136,7 +161,20 @@ public class JobIntake {
                 ps.setArray(++i, c.createArrayOf("text", specs));
                 ps.setArray(++i, c.createArrayOf("int8", timeouts));
                 ps.setArray(++i, c.createArrayOf("int4", maxAttempts));
+                ps.setArray(++i, c.createArrayOf("text", afterKeys));
+                ps.setArray(++i, c.createArrayOf("bool", hasDependents));
+                ps.setArray(++i, c.createArrayOf("bool", templated));
                 ps.executeUpdate();
+            }
+            if (!upstreams.isEmpty()) {
+                int edges = jobs.stream().mapToInt(job -> job.after().size()).sum();
+                try (PreparedStatement ps = c.prepareStatement(INSERT_UPSTREAMS)) {
+                    ps.setObject(1, batch.id());
+                    if (ps.executeUpdate() != edges) { // a job would wait forever for a key not in the batch
+                        throw new IllegalArgumentException("a job of batch " + batch.id()
+                                + " waits for a key that no job of the batch has");
+                    }
+                }
             }
             notifyWork(c);
             return new Intake(batch.id(), true, batch.requestHash(), false);

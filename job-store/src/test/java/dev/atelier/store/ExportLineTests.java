@@ -174,8 +174,18 @@ class ExportLineTests extends QueueTestBase {
         TestPostgres.Database old = TestPostgres.get().newEmptyDatabase();
         Flyway.configure().dataSource(old.dataSource()).target("13").load().migrate();
         Inspect before = new Inspect(old.dataSource());
-        NewBatch b = batch(BatchMode.PARALLEL).crewJob("mk1", "Sub-Zero").ollamaJobs(1, 3).build();
-        new JobIntake(old.dataSource()).insertBatch(b);
+        // written as V13 knew them: today's intake writes columns V13 does not have
+        UUID batchId = UUID.randomUUID();
+        before.execute("""
+                insert into batch (id, name, mode, priority, max_attempts, retry_delay_ms, retry_backoff, job_count)
+                values (?, 'before V14', 'parallel', 1, 3, 5000, 2.0, 2)""", batchId);
+        before.execute("""
+                insert into job (id, batch_id, position, key, priority, sequential, kind, type, model, model_key, crew,
+                                 task, spec, timeout_ms, max_attempts)
+                values (gen_random_uuid(), ?, 0, 'job-0', 1, false, 'ollama', 'ollama.generate', 'deepseek-r1:32b',
+                        'deepseek-r1:32b', 'mk1', 'Sub-Zero', '{}', 600000, 3),
+                       (gen_random_uuid(), ?, 1, 'job-1', 3, false, 'ollama', 'ollama.generate', 'deepseek-r1:32b',
+                        'deepseek-r1:32b', null, null, '{}', 600000, 3)""", batchId, batchId);
         before.execute("update job set state = 'cancelled', finished_at = now()");
         before.execute("""
                 insert into ledger_line (job_id, batch_id, status, details, attempts, occurred_at)

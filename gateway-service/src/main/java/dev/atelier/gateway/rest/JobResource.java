@@ -63,6 +63,9 @@ public class JobResource {
             case NOT_FOUND -> throw unknown(jobId);
             case NOT_RETRYABLE -> throw ProblemException.of(409,
                     "job " + jobId + " is neither failed nor cancelled; only those can be retried");
+            case UPSTREAM_UNSUCCESSFUL -> throw ProblemException.of(409, "job " + jobId + " waits for upstream job "
+                    + String.join(", ", control.unsuccessfulUpstreams(jobId))
+                    + "; retry that one, which re-opens this job");
         };
     }
 

@@ -38,7 +38,7 @@ public class BatchRequestValidator {
     private static final Set<String> BATCH_FIELDS = Set.of("name", "mode", "priority", "retry", "labels", "jobs");
     private static final Set<String> RETRY_FIELDS = Set.of("max_attempts", "delay", "backoff");
     private static final Set<String> JOB_FIELDS = Set.of("key", "type", "crew", "task", "priority", "timeout",
-            "max_attempts");
+            "max_attempts", "after");
     private static final Map<String, Set<String>> SPEC_FIELDS = Map.of(
             "ollama.generate", Set.of("model", "prompt", "system", "options", "format", "think", "keep_alive", "images"),
             "ollama.chat", Set.of("model", "messages", "options", "format", "think", "keep_alive"),
@@ -104,7 +104,7 @@ public class BatchRequestValidator {
         RequestRules.check(validator, new RequestRules.BatchFields(name, priority,
                 new RequestRules.RetryFields(maxAttempts, delay, backoff)), "", errors);
         String labels = labels(body.get("labels"), errors);
-        List<NewBatch.NewJob> jobs = jobs(body.get("jobs"), errors, unknownCrews);
+        List<NewBatch.NewJob> jobs = jobs(body.get("jobs"), mode, errors, unknownCrews);
         if (!errors.isEmpty() || !unknownCrews.isEmpty()) {
             return new Result(null, errors, unknownCrews);
         }
@@ -112,7 +112,8 @@ public class BatchRequestValidator {
                 submittedBy, idempotencyKey, requestHash, jobs), errors, unknownCrews);
     }
 
-    private List<NewBatch.NewJob> jobs(JsonNode jobs, Problem.FieldErrors errors, Problem.FieldErrors unknownCrews) {
+    private List<NewBatch.NewJob> jobs(JsonNode jobs, BatchMode mode, Problem.FieldErrors errors,
+                                       Problem.FieldErrors unknownCrews) {
         if (jobs == null || jobs.isNull()) {
             errors.add(new FieldError("jobs", "is required"));
             return List.of();
@@ -129,6 +130,7 @@ public class BatchRequestValidator {
         Set<String> keys = new HashSet<>();
         Map<String, Optional<CrewTemplate>> crewCache = new java.util.HashMap<>();
         long batchSpecChars = 0;
+        List<PipelineRules.Job> planned = new ArrayList<>(jobs.size());
         for (int i = 0; i < jobs.size(); i++) {
             String at = "jobs[" + i + "].";
             JsonNode job = jobs.get(i);
@@ -144,6 +146,7 @@ public class BatchRequestValidator {
             int priority = integer(job, "priority", at, errors, 1);
             Integer maxAttempts = job.hasNonNull("max_attempts") ? integer(job, "max_attempts", at, errors, 3) : null;
             Duration timeout = duration(job, "timeout", at, errors, null);
+            List<String> after = after(job.get("after"), at, errors);
             boolean crewJob = job.has("crew") || job.has("task");
             String crew = crewJob ? text(job, "crew", at, errors) : null;
             String task = crewJob ? text(job, "task", at, errors) : null;
@@ -210,9 +213,36 @@ public class BatchRequestValidator {
             }
             String model = spec.hasNonNull("model") ? spec.get("model").asText() : null;
             out.add(new NewBatch.NewJob(TimeOrderedIds.next(), key, priority, type, model, crew, task, specJson,
-                    timeout, maxAttempts));
+                    timeout, maxAttempts, after));
+            planned.add(new PipelineRules.Job(i, key, priority, type, spec, after));
+        }
+        if (errors.isEmpty() && unknownCrews.isEmpty()) {
+            PipelineRules.check(planned, mode, errors);
         }
         return out;
+    }
+
+    /** A job's {@code after}: the keys of jobs of the batch it waits for (pipelines). */
+    private static List<String> after(JsonNode after, String at, List<FieldError> errors) {
+        if (after == null || after.isNull()) {
+            return List.of();
+        }
+        if (!after.isArray() || after.size() > MAX_JOBS) {
+            errors.add(new FieldError(at + "after", "must be an array of the keys of jobs of this batch"));
+            return List.of();
+        }
+        java.util.LinkedHashSet<String> keys = new java.util.LinkedHashSet<>();
+        for (JsonNode key : after) {
+            if (!key.isTextual()) {
+                errors.add(new FieldError(at + "after", "must be an array of the keys of jobs of this batch"));
+                return List.of();
+            }
+            if (!keys.add(key.asText())) {
+                errors.add(new FieldError(at + "after", "names '" + key.asText() + "' twice"));
+                return List.of();
+            }
+        }
+        return List.copyOf(keys);
     }
 
     /** A crew's template with what it takes to foresee an expansion's size without making it. */

@@ -229,10 +229,16 @@ public class JobSpecValidator {
         JsonNode id = value.get("artifact");
         if (value.size() != 1) {
             errors.add(new FieldError(field, "an artifact input is {\"artifact\": \"<id>\"} and nothing else"));
-        } else if (!id.isTextual() || !UUID_TEXT.matcher(id.asText()).matches()) {
-            errors.add(new FieldError(field + ".artifact", "must be an artifact id (a UUID)"));
+        } else if (!id.isTextual() || !(UUID_TEXT.matcher(id.asText()).matches()
+                                          || ARTIFACT_TEMPLATE.matcher(id.asText()).matches())) {
+            errors.add(new FieldError(field + ".artifact",
+                    "must be an artifact id (a UUID) or {{jobs.KEY.artifact}}, an upstream's first artifact"));
         }
     }
+
+    // an upstream's output (pipelines): BatchRequestValidator checks the key against the job's after
+    private static final java.util.regex.Pattern ARTIFACT_TEMPLATE =
+            java.util.regex.Pattern.compile("\\{\\{\\s*jobs\\.[A-Za-z0-9._-]{1,100}\\.artifact\\s*}}");
 
     private static final java.util.regex.Pattern UUID_TEXT =
             java.util.regex.Pattern.compile("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");

@@ -88,6 +88,26 @@ public final class Batches {
         return this;
     }
 
+    /**
+     * Adds one job with a key of its own that waits for other jobs of the batch (pipelines); an Ollama job when the
+     * spec has a prompt, else a ComfyUI workflow.
+     */
+    public Batches step(String key, int jobPriority, String specJson, String... after) {
+        boolean ollama = specJson.contains("\"prompt\"");
+        jobs.add(new NewJob(UUID.randomUUID(), key, jobPriority, ollama ? "ollama.generate" : "comfyui.workflow",
+                ollama ? MODEL : null, null, null, specJson, Duration.ofMinutes(10), null, List.of(after)));
+        return this;
+    }
+
+    /** Adds one Ollama job with a key of its own, waiting for the jobs named (pipelines). */
+    public Batches step(String key, String prompt, String... after) {
+        return step(key, 1, "{\"model\": \"" + MODEL + "\", \"prompt\": " + json(prompt) + "}", after);
+    }
+
+    private static String json(String text) {
+        return "\"" + text.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+    }
+
     /** Adds one Ollama job of a crew (API.md: crew jobs show their crew and task in the exports). */
     public Batches crewJob(String crew, String task) {
         jobs.add(new NewJob(UUID.randomUUID(), "job-" + jobs.size(), 1, "ollama.generate", MODEL, crew, task,
