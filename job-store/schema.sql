@@ -98,7 +98,7 @@ create table crew (
     updated_at timestamp with time zone not null default now(),
     constraint crew_name_format CHECK ((name ~ '^[a-z0-9-]{1,64}$'::text)),
     constraint crew_pkey PRIMARY KEY (name),
-    constraint crew_template_object CHECK ((jsonb_typeof(template) = 'object'::text))
+    constraint crew_template_object_or_steps CHECK ((jsonb_typeof(template) = ANY (ARRAY['object'::text, 'array'::text])))
 );
 
 create table event_line (

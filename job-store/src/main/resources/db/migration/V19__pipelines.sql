@@ -138,3 +138,8 @@ create or replace function ledger_line_json(l ledger_line, seq bigint) returns t
         || ',"model":' || coalesce(to_json(l.model)::text, 'null') || ',"type":' || to_json(l.type)
         || case when l.after_keys = '{}' then '' else ',"after":' || to_json(l.after_keys) end || '}}'
 $$;
+
+-- A crew may be a list of steps (each a job template), which a crew job expands into a chain.
+alter table crew
+    drop constraint crew_template_object,
+    add constraint crew_template_object_or_steps check (jsonb_typeof(template) in ('object', 'array'));

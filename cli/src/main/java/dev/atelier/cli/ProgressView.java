@@ -12,6 +12,7 @@ import java.util.Locale;
 public final class ProgressView {
 
     static final int MAX_GROUP_LINES = 8;
+    static final int MAX_CHAIN_LINES = 6;
     private final Style style;
     private final int width;
 
@@ -72,7 +73,48 @@ public final class ProgressView {
                 lines.add(style.dim("  (" + finishedHidden + " finished and " + waitingHidden + " later groups not shown)"));
             }
         }
+        lines.addAll(chains(batch));
         return lines;
+    }
+
+    /**
+     * The batch's pipelines, one line each: {@code bio ✓ → portrait ▶}; unfinished chains first, at most
+     * {@link #MAX_CHAIN_LINES}.
+     */
+    List<String> chains(JsonNode batch) {
+        java.util.Map<String, String> states = new java.util.HashMap<>();
+        batch.path("jobs").forEach(job -> states.put(job.path("key").asText(), job.path("state").asText()));
+        List<String> open = new ArrayList<>(), finished = new ArrayList<>();
+        for (JsonNode chain : batch.path("chains")) {
+            List<String> steps = new ArrayList<>();
+            boolean done = true;
+            for (JsonNode key : chain) {
+                String state = states.getOrDefault(key.asText(), "pending");
+                done &= List.of("success", "failed", "cancelled").contains(state);
+                steps.add(shorten(key.asText(), 24) + " " + mark(state));
+            }
+            (done ? finished : open).add("  " + String.join(style.dim(" → "), steps));
+        }
+        List<String> lines = new ArrayList<>(open);
+        lines.addAll(finished);
+        if (lines.size() > MAX_CHAIN_LINES) {
+            int hidden = lines.size() - MAX_CHAIN_LINES;
+            lines = new ArrayList<>(lines.subList(0, MAX_CHAIN_LINES));
+            lines.add(style.dim("  (" + hidden + " more chains not shown)"));
+        }
+        return lines;
+    }
+
+    /** A job's state as a mark: ✓ success, ✗ failed, ⊘ cancelled, ▶ running, ↻ retry, · waiting. */
+    String mark(String state) {
+        return switch (state) {
+            case "success" -> style.green("✓");
+            case "failed" -> style.red("✗");
+            case "cancelled" -> style.dim("⊘");
+            case "running" -> style.yellow("▶");
+            case "retry" -> style.yellow("↻");
+            default -> style.dim("·");
+        };
     }
 
     /** The piped form: {@code 0:42 mk1-roster running 5/12 (✓4 ✗1 ▶2) · group 2 3/8 · eta 1:10}. */

@@ -66,6 +66,23 @@ class ProgressViewTests {
         assertThat(String.join("", plain.frame(batch))).doesNotContain("\u001b[");
     }
 
+    @Test
+    void drawsEachPipelineAsAChainOfMarksUnfinishedOnesFirst() throws Exception {
+        JsonNode batch = JSON.readTree("""
+                {"name": "portraits", "mode": "parallel", "state": "running", "elapsed_sec": 4.0,
+                 "status_counts": {"pending": 1, "running": 1, "retry": 0, "success": 2, "failed": 0, "cancelled": 1},
+                 "groups": [],
+                 "jobs": [{"key": "bio", "state": "success"}, {"key": "portrait", "state": "running"},
+                          {"key": "look", "state": "success"}, {"key": "paint", "state": "cancelled"},
+                          {"key": "frame", "state": "pending"}],
+                 "chains": [["look", "paint"], ["bio", "portrait", "frame"]]}""");
+
+        List<String> frame = plain.frame(batch);
+
+        assertThat(frame.subList(frame.size() - 2, frame.size()))
+                .containsExactly("  bio ✓ → portrait ▶ → frame ·", "  look ✓ → paint ⊘");
+    }
+
     private static JsonNode batch(String mode, double elapsed, String counts, JsonNode... groups) throws Exception {
         StringBuilder g = new StringBuilder();
         for (JsonNode group : groups) {

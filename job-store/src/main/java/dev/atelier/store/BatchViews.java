@@ -33,7 +33,8 @@ public class BatchViews {
     /** The batch states (API.md, conventions). */
     public enum BatchState { PENDING, RUNNING, SUCCESS, FAILED, CANCELLED }
 
-    public record JobSummary(UUID id, String key, int priority, JobState state) {
+    /** @param after the keys of the jobs it waits for (pipelines) */
+    public record JobSummary(UUID id, String key, int priority, JobState state, List<String> after) {
     }
 
     public record Group(int priority, Map<JobState, Long> statusCounts) {
@@ -42,8 +43,11 @@ public class BatchViews {
     public record BatchView(UUID id, String name, BatchMode mode, int priority, BatchState state, String labelsJson,
                             String submittedBy, Instant createdAt, Instant startedAt, Instant finishedAt,
                             double elapsedSec, Map<JobState, Long> statusCounts, double progress,
-                            List<Group> groups, List<JobSummary> jobs) {
+                            List<Group> groups, List<JobSummary> jobs, List<List<String>> chains) {
     }
+
+    /** At most this many chains are listed: a lattice of diamonds has more paths than anyone reads. */
+    public static final int MAX_CHAINS = 100;
 
     /** A batch in a list: as one batch is shown, without its jobs, and without timings (those need its jobs). */
     public record BatchSummary(UUID id, String name, BatchMode mode, int priority, BatchState state, String labelsJson,
@@ -127,7 +131,7 @@ public class BatchViews {
             """;
 
     private static final String JOBS = """
-            select id, key, priority, state from job where batch_id = ? order by position
+            select id, key, priority, state, after_keys from job where batch_id = ? order by position
             """;
 
     private final DataSource dataSource;
@@ -184,7 +188,7 @@ public class BatchViews {
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
                         jobs.add(new JobSummary(rs.getObject(1, UUID.class), rs.getString(2), rs.getInt(3),
-                                JobState.fromWire(rs.getString(4))));
+                                JobState.fromWire(rs.getString(4)), List.of((String[]) rs.getArray(5).getArray())));
                     }
                 }
             }
@@ -200,8 +204,48 @@ public class BatchViews {
             List<Group> groups = byGroup.entrySet().stream().map(e -> new Group(e.getKey(), e.getValue())).toList();
             return Optional.of(new BatchView(batchId, name, BatchMode.fromWire(mode), priority, state, labels,
                     submittedBy, createdAt.toInstant(), instant(startedAt), instant(finishedAt), elapsed, counts,
-                    progress(counts), groups, jobs));
+                    progress(counts), groups, jobs, chains(jobs)));
         });
+    }
+
+    /**
+     * The batch's pipelines as chains of keys, each from a job that waits for none to one that none waits for, in
+     * batch order (a diamond is two chains that share their ends); jobs outside any pipeline are in none. At most
+     * {@link #MAX_CHAINS}.
+     */
+    static List<List<String>> chains(List<JobSummary> jobs) {
+        Map<String, List<String>> dependents = new java.util.LinkedHashMap<>();
+        java.util.Set<String> waiting = new java.util.HashSet<>();
+        for (JobSummary job : jobs) {
+            for (String upstream : job.after()) {
+                dependents.computeIfAbsent(upstream, k -> new ArrayList<>()).add(job.key());
+                waiting.add(job.key());
+            }
+        }
+        List<List<String>> chains = new ArrayList<>();
+        for (JobSummary start : jobs) {
+            if (waiting.contains(start.key()) || !dependents.containsKey(start.key())) {
+                continue;
+            }
+            // depth first, without recursion (a chain may be thousands of jobs long)
+            List<String> path = new ArrayList<>(List.of(start.key()));
+            java.util.Deque<Integer> next = new java.util.ArrayDeque<>(List.of(0));
+            while (!path.isEmpty() && chains.size() < MAX_CHAINS) {
+                List<String> after = dependents.getOrDefault(path.get(path.size() - 1), List.of());
+                int i = next.pop();
+                if (after.isEmpty()) {
+                    chains.add(List.copyOf(path));
+                }
+                if (i >= after.size()) {
+                    path.remove(path.size() - 1);
+                    continue;
+                }
+                next.push(i + 1);
+                path.add(after.get(i));
+                next.push(0);
+            }
+        }
+        return chains;
     }
 
     public boolean exists(UUID batchId) {

@@ -28,18 +28,32 @@ import javax.sql.DataSource;
 @ApplicationScoped
 public class JobViews {
 
-    /** A job without its spec and result (those can be large), as lists show it. */
+    /**
+     * A job without its spec and result (those can be large), as lists show it.
+     *
+     * @param upstreams the jobs it waits for (pipelines: its {@code after}), in the order given
+     */
     public record JobRow(UUID id, UUID batchId, String key, String type, String kind, String model, String crew,
                          String task, int priority, JobState state, int attempt, int attemptsUsed, int maxAttempts,
                          String executorId, Instant createdAt, Instant startedAt, Instant finishedAt, Instant runAfter,
                          String error, Double progress, String resultPreview, String waitingReason,
-                         List<String> checkpoints, List<String> avoidExecutors) {
+                         List<String> checkpoints, List<String> avoidExecutors, List<Upstream> upstreams) {
 
         JobRow withWaitingReason(String reason) {
             return new JobRow(id, batchId, key, type, kind, model, crew, task, priority, state, attempt, attemptsUsed,
                     maxAttempts, executorId, createdAt, startedAt, finishedAt, runAfter, error, progress,
-                    resultPreview, reason, checkpoints, avoidExecutors);
+                    resultPreview, reason, checkpoints, avoidExecutors, upstreams);
         }
+
+        JobRow withUpstreams(List<Upstream> found) {
+            return new JobRow(id, batchId, key, type, kind, model, crew, task, priority, state, attempt, attemptsUsed,
+                    maxAttempts, executorId, createdAt, startedAt, finishedAt, runAfter, error, progress,
+                    resultPreview, waitingReason, checkpoints, avoidExecutors, List.copyOf(found));
+        }
+    }
+
+    /** A job another waits for, with its state now; {@code runAfter} is when a job in retry may run again. */
+    public record Upstream(String key, UUID id, JobState state, Instant runAfter) {
     }
 
     /** An attempt from the history: only attempts that were spent or are running (a hand-back leaves none). */
@@ -68,10 +82,20 @@ public class JobViews {
             j.id, j.batch_id, j.key, j.type, j.kind, j.model, j.crew, j.task, j.priority, j.state, j.attempt,
             j.attempts_used, j.max_attempts, j.executor_id, j.created_at, j.started_at, j.finished_at, j.run_after,
             j.error, j.progress, left(j.result ->> 'text', 200) as result_preview, j.waiting_reason, j.checkpoints,
-            j.avoid_executors""";
+            j.avoid_executors, j.after_keys <> '{}' as waits_for_others""";
 
     private static final String ONE = "select " + COLUMNS + ", j.spec::text as spec_json, j.result::text as result_json"
             + " from job j where j.id = ?";
+
+    // the upstreams of some jobs, in the order their after lists them
+    private static final String UPSTREAMS = """
+            select d.id, u.key, u.id, u.state, u.run_after
+            from job d
+                 join job_upstream x on x.job_id = d.id
+                 join job u on u.id = x.upstream_id
+            where d.id = any (?::uuid[])
+            order by d.id, array_position(d.after_keys, u.key)
+            """;
 
     private static final String ATTEMPTS = """
             select attempt, executor_id, started_at, finished_at, status, error
@@ -145,6 +169,8 @@ public class JobViews {
                     detail = new JobDetail(row(rs), rs.getString("spec_json"), rs.getString("result_json"), new ArrayList<>());
                 }
             }
+            detail = new JobDetail(withUpstreams(c, List.of(detail.job())).get(0), detail.specJson(),
+                    detail.resultJson(), detail.attempts());
             try (PreparedStatement ps = c.prepareStatement(ATTEMPTS)) {
                 ps.setObject(1, jobId);
                 try (ResultSet rs = ps.executeQuery()) {
@@ -204,7 +230,7 @@ public class JobViews {
                     page.add(row(rs));
                 }
             }
-            return Optional.of(page);
+            return Optional.of(withUpstreams(c, page));
         });
         return rows.map(page -> explained(page, rules));
     }
@@ -261,6 +287,28 @@ public class JobViews {
         });
     }
 
+    /** The rows with their upstreams, read for those that wait for others only. */
+    private static List<JobRow> withUpstreams(Connection c, List<JobRow> rows) throws SQLException {
+        List<UUID> waiting = rows.stream().filter(r -> r.upstreams() == null).map(JobRow::id).toList();
+        if (waiting.isEmpty()) {
+            return rows;
+        }
+        Map<UUID, List<Upstream>> found = new HashMap<>();
+        try (PreparedStatement ps = c.prepareStatement(UPSTREAMS)) {
+            ps.setArray(1, c.createArrayOf("uuid", waiting.toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    String runAfter = rs.getString(5);
+                    found.computeIfAbsent(rs.getObject(1, UUID.class), id -> new ArrayList<>()).add(new Upstream(
+                            rs.getString(2), rs.getObject(3, UUID.class), JobState.fromWire(rs.getString(4)),
+                            runAfter == null || runAfter.equals("-infinity") ? null : instant(rs, 5)));
+                }
+            }
+        }
+        return rows.stream().map(r -> r.upstreams() != null ? r : r.withUpstreams(found.getOrDefault(r.id(), List.of())))
+                .toList();
+    }
+
     private static JobRow row(ResultSet rs) throws SQLException {
         return new JobRow(rs.getObject(1, UUID.class), rs.getObject(2, UUID.class), rs.getString(3), rs.getString(4),
                 rs.getString(5), rs.getString(6), rs.getString(7), rs.getString(8), rs.getInt(9),
@@ -268,7 +316,8 @@ public class JobViews {
                 instant(rs, 15), instant(rs, 16), instant(rs, 17), runAfter(rs), rs.getString(19),
                 rs.getObject(20, Float.class) == null ? null : (double) rs.getFloat(20), rs.getString(21),
                 rs.getString(22), List.of((String[]) rs.getArray("checkpoints").getArray()),
-                List.of((String[]) rs.getArray("avoid_executors").getArray()));
+                List.of((String[]) rs.getArray("avoid_executors").getArray()),
+                rs.getBoolean("waits_for_others") ? null : List.of()); // null: read by withUpstreams
     }
 
     // '-infinity' (never backed off) reads as null

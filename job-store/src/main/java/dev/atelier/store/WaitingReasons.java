@@ -31,6 +31,10 @@ final class WaitingReasons {
                     ? "backing off until " + job.runAfter() + " after attempt " + job.attempt() + " failed"
                     : "waits until " + job.runAfter();
         }
+        String upstreams = upstreams(job, now);
+        if (upstreams != null) {
+            return upstreams;
+        }
         if (gate != null) {
             String gated = gated(job, gate);
             if (gated != null) {
@@ -108,6 +112,15 @@ final class WaitingReasons {
     private static String minutes(Duration d) {
         long seconds = Math.max(0, d.toSeconds());
         return seconds / 60 + ":" + String.format("%02d", seconds % 60);
+    }
+
+    /** Pipelines: "waiting for look (running), bio (retry in 0:12)", for the upstreams that have not succeeded. */
+    private static String upstreams(JobViews.JobRow job, Instant now) {
+        List<String> open = job.upstreams().stream().filter(u -> u.state() != JobState.SUCCESS)
+                .map(u -> u.key() + " (" + (u.state() == JobState.RETRY && u.runAfter() != null
+                        ? "retry in " + minutes(Duration.between(now, u.runAfter())) : u.state().wire()) + ")")
+                .toList();
+        return open.isEmpty() ? null : "waiting for " + String.join(", ", open);
     }
 
     private static String gated(JobViews.JobRow job, BatchGate gate) {

@@ -178,6 +178,8 @@ class PipelineTests extends QueueTestBase {
                 .build();
         intake.insertBatch(b);
         Map<String, UUID> ids = ids(b);
+        assertThat(new BatchViews(dataSource).find(b.id()).orElseThrow().chains()).as("the batch view lists them")
+                .containsExactly(List.of("a", "b", "d"), List.of("a", "c", "d"));
         answer(claimOne("a"), "A");
         List<ClaimedJob> sides = claimOllama(10);
         assertThat(sides).extracting(ClaimedJob::key).containsExactlyInAnyOrder("b", "c");

@@ -18,14 +18,14 @@ import java.util.UUID;
 public record BatchResponse(UUID id, String name, String mode, int priority, String state, JsonNode labels,
                             String submittedBy, Instant createdAt, Instant startedAt, Instant finishedAt,
                             double elapsedSec, Map<String, Long> statusCounts, double progress,
-                            List<GroupResponse> groups, List<JobSummaryResponse> jobs) {
+                            List<GroupResponse> groups, List<JobSummaryResponse> jobs, List<List<String>> chains) {
 
     @RegisterForReflection
     public record GroupResponse(int priority, Map<String, Long> statusCounts) {
     }
 
     @RegisterForReflection
-    public record JobSummaryResponse(UUID id, String key, int priority, String state) {
+    public record JobSummaryResponse(UUID id, String key, int priority, String state, List<String> after) {
     }
 
     public static BatchResponse of(BatchView view, ObjectMapper mapper) {
@@ -39,8 +39,8 @@ public record BatchResponse(UUID id, String name, String mode, int priority, Str
                 view.state().name().toLowerCase(Locale.ROOT), labels, view.submittedBy(), view.createdAt(),
                 view.startedAt(), view.finishedAt(), view.elapsedSec(), wireCounts(view.statusCounts()), view.progress(),
                 view.groups().stream().map(g -> new GroupResponse(g.priority(), wireCounts(g.statusCounts()))).toList(),
-                view.jobs().stream().map(j -> new JobSummaryResponse(j.id(), j.key(), j.priority(), j.state().wire()))
-                        .toList());
+                view.jobs().stream().map(j -> new JobSummaryResponse(j.id(), j.key(), j.priority(), j.state().wire(),
+                        j.after())).toList(), view.chains());
     }
 
     /** Counts per state with the wire names, every state present, in state order. */

@@ -152,8 +152,7 @@ public class BatchRequestValidator {
             String task = crewJob ? text(job, "task", at, errors) : null;
             RequestRules.check(validator, new RequestRules.JobFields(key, priority, maxAttempts, timeout, crew, task),
                     at, errors);
-            ObjectNode spec;
-            String type;
+            List<CrewSteps.Step> steps;
             if (crewJob) {
                 if (job.has("type")) {
                     errors.add(new FieldError(at + "type", "a crew job takes its type from the crew; leave type out"));
@@ -170,14 +169,19 @@ public class BatchRequestValidator {
                     continue;
                 }
                 long expandedChars = found.get().expandedChars(task);
-                if (expandedChars > maxJobSpecChars) {
+                long allowedChars = (long) maxJobSpecChars * (found.get().template().isArray() ? found.get().template().size() : 1);
+                if (expandedChars > allowedChars) {
                     errors.add(new FieldError(at + "task", "crew '" + crew + "' with this task expands to about "
                             + expandedChars + " characters, over the " + maxJobSpecChars + " a job may hold"));
                     continue;
                 }
-                ObjectNode expanded = (ObjectNode) expand(found.get().template(), task);
-                type = expanded.remove("type").asText();
-                spec = expanded;
+                JsonNode expanded = expand(found.get().template(), task);
+                if (expanded.isArray() && key.length() > CrewSteps.MAX_KEY_WITH_STEPS) {
+                    errors.add(new FieldError(at + "key", "crew '" + crew + "' has steps, whose keys add .1, .2, ..."
+                            + " to this one: it may have at most " + CrewSteps.MAX_KEY_WITH_STEPS + " characters"));
+                    continue;
+                }
+                steps = CrewSteps.of(expanded, key, after);
             } else {
                 JsonNode typeNode = job.get("type");
                 if (typeNode == null || !typeNode.isTextual() || !JobSpecValidator.TYPES.contains(typeNode.asText())) {
@@ -185,36 +189,48 @@ public class BatchRequestValidator {
                             "must be ollama.generate, ollama.chat or comfyui.workflow (or give crew and task)"));
                     continue;
                 }
-                type = typeNode.asText();
+                String type = typeNode.asText();
                 Set<String> allowed = new HashSet<>(JOB_FIELDS);
                 allowed.addAll(SPEC_FIELDS.get(type));
                 unknownFields(job, allowed, at, errors);
-                spec = job.deepCopy();
+                ObjectNode spec = job.deepCopy();
                 spec.remove(JOB_FIELDS);
                 specs.validate(type, spec, at, errors);
+                steps = List.of(new CrewSteps.Step(key, type, spec, after));
             }
             if (errors.total() + unknownCrews.total() > before) {
                 continue;
             }
-            if (timeout == null) {
-                timeout = type.startsWith("comfyui") ? Duration.ofMinutes(30) : Duration.ofMinutes(10);
-            }
-            String specJson = spec.toString();
-            if (specJson.length() > maxJobSpecChars) {
-                errors.add(new FieldError(at.substring(0, at.length() - 1), "the job's spec is " + specJson.length()
-                        + " characters of JSON, over the " + maxJobSpecChars + " a job may hold"));
-                continue;
-            }
-            batchSpecChars += specJson.length();
-            if (batchSpecChars > maxBatchSpecChars) {
-                errors.add(new FieldError("jobs", "the jobs' specs add up to more than the " + maxBatchSpecChars
-                        + " characters of JSON a batch may hold (reached at jobs[" + i + "]); split the batch"));
+            if (out.size() + steps.size() > MAX_JOBS) {
+                errors.add(new FieldError("jobs", "the crews' steps make more than the " + MAX_JOBS
+                        + " jobs a batch may hold (reached at jobs[" + i + "]); split the batch"));
                 return List.of();
             }
-            String model = spec.hasNonNull("model") ? spec.get("model").asText() : null;
-            out.add(new NewBatch.NewJob(TimeOrderedIds.next(), key, priority, type, model, crew, task, specJson,
-                    timeout, maxAttempts, after));
-            planned.add(new PipelineRules.Job(i, key, priority, type, spec, after));
+            for (CrewSteps.Step step : steps) {
+                if (!step.key().equals(key) && !keys.add(step.key())) {
+                    errors.add(new FieldError(at + "key", "its crew's steps take the key '" + step.key()
+                            + "', which another job of this batch uses"));
+                    break;
+                }
+                Duration stepTimeout = timeout != null ? timeout
+                        : step.type().startsWith("comfyui") ? Duration.ofMinutes(30) : Duration.ofMinutes(10);
+                String specJson = step.spec().toString();
+                if (specJson.length() > maxJobSpecChars) {
+                    errors.add(new FieldError(at.substring(0, at.length() - 1), "the job's spec is " + specJson.length()
+                            + " characters of JSON, over the " + maxJobSpecChars + " a job may hold"));
+                    break;
+                }
+                batchSpecChars += specJson.length();
+                if (batchSpecChars > maxBatchSpecChars) {
+                    errors.add(new FieldError("jobs", "the jobs' specs add up to more than the " + maxBatchSpecChars
+                            + " characters of JSON a batch may hold (reached at jobs[" + i + "]); split the batch"));
+                    return List.of();
+                }
+                String model = step.spec().hasNonNull("model") ? step.spec().get("model").asText() : null;
+                out.add(new NewBatch.NewJob(TimeOrderedIds.next(), step.key(), priority, step.type(), model, crew, task,
+                        specJson, stepTimeout, maxAttempts, step.after()));
+                planned.add(new PipelineRules.Job(i, step.key(), priority, step.type(), step.spec(), step.after()));
+            }
         }
         if (errors.isEmpty() && unknownCrews.isEmpty()) {
             PipelineRules.check(planned, mode, errors);

@@ -92,17 +92,42 @@ public class CrewService {
             errors.add(new FieldError("name", "must match [a-z0-9-]{1,64}"));
         }
         String text = template == null ? "" : template.toString();
-        if (template == null || !template.isObject()) {
-            errors.add(new FieldError("template", "must be a JSON object"));
+        if (template == null || !(template.isObject() || template.isArray())) {
+            errors.add(new FieldError("template", "must be a JSON object, or a list of steps (objects)"));
         } else if (text.length() > MAX_TEMPLATE_CHARS) {
             errors.add(new FieldError("template", "is " + text.length() + " characters of JSON, over the "
                     + MAX_TEMPLATE_CHARS + " a crew template may hold"));
         } else {
-            JsonNode type = template.get("type");
-            if (type == null || !type.isTextual() || !JobSpecValidator.TYPES.contains(type.asText())) {
-                errors.add(new FieldError("type", "must be one of comfyui.workflow, ollama.chat, ollama.generate"));
+            if (template.isObject()) {
+                step(template, "", errors);
+            } else if (template.size() < 2 || template.size() > CrewSteps.MAX_STEPS) {
+                errors.add(new FieldError("template", "a crew with steps has 2 to " + CrewSteps.MAX_STEPS
+                        + " of them, not " + template.size()));
             } else {
-                validator.validate(type.asText(), template, "", errors);
+                for (int i = 0; i < template.size(); i++) {
+                    if (!template.get(i).isObject()) {
+                        errors.add(new FieldError("template[" + i + "]", "must be an object (a job template)"));
+                    } else {
+                        step(template.get(i), "template[" + i + "].", errors);
+                    }
+                }
+                if (errors.isEmpty() && CrewSteps.usesPrevious(template.get(0))) {
+                    errors.add(new FieldError("template[0]", "the first step has no previous step to use"));
+                }
+                if (errors.isEmpty()) {
+                    // each {{previous...}} asks the step before for what it gives (text, JSON, an artifact)
+                    List<CrewSteps.Step> steps = CrewSteps.of(template, "crew", List.of());
+                    List<PipelineRules.Job> jobs = new java.util.ArrayList<>();
+                    for (int i = 0; i < steps.size(); i++) {
+                        CrewSteps.Step step = steps.get(i);
+                        jobs.add(new PipelineRules.Job(i, step.key(), 1, step.type(), step.spec(), step.after()));
+                    }
+                    List<FieldError> found = new java.util.ArrayList<>();
+                    PipelineRules.check(jobs, dev.atelier.store.BatchMode.PARALLEL, found);
+                    found.forEach(e -> errors.add(new FieldError(e.field().replace("jobs[", "template["),
+                            e.message().replaceAll("\\{\\{(\\s*)jobs\\.crew(\\.\\d+)?\\.", "{{$1previous.")
+                                    .replaceAll("'crew(\\.\\d+)?'", "the previous step"))));
+                }
             }
             if (!text.contains(TASK_PLACEHOLDER)) {
                 errors.add(new FieldError("template", "must use " + TASK_PLACEHOLDER
@@ -111,6 +136,16 @@ public class CrewService {
         }
         if (!errors.isEmpty()) {
             throw new ProblemException(Problem.invalid("the crew is not valid", errors));
+        }
+    }
+
+    /** One job template: a known type and a valid spec for it. */
+    private void step(JsonNode template, String prefix, List<FieldError> errors) {
+        JsonNode type = template.get("type");
+        if (type == null || !type.isTextual() || !JobSpecValidator.TYPES.contains(type.asText())) {
+            errors.add(new FieldError(prefix + "type", "must be one of comfyui.workflow, ollama.chat, ollama.generate"));
+        } else {
+            validator.validate(type.asText(), template, prefix, errors);
         }
     }
 

@@ -144,4 +144,43 @@ class PipelineRequestTests {
         refused("jobs[1].after", "names 'bio' twice", "parallel", BIO,
                 "{\"key\": \"p\", \"type\": \"ollama.generate\", \"model\": \"m\", \"prompt\": \"x\", \"after\": [\"bio\", \"bio\"]}");
     }
+
+    @Test
+    void aCrewWithStepsBecomesAChainNamedByTheCrewJobsKey() throws Exception {
+        String id = submit("priority", "{\"key\": \"scorpion\", \"crew\": \"mk1-portrait\", \"task\": \"Scorpion\"}",
+                "{\"key\": \"frame\", \"type\": \"ollama.generate\", \"model\": \"m\", \"after\": [\"scorpion\"],"
+                        + " \"prompt\": \"A caption for the portrait {{jobs.scorpion.artifact}}\"}")
+                .statusCode(201)
+                .body("jobs.key", org.hamcrest.Matchers.contains("scorpion.1", "scorpion", "frame"))
+                .body("jobs.after", org.hamcrest.Matchers.contains(java.util.List.of(), java.util.List.of("scorpion.1"),
+                        java.util.List.of("scorpion")))
+                .body("chains", org.hamcrest.Matchers.contains(java.util.List.of("scorpion.1", "scorpion", "frame")))
+                .extract().path("id");
+        UUID batch = UUID.fromString(id);
+        assertThat(count("select count(*) from job where batch_id = ? and key = 'scorpion.1' and type = 'ollama.generate'"
+                + " and spec->>'format' = 'json' and spec->>'prompt' like '%Scorpion%' and crew = 'mk1-portrait'", batch))
+                .isEqualTo(1);
+        assertThat(count("select count(*) from job where batch_id = ? and key = 'scorpion' and type = 'comfyui.workflow'"
+                + " and spec::text like '%{{jobs.scorpion.1.json.description}}, full-body character portrait of Scorpion%'",
+                batch)).isEqualTo(1);
+    }
+
+    @Test
+    void aCrewsStepsMustEachGiveWhatTheNextOneAsksFor() {
+        String ollama = "{\"type\": \"ollama.generate\", \"model\": \"m\", \"prompt\": \"%s\"}";
+        given().contentType(ContentType.JSON).body("[" + String.format(ollama, "{{previous.text}} {task}") + ","
+                        + String.format(ollama, "x") + "]")
+                .put("/api/v1/crews/bad-steps").then().statusCode(400)
+                .body("errors[0].field", equalTo("template[0]"))
+                .body("errors[0].message", containsString("no previous step"));
+        given().contentType(ContentType.JSON).body("[" + String.format(ollama, "{task}") + ","
+                        + String.format(ollama, "{{previous.json.look}}") + "]")
+                .put("/api/v1/crews/bad-steps").then().statusCode(400)
+                .body("errors[0].field", equalTo("template[1]"))
+                .body("errors[0].message", containsString("{{previous.json.look}}"))
+                .body("errors[0].message", containsString("the previous step has no format"));
+        given().contentType(ContentType.JSON).body("[" + String.format(ollama, "{task}") + ","
+                        + String.format(ollama, "{{previous.text}}") + "]")
+                .put("/api/v1/crews/good-steps").then().statusCode(201);
+    }
 }

@@ -11,6 +11,7 @@ import dev.atelier.ledger.config.LedgerConfig;
 import dev.atelier.ledger.rest.LedgerViews.AttemptView;
 import dev.atelier.ledger.rest.LedgerViews.Job;
 import dev.atelier.ledger.rest.LedgerViews.JobItem;
+import dev.atelier.ledger.rest.LedgerViews.UpstreamView;
 import dev.atelier.store.JobState;
 import dev.atelier.store.JobViews;
 import dev.atelier.store.JobViews.JobDetail;
@@ -77,14 +78,19 @@ public class JobResource {
         return new Job(j.id(), j.batchId(), j.key(), j.type(), j.model(), j.crew(), j.task(), j.priority(),
                 j.state().wire(), json(detail.specJson()), j.waitingReason(), attempts, json(detail.resultJson()),
                 j.error(), j.progress(), j.attemptsUsed(), j.maxAttempts(), j.executorId(), j.createdAt(),
-                j.startedAt(), j.finishedAt(), elapsed(j.startedAt(), j.finishedAt()), j.runAfter());
+                j.startedAt(), j.finishedAt(), elapsed(j.startedAt(), j.finishedAt()), j.runAfter(), after(j),
+                j.upstreams().stream().map(u -> new UpstreamView(u.key(), u.id(), u.state().wire())).toList());
     }
 
     private static JobItem item(JobRow j) {
         return new JobItem(j.id(), j.batchId(), j.key(), j.type(), j.model(), j.crew(), j.task(), j.priority(),
                 j.state().wire(), j.attempt(), j.maxAttempts(), j.executorId(), j.createdAt(), j.startedAt(),
                 j.finishedAt(), elapsed(j.startedAt(), j.finishedAt()), j.waitingReason(), j.error(), j.progress(),
-                j.resultPreview());
+                j.resultPreview(), after(j));
+    }
+
+    private static List<String> after(JobRow j) {
+        return j.upstreams().stream().map(JobViews.Upstream::key).toList();
     }
 
     /** Seconds from start to finish, or to now while it runs; null before it starts. */

@@ -58,14 +58,19 @@ final class LedgerViews {
     record JobItem(UUID id, UUID batchId, String key, String type, String model, String crew, String task,
                    int priority, String state, int attempt, int maxAttempts, String executor, Instant createdAt,
                    Instant startedAt, Instant finishedAt, Double elapsedSec, String waitingReason, String error,
-                   Double progress, String resultPreview) {
+                   Double progress, String resultPreview, List<String> after) {
     }
 
     /** GET /api/v1/jobs/{id}. */
     record Job(UUID id, UUID batchId, String key, String type, String model, String crew, String task, int priority,
                String state, JsonNode spec, String waitingReason, List<AttemptView> attempts, JsonNode result,
                String error, Double progress, int attemptsUsed, int maxAttempts, String executor, Instant createdAt,
-               Instant startedAt, Instant finishedAt, Double elapsedSec, Instant runAfter) {
+               Instant startedAt, Instant finishedAt, Double elapsedSec, Instant runAfter, List<String> after,
+               List<UpstreamView> upstreams) {
+    }
+
+    /** A job this one waits for (pipelines), and its state now. */
+    record UpstreamView(String key, UUID jobId, String state) {
     }
 
     record AttemptView(int attempt, String executor, Instant startedAt, Instant finishedAt, Double elapsedSec,

@@ -205,4 +205,28 @@ class JobResourceTests {
         given().queryParam("batch", "7f6c8a0e-4c1b-4c55-9d6f-2a8d9e1f0b3c").get("/api/v1/jobs").then().statusCode(404)
                 .contentType("application/problem+json");
     }
+
+    @Test
+    void aPipelineJobShowsWhatItWaitsForAndTheStateOfEach() {
+        NewBatch batch = data.store(Batches.batch(BatchMode.PARALLEL).retry(3, Duration.ofMinutes(5), 1.0)
+                .step("bio", "Write Scorpion's bio")
+                .step("look", "Describe Scorpion's look")
+                .step("portrait", "Paint {{jobs.bio.text}} wearing {{jobs.look.text}}", "bio", "look"));
+        UUID portrait = jobId(batch, 2);
+        List<ClaimedJob> upstreams = data.claim("executor-a", 2);
+        assertThat(reason(portrait)).isEqualTo("waiting for bio (running), look (running)");
+        ClaimedJob bio = upstreams.stream().filter(j -> j.key().equals("bio")).findFirst().orElseThrow();
+        ClaimedJob look = upstreams.stream().filter(j -> j.key().equals("look")).findFirst().orElseThrow();
+        data.succeed(bio, "A ninja");
+        data.fail(look, "HTTP 500 from Ollama: out of memory", true);
+
+        JsonPath job = given().get("/api/v1/jobs/" + portrait).then().statusCode(200).extract().jsonPath();
+        assertThat(job.getList("after", String.class)).containsExactly("bio", "look");
+        assertThat(job.getList("upstreams.state", String.class)).containsExactly("success", "retry");
+        assertThat(job.getString("upstreams[0].job_id")).isEqualTo(bio.id().toString());
+        assertThat(job.getString("waiting_reason")).matches("waiting for look \\(retry in [45]:\\d\\d\\)");
+        assertThat(given().queryParam("batch", batch.id().toString()).get("/api/v1/jobs").then().statusCode(200)
+                .extract().jsonPath().getList("items.after", List.class))
+                .containsExactly(List.of(), List.of(), List.of("bio", "look"));
+    }
 }
