@@ -318,7 +318,8 @@ public final class FakeOllama implements AutoCloseable {
                 case "bad-request" -> sendJson(exchange, 400, "{\"error\":\"raw mode does not support template, system, or context\"}");
                 case "fail-500" -> sendJson(exchange, 500, "{\"error\":\"option \\\"temperature\\\" must be of type float32\"}");
                 case "hang" -> hang(exchange);
-                default -> answer(exchange, chat, model, prompt, stream, request.path("think").asBoolean(false));
+                default -> answer(exchange, chat, model, prompt, stream, request.path("think").asBoolean(false),
+                        request.hasNonNull("format") && !request.path("format").asText("x").isEmpty());
             }
         } finally {
             inFlight.decrementAndGet();
@@ -429,10 +430,14 @@ public final class FakeOllama implements AutoCloseable {
         return messages.isEmpty() ? "" : messages.get(messages.size() - 1).path("content").asText("");
     }
 
-    private void answer(HttpExchange exchange, boolean chat, String model, String prompt, boolean stream, boolean think)
-            throws IOException {
-        String[] words = ("echo " + prompt + (prompt.startsWith("nul-bytes") ? " <\0> and \0" : ""))
-                .split(" ");
+    /**
+     * Echoes the prompt, word by word; with {@code format} (structured output, contracts 4.3) the echo is the
+     * {@code description} of a JSON object, which arrives as text to be parsed again, as Ollama sends it.
+     */
+    private void answer(HttpExchange exchange, boolean chat, String model, String prompt, boolean stream, boolean think,
+                        boolean structured) throws IOException {
+        String echo = "echo " + prompt + (prompt.startsWith("nul-bytes") ? " <\0> and \0" : "");
+        String[] words = (structured ? json.createObjectNode().put("description", echo).toString() : echo).split(" ");
         long asked = prompt.startsWith("slow:") ? Long.parseLong(prompt.substring(5).trim().split(" ")[0]) : 0;
         long total = Math.max(asked, answerMillis);
         long pause = total / (words.length + 1);

@@ -144,6 +144,51 @@ class StudioRosterIT {
         assertThat(events.stream().map(e -> e.path("job_id").asText()).distinct()).hasSize(7);
     }
 
+    /** Issue 21: the starter crew mk1-portrait, a chain from Ollama to ComfyUI, across the separate processes. */
+    @Test
+    void mk1PortraitPaintsTheFighterFromTheDescriptionOllamaWrote() throws Exception {
+        String batchId = stack.submit(Map.of("name", "scorpion-portrait",
+                "jobs", List.of(Map.of("key", "scorpion", "crew", "mk1-portrait", "task", "Scorpion"))));
+
+        JsonNode batch = stack.awaitTerminal(batchId, Duration.ofSeconds(90));
+        assertThat(batch.path("state").asText()).isEqualTo("success");
+        assertThat(Stack.json(stack.ledger().get("/api/v1/batches/" + batchId).then().statusCode(200).extract()
+                .asString()).path("chains").toString()).isEqualTo("[[\"scorpion.1\",\"scorpion\"]]");
+        Map<String, JsonNode> jobs = stack.jobs(batchId).stream()
+                .map(j -> stack.job(j.path("id").asText()))
+                .collect(Collectors.toMap(j -> j.path("key").asText(), j -> j));
+        JsonNode look = jobs.get("scorpion.1");
+        JsonNode portrait = jobs.get("scorpion");
+        assertThat(look.path("type").asText()).isEqualTo("ollama.generate");
+        String description = Stack.json(look.path("result").path("text").asText()).path("description").asText();
+        assertThat(description).as("the fake Ollama's structured answer").startsWith("echo Describe how the Mortal"
+                + " Kombat 1 fighter Scorpion looks");
+
+        // ComfyUI received the description Ollama wrote, and the attempt shows exactly what was sent
+        String painted = description + ", full-body character portrait of Scorpion from Mortal Kombat 1";
+        assertThat(stack.comfy.submitted()).anySatisfy(graph ->
+                assertThat(graph.path("6").path("inputs").path("text").asText()).startsWith(painted));
+        assertThat(portrait.path("spec").path("workflow").path("6").path("inputs").path("text").asText())
+                .startsWith(painted);
+        assertThat(portrait.path("after").toString()).isEqualTo("[\"scorpion.1\"]");
+        assertThat(portrait.path("upstreams").get(0).path("state").asText()).isEqualTo("success");
+        assertThat(Instant.parse(portrait.path("attempts").get(0).path("started_at").asText()))
+                .as("the portrait starts once the description is written")
+                .isAfter(Instant.parse(look.path("attempts").get(0).path("finished_at").asText()).minusMillis(100));
+
+        // the image is stored, byte for byte what ComfyUI saved
+        JsonNode artifact = portrait.path("result").path("artifacts").get(0);
+        byte[] saved = stack.comfy.file(artifact.path("name").asText());
+        assertThat(stack.ledger().get("/api/v1/artifacts/" + artifact.path("id").asText())
+                .then().statusCode(200).extract().asByteArray()).isEqualTo(saved);
+
+        // the export shows both lines, the portrait's naming what it waited for
+        List<JsonNode> ledger = stack.export("ledger", batchId);
+        assertThat(ledger).extracting(l -> l.path("metadata").path("key").asText() + " " + l.path("status").asText()
+                        + " " + l.path("metadata").path("after"))
+                .containsExactly("scorpion.1 success ", "scorpion success [\"scorpion.1\"]");
+    }
+
     private static Instant lastFinish(List<JsonNode> attempts) {
         return attempts.stream().map(a -> Instant.parse(a.path("finished_at").asText())).max(Instant::compareTo)
                 .orElseThrow();
