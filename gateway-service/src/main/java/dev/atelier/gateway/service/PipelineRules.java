@@ -109,6 +109,11 @@ final class PipelineRules {
 
     /** Each template names a job in after, and asks it for what its type gives. */
     private static void templates(Job job, Map<String, Job> byKey, List<FieldError> errors) {
+        // the model decides which executors may claim the job, before any upstream has answered
+        if (!PipelineTemplates.references(job.spec().path("model"), byKey.keySet()).isEmpty()) {
+            errors.add(new FieldError(job.at() + ".model", "cannot come from a template: it decides which"
+                    + " executors may claim the job before its upstreams answer"));
+        }
         for (Reference reference : PipelineTemplates.references(job.spec(), byKey.keySet())) {
             Job upstream = byKey.get(reference.key());
             String problem;

@@ -132,6 +132,13 @@ class PipelineRequestTests {
     }
 
     @Test
+    void aModelCannotComeFromATemplate() throws Exception {
+        refused("jobs[1].model", "cannot come from a template", "parallel", BIO,
+                "{\"key\": \"p\", \"type\": \"ollama.generate\", \"model\": \"{{jobs.bio.text}}\", \"prompt\": \"x\","
+                        + " \"after\": [\"bio\"]}");
+    }
+
+    @Test
     void textThatOnlyLooksLikeATemplateIsLeftAlone() {
         submit("parallel", "{\"key\": \"hbs\", \"type\": \"ollama.generate\", \"model\": \"m\","
                 + " \"prompt\": \"Write a Handlebars view using {{jobs.count}} and {{ user.name }}\"}").statusCode(201);
