@@ -319,7 +319,7 @@ public final class FakeOllama implements AutoCloseable {
                 case "fail-500" -> sendJson(exchange, 500, "{\"error\":\"option \\\"temperature\\\" must be of type float32\"}");
                 case "hang" -> hang(exchange);
                 default -> answer(exchange, chat, model, prompt, stream, request.path("think").asBoolean(false),
-                        request.hasNonNull("format") && !request.path("format").asText("x").isEmpty());
+                        request.path("format").isObject() || !request.path("format").asText("").isEmpty());
             }
         } finally {
             inFlight.decrementAndGet();

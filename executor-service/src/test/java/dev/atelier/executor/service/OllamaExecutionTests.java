@@ -330,7 +330,9 @@ class OllamaExecutionTests {
         assertThat(inspect.job(tooBig).error())
                 .isEqualTo("model '" + MODEL + "' cannot be loaded on any live executor: " + noRoom);
         assertThat(inspect.attempts(tooBig)).as("no attempt spent").isEmpty();
-        assertThat(inspect.eventStatuses(tooBig)).containsExactly("handed_back");
+        // the claim loop may take it once more between the hand-back's commit and the refusal reaching its next
+        // claim; that second claim goes back before any call (failed in CI on 2026-12-05, under load)
+        assertThat(inspect.eventStatuses(tooBig)).isNotEmpty().containsOnly("handed_back");
         assertThat(fake.calls("too big for this GPU")).as("tried once, then left alone").isEqualTo(1);
         awaitState(other, "success");
 
