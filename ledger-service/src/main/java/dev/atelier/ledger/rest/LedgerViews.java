@@ -17,7 +17,7 @@ import java.util.UUID;
         LedgerViews.ExecutorView.class, LedgerViews.BatchItem.class, LedgerViews.GroupView.class,
         LedgerViews.JobItem.class, LedgerViews.Job.class, LedgerViews.AttemptView.class, LedgerViews.ArtifactView.class,
         LedgerViews.LedgerLine.class, LedgerViews.LedgerMetadata.class, LedgerViews.EventLine.class,
-        LedgerViews.EventTask.class})
+        LedgerViews.EventTask.class, LedgerViews.UpstreamView.class})
 final class LedgerViews {
 
     private LedgerViews() {
