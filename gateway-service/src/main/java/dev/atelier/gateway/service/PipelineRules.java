@@ -114,10 +114,12 @@ final class PipelineRules {
             errors.add(new FieldError(job.at() + ".model", "cannot come from a template: it decides which"
                     + " executors may claim the job before its upstreams answer"));
         }
+        // a set: one string may hold thousands of templates, and after thousands of keys
+        java.util.Set<String> after = java.util.Set.copyOf(job.after());
         for (Reference reference : PipelineTemplates.references(job.spec(), byKey.keySet())) {
             Job upstream = byKey.get(reference.key());
             String problem;
-            if (!job.after().contains(reference.key())) {
+            if (!after.contains(reference.key())) {
                 problem = "names job '" + reference.key() + "', which is not in this job's after";
             } else if (upstream == null) {
                 continue; // an unknown key in after, reported there
