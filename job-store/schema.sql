@@ -217,7 +217,7 @@ create table job (
     checkpoints text[] not null default '{}'::text[],
     avoid_executors text[] not null default '{}'::text[],
     model_key text,
-    after_keys text[] not null default '{}'::text[],
+    after_keys text[],
     upstreams_left integer not null default 0,
     has_dependents boolean not null default false,
     spec_template jsonb,
@@ -299,7 +299,7 @@ create table ledger_line (
     model text,
     type text not null,
     line text,
-    after_keys text[] not null default '{}'::text[],
+    after_keys text[],
     constraint ledger_line_numbered_lines_rendered CHECK (((seq IS NULL) = (line IS NULL))),
     constraint ledger_line_pkey PRIMARY KEY (id),
     constraint ledger_line_status_terminal CHECK ((status = ANY (ARRAY['success'::text, 'failed'::text, 'cancelled'::text])))
@@ -526,55 +526,70 @@ CREATE OR REPLACE FUNCTION public.job_pipeline_on_update()
  LANGUAGE plpgsql
 AS $function$
 declare
-    frontier uuid[];
+    succeeded  boolean;
+    ended_ill  boolean;
+    reopened   boolean;
+    frontier   uuid[];
 begin
     if pg_trigger_depth() > 1 or not exists (select 1 from new_rows where has_dependents) then
         return null;
     end if;
-
-    update job d set upstreams_left = d.upstreams_left - s.n
-    from (select u.job_id, count(*) as n
-          from new_rows nw join old_rows o on o.id = nw.id join job_upstream u on u.upstream_id = nw.id
-          where nw.has_dependents and nw.state = 'success' and o.state <> 'success'
-          group by u.job_id) s
-    where d.id = s.job_id and d.state in ('pending', 'retry');
-
-    with recursive doomed(id, by_id, root_key, root_state, root_finished_at) as (
-        select u.job_id, nw.id, nw.key, nw.state, nw.finished_at
-        from new_rows nw join old_rows o on o.id = nw.id join job_upstream u on u.upstream_id = nw.id
-        where nw.has_dependents and nw.state in ('failed', 'cancelled') and o.state not in ('failed', 'cancelled')
-        union
-        select u.job_id, dm.id, dm.root_key, dm.root_state, dm.root_finished_at
-        from doomed dm join job_upstream u on u.upstream_id = dm.id
-    )
-    update job d
-    set state = 'cancelled', finished_at = x.root_finished_at, cancelled_by = x.by_id, waiting_reason = null,
-        error = 'upstream job ' || x.root_key || ' ' || x.root_state
-    from (select distinct on (dm.id) dm.* from doomed dm order by dm.id, dm.root_key) x
-    where d.id = x.id and d.state in ('pending', 'retry');
-
-    select array_agg(nw.id) into frontier
+    select coalesce(bool_or(nw.state = 'success' and o.state <> 'success'), false),
+           coalesce(bool_or(nw.state in ('failed', 'cancelled') and o.state not in ('failed', 'cancelled')), false),
+           coalesce(bool_or(o.state in ('failed', 'cancelled') and nw.state in ('pending', 'retry')), false)
+    into succeeded, ended_ill, reopened
     from new_rows nw join old_rows o on o.id = nw.id
-    where nw.has_dependents and o.state in ('failed', 'cancelled') and nw.state in ('pending', 'retry');
-    while frontier is not null loop
-        -- still blocked by another upstream that failed: it waits for that one's retry
+    where nw.has_dependents and nw.state <> o.state;
+
+    if succeeded then
+        update job d set upstreams_left = d.upstreams_left - s.n
+        from (select u.job_id, count(*) as n
+              from new_rows nw join old_rows o on o.id = nw.id join job_upstream u on u.upstream_id = nw.id
+              where nw.has_dependents and nw.state = 'success' and o.state <> 'success'
+              group by u.job_id) s
+        where d.id = s.job_id and d.state in ('pending', 'retry');
+    end if;
+
+    if ended_ill then
+        with recursive doomed(id, by_id, root_key, root_state, root_finished_at) as (
+            select u.job_id, nw.id, nw.key, nw.state, nw.finished_at
+            from new_rows nw join old_rows o on o.id = nw.id join job_upstream u on u.upstream_id = nw.id
+            where nw.has_dependents and nw.state in ('failed', 'cancelled') and o.state not in ('failed', 'cancelled')
+            union
+            select u.job_id, dm.id, dm.root_key, dm.root_state, dm.root_finished_at
+            from doomed dm join job_upstream u on u.upstream_id = dm.id
+        )
         update job d
-        set cancelled_by = b.id, error = 'upstream job ' || b.key || ' ' || b.state
-        from (select distinct on (d2.id) d2.id as job_id, u.id, u.key, u.state
-              from job d2 join job_upstream x on x.job_id = d2.id join job u on u.id = x.upstream_id
-              where d2.cancelled_by = any (frontier) and d2.state = 'cancelled'
-                and u.state in ('failed', 'cancelled')
-              order by d2.id, u.key) b
-        where d.id = b.job_id;
-        with reopened as (
+        set state = 'cancelled', finished_at = x.root_finished_at, cancelled_by = x.by_id, waiting_reason = null,
+            error = 'upstream job ' || x.root_key || ' ' || x.root_state
+        from (select distinct on (dm.id) dm.* from doomed dm order by dm.id, dm.root_key) x
+        where d.id = x.id and d.state in ('pending', 'retry');
+    end if;
+
+    if reopened then
+        select array_agg(nw.id) into frontier
+        from new_rows nw join old_rows o on o.id = nw.id
+        where nw.has_dependents and o.state in ('failed', 'cancelled') and nw.state in ('pending', 'retry');
+        while frontier is not null loop
+            -- still blocked by another upstream that failed: it waits for that one's retry
             update job d
-            set state = 'pending', finished_at = null, error = null, cancelled_by = null,
-                upstreams_left = (select count(*) from job_upstream x join job u on u.id = x.upstream_id
-                                  where x.job_id = d.id and u.state <> 'success')
-            where d.cancelled_by = any (frontier) and d.state = 'cancelled'
-            returning d.id, d.has_dependents)
-        select array_agg(id) filter (where has_dependents) into frontier from reopened;
-    end loop;
+            set cancelled_by = b.id, error = 'upstream job ' || b.key || ' ' || b.state
+            from (select distinct on (d2.id) d2.id as job_id, u.id, u.key, u.state
+                  from job d2 join job_upstream x on x.job_id = d2.id join job u on u.id = x.upstream_id
+                  where d2.cancelled_by = any (frontier) and d2.state = 'cancelled'
+                    and u.state in ('failed', 'cancelled')
+                  order by d2.id, u.key) b
+            where d.id = b.job_id;
+            with reopened_jobs as (
+                update job d
+                set state = 'pending', finished_at = null, error = null, cancelled_by = null,
+                    upstreams_left = (select count(*) from job_upstream x join job u on u.id = x.upstream_id
+                                      where x.job_id = d.id and u.state <> 'success')
+                where d.cancelled_by = any (frontier) and d.state = 'cancelled'
+                returning d.id, d.has_dependents)
+            select array_agg(id) filter (where has_dependents) into frontier from reopened_jobs;
+        end loop;
+    end if;
     return null;
 end
 $function$;
@@ -650,7 +665,8 @@ AS $function$
         || ',"timestamp":"' || to_char(l.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
         || '","metadata":{"attempts":' || l.attempts || ',"key":' || to_json(l.key) || ',"priority":' || l.priority
         || ',"model":' || coalesce(to_json(l.model)::text, 'null') || ',"type":' || to_json(l.type)
-        || case when l.after_keys = '{}' then '' else ',"after":' || to_json(l.after_keys) end || '}}'
+        || case when coalesce(cardinality(l.after_keys), 0) = 0 then '' else ',"after":' || to_json(l.after_keys) end
+        || '}}'
 $function$;
 
 CREATE OR REPLACE FUNCTION public.ledger_on_terminal()

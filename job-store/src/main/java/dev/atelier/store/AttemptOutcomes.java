@@ -162,12 +162,12 @@ public class AttemptOutcomes {
                     progress = null, waiting_reason = null, hand_backs_in_row = 0
                 from held h, clock
                 where j.id = h.id
-                returning j.id, j.attempt, h.lease_token
+                returning j.id, j.attempt, h.lease_token, j.has_dependents
             )
             update attempt a set status = 'success', finished_at = clock.now
             from done d, clock
             where a.job_id = d.id and a.attempt = d.attempt and a.lease_token = d.lease_token and a.status = 'running'
-            returning a.job_id
+            returning a.job_id, d.has_dependents
             """;
 
     /*
@@ -279,10 +279,17 @@ public class AttemptOutcomes {
                     ps.setArray(3, c.createArrayOf("uuid", successes.stream().map(AttemptOutcome::leaseToken).toArray(UUID[]::new)));
                     ps.setArray(4, c.createArrayOf("text", successes.stream().map(AttemptOutcome.Success::resultJson).toArray(String[]::new)));
                     Map<UUID, JobState> done = new HashMap<>();
-                    for (UUID id : readIds(ps)) {
-                        done.put(id, JobState.SUCCESS);
+                    List<UUID> upstreams = new ArrayList<>(); // only these can have made a dependent ready
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            UUID id = rs.getObject(1, UUID.class);
+                            done.put(id, JobState.SUCCESS);
+                            if (rs.getBoolean(2)) {
+                                upstreams.add(id);
+                            }
+                        }
                     }
-                    Pipelines.afterSuccess(c, done.keySet(), now);
+                    Pipelines.afterSuccess(c, upstreams, now);
                     return done;
                 }
             }));

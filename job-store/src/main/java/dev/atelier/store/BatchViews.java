@@ -188,7 +188,8 @@ public class BatchViews {
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
                         jobs.add(new JobSummary(rs.getObject(1, UUID.class), rs.getString(2), rs.getInt(3),
-                                JobState.fromWire(rs.getString(4)), List.of((String[]) rs.getArray(5).getArray())));
+                                JobState.fromWire(rs.getString(4)),
+                                rs.getArray(5) == null ? List.of() : List.of((String[]) rs.getArray(5).getArray())));
                     }
                 }
             }

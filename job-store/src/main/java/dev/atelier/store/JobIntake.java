@@ -59,8 +59,8 @@ public class JobIntake {
                              checkpoints)
             select j.id, ?, j.position - 1, j.key, j.priority, ?, split_part(j.type, '.', 1), j.type, j.model,
                    j.model_key, j.crew, j.task, j.spec::jsonb, j.timeout_ms, j.max_attempts,
-                   coalesce(string_to_array(nullif(j.after_keys, ''), ' '), '{}'),
-                   cardinality(coalesce(string_to_array(nullif(j.after_keys, ''), ' '), '{}')), j.has_dependents,
+                   string_to_array(nullif(j.after_keys, ''), ' '), -- null when it waits for none: no bytes per job
+                   coalesce(cardinality(string_to_array(nullif(j.after_keys, ''), ' ')), 0), j.has_dependents,
                    case when j.templated then j.spec::jsonb end,
                    -- the checkpoint files a workflow loads: only an executor with them all may claim it
                    case when j.type = 'comfyui.workflow' then array(

@@ -82,7 +82,7 @@ public class JobViews {
             j.id, j.batch_id, j.key, j.type, j.kind, j.model, j.crew, j.task, j.priority, j.state, j.attempt,
             j.attempts_used, j.max_attempts, j.executor_id, j.created_at, j.started_at, j.finished_at, j.run_after,
             j.error, j.progress, left(j.result ->> 'text', 200) as result_preview, j.waiting_reason, j.checkpoints,
-            j.avoid_executors, j.after_keys <> '{}' as waits_for_others""";
+            j.avoid_executors, coalesce(cardinality(j.after_keys), 0) > 0 as waits_for_others""";
 
     private static final String ONE = "select " + COLUMNS + ", j.spec::text as spec_json, j.result::text as result_json"
             + " from job j where j.id = ?";
