@@ -81,6 +81,9 @@ public final class Bench {
             if (only.isEmpty() || only.contains("cluster")) {
                 new ClusterBench(gateway, ledger, stack.jdbcUrl(), root, stack.servicePids()).run();
             }
+            if (only.isEmpty() || only.contains("pipelines")) {
+                new ClusterBench(gateway, ledger, stack.jdbcUrl(), root, stack.servicePids()).pipelines();
+            }
             if (only.isEmpty() || only.contains("gpu")) {
                 new ClusterBench(gateway, ledger, stack.jdbcUrl(), root, stack.servicePids()).gpuEfficiency();
             }

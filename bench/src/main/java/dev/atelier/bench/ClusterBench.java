@@ -37,6 +37,8 @@ import java.util.concurrent.TimeUnit;
  *       its HTTP call; the peak RSS of every service meanwhile;</li>
  *   <li>latency: enqueue to attempt start (both database times) for 300 single-job batches 20 ms apart, after 100
  *       unmeasured ones, a checkpoint and a quiet machine;</li>
+ *   <li>pipelines: 1,000 two-step chains (single-batch, {@code b} after {@code a}, b's prompt a template of a's
+ *       text) 20 ms apart: what the gate adds, from the first step's success to the second's attempt start;</li>
  *   <li>slot utilisation: one executor with 4 slots, 200 jobs of 200 ms: busy-slot time / (slots x wall time);</li>
  *   <li>GPU efficiency with two models ({@link #gpuEfficiency()}), with model affinity and without.</li>
  * </ul>
@@ -103,12 +105,7 @@ final class ClusterBench {
             }
             // Then as the peers' harness does: a checkpoint, so none falls inside the figure, and a quiet machine
             // (the last figure's 20,000 jobs are still being vacuumed and numbered)
-            try (Connection c = DriverManager.getConnection(jdbcUrl, "postgres", "");
-                 Statement checkpoint = c.createStatement()) {
-                checkpoint.execute("checkpoint");
-            }
-            Thread.sleep(3_000); // idle: nothing queued, the executor waits for NOTIFY
-            Bench.awaitQuiet("latency");
+            checkpointAndQuiet("latency");
             List<String> batches = paced("latency-", 300);
             for (String batch : batches) {
                 awaitDone(batch);
@@ -124,6 +121,73 @@ final class ClusterBench {
         } finally {
             stop(executors);
         }
+    }
+
+    void pipelines() throws Exception {
+        try (FakeOllama ollama = new FakeOllama()) {
+            pipelines(ollama);
+        }
+    }
+
+    private void pipelines(FakeOllama ollama) throws Exception {
+        List<ServiceProcess> executors = startExecutors(ollama, 1, SLOTS);
+        try {
+            for (String batch : pacedChains("chain-warm-up-", 300)) {
+                awaitDone(batch);
+            }
+            checkpointAndQuiet("pipelines");
+            List<String> batches = pacedChains("chain-", 1_000);
+            for (String batch : batches) {
+                awaitDone(batch);
+            }
+            // both database times: the completing transaction's now() for a, the claiming one's for b
+            List<Double> millis = query("""
+                    select extract(epoch from b_attempt.started_at - a.finished_at) * 1000
+                    from job a
+                    join job b on b.batch_id = a.batch_id and b.key = 'b'
+                    join attempt b_attempt on b_attempt.job_id = b.id and b_attempt.attempt = 1
+                    where a.batch_id = any (?::uuid[]) and a.key = 'a'""", batches);
+            Collections.sort(millis);
+            // the first steps' enqueue -> start meanwhile: what any job waited under the same load
+            List<Double> first = query("""
+                    select extract(epoch from a_attempt.started_at - a.created_at) * 1000
+                    from job a join attempt a_attempt on a_attempt.job_id = a.id and a_attempt.attempt = 1
+                    where a.batch_id = any (?::uuid[]) and a.key = 'a'""", batches);
+            Collections.sort(first);
+            Bench.figure("pipelines, 1,000 two-step chains: step 1 success → step 2 start",
+                    String.format("p50 %.1f ms, p95 %.1f ms, p99 %.1f ms (%d chains; step 1 enqueue → start meanwhile:"
+                                    + " p50 %.1f ms, p99 %.1f ms)", pct(millis, 0.50), pct(millis, 0.95),
+                            pct(millis, 0.99), millis.size(), pct(first, 0.50), pct(first, 0.99)), "p99 ≤ 20 ms");
+        } finally {
+            stop(executors);
+        }
+    }
+
+    /** Submits two-step chains, one per batch, 20 ms apart. */
+    private List<String> pacedChains(String prefix, int count) throws Exception {
+        List<String> batches = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            long next = System.nanoTime() + 20_000_000L;
+            batches.add(submit("{\"name\": \"" + prefix + i + "\", \"mode\": \"parallel\", \"jobs\": ["
+                    + "{\"key\": \"a\", \"type\": \"ollama.generate\", \"model\": \"llama3.2\", \"prompt\": \"chain " + i + "\"},"
+                    + "{\"key\": \"b\", \"after\": [\"a\"], \"type\": \"ollama.generate\", \"model\": \"llama3.2\","
+                    + " \"prompt\": \"go on from: {{jobs.a.text}}\"}]}"));
+            long wait = next - System.nanoTime();
+            if (wait > 0) {
+                Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+            }
+        }
+        return batches;
+    }
+
+    /** A checkpoint, so none falls inside a latency figure, then idle (the executor waits for NOTIFY) and quiet. */
+    private void checkpointAndQuiet(String label) throws Exception {
+        try (Connection c = DriverManager.getConnection(jdbcUrl, "postgres", "");
+             Statement checkpoint = c.createStatement()) {
+            checkpoint.execute("checkpoint");
+        }
+        Thread.sleep(3_000);
+        Bench.awaitQuiet(label);
     }
 
     /** Submits single-job batches 20 ms apart. */
