@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -123,7 +124,7 @@ public final class PipelineTemplates {
         } catch (JsonProcessingException e) {
             throw new IllegalArgumentException("a stored spec is not JSON", e);
         }
-        JsonNode expanded = expandNode(spec, outputs);
+        JsonNode expanded = new Expansion(outputs).node(spec);
         String json = expanded.toString();
         if (json.length() > MAX_EXPANDED_SPEC_CHARS) {
             throw new Failure("the spec expanded from its upstreams' answers is " + json.length()
@@ -132,97 +133,120 @@ public final class PipelineTemplates {
         return json;
     }
 
-    private static JsonNode expandNode(JsonNode node, Map<String, Output> outputs) throws Failure {
-        if (node.isTextual()) {
-            return TextNode.valueOf(expandText(node.asText(), outputs));
-        }
-        if (node.isObject()) {
-            ObjectNode copy = JSON.createObjectNode();
-            for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> field = it.next();
-                copy.set(field.getKey(), expandNode(field.getValue(), outputs));
-            }
-            return copy;
-        }
-        if (node.isArray()) {
-            ArrayNode copy = JSON.createArrayNode();
-            for (JsonNode item : node) {
-                copy.add(expandNode(item, outputs));
-            }
-            return copy;
-        }
-        return node;
-    }
+    /**
+     * One spec's expansion. Each upstream's answer is read once, and its JSON parsed once, however many templates name
+     * it: this runs in the completing transaction, and a spec may hold thousands of templates against one large answer.
+     */
+    private static final class Expansion {
+        private final Map<String, Output> outputs;
+        private final Map<String, String> texts = new HashMap<>();
+        private final Map<String, JsonNode> jsons = new HashMap<>();
 
-    private static String expandText(String text, Map<String, Output> outputs) throws Failure {
-        Matcher m = TEMPLATE.matcher(text);
-        StringBuilder out = new StringBuilder();
-        int last = 0;
-        while (m.find()) {
-            Reference reference = parse(m.group(), m.group(1), outputs.keySet());
-            if (reference == null) {
-                continue;
-            }
-            out.append(text, last, m.start()).append(value(reference, outputs.get(reference.key())));
-            last = m.end();
-            if (out.length() > MAX_EXPANDED_SPEC_CHARS) {
-                throw new Failure("the spec expanded from its upstreams' answers is over the "
-                        + MAX_EXPANDED_SPEC_CHARS + " characters a job may hold (at " + reference.template() + ")");
-            }
+        Expansion(Map<String, Output> outputs) {
+            this.outputs = outputs;
         }
-        return out.append(text, last, text.length()).toString();
-    }
 
-    private static String value(Reference reference, Output output) throws Failure {
-        String where = reference.template() + ": upstream job " + (output == null ? reference.key() : output.key());
-        if (output == null) {
-            throw new Failure(where + " is not one this job waits for");
+        private JsonNode node(JsonNode node) throws Failure {
+            if (node.isTextual()) {
+                return TextNode.valueOf(text(node.asText()));
+            }
+            if (node.isObject()) {
+                ObjectNode copy = JSON.createObjectNode();
+                for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+                    Map.Entry<String, JsonNode> field = it.next();
+                    copy.set(field.getKey(), node(field.getValue()));
+                }
+                return copy;
+            }
+            if (node.isArray()) {
+                ArrayNode copy = JSON.createArrayNode();
+                for (JsonNode item : node) {
+                    copy.add(node(item));
+                }
+                return copy;
+            }
+            return node;
         }
-        switch (reference.field()) {
-            case ARTIFACT -> {
-                if (output.firstArtifact() == null) {
-                    throw new Failure(where + " stored no artifact");
+
+        private String text(String text) throws Failure {
+            Matcher m = TEMPLATE.matcher(text);
+            StringBuilder out = new StringBuilder();
+            int last = 0;
+            while (m.find()) {
+                Reference reference = parse(m.group(), m.group(1), outputs.keySet());
+                if (reference == null) {
+                    continue;
                 }
-                return output.firstArtifact().toString();
-            }
-            case TEXT -> {
-                return answerText(output, where);
-            }
-            default -> {
-                String text = answerText(output, where);
-                JsonNode node;
-                try {
-                    node = JSON.readTree(text);
-                } catch (JsonProcessingException e) {
-                    throw new Failure(where + " answered text that is not JSON: " + preview(text));
+                out.append(text, last, m.start()).append(value(reference, outputs.get(reference.key())));
+                last = m.end();
+                if (out.length() > MAX_EXPANDED_SPEC_CHARS) {
+                    throw new Failure("the spec expanded from its upstreams' answers is over the "
+                            + MAX_EXPANDED_SPEC_CHARS + " characters a job may hold (at " + reference.template() + ")");
                 }
-                for (String segment : reference.path().split("\\.", -1)) {
-                    JsonNode next = node == null ? null
-                            : node.isArray() && segment.matches("\\d{1,9}") ? node.get(Integer.parseInt(segment))
-                            : node.isObject() ? node.get(segment) : null;
-                    if (next == null) {
-                        throw new Failure(where + " answered JSON without '" + reference.path() + "': "
-                                + preview(text));
+            }
+            return out.append(text, last, text.length()).toString();
+        }
+
+        private String value(Reference reference, Output output) throws Failure {
+            String where = reference.template() + ": upstream job " + (output == null ? reference.key() : output.key());
+            if (output == null) {
+                throw new Failure(where + " is not one this job waits for");
+            }
+            switch (reference.field()) {
+                case ARTIFACT -> {
+                    if (output.firstArtifact() == null) {
+                        throw new Failure(where + " stored no artifact");
                     }
-                    node = next;
+                    return output.firstArtifact().toString();
                 }
-                return node.isTextual() ? node.asText() : node.toString();
+                case TEXT -> {
+                    return answerText(output, where);
+                }
+                default -> {
+                    String text = answerText(output, where);
+                    JsonNode node = jsons.get(output.key());
+                    if (node == null) {
+                        try {
+                            node = JSON.readTree(text);
+                        } catch (JsonProcessingException e) {
+                            throw new Failure(where + " answered text that is not JSON: " + preview(text));
+                        }
+                        jsons.put(output.key(), node);
+                    }
+                    for (String segment : reference.path().split("\\.", -1)) {
+                        JsonNode next = node == null ? null
+                                : node.isArray() && segment.matches("\\d{1,9}") ? node.get(Integer.parseInt(segment))
+                                : node.isObject() ? node.get(segment) : null;
+                        if (next == null) {
+                            throw new Failure(where + " answered JSON without '" + reference.path() + "': "
+                                    + preview(text));
+                        }
+                        node = next;
+                    }
+                    return node.isTextual() ? node.asText() : node.toString();
+                }
             }
         }
-    }
 
-    /** The answer's text without its thinking (a model that thinks inline writes it between think tags). */
-    private static String answerText(Output output, String where) throws Failure {
-        JsonNode result;
-        try {
-            result = output.resultJson() == null ? null : JSON.readTree(output.resultJson());
-        } catch (JsonProcessingException e) {
-            result = null;
+        /** The answer's text without its thinking (a model that thinks inline writes it between think tags). */
+        private String answerText(Output output, String where) throws Failure {
+            String known = texts.get(output.key());
+            if (known != null) {
+                return known;
+            }
+            JsonNode result;
+            try {
+                result = output.resultJson() == null ? null : JSON.readTree(output.resultJson());
+            } catch (JsonProcessingException e) {
+                result = null;
+            }
+            if (result == null || !result.path("text").isTextual()) {
+                throw new Failure(where + " gave no text answer");
+            }
+            String text = THINKING.matcher(result.get("text").asText()).replaceAll("").strip();
+            texts.put(output.key(), text);
+            return text;
         }
-        if (result == null || !result.path("text").isTextual()) {
-            throw new Failure(where + " gave no text answer");
-        }
-        return THINKING.matcher(result.get("text").asText()).replaceAll("").strip();
     }
 
     private static String preview(String text) {
