@@ -27,6 +27,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
  * The figures that need executors: packaged executors as processes against a fake Ollama, jobs submitted through the
@@ -100,13 +101,13 @@ final class ClusterBench {
         List<ServiceProcess> executors = startExecutors(ollama, 1, SLOTS);
         try {
             // An executor runs for days: the first claims of a fresh JVM run interpreted, so 100 unmeasured jobs first
-            for (String batch : paced("latency-warm-up-", 100)) {
+            for (String batch : paced("latency-warm-up-", 100, name -> batch(name, 1, ""))) {
                 awaitDone(batch);
             }
             // Then as the peers' harness does: a checkpoint, so none falls inside the figure, and a quiet machine
             // (the last figure's 20,000 jobs are still being vacuumed and numbered)
             checkpointAndQuiet("latency");
-            List<String> batches = paced("latency-", 300);
+            List<String> batches = paced("latency-", 300, name -> batch(name, 1, ""));
             for (String batch : batches) {
                 awaitDone(batch);
             }
@@ -132,11 +133,11 @@ final class ClusterBench {
     private void pipelines(FakeOllama ollama) throws Exception {
         List<ServiceProcess> executors = startExecutors(ollama, 1, SLOTS);
         try {
-            for (String batch : pacedChains("chain-warm-up-", 300)) {
+            for (String batch : paced("chain-warm-up-", 300, ClusterBench::chain)) {
                 awaitDone(batch);
             }
             checkpointAndQuiet("pipelines");
-            List<String> batches = pacedChains("chain-", 1_000);
+            List<String> batches = paced("chain-", 1_000, ClusterBench::chain);
             for (String batch : batches) {
                 awaitDone(batch);
             }
@@ -163,21 +164,12 @@ final class ClusterBench {
         }
     }
 
-    /** Submits two-step chains, one per batch, 20 ms apart. */
-    private List<String> pacedChains(String prefix, int count) throws Exception {
-        List<String> batches = new ArrayList<>();
-        for (int i = 0; i < count; i++) {
-            long next = System.nanoTime() + 20_000_000L;
-            batches.add(submit("{\"name\": \"" + prefix + i + "\", \"mode\": \"parallel\", \"jobs\": ["
-                    + "{\"key\": \"a\", \"type\": \"ollama.generate\", \"model\": \"llama3.2\", \"prompt\": \"chain " + i + "\"},"
-                    + "{\"key\": \"b\", \"after\": [\"a\"], \"type\": \"ollama.generate\", \"model\": \"llama3.2\","
-                    + " \"prompt\": \"go on from: {{jobs.a.text}}\"}]}"));
-            long wait = next - System.nanoTime();
-            if (wait > 0) {
-                Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
-            }
-        }
-        return batches;
+    /** A two-step chain as one batch: b's prompt is a template of a's answer. */
+    private static String chain(String name) {
+        return "{\"name\": \"" + name + "\", \"mode\": \"parallel\", \"jobs\": ["
+                + "{\"key\": \"a\", \"type\": \"ollama.generate\", \"model\": \"llama3.2\", \"prompt\": \"" + name + "\"},"
+                + "{\"key\": \"b\", \"after\": [\"a\"], \"type\": \"ollama.generate\", \"model\": \"llama3.2\","
+                + " \"prompt\": \"go on from: {{jobs.a.text}}\"}]}";
     }
 
     /** A checkpoint, so none falls inside a latency figure, then idle (the executor waits for NOTIFY) and quiet. */
@@ -190,12 +182,12 @@ final class ClusterBench {
         Bench.awaitQuiet(label);
     }
 
-    /** Submits single-job batches 20 ms apart. */
-    private List<String> paced(String prefix, int count) throws Exception {
+    /** Submits batches 20 ms apart, each named prefix + its number. */
+    private List<String> paced(String prefix, int count, Function<String, String> body) throws Exception {
         List<String> batches = new ArrayList<>();
         for (int i = 0; i < count; i++) {
             long next = System.nanoTime() + 20_000_000L;
-            batches.add(submit(batch(prefix + i, 1, "")));
+            batches.add(submit(body.apply(prefix + i)));
             long wait = next - System.nanoTime();
             if (wait > 0) {
                 Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
