@@ -58,6 +58,24 @@ public final class QueryParams {
         }
     }
 
+    /**
+     * Free text to search for, trimmed, or null when absent. PostgreSQL's text cannot hold U+0000, and a search
+     * longer than any name it could match is a mistake, so both are refused here rather than reaching the database.
+     */
+    public String text(String name, String value, int maxLength) {
+        if (absent(value)) {
+            return null;
+        }
+        String text = value.trim();
+        if (text.indexOf('\u0000') >= 0) {
+            return reject(name, "must not contain U+0000");
+        }
+        if (text.codePointCount(0, text.length()) > maxLength) {
+            return reject(name, "must be at most " + maxLength + " characters");
+        }
+        return text;
+    }
+
     /** A number from 0 up, {@code fallback} when absent. */
     public long nonNegative(String name, String value, long fallback) {
         if (absent(value)) {

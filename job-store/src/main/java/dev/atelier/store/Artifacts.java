@@ -17,6 +17,7 @@ import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import javax.sql.DataSource;
@@ -27,7 +28,7 @@ public class Artifacts {
 
     /** An artifact without its bytes. */
     public record ArtifactInfo(UUID id, UUID jobId, UUID batchId, int attempt, String name, String contentType,
-                               long size, String sha256, Instant createdAt) {
+                               long size, String sha256, Instant createdAt, String jobKey) {
     }
 
     /** An artifact and where its bytes are (PostgreSQL or the object store). */
@@ -44,7 +45,7 @@ public class Artifacts {
     }
 
     private static final String COLUMNS = """
-            a.id, a.job_id, j.batch_id, a.attempt, a.name, a.content_type, a.size, a.sha256, a.created_at""";
+            a.id, a.job_id, j.batch_id, a.attempt, a.name, a.content_type, a.size, a.sha256, a.created_at, j.key""";
 
     private static final String ONE = """
             select %s, b.data from artifact a join job j on j.id = a.job_id join artifact_blob b on b.sha256 = a.sha256
@@ -208,7 +209,7 @@ public class Artifacts {
                         return Optional.empty();
                     }
                     ArtifactInfo info = info(rs);
-                    return Optional.of(new ArtifactFile(info, storage.bytes(info.sha256(), info.size(), rs.getBytes(10))));
+                    return Optional.of(new ArtifactFile(info, storage.bytes(info.sha256(), info.size(), rs.getBytes(11))));
                 }
             }
         });
@@ -222,6 +223,11 @@ public class Artifacts {
      * @param after   the id of the last artifact of the previous page, or null
      */
     public List<ArtifactInfo> list(UUID batchId, UUID jobId, UUID after, int limit) {
+        return list(batchId, jobId, Map.of(), after, limit);
+    }
+
+    /** The same, also only of batches carrying every one of {@code labels} (the dashboard's gallery filter). */
+    public List<ArtifactInfo> list(UUID batchId, UUID jobId, Map<String, String> labels, UUID after, int limit) {
         return Transactions.inTransaction(dataSource, "list artifacts", c -> {
             StatementParts sql = new StatementParts("select " + COLUMNS + " from artifact a join job j on j.id = a.job_id where true");
             if (batchId != null) {
@@ -229,6 +235,10 @@ public class Artifacts {
             }
             if (jobId != null) {
                 sql.where("a.job_id = ?", jobId);
+            }
+            if (!labels.isEmpty()) {
+                sql.where("j.batch_id in (select b.id from batch b where b.labels @> jsonb_object(?::text[], ?::text[]))",
+                        c.createArrayOf("text", labels.keySet().toArray()), c.createArrayOf("text", labels.values().toArray()));
             }
             if (after != null) {
                 sql.where("(a.created_at, a.id) < (select p.created_at, p.id from artifact p where p.id = ?)", after);
@@ -247,6 +257,6 @@ public class Artifacts {
     private static ArtifactInfo info(ResultSet rs) throws SQLException {
         return new ArtifactInfo(rs.getObject(1, UUID.class), rs.getObject(2, UUID.class), rs.getObject(3, UUID.class),
                 rs.getInt(4), rs.getString(5), rs.getString(6), rs.getLong(7), rs.getString(8),
-                rs.getObject(9, OffsetDateTime.class).toInstant());
+                rs.getObject(9, OffsetDateTime.class).toInstant(), rs.getString(10));
     }
 }

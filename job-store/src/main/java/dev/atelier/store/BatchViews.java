@@ -59,15 +59,23 @@ public class BatchViews {
      * What a batch list may be narrowed to; empty means any.
      *
      * @param finishedBefore only batches that finished before this (what a prune would delete), or null
+     * @param nameContains   only batches whose name contains this, ignoring case (the dashboard's search), or null
      */
-    public record BatchFilter(Set<BatchState> states, Map<String, String> labels, Instant finishedBefore) {
+    public record BatchFilter(Set<BatchState> states, Map<String, String> labels, Instant finishedBefore,
+                              String nameContains) {
+        public BatchFilter(Set<BatchState> states, Map<String, String> labels, Instant finishedBefore) {
+            this(states, labels, finishedBefore, null);
+        }
+
         public BatchFilter(Set<BatchState> states, Map<String, String> labels) {
-            this(states, labels, null);
+            this(states, labels, null, null);
         }
     }
 
     // Newest first. A finished batch's state was stored when it finished; an open one's comes from its counts
     // (batch_state, V12, the rule state(...) below applies to one batch). Optional filters are null when unused.
+    // The name search reads batches newest first until a page matches: a studio keeps thousands of batches (prune
+    // deletes old ones), so no index is kept for it.
     private static final String LIST = """
             select b.id, b.name, b.mode, b.priority, b.labels::text, b.submitted_by, b.created_at,
                    coalesce(b.finished_state, batch_state(b.id, b.cancelled_at)) as state
@@ -75,6 +83,7 @@ public class BatchViews {
             where (?::text[] is null or b.labels @> jsonb_object(?::text[], ?::text[]))
               and (?::uuid is null or (b.created_at, b.id) < (select a.created_at, a.id from batch a where a.id = ?::uuid))
               and (?::timestamptz is null or b.finished_at < ?::timestamptz)
+              and (?::text is null or strpos(lower(b.name), lower(?::text)) > 0)
             order by b.created_at desc, b.id desc
             limit ?
             """;
@@ -94,6 +103,7 @@ public class BatchViews {
                            and (?::uuid is null
                                 or (b.created_at, b.id) < (select a.created_at, a.id from batch a where a.id = ?::uuid))
                            and (?::timestamptz is null or b.finished_at < ?::timestamptz)
+                           and (?::text is null or strpos(lower(b.name), lower(?::text)) > 0)
                          order by b.created_at desc, b.id desc
                          limit ?) f
                 union all
@@ -107,6 +117,7 @@ public class BatchViews {
                             or (b.created_at, b.id) < (select a.created_at, a.id from batch a where a.id = ?::uuid))
                        -- an open batch has not finished: none passes a finished_before filter
                        and (?::timestamptz is null or b.finished_at < ?::timestamptz)
+                       and (?::text is null or strpos(lower(b.name), lower(?::text)) > 0)
                      order by b.created_at desc, b.id desc) o
                  where o.state = any (?::text[])
                  limit ?)) listed
@@ -277,7 +288,8 @@ public class BatchViews {
                     : c.createArrayOf("text", filter.labels().values().toArray());
             OffsetDateTime finishedBefore = filter.finishedBefore() == null ? null
                     : filter.finishedBefore().atOffset(ZoneOffset.UTC);
-            List<Object> narrowing = Arrays.asList(keys, keys, values, after, after, finishedBefore, finishedBefore);
+            List<Object> narrowing = Arrays.asList(keys, keys, values, after, after, finishedBefore, finishedBefore,
+                    filter.nameContains(), filter.nameContains());
             List<Object> parameters = new ArrayList<>();
             String statement;
             if (filter.states().isEmpty()) {

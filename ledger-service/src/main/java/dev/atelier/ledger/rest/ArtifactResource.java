@@ -29,6 +29,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
@@ -57,16 +58,19 @@ public class ArtifactResource {
 
     @GET
     @Produces(MediaType.APPLICATION_JSON)
-    @Operation(summary = "List artifacts", description = "Newest first, without their bytes. Filters: batch, job.")
+    @Operation(summary = "List artifacts", description = "Newest first, without their bytes. Filters: batch, job, "
+            + "label (key:value of the batch, repeated to require several).")
     public Page<ArtifactView> list(@QueryParam("batch") String batch, @QueryParam("job") String job,
+                                   @QueryParam("label") List<String> label,
                                    @QueryParam("limit") String limit, @QueryParam("after") String after) {
         QueryParams params = new QueryParams();
         UUID batchId = params.uuid("batch", batch);
         UUID jobId = params.uuid("job", job);
+        Map<String, String> labels = params.labels("label", label);
         int size = params.limit(limit);
         UUID cursor = params.uuid("after", after);
         params.check();
-        List<ArtifactView> items = artifacts.list(batchId, jobId, cursor, size + 1).stream().map(ArtifactResource::view).toList();
+        List<ArtifactView> items = artifacts.list(batchId, jobId, labels, cursor, size + 1).stream().map(ArtifactResource::view).toList();
         return Page.of(items, size, item -> item.id().toString());
     }
 
@@ -182,8 +186,8 @@ public class ArtifactResource {
     }
 
     static ArtifactView view(ArtifactInfo a) {
-        return new ArtifactView(a.id(), a.jobId(), a.batchId(), a.name(), a.contentType(), a.size(), a.sha256(),
-                a.createdAt(), "/api/v1/artifacts/" + a.id());
+        return new ArtifactView(a.id(), a.jobId(), a.batchId(), a.jobKey(), a.name(), a.contentType(), a.size(),
+                a.sha256(), a.createdAt(), "/api/v1/artifacts/" + a.id());
     }
 
     /** The file name for a download: the last path segment, printable ASCII only, no quotes. */

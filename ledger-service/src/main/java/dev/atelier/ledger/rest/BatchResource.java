@@ -41,14 +41,15 @@ public class BatchResource {
     @Operation(summary = "List batches", description = "Newest first, keyset-paged. Filters: state "
             + "(pending, running, success, failed, cancelled; comma-separated for several), label (key:value, "
             + "repeated to require several) and finished_before (an ISO-8601 time: batches that finished before it, "
-            + "which is what `atelier prune` deletes).")
+            + "which is what `atelier prune` deletes) and name (batches whose name contains it, ignoring case).")
     public Page<BatchItem> list(@QueryParam("state") List<String> state, @QueryParam("label") List<String> label,
-                                @QueryParam("finished_before") String finishedBefore,
+                                @QueryParam("finished_before") String finishedBefore, @QueryParam("name") String name,
                                 @QueryParam("limit") String limit, @QueryParam("after") String after) {
         QueryParams params = new QueryParams();
         var filter = new BatchFilter(
                 params.oneOf("state", state, QueryParams.words(BatchState.class, s -> s.name().toLowerCase(Locale.ROOT))),
-                params.labels("label", label), params.instant("finished_before", finishedBefore));
+                params.labels("label", label), params.instant("finished_before", finishedBefore),
+                params.text("name", name, 256));
         int size = params.limit(limit);
         UUID cursor = params.uuid("after", after);
         params.check();

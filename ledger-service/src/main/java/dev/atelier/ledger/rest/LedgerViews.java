@@ -77,8 +77,8 @@ final class LedgerViews {
                        String status, String error) {
     }
 
-    record ArtifactView(UUID id, UUID jobId, UUID batchId, String name, String contentType, long size, String sha256,
-                        Instant createdAt, String url) {
+    record ArtifactView(UUID id, UUID jobId, UUID batchId, String jobKey, String name, String contentType, long size,
+                        String sha256, Instant createdAt, String url) {
     }
 
     /** A line of ledger.jsonl. */

@@ -63,6 +63,29 @@ class ArtifactResourceTests {
     }
 
     @Test
+    void theListIsFilteredByTheBatchsLabelsAndNamesEachArtifactsJob() throws Exception {
+        String project = "gallery-" + System.nanoTime();
+        NewBatch labelled = data.store(Batches.batch(BatchMode.PARALLEL).labels("{\"project\": \"" + project + "\", \"kind\": \"portrait\"}")
+                .step("scorpion", 1, "{\"workflow\": {}}"));
+        NewBatch other = data.store(Batches.batch(BatchMode.PARALLEL).labels("{\"project\": \"other-" + project + "\"}")
+                .jobs(1, 1, "comfyui.workflow", null));
+        String sha = sha256(PNG);
+        UUID shown = data.artifact(labelled.jobs().get(0).id(), "scorpion_00001_.png", "image/png", PNG, sha);
+        data.artifact(other.jobs().get(0).id(), "other_00001_.png", "image/png", PNG, sha);
+
+        given().queryParam("label", "project:" + project).get("/api/v1/artifacts").then().statusCode(200)
+                .body("items.id", equalTo(List.of(shown.toString())))
+                .body("items[0].job_key", equalTo("scorpion"))
+                .body("items[0].batch_id", equalTo(labelled.id().toString()));
+        given().queryParam("label", "project:" + project).queryParam("label", "kind:portrait").get("/api/v1/artifacts")
+                .then().statusCode(200).body("items.size()", equalTo(1));
+        given().queryParam("label", "project:" + project).queryParam("label", "kind:landscape").get("/api/v1/artifacts")
+                .then().statusCode(200).body("items.size()", equalTo(0));
+        given().queryParam("label", "no-colon").get("/api/v1/artifacts").then().statusCode(400)
+                .body("errors[0].field", equalTo("label"));
+    }
+
+    @Test
     void whatAnExecutorStoresIsWhatTheLedgerServes() throws Exception {
         data.closeOpenJobs();
         NewBatch batch = data.store(Batches.batch(BatchMode.PARALLEL).jobs(1, 1, "comfyui.workflow", null));

@@ -2,6 +2,7 @@ package dev.atelier.ledger.rest;
 
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.nullValue;
 
@@ -104,6 +105,29 @@ class BatchResourceTests {
                     .then().extract().jsonPath().getString("items.find { it.id == '" + id + "' }.state");
             given().get("/api/v1/batches/" + id).then().body("state", equalTo(listed));
         }
+    }
+
+    @Test
+    void theListIsSearchedByNameIgnoringCaseAndAHostileSearchIsA400() {
+        String project = "search-" + System.nanoTime();
+        String labels = "{\"project\": \"" + project + "\"}";
+        NewBatch portraits = data.store(Batches.batch(BatchMode.PARALLEL).name("MK1 Portraits").labels(labels).ollamaJobs(1, 1));
+        data.store(Batches.batch(BatchMode.PARALLEL).name("mk1-roster").labels(labels).ollamaJobs(1, 1));
+        data.store(Batches.batch(BatchMode.PARALLEL).name("100%_done").labels(labels).ollamaJobs(1, 1));
+        given().queryParam("label", "project:" + project).queryParam("name", "portr").get("/api/v1/batches").then()
+                .statusCode(200).body("items.id", equalTo(List.of(portraits.id().toString())));
+        given().queryParam("label", "project:" + project).queryParam("name", " mk1 ").queryParam("state", "pending")
+                .get("/api/v1/batches").then().statusCode(200).body("items.size()", equalTo(2));
+        // what LIKE would read as wildcards is searched for as written
+        given().queryParam("label", "project:" + project).queryParam("name", "%_").get("/api/v1/batches").then()
+                .statusCode(200).body("items.name", equalTo(List.of("100%_done")));
+        given().queryParam("label", "project:" + project).queryParam("name", "_d").get("/api/v1/batches").then()
+                .statusCode(200).body("items.size()", equalTo(1));
+
+        given().queryParam("name", "a\u0000b").get("/api/v1/batches").then().statusCode(400)
+                .body("errors[0].field", equalTo("name")).body("errors[0].message", containsString("U+0000"));
+        given().queryParam("name", "x".repeat(257)).get("/api/v1/batches").then().statusCode(400)
+                .body("errors[0].field", equalTo("name")).body("errors[0].message", containsString("256"));
     }
 
     @Test
