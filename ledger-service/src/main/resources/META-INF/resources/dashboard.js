@@ -1,18 +1,28 @@
-// The ledger's dashboard: plain browser JavaScript, no build step. It reads the ledger's own API every few
-// seconds and redraws in place. With auth on it asks once for a read token and keeps it in this browser.
+// The ledger's dashboard: plain browser JavaScript, no build step. Each page has its own address (#/batches/ID,
+// #/jobs/ID, ...), so it can be shared and the back button works. A page is cloned from its <template> once, then
+// only its data regions are redrawn every few seconds: the reader's scroll position, open details and filters stay.
+// With auth on it asks once for a read token and keeps it in this browser.
 (() => {
   'use strict';
   const REFRESH_MS = 5000;
   const TOKEN_KEY = 'atelier.ledger.token';
   const STATES = ['pending', 'running', 'retry', 'success', 'failed', 'cancelled'];
-  const thumbnails = new Map(); // artifact id -> object URL, fetched once
+  const TERMINAL = new Set(['success', 'failed', 'cancelled']);
+  // state is never told by colour alone: each has a shape too
+  const SYMBOL = { pending: '○', running: '▶', retry: '↻', success: '✓', failed: '✗', cancelled: '⊘',
+    online: '●', degraded: '◐', offline: '○' };
+  const images = new Map(); // "artifact id?size" -> object URL, fetched once
+  const batchNames = new Map(); // batch id -> name, learnt from every batch list read
   let asking = false;
+  let current = null; // { refresh, live } of the page shown
+  let generation = 0; // bumped on every page change, so a late answer for the page left is dropped
 
   const $ = (id) => document.getElementById(id);
 
   function el(tag, attrs = {}, ...children) {
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs)) {
+      if (v == null) continue;
       if (k === 'class') node.className = v;
       else if (k === 'text') node.textContent = v;
       else node.setAttribute(k, v);
@@ -22,6 +32,8 @@
   }
 
   class AuthNeeded extends Error {}
+  class Refused extends Error {} // a 400: the filter typed is not valid
+  class Gone extends Error {} // a 404: the batch or job named by the address is not there (deleted, or mistyped)
 
   async function api(path, asBlob = false) {
     const token = localStorage.getItem(TOKEN_KEY);
@@ -29,18 +41,35 @@
     if (response.status === 401 || response.status === 403) throw new AuthNeeded();
     if (!response.ok) {
       let detail = response.statusText;
-      try { detail = (await response.json()).detail || detail; } catch (ignored) { /* not JSON */ }
-      throw new Error(path + ': ' + detail);
+      try {
+        const problem = await response.json();
+        detail = (problem.errors || []).map((e) => e.field + ' ' + e.message).join('; ') || problem.detail || detail;
+      } catch (ignored) { /* not JSON */ }
+      throw response.status === 404 ? new Gone(detail) : response.status === 400 ? new Refused(detail) : new Error(detail);
     }
     return asBlob ? response.blob() : response.json();
+  }
+
+  /** An image's bytes as an object URL, through the same authenticated request as everything else (no token in a URL). */
+  async function imageUrl(artifact, size) {
+    const key = artifact.id + '?' + (size || 'full');
+    if (!images.has(key)) {
+      let blob;
+      if (size) {
+        // a small picture the ledger makes once, or the image itself when it cannot (a format it does not read)
+        try { blob = await api(artifact.url + '?size=' + size, true); } catch (e) { if (e instanceof AuthNeeded) throw e; }
+      }
+      if (!blob) blob = await api(artifact.url, true);
+      images.set(key, URL.createObjectURL(blob));
+    }
+    return images.get(key);
   }
 
   function askForToken() {
     if (asking) return;
     asking = true;
-    const dialog = $('token-dialog');
     $('token-input').value = '';
-    dialog.showModal();
+    $('token-dialog').showModal();
   }
 
   function ago(iso) {
@@ -52,6 +81,10 @@
     return Math.round(s / 86400) + ' d ago';
   }
 
+  function time(iso) {
+    return iso ? new Date(iso).toLocaleString([], { dateStyle: 'short', timeStyle: 'medium' }) : '–';
+  }
+
   function duration(sec) {
     if (sec == null) return '';
     if (sec < 60) return sec.toFixed(1) + ' s';
@@ -59,11 +92,176 @@
     return Math.floor(sec / 3600) + ' h ' + Math.round((sec % 3600) / 60) + ' min';
   }
 
-  function renderTotals(summary) {
-    const set = (state, n) => { $('totals').querySelector(`[data-state="${state}"] .value`).textContent = n.toLocaleString(); };
-    set('total', summary.total_tasks);
-    for (const s of STATES) set(s, summary.status_counts[s] || 0);
-    $('updated').textContent = 'updated ' + new Date(summary.last_updated).toLocaleTimeString();
+  function pill(state) {
+    return el('span', { class: 'pill ' + state }, el('span', { 'aria-hidden': 'true', text: (SYMBOL[state] || '') + ' ' }), state);
+  }
+
+  function jobName(job) {
+    return job.crew ? `${job.crew} · ${job.task}` : job.key;
+  }
+
+  function batchLink(id) {
+    return el('a', { href: '#/batches/' + id, text: batchNames.get(id) || id.slice(0, 8) });
+  }
+
+  /** A batch's name, read once when no list has told it yet. */
+  async function batchName(id) {
+    if (!batchNames.has(id)) {
+      try { batchNames.set(id, (await api('/api/v1/batches/' + id)).name); } catch (e) { if (!(e instanceof Gone)) throw e; }
+    }
+    return batchNames.get(id) || id.slice(0, 8);
+  }
+
+  function remember(batches) {
+    for (const b of batches) batchNames.set(b.id, b.name);
+  }
+
+  /** Redraws a region, opening again the <details> the reader had open (matched by data-keep). */
+  function redraw(container, ...children) {
+    const open = new Set([...container.querySelectorAll('details[open][data-keep]')].map((d) => d.dataset.keep));
+    container.replaceChildren(...children);
+    for (const d of container.querySelectorAll('details[data-keep]')) if (open.has(d.dataset.keep)) d.open = true;
+  }
+
+  // ---- addresses: #/path?query ----
+
+  function parseHash() {
+    const raw = location.hash.replace(/^#/, '') || '/';
+    const q = raw.indexOf('?');
+    return { path: q < 0 ? raw : raw.slice(0, q), query: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)) };
+  }
+
+  /** Puts the filters into the address without a new history entry: the address can be shared, back leaves the page. */
+  function replaceQuery(query) {
+    const text = [...query.entries()].filter(([, v]) => v).map(([k, v]) => k + '=' + encodeURIComponent(v)
+      .replace(/%2C/g, ',').replace(/%3A/g, ':')).join('&');
+    history.replaceState(null, '', '#' + parseHash().path + (text ? '?' + text : ''));
+  }
+
+  /** Binds a filter form to the address: fields start from it, and each change narrows the list at once. */
+  function bindFilters(form, query, onChange) {
+    for (const field of form.elements) {
+      if (field.name) field.value = query.get(field.name) || (field.tagName === 'SELECT' ? field.options[0].value : '');
+    }
+    let timer;
+    const changed = () => {
+      for (const field of form.elements) if (field.name) query.set(field.name, field.value.trim());
+      replaceQuery(query);
+      onChange();
+    };
+    form.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(changed, 300); });
+    form.addEventListener('change', () => { clearTimeout(timer); changed(); });
+    form.addEventListener('submit', (e) => { e.preventDefault(); clearTimeout(timer); changed(); });
+  }
+
+  /** A list that grows by a page when asked, and is re-read whole on refresh (so nothing shown goes stale). */
+  function growingList(section, pageSize = 50) {
+    let limit = pageSize;
+    const button = section.querySelector('.more-button');
+    return {
+      limit: () => limit,
+      reset: () => { limit = pageSize; },
+      show: (page, onMore) => {
+        section.querySelector('.empty').hidden = page.items.length > 0;
+        button.hidden = !page.next_after || limit >= 500;
+        button.onclick = () => { limit = Math.min(500, limit + pageSize); onMore(); };
+      },
+    };
+  }
+
+  function progressBar(counts, total) {
+    const bar = el('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': String(total),
+      'aria-label': 'jobs finished' });
+    let done = 0;
+    for (const s of ['success', 'failed', 'cancelled', 'running', 'retry']) {
+      const n = counts[s] || 0;
+      if (TERMINAL.has(s)) done += n;
+      if (n > 0 && total > 0) bar.append(el('span', { class: 'seg-' + s, style: `width:${(100 * n) / total}%`, title: `${n} ${s}` }));
+    }
+    bar.setAttribute('aria-valuenow', String(done));
+    return bar;
+  }
+
+  function batchRow(b) {
+    const done = b.status_counts.success + b.status_counts.failed + b.status_counts.cancelled;
+    const failed = b.status_counts.failed ? ` · ${b.status_counts.failed} failed` : '';
+    const labels = Object.entries(b.labels || {}).map(([k, v]) => k + ':' + v).join(' ');
+    return el('li', { class: 'batch', 'data-batch-id': b.id },
+      el('div', { class: 'batch-head' },
+        el('a', { class: 'batch-name', href: '#/batches/' + b.id, text: b.name, title: b.id }),
+        el('span', { class: 'batch-meta' }, `${done}/${b.total_tasks}${failed} · `, pill(b.state))),
+      progressBar(b.status_counts, b.total_tasks),
+      el('div', { class: 'batch-meta', text: `${b.mode} mode · batch priority ${b.priority} · ${Math.round(b.progress * 100)}% · `
+        + `${ago(b.created_at)}${b.submitted_by ? ' · by ' + b.submitted_by : ''}${labels ? ' · ' + labels : ''}` }));
+  }
+
+  /** One row of a jobs table: what it is, its state, and why it waits or what it gave. */
+  function jobRow(j, third) {
+    const why = j.state === 'failed' || j.state === 'cancelled' ? el('span', { class: 'error', text: j.error || '' })
+      : TERMINAL.has(j.state) ? el('span', { class: 'muted', text: j.result_preview || '' })
+        : el('span', { class: 'reason', text: j.waiting_reason || (j.executor ? 'on ' + j.executor : '') });
+    return el('tr', { 'data-job-id': j.id, 'data-state': j.state },
+      el('th', { scope: 'row' }, el('a', { href: '#/jobs/' + j.id, text: jobName(j) }),
+        el('div', { class: 'muted small', text: j.type + (j.model ? ' · ' + j.model : '') })),
+      el('td', {}, pill(j.state)),
+      el('td', {}, third),
+      el('td', { class: 'num', text: `${j.attempt}/${j.max_attempts}` }),
+      el('td', { class: 'num', text: duration(j.elapsed_sec) }),
+      el('td', { class: 'why' }, why));
+  }
+
+  // ---- pages ----
+
+  function overviewPage(root) {
+    function renderTotals(summary) {
+      const set = (state, n) => { root.querySelector(`#totals [data-state="${state}"] .value`).textContent = n.toLocaleString(); };
+      set('total', summary.total_tasks);
+      for (const s of STATES) set(s, summary.status_counts[s] || 0);
+    }
+
+    function jobLine(job, detail) {
+      return el('li', { 'data-job-id': job.id },
+        el('a', { class: 'job-key', href: '#/jobs/' + job.id, text: jobName(job) }),
+        el('span', { class: 'muted', text: `  ${batchNames.get(job.batch_id) || job.batch_id.slice(0, 8)} · ${job.type}` }),
+        detail);
+    }
+
+    async function renderArtifacts(page) {
+      const figures = [];
+      for (const a of page.items.filter((x) => x.content_type.startsWith('image/'))) {
+        let src;
+        try { src = await imageUrl(a, 256); } catch (e) { if (e instanceof AuthNeeded) throw e; continue; }
+        figures.push(el('figure', { 'data-artifact-id': a.id },
+          el('a', { href: '#/jobs/' + a.job_id, title: 'open its job' }, el('img', { src, alt: a.name, loading: 'lazy' })),
+          el('figcaption', { text: a.name, title: a.name })));
+      }
+      $('artifacts').replaceChildren(...figures);
+      $('artifacts-empty').hidden = figures.length > 0;
+    }
+
+    return {
+      live: true,
+      async refresh() {
+        const [summary, batches, failures, waiting, artifacts] = await Promise.all([
+          api('/api/v1/summary'), api('/api/v1/batches?limit=15'), api('/api/v1/jobs?state=failed&limit=8'),
+          api('/api/v1/jobs?state=pending,retry&limit=8'), api('/api/v1/artifacts?limit=12'),
+        ]);
+        remember(batches.items);
+        renderTotals(summary);
+        renderBackendList($('services'), $('backends'), summary, summary.backends);
+        $('backends-empty').hidden = summary.backends.length > 0;
+        $('batches').replaceChildren(...batches.items.map(batchRow));
+        $('batches-empty').hidden = batches.items.length > 0;
+        $('failures').replaceChildren(...failures.items.map((j) =>
+          jobLine(j, el('span', { class: 'error', text: j.error || '(no error recorded)' }))));
+        $('failures-empty').hidden = failures.items.length > 0;
+        $('waiting').replaceChildren(...waiting.items.map((j) =>
+          jobLine(j, el('span', { class: 'reason', text: j.waiting_reason || j.state }))));
+        $('waiting-empty').hidden = waiting.items.length > 0;
+        await renderArtifacts(artifacts);
+        return summary.last_updated;
+      },
+    };
   }
 
   /** "deepseek-r1:32b (19.5 GiB VRAM, until 12:05)": what the GPU holds, and for how long keep_alive keeps it. */
@@ -74,112 +272,351 @@
     return m.name + (parts.length ? ' (' + parts.join(', ') + ')' : '');
   }
 
-  function renderBackends(summary) {
-    $('services').replaceChildren(...Object.entries(summary.services).map(([kind, status]) =>
-      el('span', { class: 'service' }, kind + ' ', el('span', { class: 'pill ' + status, text: status }))));
-    $('backends').replaceChildren(...summary.backends.map((b) => {
+  function renderBackendList(services, list, summary, backends) {
+    services.replaceChildren(...Object.entries(summary.services).map(([kind, status]) =>
+      el('span', { class: 'service' }, kind + ' ', pill(status))));
+    list.replaceChildren(...backends.map((b) => {
       const executor = summary.executors.find((e) => b.name.endsWith('@' + e.id));
       const slots = executor ? `${executor.busy[b.kind] || 0}/${executor.slots[b.kind] || 0} slots busy` : '';
       const draining = executor && executor.draining
         ? el('span', { class: 'pill degraded', title: 'stopping: claims nothing more, finishing or handing back what it holds', text: 'draining' }) : null;
       return el('li', { class: 'backend', 'data-backend': b.name },
-        el('div', {}, el('strong', { text: b.name }), ' ', el('span', { class: 'pill ' + b.status, text: b.status }),
-          draining ? ' ' : null, draining, el('span', { class: 'muted', text: '  ' + slots })),
+        el('div', {}, el('strong', { text: b.name }), ' ', pill(b.status), draining ? ' ' : null, draining,
+          el('span', { class: 'muted', text: '  ' + slots })),
         el('div', { class: 'models', text: b.models.length ? b.models.join(', ') : 'no models' }),
         (b.loaded || []).length ? el('div', { class: 'models loaded', text: 'loaded: ' + b.loaded.map(loadedText).join(', ') }) : null,
         b.detail ? el('div', { class: 'models', text: b.detail }) : null);
     }));
-    $('backends-empty').hidden = summary.backends.length > 0;
   }
 
-  function progressBar(counts, total) {
-    const bar = el('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': String(total) });
-    let done = 0;
-    for (const s of ['success', 'failed', 'cancelled', 'running', 'retry']) {
-      const n = counts[s] || 0;
-      if (s === 'success' || s === 'failed' || s === 'cancelled') done += n;
-      if (n > 0 && total > 0) bar.append(el('span', { class: 'seg-' + s, style: `width:${(100 * n) / total}%`, title: `${n} ${s}` }));
-    }
-    bar.setAttribute('aria-valuenow', String(done));
-    return bar;
-  }
-
-  function renderBatches(page) {
-    $('batches').replaceChildren(...page.items.map((b) => {
-      const done = b.status_counts.success + b.status_counts.failed + b.status_counts.cancelled;
-      const failed = b.status_counts.failed ? ` · ${b.status_counts.failed} failed` : '';
-      return el('li', { class: 'batch', 'data-batch-id': b.id },
-        el('div', { class: 'batch-head' },
-          el('span', { class: 'batch-name', text: b.name, title: b.id }),
-          el('span', { class: 'batch-meta' }, `${done}/${b.total_tasks}${failed} · `, el('span', { class: 'pill ' + b.state, text: b.state }))),
-        progressBar(b.status_counts, b.total_tasks),
-        el('div', { class: 'batch-meta', text: `${b.mode} mode · batch priority ${b.priority} · ${Math.round(b.progress * 100)}% · ${ago(b.created_at)}` }));
-    }));
-    $('batches-empty').hidden = page.items.length > 0;
-    return new Map(page.items.map((b) => [b.id, b.name]));
-  }
-
-  function jobLine(job, names, detail) {
-    const batch = names.get(job.batch_id) || job.batch_id.slice(0, 8);
-    return el('li', { 'data-job-id': job.id },
-      el('span', { class: 'job-key', text: job.crew ? `${job.crew} · ${job.task}` : job.key }),
-      el('span', { class: 'muted', text: `  ${batch} · ${job.type}` }),
-      detail);
-  }
-
-  function renderFailures(page, names) {
-    $('failures').replaceChildren(...page.items.map((j) =>
-      jobLine(j, names, el('span', { class: 'error', text: j.error || '(no error recorded)' }))));
-    $('failures-empty').hidden = page.items.length > 0;
-  }
-
-  function renderWaiting(page, names) {
-    $('waiting').replaceChildren(...page.items.map((j) =>
-      jobLine(j, names, el('span', { class: 'reason', text: j.waiting_reason || j.state }))));
-    $('waiting-empty').hidden = page.items.length > 0;
-  }
-
-  async function renderArtifacts(page) {
-    const images = page.items.filter((a) => a.content_type.startsWith('image/'));
-    const figures = [];
-    for (const a of images) {
-      if (!thumbnails.has(a.id)) {
-        // through the same authenticated request as everything else, so the token never goes into a URL; a small
-        // picture the ledger makes once, or the image itself when it cannot (a format it does not read)
-        let blob;
-        try { blob = await api(a.url + '?size=256', true); } catch (e) { if (e instanceof AuthNeeded) throw e; }
-        if (!blob) {
-          try { blob = await api(a.url, true); } catch (e) { if (e instanceof AuthNeeded) throw e; continue; }
+  function batchesPage(root, query) {
+    const form = root.querySelector('form');
+    const list = growingList(root.querySelector('section'));
+    const problem = root.querySelector('.filter-problem');
+    const page = {
+      live: true,
+      async refresh() {
+        const params = new URLSearchParams({ limit: list.limit() });
+        for (const name of ['name', 'state', 'label']) if (query.get(name)) params.set(name, query.get(name));
+        let batches;
+        try {
+          batches = await api('/api/v1/batches?' + params);
+        } catch (e) {
+          if (!(e instanceof Refused)) throw e;
+          problem.textContent = 'This filter is not valid: ' + e.message;
+          problem.hidden = false;
+          return null;
         }
-        thumbnails.set(a.id, URL.createObjectURL(blob));
-      }
-      figures.push(el('figure', { 'data-artifact-id': a.id },
-        el('img', { src: thumbnails.get(a.id), alt: a.name, loading: 'lazy' }),
-        el('figcaption', { text: a.name, title: a.name })));
-    }
-    $('artifacts').replaceChildren(...figures);
-    $('artifacts-empty').hidden = figures.length > 0;
+        problem.hidden = true;
+        remember(batches.items);
+        $('batch-list').replaceChildren(...batches.items.map(batchRow));
+        list.show(batches, () => show(page));
+        return null;
+      },
+    };
+    bindFilters(form, query, () => { list.reset(); show(page); });
+    return page;
   }
 
-  async function refresh() {
+  function batchPage(root, query, id) {
+    const section = root.querySelector('#job-table').closest('section');
+    const list = growingList(section, 100);
+    root.querySelector('#batch-images').href = '#/images?batch=' + id;
+    root.querySelector('#export-button').addEventListener('click', async () => {
+      const blob = await api('/api/v1/exports/ledger.jsonl?batch=' + id, true);
+      const link = el('a', { href: URL.createObjectURL(blob), download: `ledger-${batchNames.get(id) || id}.jsonl` });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+    });
+
+    function chainView(chain, byKey) {
+      const steps = [];
+      chain.forEach((key, i) => {
+        const job = byKey.get(key);
+        if (i > 0) steps.push(el('span', { class: 'arrow', 'aria-label': 'then', text: ' → ' }));
+        const state = job ? job.state : 'pending';
+        steps.push(el('a', { class: 'step ' + state, href: job ? '#/jobs/' + job.id : '#', title: state },
+          key + ' ', el('span', { 'aria-hidden': 'true', text: SYMBOL[state] }), el('span', { class: 'visually-hidden', text: ' ' + state })));
+      });
+      return el('li', {}, ...steps);
+    }
+
+    const page = {
+      live: true,
+      async refresh() {
+        const params = new URLSearchParams({ batch: id, limit: list.limit() });
+        if (query.get('state')) params.set('state', query.get('state'));
+        const [batch, jobs] = await Promise.all([api('/api/v1/batches/' + id), api('/api/v1/jobs?' + params)]);
+        batchNames.set(batch.id, batch.name);
+        document.title = batch.name + ' · Atelier';
+        $('batch-title').replaceChildren(batch.name, ' ', pill(batch.state));
+        const labels = Object.entries(batch.labels || {}).map(([k, v]) => k + ':' + v).join(' ');
+        $('batch-meta').textContent = `${batch.mode} mode · batch priority ${batch.priority} · ${batch.jobs.length} jobs · `
+          + `submitted ${time(batch.created_at)}${batch.submitted_by ? ' by ' + batch.submitted_by : ''} · `
+          + `${batch.finished_at ? 'took' : 'running for'} ${duration(batch.elapsed_sec)}${labels ? ' · ' + labels : ''}`;
+        $('batch-progress').replaceChildren(progressBar(batch.status_counts, batch.jobs.length));
+        $('groups').replaceChildren(...batch.groups.map((g) => {
+          const counts = STATES.filter((s) => g.status_counts[s]).map((s) => `${g.status_counts[s]} ${s}`).join(', ');
+          return el('li', {}, el('strong', { text: 'group ' + g.priority }), ' ', el('span', { class: 'muted', text: counts }));
+        }));
+        const byKey = new Map(batch.jobs.map((j) => [j.key, j]));
+        $('chains').replaceChildren(...batch.chains.map((c) => chainView(c, byKey)));
+        $('chains-empty').hidden = batch.chains.length > 0;
+        root.querySelector('#job-table tbody').replaceChildren(...jobs.items.map((j) =>
+          jobRow(j, el('span', { class: 'num', text: String(j.priority) }))));
+        list.show(jobs, () => show(page));
+        return null;
+      },
+    };
+    bindFilters(section.querySelector('form'), query, () => { list.reset(); show(page); });
+    return page;
+  }
+
+  function jobsPage(root, query) {
+    if (!query.has('state')) query.set('state', 'failed');
+    const section = root.querySelector('section');
+    const list = growingList(section);
+    const page = {
+      live: true,
+      async refresh() {
+        const params = new URLSearchParams({ limit: list.limit() });
+        if (query.get('state')) params.set('state', query.get('state'));
+        const jobs = await api('/api/v1/jobs?' + params);
+        const unknown = [...new Set(jobs.items.map((j) => j.batch_id))].filter((b) => !batchNames.has(b));
+        if (unknown.length) {
+          remember((await api('/api/v1/batches?limit=200')).items);
+          for (const b of unknown) if (!batchNames.has(b)) batchNames.set(b, b.slice(0, 8)); // older: asked once
+        }
+        section.querySelector('tbody').replaceChildren(...jobs.items.map((j) => jobRow(j, batchLink(j.batch_id))));
+        list.show(jobs, () => show(page));
+        return null;
+      },
+    };
+    bindFilters(root.querySelector('form'), query, () => { list.reset(); show(page); });
+    return page;
+  }
+
+  function jobPage(root, query, id) {
+    let finished = false;
+
+    function resultView(job) {
+      const r = job.result;
+      if (!r) return [el('p', { class: 'empty', text: job.progress != null ? `Running: ${Math.round(job.progress * 100)}%` : 'No result yet.' })];
+      const parts = [];
+      if (r.thinking) {
+        parts.push(el('details', { class: 'thinking', 'data-keep': 'thinking' },
+          el('summary', { text: `Thinking (${r.thinking.trim().split(/\s+/).length} words)` }),
+          el('div', { class: 'answer muted', text: r.thinking })));
+      }
+      if (r.text != null) {
+        let pretty = null;
+        if (job.spec && job.spec.format) {
+          try { pretty = JSON.stringify(JSON.parse(r.text), null, 2); } catch (ignored) { /* shown as text */ }
+        }
+        parts.push(pretty != null ? el('pre', { class: 'code answer-json', text: pretty }) : el('div', { class: 'answer', text: r.text }));
+        const stats = [r.model, r.done_reason && 'done: ' + r.done_reason, r.eval_count != null && r.eval_count + ' tokens out',
+          r.prompt_eval_count != null && r.prompt_eval_count + ' in', r.total_duration_sec != null && duration(r.total_duration_sec) + ' in Ollama',
+          r.load_duration_sec ? duration(r.load_duration_sec) + ' loading' : null].filter(Boolean);
+        parts.push(el('p', { class: 'meta', text: stats.join(' · ') }));
+      }
+      if (r.artifacts) {
+        const figures = el('div', { class: 'large-images' });
+        for (const a of r.artifacts) {
+          const fig = el('figure', { 'data-artifact-id': a.id });
+          fig.append(el('figcaption', { text: `${a.name} · ${a.content_type} · ${(a.size / 1024).toFixed(0)} KiB` }));
+          figures.append(fig);
+          if (a.content_type.startsWith('image/')) {
+            imageUrl(a).then((src) => fig.prepend(el('img', { src, alt: a.name }))).catch(() => { /* caption stays */ });
+          } else {
+            fig.prepend(el('button', { type: 'button', class: 'link-button', text: 'Download ' + a.name }));
+            fig.firstChild.addEventListener('click', async () => { location.assign(await imageUrl(a)); });
+          }
+        }
+        parts.push(figures);
+      }
+      return parts;
+    }
+
+    return {
+      get live() { return !finished; },
+      async refresh() {
+        const job = await api('/api/v1/jobs/' + id);
+        finished = TERMINAL.has(job.state); // nothing changes a finished job but a retry, which reloads the page
+        document.title = job.key + ' · Atelier';
+        const batch = root.querySelector('#job-batch');
+        batch.href = '#/batches/' + job.batch_id;
+        batch.textContent = await batchName(job.batch_id);
+        $('job-title').replaceChildren(jobName(job), ' ', pill(job.state));
+        $('job-meta').textContent = [job.type, job.model, 'priority ' + job.priority,
+          `attempt ${job.attempts_used}/${job.max_attempts}`, job.executor && 'on ' + job.executor,
+          'created ' + time(job.created_at), job.started_at && 'started ' + time(job.started_at),
+          job.finished_at && 'finished ' + time(job.finished_at), job.elapsed_sec != null && duration(job.elapsed_sec)]
+          .filter(Boolean).join(' · ');
+        $('job-waiting').hidden = !job.waiting_reason;
+        $('job-waiting').textContent = job.waiting_reason ? 'Waiting: ' + job.waiting_reason : '';
+        $('job-error').hidden = !job.error;
+        $('job-error').textContent = job.error || '';
+        const upstreams = job.upstreams || [];
+        $('job-upstreams-section').hidden = upstreams.length === 0;
+        $('job-upstreams').replaceChildren(...upstreams.map((u) => el('li', {},
+          el('a', { href: '#/jobs/' + u.job_id, text: u.key }), ' ', pill(u.state))));
+        redraw($('job-result'), ...resultView(job));
+        $('attempt-table').querySelector('tbody').replaceChildren(...job.attempts.map((a) => el('tr', {},
+          el('td', { class: 'num', text: String(a.attempt) }), el('td', { text: a.executor || '' }),
+          el('td', { text: time(a.started_at) }), el('td', { text: time(a.finished_at) }),
+          el('td', { class: 'num', text: duration(a.elapsed_sec) }),
+          el('td', {}, pill(a.status), a.error ? el('span', { class: 'error', text: a.error }) : null))));
+        $('attempts-empty').hidden = job.attempts.length > 0;
+        $('job-spec').textContent = JSON.stringify(job.spec, null, 2);
+        return null;
+      },
+    };
+  }
+
+  function imagesPage(root, query) {
+    const section = root.querySelector('section');
+    const list = growingList(section, 48);
+    const problem = root.querySelector('.filter-problem');
+    const chip = root.querySelector('#images-batch');
+    const shown = new Map(); // artifact id -> its <li>, so a refresh adds new images and keeps the rest
+    const page = {
+      live: true,
+      async refresh() {
+        const params = new URLSearchParams({ limit: list.limit() });
+        for (const name of ['batch', 'label']) if (query.get(name)) params.set(name, query.get(name));
+        let artifacts;
+        try {
+          artifacts = await api('/api/v1/artifacts?' + params);
+        } catch (e) {
+          if (!(e instanceof Refused)) throw e;
+          problem.textContent = 'This filter is not valid: ' + e.message;
+          problem.hidden = false;
+          return null;
+        }
+        problem.hidden = true;
+        const batch = query.get('batch');
+        chip.hidden = !batch;
+        if (batch) {
+          await batchName(batch);
+          const remove = el('a', { href: '#/images', 'aria-label': 'show every batch', text: '✕' });
+          chip.replaceChildren('batch ', batchLink(batch), ' ', remove);
+        }
+        const items = [];
+        for (const a of artifacts.items.filter((x) => x.content_type.startsWith('image/'))) {
+          if (!shown.has(a.id)) {
+            const img = el('img', { alt: `${a.job_key}: ${a.name}`, loading: 'lazy' });
+            const button = el('button', { type: 'button', class: 'thumb', 'aria-label': `open ${a.name} of ${a.job_key} full size` }, img);
+            button.addEventListener('click', () => openImage(a));
+            shown.set(a.id, el('li', { 'data-artifact-id': a.id }, button,
+              el('div', { class: 'caption' }, el('a', { href: '#/jobs/' + a.job_id, text: a.job_key }),
+                el('span', { class: 'muted', text: ' ' + a.name }))));
+            imageUrl(a, 256).then((src) => { img.src = src; }).catch(() => { img.alt = a.name + ' (could not be read)'; });
+          }
+          items.push(shown.get(a.id));
+        }
+        $('gallery').replaceChildren(...items);
+        list.show({ items, next_after: artifacts.next_after }, () => show(page));
+        return null;
+      },
+    };
+    bindFilters(root.querySelector('form'), query, () => { list.reset(); show(page); });
+    return page;
+  }
+
+  async function openImage(a) {
+    const dialog = $('image-dialog');
+    $('image-title').textContent = a.job_key;
+    $('image-full').alt = `${a.job_key}: ${a.name}`;
+    $('image-full').removeAttribute('src');
+    $('image-caption').textContent = `${a.name} · ${a.content_type} · ${(a.size / 1024).toFixed(0)} KiB · ${time(a.created_at)}`;
+    $('image-job').href = '#/jobs/' + a.job_id;
+    dialog.showModal();
+    $('image-full').src = await imageUrl(a);
+  }
+
+  function executorsPage(root) {
+    return {
+      live: true,
+      async refresh() {
+        const summary = await api('/api/v1/summary');
+        root.querySelector('.empty').hidden = summary.executors.length > 0;
+        $('executor-services').replaceChildren(...Object.entries(summary.services).map(([kind, status]) =>
+          el('span', { class: 'service' }, kind + ' ', pill(status))));
+        $('executors').replaceChildren(...summary.executors.map((x) => {
+          const slots = Object.keys(x.slots).filter((kind) => x.slots[kind] > 0).map((kind) => {
+            const busy = x.busy[kind] || 0;
+            const total = x.slots[kind] || 0;
+            return el('div', { class: 'slot' }, el('span', { text: `${kind}: ${busy}/${total} slots busy` }),
+              el('meter', { min: '0', max: String(Math.max(total, 1)), value: String(busy), 'aria-label': kind + ' slots busy' }));
+          });
+          const backends = el('ul', { class: 'backends' });
+          renderBackendList(el('div'), backends, summary, summary.backends.filter((b) => b.name.endsWith('@' + x.id)));
+          return el('li', { class: 'card executor', 'data-executor': x.id },
+            el('h2', {}, el('span', { text: x.id }), ' ', x.draining ? el('span', { class: 'pill degraded', text: 'draining' }) : pill('online')),
+            el('p', { class: 'meta', text: `started ${time(x.started_at)} · last seen ${ago(x.last_seen)}`
+              + (x.draining ? ` · draining since ${time(x.draining_since)}` : '') }),
+            ...slots, backends);
+        }));
+        return summary.last_updated;
+      },
+    };
+  }
+
+  const ROUTES = [
+    [/^\/$/, 'overview', overviewPage],
+    [/^\/batches$/, 'batches', batchesPage],
+    [/^\/batches\/([0-9a-fA-F-]{36})$/, 'batch', batchPage],
+    [/^\/jobs$/, 'jobs', jobsPage],
+    [/^\/jobs\/([0-9a-fA-F-]{36})$/, 'job', jobPage],
+    [/^\/images$/, 'images', imagesPage],
+    [/^\/executors$/, 'executors', executorsPage],
+  ];
+
+  /** Shows the page the address names: its frame once, then its data. */
+  function route() {
+    const { path, query } = parseHash();
+    let [name, make, arg] = ['missing', () => ({ live: false, refresh: async () => null })];
+    for (const [pattern, page, factory] of ROUTES) {
+      const match = pattern.exec(path);
+      if (match) { [name, make, arg] = [page, factory, match[1]]; break; }
+    }
+    generation++;
+    $('updated').textContent = 'loading…';
+    const view = $('view');
+    view.replaceChildren($('page-' + name).content.cloneNode(true));
+    view.dataset.page = name;
+    const section = name === 'batch' ? 'batches' : name === 'job' ? 'jobs' : name;
+    for (const link of document.querySelectorAll('#nav a')) {
+      if (link.dataset.page === section) link.setAttribute('aria-current', 'page');
+      else link.removeAttribute('aria-current');
+    }
+    const heading = view.querySelector('h1');
+    document.title = (heading ? heading.textContent : 'Atelier') + ' · Atelier';
+    current = make(view, query, arg);
+    if (document.activeElement && document.activeElement !== document.body && !view.contains(document.activeElement)) {
+      view.focus({ preventScroll: true }); // a keyboard user lands on the new page, not on the link they left
+    }
+    window.scrollTo(0, 0);
+    show(current);
+  }
+
+  async function show(page) {
+    const mine = generation;
     try {
-      const [summary, batches, failures, waiting, artifacts] = await Promise.all([
-        api('/api/v1/summary'),
-        api('/api/v1/batches?limit=15'),
-        api('/api/v1/jobs?state=failed&limit=8'),
-        api('/api/v1/jobs?state=pending,retry&limit=8'),
-        api('/api/v1/artifacts?limit=12'),
-      ]);
-      renderTotals(summary);
-      renderBackends(summary);
-      const names = renderBatches(batches);
-      renderFailures(failures, names);
-      renderWaiting(waiting, names);
-      await renderArtifacts(artifacts);
+      const updated = await page.refresh();
+      if (mine !== generation) return;
+      $('updated').textContent = 'updated ' + new Date(updated || Date.now()).toLocaleTimeString();
       $('problem').hidden = true;
     } catch (e) {
+      if (mine !== generation) return;
       if (e instanceof AuthNeeded) {
         askForToken();
+      } else if (e instanceof Gone) {
+        $('view').replaceChildren(el('h1', { text: 'Not found' }), el('p', { text: e.message + ' ' },
+          el('a', { href: '#/', text: 'Back to the overview' })));
+        current = { live: false, refresh: async () => null };
       } else {
         $('problem').textContent = 'Could not refresh: ' + e.message;
         $('problem').hidden = false;
@@ -190,11 +627,15 @@
   $('token-form').addEventListener('submit', () => {
     localStorage.setItem(TOKEN_KEY, $('token-input').value.trim());
     asking = false;
-    refresh();
+    show(current);
   });
   $('token-dialog').addEventListener('close', () => { asking = false; });
   $('token-button').addEventListener('click', askForToken);
+  document.querySelector('.skip').addEventListener('click', (e) => { e.preventDefault(); $('view').focus(); });
+  $('image-close').addEventListener('click', () => $('image-dialog').close());
+  $('image-job').addEventListener('click', () => $('image-dialog').close());
 
-  refresh();
-  setInterval(() => { if (!document.hidden) refresh(); }, REFRESH_MS);
+  window.addEventListener('hashchange', route);
+  route();
+  setInterval(() => { if (!document.hidden && current && current.live && !asking) show(current); }, REFRESH_MS);
 })();

@@ -68,6 +68,11 @@ public class LedgerData {
                 "{\"text\": \"" + text + "\", \"done_reason\": \"stop\", \"model\": \"" + MODEL + "\"}")), null);
     }
 
+    /** Ends the job's attempt with this result, as an executor stores it (thinking, artifacts, ...). */
+    public void succeedWith(ClaimedJob job, String resultJson) {
+        outcomes.finish(List.of(new AttemptOutcome.Success(job.id(), job.leaseToken(), resultJson)), null);
+    }
+
     public void fail(ClaimedJob job, String error, boolean retryable) {
         outcomes.finish(List.of(new AttemptOutcome.Failure(job.id(), job.leaseToken(), error, retryable)), null);
     }

@@ -1,11 +1,17 @@
 package dev.atelier.ledger.dashboard;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.File;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Assumptions;
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.StaleElementReferenceException;
@@ -44,6 +50,35 @@ final class Browser {
         WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(20));
         wait.ignoring(StaleElementReferenceException.class);
         return wait;
+    }
+
+    /**
+     * Runs axe-core's rules (WCAG 2 A and AA, and best practices) on the page shown, and returns the serious and
+     * critical violations, one line each naming the rule and the elements.
+     */
+    static List<String> accessibilityViolations(ChromeDriver browser) throws IOException {
+        String axe;
+        try (InputStream in = Browser.class.getResourceAsStream("/axe.min.js")) {
+            axe = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        browser.executeScript(axe);
+        browser.manage().timeouts().scriptTimeout(Duration.ofSeconds(60));
+        String json = (String) browser.executeAsyncScript("""
+                const done = arguments[arguments.length - 1];
+                axe.run(document, {resultTypes: ['violations']})
+                   .then((r) => done(JSON.stringify(r.violations)))
+                   .catch((e) => done(JSON.stringify([{id: 'axe-failed', impact: 'critical', help: String(e), nodes: []}])));
+                """);
+        List<String> found = new ArrayList<>();
+        for (JsonNode v : new ObjectMapper().readTree(json)) {
+            String impact = v.path("impact").asText();
+            if (impact.equals("serious") || impact.equals("critical")) {
+                List<String> targets = new ArrayList<>();
+                v.path("nodes").forEach(n -> targets.add(n.path("target") + " " + n.path("failureSummary").asText()));
+                found.add(impact + " " + v.path("id").asText() + ": " + v.path("help").asText() + " " + targets);
+            }
+        }
+        return found;
     }
 
     /** Saves what the browser shows as target/{name}, for people to look at. */
