@@ -3,7 +3,12 @@ package dev.atelier.store.testing;
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.restassured.RestAssured;
 import io.restassured.response.Response;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -67,6 +72,31 @@ public abstract class HostileRequestContract {
         assertThat(response.statusCode()).as(what + ": " + response.asString()).isEqualTo(400);
         assertThat(response.contentType()).as(what).startsWith("application/problem+json");
         assertThat(response.jsonPath().getList("errors.field", String.class)).as(what).contains(field);
+    }
+
+    /**
+     * A client that offers HTTP/2 (Java's own HttpClient does by default, through an h2c upgrade) is answered as one
+     * speaking HTTP/1.1. Quarkus answered a POST without a body over HTTP/2 with a 500, "Request has already been
+     * read" (quarkusio/quarkus#34393), so the services speak HTTP/1.1 only (quarkus.http.http2=false).
+     */
+    @Test
+    void aClientOfferingHttp2IsAnsweredAsOneSpeakingHttp11() throws Exception {
+        HttpClient http2 = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build();
+        String base = RestAssured.baseURI + ":" + RestAssured.port;
+        for (Operation op : operations()) {
+            if (op.method().equals("get") || op.hasBody()) {
+                continue;
+            }
+            String path = op.path("0194c7e2-1c3a-7000-8000-000000000001");
+            int overHttp11 = send(op, path, null, null).statusCode();
+            for (int i = 0; i < 2; i++) { // the first request upgrades, the second would use the new protocol
+                HttpResponse<String> answer = http2.send(HttpRequest.newBuilder(URI.create(base + path))
+                        .method(op.method().toUpperCase(), HttpRequest.BodyPublishers.noBody()).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertThat(answer.statusCode()).as(op + " over HTTP/2: " + answer.body()).isEqualTo(overHttp11);
+                assertThat(answer.version()).as(op.toString()).isEqualTo(HttpClient.Version.HTTP_1_1);
+            }
+        }
     }
 
     @Test
