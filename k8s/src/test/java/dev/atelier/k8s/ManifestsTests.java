@@ -283,6 +283,46 @@ class ManifestsTests {
                                 : peer.getNamespaceSelector().getMatchLabels()).containsEntry("kubernetes.io/metadata.name", "keda"))));
     }
 
+    /**
+     * The dashboard's actions: the ledger forwards them to the gateway's Service (atelier.ledger.gateway-url), a
+     * policy lets it, and the one-host Ingress example routes to Services and ports that exist.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("overlays")
+    void theLedgerReachesTheGatewayForTheDashboardsActionsAndTheIngressExampleRoutesToBoth(String label, String overlay,
+                                                                                          List<HasMetadata> resources)
+            throws IOException {
+        String url = resolvedEnv(resources, container(pods(resources).get("ledger"), "ledger"), "ATELIER_LEDGER_GATEWAY_URL");
+        var gatewayService = all(resources, io.fabric8.kubernetes.api.model.Service.class).stream()
+                .filter(svc -> svc.getMetadata().getName().equals("gateway")).findFirst().orElseThrow();
+        int gatewayPort = gatewayService.getSpec().getPorts().get(0).getPort();
+        assertThat(url).isEqualTo("http://gateway:" + gatewayPort);
+        assertThat(all(resources, NetworkPolicy.class)).as("the ledger may reach the gateway").anySatisfy(p -> {
+            assertThat(p.getSpec().getPodSelector().getMatchLabels()).containsEntry("app.kubernetes.io/name", "ledger");
+            assertThat(p.getSpec().getEgress()).anySatisfy(rule -> {
+                assertThat(rule.getTo()).anySatisfy(peer -> assertThat(peer.getPodSelector().getMatchLabels())
+                        .containsEntry("app.kubernetes.io/name", "gateway"));
+                assertThat(rule.getPorts()).extracting(port -> port.getPort().getIntVal()).contains(Integer.parseInt(port("gateway")));
+            });
+        });
+
+        var ingress = Manifests.parse(Files.readString(Manifests.ROOT.resolve("examples/ingress-one-host.yaml"))).stream()
+                .filter(r -> r instanceof io.fabric8.kubernetes.api.model.networking.v1.Ingress)
+                .map(r -> (io.fabric8.kubernetes.api.model.networking.v1.Ingress) r).findFirst().orElseThrow();
+        assertThat(ingress.getSpec().getRules()).hasSize(1);
+        var paths = ingress.getSpec().getRules().get(0).getHttp().getPaths();
+        Map<String, Integer> routed = new HashMap<>();
+        paths.forEach(path -> routed.put(path.getBackend().getService().getName(), path.getBackend().getService().getPort().getNumber()));
+        assertThat(routed).as("one host, both services").containsOnlyKeys("gateway", "ledger");
+        routed.forEach((service, number) -> assertThat(all(resources, io.fabric8.kubernetes.api.model.Service.class))
+                .as(service + ":" + number + " is a Service port").anySatisfy(svc -> {
+                    assertThat(svc.getMetadata().getName()).isEqualTo(service);
+                    assertThat(svc.getSpec().getPorts()).extracting(p -> p.getPort()).contains(number);
+                }));
+        assertThat(paths.get(paths.size() - 1).getBackend().getService().getName())
+                .as("everything not under /gateway goes to the ledger, the dashboard's origin").isEqualTo("ledger");
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("overlays")
     void theGpuOverlayKeepsArtifactBytesInTheBucketAndTheDevOverlayInPostgres(String label, String overlay,

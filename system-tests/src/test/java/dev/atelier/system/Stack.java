@@ -62,7 +62,8 @@ final class Stack implements AutoCloseable {
         try {
             stack.ollama.models("deepseek-r1:32b", "deepseek-coder:6.7b", "llama3.2:latest");
             stack.startService("gateway", Map.of());
-            stack.startService("ledger", Map.of());
+            // the dashboard's actions go to the gateway through the ledger (atelier.ledger.gateway-url)
+            stack.startService("ledger", Map.of("ATELIER_LEDGER_GATEWAY_URL", stack.service("gateway").url()));
             for (String id : executorIds) {
                 stack.startExecutor(id);
             }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.atelier.fakes.FakeComfy;
+import dev.atelier.ledger.dashboard.Browser;
 import dev.atelier.store.testing.PodJvm;
 import java.security.MessageDigest;
 import java.time.Duration;
@@ -16,6 +17,12 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.openqa.selenium.By;
+import org.openqa.selenium.Keys;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.support.ui.ExpectedConditions;
+import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
  * The studio's roster, as the old batch runner ran it, through the HTTP API of the whole stack: the starter crews
@@ -260,6 +267,59 @@ class StudioRosterIT {
         return body.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
     }
 
+
+    /**
+     * The dashboard as the studio's lead uses it, in Chromium, against the packaged ledger and gateway with tokens
+     * on: the page asks for a read token, a read token's cancel is refused naming the role, the page then asks for a
+     * submit token and the cancel is taken by the gateway (checked through the API), and a retry follows with it.
+     */
+    @Test
+    void theDashboardCancelsAndRetriesThroughTheGatewayAskingForTheRoleItNeeds() throws Exception {
+        // a model no executor offers, so the jobs wait until the page acts on them
+        String batchId = stack.submit(Map.of("name", "waits-for-the-page", "mode", "parallel", "jobs", List.of(
+                Map.of("key", "vision", "type", "ollama.generate", "model", "qwen2.5:72b", "prompt", "Describe the arena"),
+                Map.of("key", "lore", "type", "ollama.generate", "model", "qwen2.5:72b", "prompt", "Write the arena's lore"))));
+        String visionId = stack.jobs(batchId).stream().filter(j -> j.path("key").asText().equals("vision"))
+                .findFirst().orElseThrow().path("id").asText();
+        ChromeDriver browser = Browser.start();
+        try {
+            WebDriverWait waiting = Browser.waiting(browser);
+            browser.get(stack.service("ledger").url() + "/#/batches/" + batchId);
+            WebElement tokenInput = waiting.until(ExpectedConditions.visibilityOfElementLocated(By.id("token-input")));
+            tokenInput.sendKeys(Stack.READ_TOKEN, Keys.ENTER);
+            waiting.until(b -> b.findElements(By.cssSelector("#view tbody tr")).size() == 2);
+
+            browser.findElement(By.id("cancel-batch")).click();
+            waiting.until(ExpectedConditions.alertIsPresent()).accept();
+            WebElement why = waiting.until(ExpectedConditions.visibilityOfElementLocated(By.id("submit-why")));
+            assertThat(why.getText()).contains("refused").contains("needs a submit token").contains("'wall' is a read token");
+            assertThat(stack.gateway().get("/api/v1/batches/" + batchId).then().extract().path("state").toString())
+                    .as("nothing was done on a read token").isEqualTo("pending");
+            browser.findElement(By.id("submit-input")).sendKeys(Stack.SUBMIT_TOKEN, Keys.ENTER);
+            assertThat(actionStatus(waiting, "Cancel batch")).isEqualTo("Cancel batch: done.");
+            assertThat(stack.gateway().get("/api/v1/batches/" + batchId).then().extract().path("state").toString())
+                    .isEqualTo("cancelled");
+            waiting.until(b -> b.findElements(By.cssSelector("#view tr[data-state=cancelled]")).size() == 2);
+
+            browser.findElement(By.linkText("vision")).click();
+            WebElement retry = waiting.until(ExpectedConditions.elementToBeClickable(By.id("retry-job")));
+            retry.click();
+            assertThat(actionStatus(waiting, "Retry job")).isEqualTo("Retry job: done.");
+            JsonNode vision = Stack.json(stack.ledger().get("/api/v1/jobs/" + visionId).then().statusCode(200).extract().asString());
+            assertThat(vision.path("state").asText()).as("retried with the submit token kept in the tab").isEqualTo("pending");
+            waiting.until(b -> b.findElement(By.id("job-waiting")).getText().contains("qwen2.5:72b"));
+
+            waiting.until(ExpectedConditions.elementToBeClickable(By.id("cancel-job"))).click();
+            assertThat(actionStatus(waiting, "Cancel job")).isEqualTo("Cancel job: done.");
+            assertThat(Stack.json(stack.ledger().get("/api/v1/jobs/" + visionId).then().extract().asString())
+                    .path("state").asText()).isEqualTo("cancelled");
+            browser.navigate().back();
+            waiting.until(b -> b.getCurrentUrl().endsWith("#/batches/" + batchId));
+        } finally {
+            browser.quit();
+        }
+    }
+
     private static io.restassured.response.ValidatableResponse assertSmallProblem(String what,
             io.restassured.response.Response answer, int status) {
         assertThat(answer.statusCode()).as(what + ": " + answer.asString()).isEqualTo(status);
@@ -267,5 +327,13 @@ class StudioRosterIT {
         assertThat(answer.asByteArray().length).as(what + ": the problem's size").isLessThan(1 << 20);
         System.out.printf("%s: %d, %s%n", what, status, answer.jsonPath().getString("detail"));
         return answer.then();
+    }
+
+    /** What the page says once the action has an answer. */
+    private static String actionStatus(WebDriverWait waiting, String what) {
+        return waiting.until(b -> {
+            String text = b.findElement(By.cssSelector("#view .action-status")).getText();
+            return text.startsWith(what + ":") ? text : null;
+        });
     }
 }

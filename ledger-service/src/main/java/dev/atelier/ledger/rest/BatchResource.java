@@ -13,13 +13,18 @@ import dev.atelier.store.BatchViews;
 import dev.atelier.store.BatchViews.BatchFilter;
 import dev.atelier.store.BatchViews.BatchState;
 import dev.atelier.store.BatchViews.BatchSummary;
+import dev.atelier.ledger.service.GatewayActions;
 import jakarta.inject.Inject;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.POST;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
 import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
@@ -30,6 +35,9 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 @Produces(MediaType.APPLICATION_JSON)
 @Tag(name = "batches", description = "Batch progress")
 public class BatchResource {
+
+    @Inject
+    GatewayActions gateway;
 
     @Inject
     BatchViews views;
@@ -78,5 +86,21 @@ public class BatchResource {
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("batch " + b.id() + " has labels that are not JSON", e);
         }
+    }
+
+    @POST
+    @Path("{id}/cancel")
+    @Operation(summary = "Cancel a batch, through the gateway", description = "For the dashboard, which the ledger serves: "
+            + "forwarded to the gateway's same path with the caller's token; the gateway's answer comes back as it is.")
+    public Response cancel(@PathParam("id") String id, @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
+        return gateway.forward(GatewayActions.Action.CANCEL_BATCH, Ids.parse(id, "batch"), authorization);
+    }
+
+    @POST
+    @Path("{id}/retry-failed")
+    @Operation(summary = "Retry a batch's failed jobs, through the gateway", description = "For the dashboard, which the ledger serves: "
+            + "forwarded to the gateway's same path with the caller's token; the gateway's answer comes back as it is.")
+    public Response retryFailed(@PathParam("id") String id, @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
+        return gateway.forward(GatewayActions.Action.RETRY_FAILED, Ids.parse(id, "batch"), authorization);
     }
 }

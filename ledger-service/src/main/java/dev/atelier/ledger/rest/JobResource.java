@@ -17,13 +17,18 @@ import dev.atelier.store.JobViews;
 import dev.atelier.store.JobViews.JobDetail;
 import dev.atelier.store.JobViews.JobFilter;
 import dev.atelier.store.JobViews.JobRow;
+import dev.atelier.ledger.service.GatewayActions;
 import jakarta.inject.Inject;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.POST;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -35,6 +40,9 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 @Produces(MediaType.APPLICATION_JSON)
 @Tag(name = "jobs", description = "Jobs, their attempts, results and why they wait")
 public class JobResource {
+
+    @Inject
+    GatewayActions gateway;
 
     @Inject
     JobViews views;
@@ -110,5 +118,21 @@ public class JobResource {
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("stored JSON does not parse", e);
         }
+    }
+
+    @POST
+    @Path("{id}/cancel")
+    @Operation(summary = "Cancel a job, through the gateway", description = "For the dashboard, which the ledger serves: "
+            + "forwarded to the gateway's same path with the caller's token; the gateway's answer comes back as it is.")
+    public Response cancel(@PathParam("id") String id, @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
+        return gateway.forward(GatewayActions.Action.CANCEL_JOB, Ids.parse(id, "job"), authorization);
+    }
+
+    @POST
+    @Path("{id}/retry")
+    @Operation(summary = "Retry a job, through the gateway", description = "For the dashboard, which the ledger serves: "
+            + "forwarded to the gateway's same path with the caller's token; the gateway's answer comes back as it is.")
+    public Response retry(@PathParam("id") String id, @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
+        return gateway.forward(GatewayActions.Action.RETRY_JOB, Ids.parse(id, "job"), authorization);
     }
 }

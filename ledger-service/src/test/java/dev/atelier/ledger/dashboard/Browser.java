@@ -20,8 +20,11 @@ import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
-/** Debian's headless Chromium through its own chromedriver: nothing is downloaded. */
-final class Browser {
+/**
+ * Debian's headless Chromium through its own chromedriver: nothing is downloaded. Public, in the ledger's test-jar:
+ * the system tests drive the packaged dashboard with it too.
+ */
+public final class Browser {
 
     private static final File CHROMIUM = new File("/usr/bin/chromium");
     private static final File CHROMEDRIVER = new File("/usr/bin/chromedriver");
@@ -30,7 +33,7 @@ final class Browser {
     }
 
     /** A fresh browser with an empty profile under target/, or the test is skipped saying how to install one. */
-    static ChromeDriver start() throws IOException {
+    public static ChromeDriver start() throws IOException {
         Assumptions.assumeTrue(CHROMIUM.canExecute() && CHROMEDRIVER.canExecute(),
                 "Chromium is not installed, so the dashboard's browser test is skipped. Install it with "
                         + "`apt-get install -y chromium chromium-driver` (Debian; see ../shared/TOOLCHAIN.md); CI does.");
@@ -45,7 +48,7 @@ final class Browser {
         return new ChromeDriver(service, options);
     }
 
-    static WebDriverWait waiting(ChromeDriver browser) {
+    public static WebDriverWait waiting(ChromeDriver browser) {
         // the dashboard re-renders every 5 s, so an element found a moment ago may be replaced before it is read
         WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(20));
         wait.ignoring(StaleElementReferenceException.class);
@@ -56,7 +59,7 @@ final class Browser {
      * Runs axe-core's rules (WCAG 2 A and AA, and best practices) on the page shown, and returns the serious and
      * critical violations, one line each naming the rule and the elements.
      */
-    static List<String> accessibilityViolations(ChromeDriver browser) throws IOException {
+    public static List<String> accessibilityViolations(ChromeDriver browser) throws IOException {
         String axe;
         try (InputStream in = Browser.class.getResourceAsStream("/axe.min.js")) {
             axe = new String(in.readAllBytes(), StandardCharsets.UTF_8);
@@ -82,7 +85,7 @@ final class Browser {
     }
 
     /** Saves what the browser shows as target/{name}, for people to look at. */
-    static void screenshot(ChromeDriver browser, String name) throws IOException {
+    public static void screenshot(ChromeDriver browser, String name) throws IOException {
         File shot = browser.getScreenshotAs(OutputType.FILE);
         Files.copy(shot.toPath(), Path.of("target", name), StandardCopyOption.REPLACE_EXISTING);
     }
