@@ -172,6 +172,15 @@ create table export_trim (
     constraint export_trim_seq_nonnegative CHECK ((through_seq >= 0))
 );
 
+create table history_point (
+    series text not null,
+    label text not null,
+    at timestamp with time zone not null,
+    value double precision not null,
+    constraint history_point_pkey PRIMARY KEY (series, label, at),
+    constraint history_point_series CHECK ((series = ANY (ARRAY['finished'::text, 'waiting'::text, 'running'::text, 'utilisation'::text])))
+);
+
 create table idempotency_key (
     scope text not null,
     key text not null,
@@ -318,6 +327,7 @@ CREATE INDEX batch_turn_order ON public.batch_turn USING btree (priority, last_c
 CREATE INDEX event_line_batch ON public.event_line USING btree (batch_id, seq);
 CREATE UNIQUE INDEX event_line_seq ON public.event_line USING btree (seq);
 CREATE INDEX event_line_unnumbered ON public.event_line USING btree (xid, id) WHERE (seq IS NULL);
+CREATE INDEX history_point_at ON public.history_point USING btree (at);
 CREATE INDEX idempotency_key_created ON public.idempotency_key USING btree (created_at);
 CREATE INDEX job_count_delta_batch ON public.job_count_delta USING btree (batch_id);
 CREATE INDEX job_lease_token ON public.job USING btree (lease_token) WHERE (lease_token IS NOT NULL);
@@ -327,6 +337,7 @@ CREATE INDEX job_running_batch ON public.job USING btree (batch_id) WHERE (state
 CREATE INDEX job_unsuccessful ON public.job USING btree (id) WHERE (state = ANY (ARRAY['failed'::text, 'cancelled'::text]));
 CREATE INDEX job_upstream_dependents ON public.job_upstream USING btree (upstream_id);
 CREATE INDEX ledger_line_batch ON public.ledger_line USING btree (batch_id, seq);
+CREATE INDEX ledger_line_occurred_at ON public.ledger_line USING btree (occurred_at);
 CREATE UNIQUE INDEX ledger_line_seq ON public.ledger_line USING btree (seq);
 CREATE INDEX ledger_line_unnumbered ON public.ledger_line USING btree (xid, id) WHERE (seq IS NULL);
 

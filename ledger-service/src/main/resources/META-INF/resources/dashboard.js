@@ -6,6 +6,8 @@
   'use strict';
   const REFRESH_MS = 5000;
   const TOKEN_KEY = 'atelier.ledger.token';
+  // a token that may cancel and retry is asked for only when an action needs it, and kept in this tab only
+  const SUBMIT_KEY = 'atelier.ledger.submit-token';
   const STATES = ['pending', 'running', 'retry', 'success', 'failed', 'cancelled'];
   const TERMINAL = new Set(['success', 'failed', 'cancelled']);
   // state is never told by colour alone: each has a shape too
@@ -16,6 +18,7 @@
   let asking = false;
   let current = null; // { refresh, live } of the page shown
   let generation = 0; // bumped on every page change, so a late answer for the page left is dropped
+  let lastShown = 0; // when the page shown was last read
 
   const $ = (id) => document.getElementById(id);
 
@@ -63,6 +66,53 @@
       images.set(key, URL.createObjectURL(blob));
     }
     return images.get(key);
+  }
+
+  async function post(path, token) {
+    const response = await fetch(path, { method: 'POST', headers: token ? { Authorization: 'Bearer ' + token } : {} });
+    let detail = response.statusText;
+    try { detail = (await response.json()).detail || detail; } catch (ignored) { /* no JSON */ }
+    return { ok: response.ok, status: response.status, detail };
+  }
+
+  /** Asks for a token that may take the action, saying why; null when the reader would rather not. */
+  function askForSubmitToken(why) {
+    const dialog = $('submit-dialog');
+    $('submit-why').textContent = why;
+    $('submit-input').value = '';
+    dialog.returnValue = '';
+    dialog.showModal();
+    return new Promise((resolve) => {
+      dialog.addEventListener('close', () => resolve(dialog.returnValue === 'use' ? $('submit-input').value.trim() : null), { once: true });
+    });
+  }
+
+  /**
+   * Takes an action through the ledger, which forwards it to the gateway. The gateway decides by the token's role;
+   * when it refuses, the page says which role is needed and asks for a token that has it, once.
+   */
+  async function act(button, path, what) {
+    const status = button.closest('#view').querySelector('.action-status');
+    button.disabled = true;
+    status.textContent = what + '…';
+    try {
+      let answer = await post(path, sessionStorage.getItem(SUBMIT_KEY) || localStorage.getItem(TOKEN_KEY));
+      if (answer.status === 401 || answer.status === 403) {
+        const token = await askForSubmitToken(`${what} was refused: ${answer.detail}`);
+        if (token == null) {
+          status.textContent = `${what}: not done. ${answer.detail}`;
+          return;
+        }
+        answer = await post(path, token);
+        if (answer.ok) sessionStorage.setItem(SUBMIT_KEY, token);
+      }
+      status.textContent = answer.ok ? `${what}: done.` : `${what}: refused (${answer.status}). ${answer.detail}`;
+      show(current);
+    } catch (e) {
+      status.textContent = `${what}: the ledger could not be reached (${e.message}).`;
+    } finally {
+      button.disabled = false;
+    }
   }
 
   function askForToken() {
@@ -141,7 +191,7 @@
   /** Binds a filter form to the address: fields start from it, and each change narrows the list at once. */
   function bindFilters(form, query, onChange) {
     for (const field of form.elements) {
-      if (field.name) field.value = query.get(field.name) || (field.tagName === 'SELECT' ? field.options[0].value : '');
+      if (field.name && query.has(field.name)) field.value = query.get(field.name); // else the page's default
     }
     let timer;
     const changed = () => {
@@ -322,6 +372,12 @@
     const section = root.querySelector('#job-table').closest('section');
     const list = growingList(section, 100);
     root.querySelector('#batch-images').href = '#/images?batch=' + id;
+    root.querySelector('#cancel-batch').addEventListener('click', (e) => {
+      if (confirm(`Cancel every job of ${batchNames.get(id) || 'this batch'} that has not finished?`)) {
+        act(e.target, `/api/v1/batches/${id}/cancel`, 'Cancel batch');
+      }
+    });
+    root.querySelector('#retry-failed').addEventListener('click', (e) => act(e.target, `/api/v1/batches/${id}/retry-failed`, 'Retry failed jobs'));
     root.querySelector('#export-button').addEventListener('click', async () => {
       const blob = await api('/api/v1/exports/ledger.jsonl?batch=' + id, true);
       const link = el('a', { href: URL.createObjectURL(blob), download: `ledger-${batchNames.get(id) || id}.jsonl` });
@@ -357,6 +413,8 @@
           + `submitted ${time(batch.created_at)}${batch.submitted_by ? ' by ' + batch.submitted_by : ''} · `
           + `${batch.finished_at ? 'took' : 'running for'} ${duration(batch.elapsed_sec)}${labels ? ' · ' + labels : ''}`;
         $('batch-progress').replaceChildren(progressBar(batch.status_counts, batch.jobs.length));
+        $('cancel-batch').hidden = TERMINAL.has(batch.state);
+        $('retry-failed').hidden = !batch.status_counts.failed;
         $('groups').replaceChildren(...batch.groups.map((g) => {
           const counts = STATES.filter((s) => g.status_counts[s]).map((s) => `${g.status_counts[s]} ${s}`).join(', ');
           return el('li', {}, el('strong', { text: 'group ' + g.priority }), ' ', el('span', { class: 'muted', text: counts }));
@@ -400,6 +458,8 @@
 
   function jobPage(root, query, id) {
     let finished = false;
+    root.querySelector('#cancel-job').addEventListener('click', (e) => act(e.target, `/api/v1/jobs/${id}/cancel`, 'Cancel job'));
+    root.querySelector('#retry-job').addEventListener('click', (e) => act(e.target, `/api/v1/jobs/${id}/retry`, 'Retry job'));
 
     function resultView(job) {
       const r = job.result;
@@ -443,7 +503,9 @@
       get live() { return !finished; },
       async refresh() {
         const job = await api('/api/v1/jobs/' + id);
-        finished = TERMINAL.has(job.state); // nothing changes a finished job but a retry, which reloads the page
+        finished = TERMINAL.has(job.state); // nothing changes a finished job but a retry, which redraws the page
+        $('cancel-job').hidden = finished;
+        $('retry-job').hidden = job.state !== 'failed' && job.state !== 'cancelled';
         document.title = job.key + ' · Atelier';
         const batch = root.querySelector('#job-batch');
         batch.href = '#/batches/' + job.batch_id;
@@ -564,6 +626,100 @@
     };
   }
 
+  // ---- history: small SVG line charts, each line told apart by its dash pattern and its label as well as colour ----
+
+  const LINE_STYLES = [
+    { color: '#15803d', dash: '' }, { color: '#b91c1c', dash: '6 3' }, { color: '#475569', dash: '2 3' },
+    { color: '#1d4ed8', dash: '' }, { color: '#b45309', dash: '8 3 2 3' }, { color: '#7c3aed', dash: '4 2' },
+  ];
+  const SVG = 'http://www.w3.org/2000/svg';
+
+  function svg(tag, attrs) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    return node;
+  }
+
+  /**
+   * A line chart of some series over the shared minutes. {@code lines}: [{name, values}] (null = no sample).
+   * {@code percent}: values are 0..1, shown as %. Returns the chart and a sentence that says what it shows.
+   */
+  function lineChart(minutes, lines, { percent = false, what, width = 720 }) {
+    width = Math.max(280, Math.round(width)); // drawn at the size shown, so text is never stretched
+    const height = 200;
+    const pad = { left: 44, right: 8, top: 8, bottom: 22 };
+    const all = lines.flatMap((l) => l.values.filter((v) => v != null));
+    const top = percent ? 1 : Math.max(2, Math.ceil(Math.max(0, ...all) / 2) * 2); // even, so the middle line is whole
+    const x = (i) => pad.left + (i / Math.max(1, minutes.length - 1)) * (width - pad.left - pad.right);
+    const y = (v) => pad.top + (1 - v / top) * (height - pad.top - pad.bottom);
+    const label = (v) => (percent ? Math.round(v * 100) + '%' : Number.isInteger(v) ? String(v) : v.toFixed(1));
+    const last = lines.map((l) => {
+      const v = [...l.values].reverse().find((n) => n != null);
+      return `${l.name} ${v == null ? 'no data' : label(v)}`;
+    }).join(', ');
+    const chart = svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', class: 'line-chart',
+      'aria-label': `${what} over ${minutes.length} minutes; latest: ${last || 'no series'}` });
+    for (const v of [0, top / 2, top]) {
+      chart.append(svg('line', { x1: pad.left, x2: width - pad.right, y1: y(v), y2: y(v), class: 'grid-line' }));
+      const t = svg('text', { x: pad.left - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'axis' });
+      t.textContent = label(v);
+      chart.append(t);
+    }
+    const ticks = [0, Math.floor((minutes.length - 1) / 2), minutes.length - 1];
+    for (const i of ticks) {
+      if (!minutes[i]) continue;
+      const t = svg('text', { x: x(i), y: height - 6, 'text-anchor': i === 0 ? 'start' : i === ticks[2] ? 'end' : 'middle', class: 'axis' });
+      t.textContent = new Date(minutes[i]).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+      chart.append(t);
+    }
+    lines.forEach((l, n) => {
+      const style = LINE_STYLES[n % LINE_STYLES.length];
+      let d = '';
+      l.values.forEach((v, i) => {
+        if (v == null) return;
+        const alone = l.values[i - 1] == null && l.values[i + 1] == null;
+        // a point with no sampled neighbour is drawn as a dot, so one sample shows at all
+        d += alone ? `M${(x(i) - 1.5).toFixed(1)},${y(v).toFixed(1)}h3`
+          : `${l.values[i - 1] == null ? 'M' : 'L'}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
+      });
+      if (d) {
+        chart.append(svg('path', { d, fill: 'none', stroke: style.color, 'stroke-width': 2, 'stroke-linecap': 'round',
+          'stroke-dasharray': style.dash, 'data-series': l.name }));
+      }
+    });
+    const legend = el('ul', { class: 'legend' }, ...lines.map((l, n) => {
+      const style = LINE_STYLES[n % LINE_STYLES.length];
+      const swatch = svg('svg', { width: 28, height: 10, 'aria-hidden': 'true' });
+      swatch.append(svg('line', { x1: 0, x2: 28, y1: 5, y2: 5, stroke: style.color, 'stroke-width': 2, 'stroke-dasharray': style.dash }));
+      return el('li', {}, swatch, ' ' + l.name);
+    }));
+    return [chart, legend, el('p', { class: 'meta', text: 'Latest: ' + (last || 'nothing yet') })];
+  }
+
+  function historyPage(root, query) {
+    const page = {
+      live: true,
+      every: 60000, // a point a minute
+      async refresh() {
+        const hours = query.get('hours') || '6';
+        const history = await api('/api/v1/history?hours=' + encodeURIComponent(hours));
+        const lines = (series, prefix = '') => Object.entries(history.series[series] || {})
+          .map(([name, values]) => ({ name: prefix + name, values }));
+        const finished = ['success', 'failed', 'cancelled'].map((state) =>
+          ({ name: state, values: (history.series.finished || {})[state] || [] })).filter((l) => l.values.length);
+        const width = $('chart-finished').clientWidth;
+        $('chart-finished').replaceChildren(...lineChart(history.minutes, finished, { what: 'Jobs finished per minute', width }));
+        $('chart-queue').replaceChildren(...lineChart(history.minutes,
+          [...lines('waiting', 'waiting '), ...lines('running', 'running ')], { what: 'Jobs waiting and running by kind', width }));
+        $('chart-utilisation').replaceChildren(...lineChart(history.minutes, lines('utilisation'),
+          { percent: true, what: 'Busy slots per executor', width }));
+        return null;
+      },
+    };
+    bindFilters(root.querySelector('form'), query, () => show(page));
+    return page;
+  }
+
   const ROUTES = [
     [/^\/$/, 'overview', overviewPage],
     [/^\/batches$/, 'batches', batchesPage],
@@ -572,6 +728,7 @@
     [/^\/jobs\/([0-9a-fA-F-]{36})$/, 'job', jobPage],
     [/^\/images$/, 'images', imagesPage],
     [/^\/executors$/, 'executors', executorsPage],
+    [/^\/history$/, 'history', historyPage],
   ];
 
   /** Shows the page the address names: its frame once, then its data. */
@@ -604,6 +761,7 @@
 
   async function show(page) {
     const mine = generation;
+    lastShown = Date.now();
     try {
       const updated = await page.refresh();
       if (mine !== generation) return;
@@ -632,10 +790,16 @@
   $('token-dialog').addEventListener('close', () => { asking = false; });
   $('token-button').addEventListener('click', askForToken);
   document.querySelector('.skip').addEventListener('click', (e) => { e.preventDefault(); $('view').focus(); });
+  $('submit-cancel').addEventListener('click', () => $('submit-dialog').close());
   $('image-close').addEventListener('click', () => $('image-dialog').close());
   $('image-job').addEventListener('click', () => $('image-dialog').close());
 
   window.addEventListener('hashchange', route);
   route();
-  setInterval(() => { if (!document.hidden && current && current.live && !asking) show(current); }, REFRESH_MS);
+  setInterval(() => {
+    if (document.hidden || !current || !current.live || asking) return;
+    if (Date.now() - lastShown < (current.every || REFRESH_MS) - 100) return;
+    lastShown = Date.now();
+    show(current);
+  }, REFRESH_MS);
 })();

@@ -93,6 +93,23 @@ public final class QueryParams {
         return fallback;
     }
 
+    /** A whole number from {@code min} to {@code max}, {@code fallback} when absent. */
+    public int between(String name, String value, int fallback, int min, int max) {
+        if (absent(value)) {
+            return fallback;
+        }
+        try {
+            int n = Integer.parseInt(value.trim());
+            if (n >= min && n <= max) {
+                return n;
+            }
+        } catch (NumberFormatException ignored) {
+            // rejected below
+        }
+        reject(name, "must be a whole number from " + min + " to " + max);
+        return fallback;
+    }
+
     /** One of a few whole numbers ({@code ?size=256}), or null when absent. */
     public Integer oneOfNumbers(String name, String value, java.util.SortedSet<Integer> allowed) {
         if (absent(value)) {

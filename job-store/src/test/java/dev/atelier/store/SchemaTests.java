@@ -145,6 +145,8 @@ class SchemaTests extends QueueTestBase {
                 java.util.Arrays.stream(BatchMode.values()).map(BatchMode::wire).toList());
         assertThat(allowed("batch_finished_state_valid")).containsExactlyInAnyOrderElementsOf(
                 java.util.Arrays.stream(JobState.values()).filter(JobState::terminal).map(JobState::wire).toList());
+        assertThat(allowed("history_point_series")).containsExactlyInAnyOrderElementsOf(
+                java.util.Arrays.stream(History.Series.values()).map(History.Series::wire).toList());
     }
 
     /** The words a check constraint of the form {@code x in ('a', 'b')} allows. */

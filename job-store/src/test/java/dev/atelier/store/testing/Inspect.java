@@ -73,6 +73,17 @@ public final class Inspect {
         }
     }
 
+    /** A time a query gives (its first column of its first row). */
+    public java.time.Instant instant(String sql) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(sql);
+             ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            return rs.getObject(1, java.time.OffsetDateTime.class).toInstant();
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** The first column of every row of a query with one id parameter. */
     public List<String> strings(String sql, UUID id) {
         return query(sql, id, rs -> rs.getString(1));

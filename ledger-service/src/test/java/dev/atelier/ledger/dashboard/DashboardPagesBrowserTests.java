@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atelier.ledger.LedgerData;
+import dev.atelier.ledger.service.HistorySampler;
 import dev.atelier.store.BatchMode;
 import dev.atelier.store.ClaimedJob;
 import dev.atelier.store.NewBatch;
@@ -60,6 +61,9 @@ class DashboardPagesBrowserTests {
 
     @Inject
     LedgerData data;
+
+    @Inject
+    HistorySampler history;
 
     @TestHTTPResource("/")
     URL dashboard;
@@ -282,6 +286,27 @@ class DashboardPagesBrowserTests {
     }
 
     @Test
+    void theHistoryChartsJobsFinishedTheQueueAndEachExecutorsSlotUse() {
+        data.foldCounts();
+        data.inspect().execute("delete from history_point"); // another test may have sampled this minute first
+        history.runOnce();
+        open("#/history?hours=1");
+        waiting().until(b -> !b.findElements(By.cssSelector("#chart-utilisation path[data-series='" + studio.executor() + "']")).isEmpty());
+        assertThat(browser.findElements(By.cssSelector("#chart-finished path"))).extracting(e -> e.getAttribute("data-series"))
+                .containsExactly("success", "failed", "cancelled");
+        assertThat(browser.findElements(By.cssSelector("#chart-queue path"))).extracting(e -> e.getAttribute("data-series"))
+                .contains("waiting ollama");
+        assertThat(browser.findElement(By.cssSelector("#chart-utilisation svg.line-chart")).getAttribute("aria-label"))
+                .contains("Busy slots per executor over 60 minutes").contains(studio.executor() + " 50%");
+        assertThat(browser.findElement(By.id("chart-utilisation")).getText()).contains(studio.executor());
+
+        new Select(browser.findElement(By.cssSelector("#view select[name=hours]"))).selectByVisibleText("last 24 hours");
+        waiting().until(b -> b.getCurrentUrl().endsWith("#/history?hours=24"));
+        waiting().until(b -> b.findElement(By.cssSelector("#chart-utilisation svg.line-chart")).getAttribute("aria-label")
+                .contains("over 1440 minutes"));
+    }
+
+    @Test
     void aRefreshRedrawsWhatChangedAndKeepsTheScrollPositionTheFilterAndThePage() {
         browser.manage().window().setSize(new Dimension(390, 844));
         open("#/batches/" + studio.roster().id());
@@ -306,6 +331,7 @@ class DashboardPagesBrowserTests {
         pages.put("jobs", "#/jobs?state=failed");
         pages.put("images", "#/images");
         pages.put("executors", "#/executors");
+        pages.put("history", "#/history");
         for (var page : pages.entrySet()) {
             for (boolean phone : new boolean[] {false, true}) {
                 browser.manage().window().setSize(phone ? new Dimension(390, 844) : new Dimension(1440, 1000));
