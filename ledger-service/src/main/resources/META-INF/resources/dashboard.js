@@ -19,6 +19,7 @@
   let current = null; // { refresh, live } of the page shown
   let generation = 0; // bumped on every page change, so a late answer for the page left is dropped
   let lastShown = 0; // when the page shown was last read
+  let streaming = false; // the change stream is open: pages read again when told, and every minute besides
 
   const $ = (id) => document.getElementById(id);
 
@@ -759,13 +760,33 @@
     show(current);
   }
 
+  // One read of a page at a time: a read asked for while one runs (a filter typed during a refresh) runs after it,
+  // so an older answer can never land after a newer one.
+  const reading = new WeakMap(); // page -> { again }
+
   async function show(page) {
+    const state = reading.get(page);
+    if (state) {
+      state.again = true;
+      return;
+    }
+    reading.set(page, { again: false });
+    try {
+      await readOnce(page);
+    } finally {
+      const again = reading.get(page).again;
+      reading.delete(page);
+      if (again && page === current) show(page);
+    }
+  }
+
+  async function readOnce(page) {
     const mine = generation;
     lastShown = Date.now();
     try {
       const updated = await page.refresh();
       if (mine !== generation) return;
-      $('updated').textContent = 'updated ' + new Date(updated || Date.now()).toLocaleTimeString();
+      $('updated').textContent = (streaming ? 'live · ' : '') + 'updated ' + new Date(updated || Date.now()).toLocaleTimeString();
       $('problem').hidden = true;
     } catch (e) {
       if (mine !== generation) return;
@@ -786,6 +807,7 @@
     localStorage.setItem(TOKEN_KEY, $('token-input').value.trim());
     asking = false;
     show(current);
+    openStream();
   });
   $('token-dialog').addEventListener('close', () => { asking = false; });
   $('token-button').addEventListener('click', askForToken);
@@ -794,11 +816,53 @@
   $('image-close').addEventListener('click', () => $('image-dialog').close());
   $('image-job').addEventListener('click', () => $('image-dialog').close());
 
+  /**
+   * The ledger's change stream: an event whenever anything shown changed, so the page reads again at once rather
+   * than every 5 s. EventSource cannot send the token, so a ticket fetched with it (valid a minute) opens the
+   * stream; when a dropped stream comes back with an expired ticket it is refused, and a new ticket opens it again.
+   */
+  let source = null;
+  let changeTimer = null;
+  let opened = false; // a stream was open before: its first event after a reconnect may carry news
+  async function openStream() {
+    if (source) source.close();
+    source = null;
+    try {
+      const { ticket } = await api('/api/v1/stream-ticket');
+      source = new EventSource('/events?ticket=' + encodeURIComponent(ticket));
+      let first = !opened;
+      opened = true;
+      source.addEventListener('change', () => {
+        streaming = true;
+        if (first) { // where things stand as the page opens, which it has just read
+          first = false;
+          $('updated').textContent = 'live · ' + $('updated').textContent.replace(/^live · /, '');
+          return;
+        }
+        clearTimeout(changeTimer);
+        // a page with its own pace (the history: a point a minute) keeps it
+        changeTimer = setTimeout(() => {
+          if (current && current.live && !current.every && !asking && !document.hidden) show(current);
+        }, 250);
+      });
+      source.addEventListener('error', () => {
+        if (source && source.readyState === EventSource.CLOSED) {
+          streaming = false;
+          setTimeout(openStream, 5000);
+        }
+      });
+    } catch (e) {
+      streaming = false;
+      if (!(e instanceof AuthNeeded)) setTimeout(openStream, 30000); // after a token is given, it opens again
+    }
+  }
+
   window.addEventListener('hashchange', route);
   route();
+  openStream();
   setInterval(() => {
     if (document.hidden || !current || !current.live || asking) return;
-    if (Date.now() - lastShown < (current.every || REFRESH_MS) - 100) return;
+    if (Date.now() - lastShown < (streaming ? 60000 : current.every || REFRESH_MS) - 100) return;
     lastShown = Date.now();
     show(current);
   }, REFRESH_MS);

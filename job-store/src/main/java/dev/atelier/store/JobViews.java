@@ -235,6 +235,31 @@ public class JobViews {
         return rows.map(page -> explained(page, rules));
     }
 
+    // What the dashboard shows, folded into one value that changes when any of it does: a job changing state (its
+    // count deltas, until folded, and the folded totals), an export line, an executor's slots, busy slots or drain,
+    // a backend's status or models. Heartbeats alone (last_seen_at, checked_at) change nothing. Small tables only.
+    private static final String CHANGE_FINGERPRINT = """
+            select md5(concat_ws('|',
+                (select count(*) from job_count_delta),
+                (select string_agg(priority || kind || state || jobs, ',' order by priority, kind, state) from job_total),
+                (select max(id) from ledger_line),
+                (select string_agg(id || slots::text || busy::text || coalesce(draining_since::text, ''), ',' order by id)
+                 from executor),
+                (select string_agg(executor_id || kind || status || models::text || loaded_names::text, ','
+                                   order by executor_id, kind) from executor_backend)))
+            """;
+
+    /** A value that changes whenever anything the dashboard shows changes (LedgerPulse reads it every second). */
+    public String changeFingerprint() {
+        return Transactions.inTransaction(dataSource, "change fingerprint", c -> {
+            readOnlySnapshot(c);
+            try (PreparedStatement ps = c.prepareStatement(CHANGE_FINGERPRINT); ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getString(1);
+            }
+        });
+    }
+
     /**
      * When the oldest waiting (pending or retry) job of each of these backend kinds was stored; kinds with none
      * waiting are left out. It reads open batches oldest first until one has such a job, never finished history.

@@ -47,6 +47,7 @@ public class BearerAuth {
     Caller caller;
 
     private volatile Tokens tokens;
+    private volatile byte[] ticketKey;
 
     /** Loads the tokens at start; auth on with none configured stops the service with a clear message. */
     void onStart(@Observes StartupEvent start) throws IOException {
@@ -64,7 +65,25 @@ public class BearerAuth {
         if (tokensFile.isPresent()) {
             entries.addAll(Files.readAllLines(tokensFile.get()));
         }
+        // every replica reads the same entries, so each derives the same key: a ticket one signs, any other accepts
+        var digest = Tokens.newSha256();
+        digest.update("atelier stream tickets\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        entries.stream().map(String::trim).sorted().forEach(e -> digest.update((e + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        ticketKey = digest.digest();
         return Tokens.parse(entries);
+    }
+
+    /** Whether /api/** needs a bearer token. */
+    public boolean enabled() {
+        return enabled;
+    }
+
+    /**
+     * The key that signs short-lived tickets for what cannot send a bearer header (a browser's EventSource),
+     * derived from the configured token entries, which only an operator can read.
+     */
+    public byte[] ticketKey() {
+        return ticketKey.clone();
     }
 
     @ServerRequestFilter
