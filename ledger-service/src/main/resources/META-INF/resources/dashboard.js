@@ -220,6 +220,23 @@
     };
   }
 
+  /** A filtered list's page, or null when the filter is not valid, which the page's problem line then says. */
+  async function filtered(root, path, query, names, limit) {
+    const params = new URLSearchParams({ limit });
+    for (const name of names) if (query.get(name)) params.set(name, query.get(name));
+    const problem = root.querySelector('.filter-problem');
+    try {
+      const page = await api(path + '?' + params);
+      problem.hidden = true;
+      return page;
+    } catch (e) {
+      if (!(e instanceof Refused)) throw e;
+      problem.textContent = 'This filter is not valid: ' + e.message;
+      problem.hidden = false;
+      return null;
+    }
+  }
+
   function progressBar(counts, total) {
     const bar = el('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': String(total),
       'aria-label': 'jobs finished' });
@@ -343,22 +360,11 @@
   function batchesPage(root, query) {
     const form = root.querySelector('form');
     const list = growingList(root.querySelector('section'));
-    const problem = root.querySelector('.filter-problem');
     const page = {
       live: true,
       async refresh() {
-        const params = new URLSearchParams({ limit: list.limit() });
-        for (const name of ['name', 'state', 'label']) if (query.get(name)) params.set(name, query.get(name));
-        let batches;
-        try {
-          batches = await api('/api/v1/batches?' + params);
-        } catch (e) {
-          if (!(e instanceof Refused)) throw e;
-          problem.textContent = 'This filter is not valid: ' + e.message;
-          problem.hidden = false;
-          return null;
-        }
-        problem.hidden = true;
+        const batches = await filtered(root, '/api/v1/batches', query, ['name', 'state', 'label'], list.limit());
+        if (!batches) return null;
         remember(batches.items);
         $('batch-list').replaceChildren(...batches.items.map(batchRow));
         list.show(batches, () => show(page));
@@ -541,24 +547,13 @@
   function imagesPage(root, query) {
     const section = root.querySelector('section');
     const list = growingList(section, 48);
-    const problem = root.querySelector('.filter-problem');
     const chip = root.querySelector('#images-batch');
     const shown = new Map(); // artifact id -> its <li>, so a refresh adds new images and keeps the rest
     const page = {
       live: true,
       async refresh() {
-        const params = new URLSearchParams({ limit: list.limit() });
-        for (const name of ['batch', 'label']) if (query.get(name)) params.set(name, query.get(name));
-        let artifacts;
-        try {
-          artifacts = await api('/api/v1/artifacts?' + params);
-        } catch (e) {
-          if (!(e instanceof Refused)) throw e;
-          problem.textContent = 'This filter is not valid: ' + e.message;
-          problem.hidden = false;
-          return null;
-        }
-        problem.hidden = true;
+        const artifacts = await filtered(root, '/api/v1/artifacts', query, ['batch', 'label'], list.limit());
+        if (!artifacts) return null;
         const batch = query.get('batch');
         chip.hidden = !batch;
         if (batch) {

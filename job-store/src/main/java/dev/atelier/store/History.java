@@ -46,8 +46,7 @@ public class History {
     // One sample, for the minute that just ended ($1, its start). Finished: the export lines of that minute (every
     // state present, zeros included, so a chart shows an idle minute as 0 and not as a gap). Waiting and running: the
     // folded totals per kind now. Utilisation: each executor live at $2 (seen within $3 seconds), busy over offered
-    // slots. A minute
-    // another ledger replica sampled first keeps its points.
+    // slots. A minute another ledger replica sampled first keeps its points.
     private static final String SAMPLE = """
             with minute as (select ?::timestamptz as at),
             finished as (

@@ -59,7 +59,9 @@ public class GatewayActions {
 
     /** Asks the gateway to take the action, and relays its status and answer as they are. */
     public Response forward(Action action, UUID id, String authorization) {
-        HttpRequest.Builder request = HttpRequest.newBuilder(gatewayUrl.resolve(action.path.formatted(id)))
+        // appended, not resolved: a gateway behind a path prefix (http://host/gateway) keeps it
+        String base = gatewayUrl.toString().replaceAll("/+$", "");
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + action.path.formatted(id)))
                 .timeout(timeout).POST(HttpRequest.BodyPublishers.noBody()).header("Accept", "application/json");
         if (authorization != null) {
             request.header(HttpHeaders.AUTHORIZATION, authorization);

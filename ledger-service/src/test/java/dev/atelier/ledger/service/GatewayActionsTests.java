@@ -106,6 +106,14 @@ class GatewayActionsTests {
     }
 
     @Test
+    void aGatewayBehindAPathPrefixKeepsIt() {
+        UUID id = UUID.randomUUID();
+        URI prefixed = URI.create("http://127.0.0.1:" + gateway.getAddress().getPort() + "/gateway/");
+        assertThat(actions(prefixed, Duration.ofSeconds(5)).forward(Action.RETRY_JOB, id, "Bearer s").getStatus()).isEqualTo(202);
+        assertThat(asked).extracting(Asked::path).containsExactly("/gateway/api/v1/jobs/" + id + "/retry");
+    }
+
+    @Test
     void theGatewaysRefusalComesBackAsItIsNamingTheRoleNeeded() {
         status = 403;
         contentType = "application/problem+json";
