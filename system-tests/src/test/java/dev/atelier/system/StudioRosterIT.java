@@ -18,10 +18,12 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
+import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.Keys;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.support.ui.ExpectedConditions;
+import org.openqa.selenium.support.ui.Select;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
@@ -269,27 +271,64 @@ class StudioRosterIT {
 
 
     /**
-     * The dashboard as the studio's lead uses it, in Chromium, against the packaged ledger and gateway with tokens
-     * on: the page asks for a read token, a read token's cancel is refused naming the role, the page then asks for a
-     * submit token and the cancel is taken by the gateway (checked through the API), and a retry follows with it.
+     * The dashboard as the studio uses it, in Chromium, against the packaged ledger and gateway with tokens on: the
+     * page asks for a read token; a writer opens a chained batch from the overview, its chain, a job's result and
+     * attempts, filters, opens the image and comes back; a read token's cancel is refused naming the role, the page
+     * then asks for a submit token and the cancel is taken by the gateway (checked through the API), and a retry
+     * follows with it.
      */
     @Test
-    void theDashboardCancelsAndRetriesThroughTheGatewayAskingForTheRoleItNeeds() throws Exception {
+    void theDashboardReadsAChainFiltersOpensTheImageAndCancelsAndRetriesWithTheRoleItNeeds() throws Exception {
+        String chainId = stack.submit(Map.of("name", "subzero-portrait-on-the-page",
+                "jobs", List.of(Map.of("key", "subzero", "crew", "mk1-portrait", "task", "SubZero"))));
+        assertThat(stack.awaitTerminal(chainId, Duration.ofSeconds(90)).path("state").asText()).isEqualTo("success");
         // a model no executor offers, so the jobs wait until the page acts on them
         String batchId = stack.submit(Map.of("name", "waits-for-the-page", "mode", "parallel", "jobs", List.of(
                 Map.of("key", "vision", "type", "ollama.generate", "model", "qwen2.5:72b", "prompt", "Describe the arena"),
                 Map.of("key", "lore", "type", "ollama.generate", "model", "qwen2.5:72b", "prompt", "Write the arena's lore"))));
         String visionId = stack.jobs(batchId).stream().filter(j -> j.path("key").asText().equals("vision"))
                 .findFirst().orElseThrow().path("id").asText();
+        String lookId = stack.jobs(chainId).stream().filter(j -> j.path("key").asText().equals("subzero.1"))
+                .findFirst().orElseThrow().path("id").asText();
         ChromeDriver browser = Browser.start();
         try {
             WebDriverWait waiting = Browser.waiting(browser);
-            browser.get(stack.service("ledger").url() + "/#/batches/" + batchId);
+            browser.get(stack.service("ledger").url() + "/");
             WebElement tokenInput = waiting.until(ExpectedConditions.visibilityOfElementLocated(By.id("token-input")));
             tokenInput.sendKeys(Stack.READ_TOKEN, Keys.ENTER);
+
+            // from the overview to the batch: its chain, and its jobs filtered
+            click(waiting, By.cssSelector("[data-batch-id='" + chainId + "'] a.batch-name"));
+            waiting.until(b -> b.getCurrentUrl().endsWith("#/batches/" + chainId));
+            waiting.until(b -> b.findElements(By.cssSelector("#chains a.step.success")).size() == 2);
+            String chain = waiting.until(b -> b.findElement(By.id("chains")).getText());
+            assertThat(chain).contains("subzero.1").contains("→");
+            new Select(browser.findElement(By.cssSelector("#view select[name=state]"))).selectByVisibleText("failed");
+            waiting.until(b -> b.findElements(By.cssSelector("#view tbody tr")).isEmpty());
+            new Select(browser.findElement(By.cssSelector("#view select[name=state]"))).selectByVisibleText("success");
             waiting.until(b -> b.findElements(By.cssSelector("#view tbody tr")).size() == 2);
 
-            browser.findElement(By.id("cancel-batch")).click();
+            // the description Ollama wrote, pretty-printed, and the attempt that wrote it
+            click(waiting, By.cssSelector("tr[data-job-id='" + lookId + "'] a"));
+            String answer = waiting.until(b -> b.findElement(By.cssSelector("#job-result pre.answer-json")).getText());
+            assertThat(answer).startsWith("{\n  \"description\": \"echo Describe how the Mortal Kombat 1 fighter SubZero looks");
+            String attempt = waiting.until(b -> b.findElement(By.cssSelector("#attempt-table tbody tr")).getText());
+            assertThat(attempt).containsPattern("executor-[ab]").contains("success");
+            browser.navigate().back();
+            waiting.until(b -> b.getCurrentUrl().endsWith("#/batches/" + chainId + "?state=success"));
+
+            // the portrait, from the gallery, full size
+            browser.get(stack.service("ledger").url() + "/#/images?batch=" + chainId);
+            click(waiting, By.cssSelector("#gallery li button"));
+            WebElement full = browser.findElement(By.id("image-full"));
+            waiting.until(b -> ((Number) ((JavascriptExecutor) b).executeScript("return arguments[0].naturalWidth", full))
+                    .intValue() > 0);
+            browser.switchTo().activeElement().sendKeys(Keys.ESCAPE);
+
+            browser.get(stack.service("ledger").url() + "/#/batches/" + batchId);
+            waiting.until(b -> b.findElements(By.cssSelector("#view tbody tr")).size() == 2);
+
+            click(waiting, By.id("cancel-batch"));
             waiting.until(ExpectedConditions.alertIsPresent()).accept();
             WebElement why = waiting.until(ExpectedConditions.visibilityOfElementLocated(By.id("submit-why")));
             assertThat(why.getText()).contains("refused").contains("needs a submit token").contains("'wall' is a read token");
@@ -301,7 +340,7 @@ class StudioRosterIT {
                     .isEqualTo("cancelled");
             waiting.until(b -> b.findElements(By.cssSelector("#view tr[data-state=cancelled]")).size() == 2);
 
-            browser.findElement(By.linkText("vision")).click();
+            click(waiting, By.linkText("vision"));
             WebElement retry = waiting.until(ExpectedConditions.elementToBeClickable(By.id("retry-job")));
             retry.click();
             assertThat(actionStatus(waiting, "Retry job")).isEqualTo("Retry job: done.");
@@ -334,6 +373,14 @@ class StudioRosterIT {
         return waiting.until(b -> {
             String text = b.findElement(By.cssSelector("#view .action-status")).getText();
             return text.startsWith(what + ":") ? text : null;
+        });
+    }
+
+    /** Clicks what the locator finds, finding it again if the page redrew it meanwhile. */
+    private static void click(WebDriverWait waiting, By locator) {
+        waiting.until(b -> {
+            b.findElement(locator).click();
+            return true;
         });
     }
 }
