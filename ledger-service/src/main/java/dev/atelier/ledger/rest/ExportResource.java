@@ -26,13 +26,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.logging.Logger;
 
 /**
  * The JSONL exports. Each is streamed a page of lines at a time (a short transaction per page), so memory does not
- * grow with the export and a client that goes away stops it at the next write, holding no database connection. A
+ * grow with the export and a client that goes away stops it before the next page, holding no database connection. A
  * reader that stops reading is cut off by {@code quarkus.http.idle-timeout}; how many stream at once is capped per
  * token and per replica ({@link ExportSlots}).
  */
@@ -130,15 +131,23 @@ public class ExportResource {
     private Response stream(RoutingContext request, ExportFilter filter, long afterSeq, Pages pages) {
         int pageSize = config.exportPage();
         ExportSlots.Slot slot = slots.take(caller.name());
-        // given back when the answer has gone or the connection closed, whichever comes first (and if the body is
-        // never written at all)
-        request.addEndHandler(ended -> slot.release());
+        // Given back when the answer has gone or the connection closed, whichever comes first (and if the body is
+        // never written at all). The flag is what stops the loop: once a client has hung up, Vert.x drops later
+        // writes without an error unless its write queue happened to be full, so a write alone does not tell.
+        AtomicBoolean connectionEnded = new AtomicBoolean();
+        request.addEndHandler(ended -> {
+            connectionEnded.set(true);
+            slot.release();
+        });
         StreamingOutput body = output -> {
             OutputStream out = new BufferedOutputStream(output, 64 * 1024);
             long after = afterSeq;
             long lines = 0;
             try {
                 while (true) {
+                    if (connectionEnded.get()) {
+                        throw new IOException("the connection closed");
+                    }
                     ExportLog.Page page = pages.after(filter, after, pageSize);
                     page.writeTo(out);
                     after = page.lastSeq();
