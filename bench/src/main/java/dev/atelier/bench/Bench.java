@@ -62,6 +62,8 @@ public final class Bench {
         LocalStack stack = new LocalStack(new LocalStack.Settings(root, data, freePort(), ports,
                         Map.of("JAVA_TOOL_OPTIONS", gatewayAndLedgerJvm(root))),
                 new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+        // the fleet figure's 64 executors may each open their pool of 8 and a heartbeat connection
+        stack.postgresSetting("max_connections", "800");
         if (profiled) {
             StatementProfile.configure(stack);
         }
@@ -86,6 +88,9 @@ public final class Bench {
             }
             if (only.isEmpty() || only.contains("gpu")) {
                 new ClusterBench(gateway, ledger, stack.jdbcUrl(), root, stack.servicePids()).gpuEfficiency();
+            }
+            if (only.isEmpty() || only.contains("fleet")) {
+                new FleetBench(stack.jdbcUrl()).run(List.of(8, 16, 32, 64));
             }
             if (only.isEmpty() || only.contains("ledger")) {
                 LedgerBench.run(ledger, stack.jdbcUrl(), root);

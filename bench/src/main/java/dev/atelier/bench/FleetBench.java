@@ -1,0 +1,269 @@
+package dev.atelier.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.atelier.executor.backend.BackendState;
+import dev.atelier.executor.service.AttemptTable;
+import dev.atelier.executor.service.Backends;
+import dev.atelier.executor.service.HeartbeatConnection;
+import dev.atelier.executor.service.JobRunner;
+import dev.atelier.executor.service.Lifecycle;
+import dev.atelier.store.BatchMode;
+import dev.atelier.store.BlobStorage;
+import dev.atelier.store.ExecutorRegistry;
+import dev.atelier.store.JobIntake;
+import dev.atelier.store.NewBatch;
+import dev.atelier.store.testing.Batches;
+import io.agroal.api.AgroalDataSource;
+import io.agroal.api.configuration.supplier.AgroalDataSourceConfigurationSupplier;
+import io.agroal.api.security.NamePrincipal;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.sql.DataSource;
+import org.postgresql.ds.PGSimpleDataSource;
+
+/**
+ * The fleet (#23): N executors of one Ollama slot each, their loops wired as in production ({@link Lifecycle#assemble},
+ * settings at their defaults: 30 s lease, 10 s heartbeat, 2 s poll, 5 s maintenance), all in this JVM with an
+ * {@code atelier.executor.id} each, each with its own pool of 8 (the gpu overlay's) and heartbeat connection. Their
+ * backend is a runner that takes exactly 2 s. Once every executor has reported and gone idle, one parallel batch of
+ * 10 jobs per executor is committed; the figure is read from the database afterwards:
+ * <ul>
+ *   <li>fleet utilisation: busy slot-seconds (jobs × 2 s) ÷ (slots × the wall time from the batch's commit to its
+ *       last completion);</li>
+ *   <li>idle turns: a slot that finished a job and started its next more than 100 ms later while jobs of the batch
+ *       still waited unclaimed (the cost of a claim that came back short and then slept);</li>
+ *   <li>turnaround p50 and p99: from a slot's job finishing to its next job starting, while jobs waited: the claim
+ *       as a GPU sees it (the outcome stored, the wake-up, the claim statement);</li>
+ *   <li>PostgreSQL connections: the most open at once by the fleet, sampled every 100 ms.</li>
+ * </ul>
+ */
+final class FleetBench {
+
+    private static final Duration JOB = Duration.ofSeconds(2);
+    private static final int JOBS_PER_SLOT = 10;
+    private static final int POOL = 8;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final String jdbcUrl;
+
+    FleetBench(String jdbcUrl) {
+        this.jdbcUrl = jdbcUrl;
+    }
+
+    void run(List<Integer> fleetSizes) throws Exception {
+        for (int executors : fleetSizes) {
+            Bench.awaitQuiet("fleet of " + executors);
+            measure(executors);
+        }
+    }
+
+    private record Executor(Lifecycle lifecycle, Lifecycle.Parts parts, AgroalDataSource pool,
+                            AgroalDataSource heartbeat) {
+    }
+
+    private void measure(int size) throws Exception {
+        String fleet = "fleet-" + size + "-" + UUID.randomUUID().toString().substring(0, 8);
+        long baseline = count("select count(*) from pg_stat_activity where backend_type = 'client backend'", null);
+        List<Executor> executors = new ArrayList<>();
+        AtomicInteger peakConnections = new AtomicInteger();
+        try {
+            for (int i = 0; i < size; i++) {
+                executors.add(start(fleet + "-" + i));
+            }
+            awaitIdle(fleet, size);
+            Thread sampler = new Thread(() -> sampleConnections(fleet, peakConnections), "fleet-connections");
+            sampler.setDaemon(true);
+            sampler.start();
+            NewBatch batch = Batches.batch(BatchMode.PARALLEL).name(fleet).ollamaJobs(size * JOBS_PER_SLOT, 1).build();
+            new JobIntake(direct()).insertBatch(batch);
+            awaitFinished(batch.id(), size * JOBS_PER_SLOT);
+            sampler.interrupt();
+            report(size, batch.id(), peakConnections.get(), baseline);
+        } finally {
+            executors.parallelStream().forEach(FleetBench::stop);
+        }
+    }
+
+    private Executor start(String executorId) {
+        Clock clock = Clock.systemUTC();
+        Backends backends = new Backends(executorId, Map.of("ollama", 1), Map.of("ollama", "http://ollama.fleet"));
+        backends.state("ollama").checked(BackendState.Status.ONLINE, List.of(Batches.MODEL),
+                List.of(new ExecutorRegistry.LoadedModel(Batches.MODEL, 1L << 30, null)), clock.instant(), "fleet bench");
+        AttemptTable table = new AttemptTable(backends, new AttemptTable.BackendChecks() {
+            @Override
+            public boolean reachable(String kind, Instant since) {
+                return true;
+            }
+
+            @Override
+            public void refreshModels() {
+            }
+        }, new AttemptTable.Settings(Map.of("ollama", Duration.ofSeconds(5)), 3, Duration.ofMinutes(10)), clock, JSON);
+        JobRunner twoSeconds = new JobRunner() {
+            @Override
+            public String kind() {
+                return "ollama";
+            }
+
+            @Override
+            public com.fasterxml.jackson.databind.node.ObjectNode run(dev.atelier.store.ClaimedJob job,
+                                                                      dev.atelier.executor.service.CallControl control)
+                    throws Exception {
+                Thread.sleep(JOB.toMillis());
+                return JSON.createObjectNode().put("text", "done");
+            }
+        };
+        Lifecycle.Settings settings = new Lifecycle.Settings(Duration.ofSeconds(30), Duration.ofSeconds(10),
+                Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(60), Duration.ofSeconds(5),
+                Duration.ofMinutes(2), Duration.ofDays(1), null, null);
+        AgroalDataSource pool = pool(executorId);
+        AgroalDataSource heartbeat = HeartbeatConnection.open(jdbcUrl, "postgres", null, Duration.ofSeconds(15));
+        Lifecycle.Parts parts = Lifecycle.assemble(pool, heartbeat, backends, Map.of("ollama", twoSeconds), table,
+                settings, clock, (job, finished, took) -> { }, (what, rows) -> { }, BlobStorage.inPostgres());
+        Lifecycle lifecycle = new Lifecycle(parts, settings, () -> { },
+                () -> new ExecutorRegistry(pool).remove(executorId));
+        lifecycle.start();
+        return new Executor(lifecycle, parts, pool, heartbeat);
+    }
+
+    /** The executor's pool as Quarkus builds it (Agroal), at the gpu overlay's size. */
+    private AgroalDataSource pool(String executorId) {
+        AgroalDataSourceConfigurationSupplier config = new AgroalDataSourceConfigurationSupplier()
+                .connectionPoolConfiguration(pool -> pool.minSize(0).maxSize(POOL)
+                        .acquisitionTimeout(Duration.ofSeconds(30))
+                        .connectionFactoryConfiguration(factory -> factory.jdbcUrl(jdbcUrl)
+                                .principal(new NamePrincipal("postgres"))
+                                .jdbcProperty("ApplicationName", executorId)));
+        return new io.agroal.pool.DataSource(config.get());
+    }
+
+    private static void stop(Executor executor) {
+        try {
+            executor.lifecycle().stop();
+            executor.parts().running().close();
+        } catch (Exception e) {
+            System.out.println("(stopping an executor: " + e + ")");
+        } finally {
+            executor.pool().close();
+            executor.heartbeat().close();
+        }
+    }
+
+    private DataSource direct() {
+        PGSimpleDataSource postgres = new PGSimpleDataSource();
+        postgres.setUrl(jdbcUrl);
+        postgres.setUser("postgres");
+        return postgres;
+    }
+
+    /** Waits until every executor has reported (its first heartbeat) and a poll has passed, so all sleep. */
+    private void awaitIdle(String fleet, int size) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (count("select count(*) from executor where id like ? || '-%'", fleet) < size) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the fleet did not report within 60 s");
+            }
+            Thread.sleep(100);
+        }
+        Thread.sleep(3_000);
+    }
+
+    private void awaitFinished(UUID batch, int jobs) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+        while (count("select count(*) from job where batch_id = ?::uuid and state = 'success'", batch.toString()) < jobs) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the fleet's batch did not finish within 5 minutes");
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    private void sampleConnections(String fleet, AtomicInteger peak) {
+        try {
+            while (!Thread.currentThread().isInterrupted()) {
+                peak.accumulateAndGet((int) connections(fleet), Math::max);
+                Thread.sleep(100);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (SQLException e) {
+            System.out.println("(connection sampling stopped: " + e.getMessage() + ")");
+        }
+    }
+
+    /** The fleet's sessions: its pools (named by executor) and heartbeats. */
+    private long connections(String fleet) throws SQLException {
+        return count("select count(*) from pg_stat_activity where application_name like ? || '-%' "
+                + "or application_name = 'atelier-heartbeat'", fleet);
+    }
+
+    /** The first column of a query's first row, with at most one text parameter. */
+    private long count(String sql, String parameter) throws SQLException {
+        try (Connection c = direct().getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+            if (parameter != null) {
+                ps.setString(1, parameter);
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
+    }
+
+    private void report(int size, UUID batch, int peakConnections, long baseline) throws SQLException {
+        try (Connection c = direct().getConnection(); PreparedStatement ps = c.prepareStatement(TURNS)) {
+            ps.setObject(1, batch);
+            ps.setObject(2, batch);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                double wall = rs.getDouble("wall_s");
+                long jobs = rs.getLong("jobs");
+                double utilisation = 100.0 * jobs * JOB.toMillis() / 1000.0 / (size * wall);
+                Bench.figure(String.format("fleet, %d executors × 1 slot, %d jobs of 2 s", size, size * JOBS_PER_SLOT),
+                        String.format("utilisation %.1f %% (%.1f s, ideal %d s); idle turns while work waited %d of %d"
+                                        + " (%.1f slot-s); turnaround p50 %.0f ms, p99 %.0f ms; connections %d at most"
+                                        + " (%d before the fleet)",
+                                utilisation, wall, JOBS_PER_SLOT * JOB.toSeconds(), rs.getLong("idle_turns"),
+                                rs.getLong("turns"), rs.getDouble("idle_s"), rs.getDouble("p50_ms"),
+                                rs.getDouble("p99_ms"), peakConnections, baseline),
+                        "≥ 97 %, idle turns ≈ 0, p99 ≤ 50 ms");
+            }
+        }
+    }
+
+    /**
+     * Per executor, each finished attempt and that executor's next start ("a turn"), kept while a job of the batch
+     * was still unclaimed when the attempt finished.
+     */
+    private static final String TURNS = """
+            with attempts as (
+                select a.executor_id, a.started_at, a.finished_at,
+                       lead(a.started_at) over (partition by a.executor_id order by a.started_at) as next_start
+                from attempt a join job j on j.id = a.job_id
+                where j.batch_id = ?
+            ), turns as (
+                select t.next_start - t.finished_at as gap
+                from attempts t
+                where t.next_start is not null
+                  and exists (select 1 from attempts w where w.started_at > t.finished_at)
+            )
+            select (select count(*) from job where batch_id = b.id) as jobs,
+                   extract(epoch from (select max(finished_at) from job where batch_id = b.id) - b.created_at) as wall_s,
+                   (select count(*) from turns) as turns,
+                   (select count(*) from turns where gap > interval '100 milliseconds') as idle_turns,
+                   coalesce((select extract(epoch from sum(gap)) from turns where gap > interval '100 milliseconds'), 0)
+                       as idle_s,
+                   (select percentile_cont(0.5) within group (order by extract(epoch from gap) * 1000) from turns) as p50_ms,
+                   (select percentile_cont(0.99) within group (order by extract(epoch from gap) * 1000) from turns) as p99_ms
+            from batch b where b.id = ?""";
+}
