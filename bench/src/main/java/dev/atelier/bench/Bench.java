@@ -90,7 +90,10 @@ public final class Bench {
                 new ClusterBench(gateway, ledger, stack.jdbcUrl(), root, stack.servicePids()).gpuEfficiency();
             }
             if (only.isEmpty() || only.contains("fleet")) {
-                new FleetBench(stack.jdbcUrl()).run(List.of(8, 16, 32, 64));
+                // --fleet=16,64 measures some fleet sizes only
+                new FleetBench(stack.jdbcUrl()).run(arguments.stream().filter(a -> a.startsWith("--fleet="))
+                        .findFirst().map(a -> List.of(a.substring("--fleet=".length()).split(","))
+                                .stream().map(Integer::valueOf).toList()).orElse(List.of(8, 16, 32, 64)));
             }
             if (only.isEmpty() || only.contains("ledger")) {
                 LedgerBench.run(ledger, stack.jdbcUrl(), root);

@@ -38,6 +38,8 @@ import org.postgresql.ds.PGSimpleDataSource;
  * backend is a runner that takes exactly 2 s. Once every executor has reported and gone idle, one parallel batch of
  * 10 jobs per executor is committed; the figure is read from the database afterwards:
  * <ul>
+ *   <li>late first jobs: executors whose first job started more than 100 ms after the commit, and when the last
+ *       one's did;</li>
  *   <li>fleet utilisation: busy slot-seconds (jobs × 2 s) ÷ (slots × the wall time from the batch's commit to its
  *       last completion);</li>
  *   <li>idle turns: a slot that finished a job and started its next more than 100 ms later while jobs of the batch
@@ -230,11 +232,13 @@ final class FleetBench {
                 long jobs = rs.getLong("jobs");
                 double utilisation = 100.0 * jobs * JOB.toMillis() / 1000.0 / (size * wall);
                 Bench.figure(String.format("fleet, %d executors × 1 slot, %d jobs of 2 s", size, size * JOBS_PER_SLOT),
-                        String.format("utilisation %.1f %% (%.1f s, ideal %d s); idle turns while work waited %d of %d"
-                                        + " (%.1f slot-s); turnaround p50 %.0f ms, p99 %.0f ms; connections %d at most"
+                        String.format("utilisation %.1f %% (%.1f s, ideal %d s); first job %d executors late, the last"
+                                        + " %.0f ms after the commit; idle turns while work waited %d of %d"
+                                        + " (%.1f slot-s; by length in s: %s); turnaround p50 %.0f ms, p99 %.0f ms; connections %d at most"
                                         + " (%d before the fleet)",
-                                utilisation, wall, JOBS_PER_SLOT * JOB.toSeconds(), rs.getLong("idle_turns"),
-                                rs.getLong("turns"), rs.getDouble("idle_s"), rs.getDouble("p50_ms"),
+                                utilisation, wall, JOBS_PER_SLOT * JOB.toSeconds(), rs.getLong("late_firsts"),
+                                rs.getDouble("last_first_ms"), rs.getLong("idle_turns"),
+                                rs.getLong("turns"), rs.getDouble("idle_s"), rs.getString("idle_lengths"), rs.getDouble("p50_ms"),
                                 rs.getDouble("p99_ms"), peakConnections, baseline),
                         "≥ 97 %, idle turns ≈ 0, p99 ≤ 50 ms");
             }
@@ -256,14 +260,23 @@ final class FleetBench {
                 from attempts t
                 where t.next_start is not null
                   and exists (select 1 from attempts w where w.started_at > t.finished_at)
+            ), firsts as (
+                select min(started_at) as first_start from attempts group by executor_id
             )
             select (select count(*) from job where batch_id = b.id) as jobs,
+                   (select count(*) from firsts where first_start > b.created_at + interval '100 milliseconds')
+                       as late_firsts,
+                   (select extract(epoch from max(first_start) - b.created_at) * 1000 from firsts) as last_first_ms,
                    extract(epoch from (select max(finished_at) from job where batch_id = b.id) - b.created_at) as wall_s,
                    (select count(*) from turns) as turns,
                    (select count(*) from turns where gap > interval '100 milliseconds') as idle_turns,
                    coalesce((select extract(epoch from sum(gap)) from turns where gap > interval '100 milliseconds'), 0)
                        as idle_s,
                    (select percentile_cont(0.5) within group (order by extract(epoch from gap) * 1000) from turns) as p50_ms,
-                   (select percentile_cont(0.99) within group (order by extract(epoch from gap) * 1000) from turns) as p99_ms
+                   (select percentile_cont(0.99) within group (order by extract(epoch from gap) * 1000) from turns) as p99_ms,
+                   -- idle turns by length: how many up to 0.5 s, up to 1 s, ..., up to 3 s, and longer
+                   (select coalesce(string_agg(n || '×' || case when s > 3 then '>3' else '≤' || s end, ' '), 'none')
+                    from (select least(width_bucket(extract(epoch from gap), 0, 3, 6), 7) * 0.5 as s, count(*) as n
+                          from turns where gap > interval '100 milliseconds' group by 1 order by 1) h) as idle_lengths
             from batch b where b.id = ?""";
 }

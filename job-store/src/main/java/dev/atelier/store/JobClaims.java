@@ -104,11 +104,12 @@ public class JobClaims {
                          select g.id as batch_id, g.priority as batch_priority, g.last_claimed_at, g.created_at,
                                 offered.ids, offered.ranks, cardinality(offered.ids) = g.share as capped
                          from (select gate.*,
-                                      -- twice its part of the slots among the batches of its priority (other
-                                      -- claimers lock the same heads), and 8 spare
+                                      -- twice its part of the slots among the batches of its priority, and some
+                                      -- spare past its slots: claimers woken together lock the same heads, and one
+                                      -- that finds them locked takes the next in line (the turn keeps the order)
                                       least(w.slots, 2 * ((w.slots - 1) / (select c.batches from crowd c
                                                                            where c.priority = gate.priority) + 1)
-                                                     + 8) as share
+                                                     + 8) + ?::int as share
                                -- open batches in claim order, with the window their mode lets run now
                                -- (V12__flat_as_history_grows.sql; inlined, so the limit below stops the walk)
                                from batch_gates() gate) g
@@ -203,8 +204,11 @@ public class JobClaims {
             )
             -- in claim order (an UPDATE's RETURNING has none of its own): executors start jobs in this order. The turn
             -- comes back with each row: joining claimed to locked again compared every pair (100 x 100 per claim)
-            select c.*, exists (select 1 from candidate x where x.capped) as batches_had_more
-            from claimed c
+            -- and one row even when nothing was claimed, which says how many candidates this claim saw: some it did
+            -- not get were locked or just taken by other claimers (ClaimLoop then looks again at once)
+            select c.*, exists (select 1 from candidate x where x.capped) as batches_had_more,
+                   (select count(*) from candidate) as candidates
+            from (values (1)) as one (x) left join claimed c on true
             order by c.turn_in_claim
             """;
 
@@ -268,6 +272,28 @@ public class JobClaims {
     /** Claims with lease tokens the caller chose, for what the executor offers (see {@link Offer}). */
     public List<ClaimedJob> claim(String executorId, Map<String, Integer> freeSlots, Offer offer,
                                   List<UUID> leaseTokens, Duration lease, Instant now) {
+        return take(executorId, freeSlots, offer, LOOK_PAST, leaseTokens, lease, now).jobs();
+    }
+
+    /** How many candidates past its slots a claim looks at in each batch, unless it was outrun before. */
+    public static final int LOOK_PAST = 8;
+
+    /**
+     * What a claim took, and whether it was short while work was there: it took fewer jobs than it had slots although
+     * it saw more candidates than it took (other claimers locked or took them first). Such a claimer looks again soon
+     * rather than a poll later.
+     */
+    public record Claim(List<ClaimedJob> jobs, boolean outrun) {
+    }
+
+    /**
+     * {@link #claim(String, Map, Offer, List, Duration, Instant)}, saying whether others outran it (see {@link Claim}).
+     *
+     * @param lookPast how many candidates past its slots it looks at in each batch ({@link #LOOK_PAST}); a claimer
+     *                 outrun before looks further, past the heads the others are taking
+     */
+    public Claim take(String executorId, Map<String, Integer> freeSlots, Offer offer, int lookPast,
+                      List<UUID> leaseTokens, Duration lease, Instant now) {
         Map<String, Integer> wanted = new LinkedHashMap<>();
         freeSlots.forEach((kind, slots) -> {
             if (slots != null && slots > 0) {
@@ -275,7 +301,7 @@ public class JobClaims {
             }
         });
         if (wanted.isEmpty()) {
-            return List.of();
+            return new Claim(List.of(), false);
         }
         int slots = wanted.values().stream().mapToInt(Integer::intValue).sum();
         if (leaseTokens.size() < slots) {
@@ -290,24 +316,27 @@ public class JobClaims {
             List<ClaimedJob> claimed = new ArrayList<>();
             Map<String, Integer> left = new LinkedHashMap<>(wanted);
             boolean more = true;
+            boolean outrun = false;
             while (more && !left.isEmpty()) {
-                Round round = claimRound(c, executorId, left, offer,
+                Round round = claimRound(c, executorId, left, offer, lookPast,
                         leaseTokens.subList(claimed.size(), leaseTokens.size()), lease, now);
                 claimed.addAll(round.jobs());
                 round.jobs().forEach(job -> left.merge(job.kind(), -1, Integer::sum));
                 left.values().removeIf(n -> n <= 0);
                 more = round.batchesHadMore() && !round.jobs().isEmpty();
+                outrun = !left.isEmpty() && round.candidates() > round.jobs().size();
             }
-            return claimed;
+            return new Claim(claimed, outrun);
         });
     }
 
-    /** One claim statement's jobs, and whether a batch offered its whole share (it may have more). */
-    private record Round(List<ClaimedJob> jobs, boolean batchesHadMore) {
+    /** One claim statement's jobs, whether a batch offered its whole share (it may have more), and the candidates. */
+    private record Round(List<ClaimedJob> jobs, boolean batchesHadMore, long candidates) {
     }
 
     private static Round claimRound(Connection c, String executorId, Map<String, Integer> wanted, Offer offer,
-                                    List<UUID> leaseTokens, Duration lease, Instant now) throws SQLException {
+                                    int lookPast, List<UUID> leaseTokens, Duration lease, Instant now)
+            throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(CLAIM)) {
             String[] kinds = wanted.keySet().toArray(String[]::new);
             int i = 0;
@@ -318,6 +347,7 @@ public class JobClaims {
             ps.setString(++i, executorId);
             ps.setString(++i, executorId);
             ps.setDouble(++i, lease.multipliedBy(2).toMillis() / 1000.0); // executors reporting within are live
+            ps.setInt(++i, lookPast);
             // zero: every job counts as having waited long enough, which is affinity off
             ps.setDouble(++i, offer.maxAffinityWait().isZero() ? -1e9 : offer.maxAffinityWait().toMillis() / 1000.0);
             // compared as Ollama compares names; one PostgreSQL cannot store matches nothing and fails nothing
@@ -331,8 +361,13 @@ public class JobClaims {
             ps.setString(++i, executorId);
             List<ClaimedJob> claimed = new ArrayList<>();
             boolean more = false;
+            long candidates = 0;
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
+                    candidates = rs.getLong("candidates");
+                    if (rs.getObject("id") == null) {
+                        continue; // the one row of a claim that took nothing
+                    }
                     claimed.add(new ClaimedJob(
                             rs.getObject("id", UUID.class), rs.getObject("batch_id", UUID.class),
                             rs.getString("key"), rs.getInt("priority"), rs.getString("kind"), rs.getString("type"),
@@ -343,7 +378,7 @@ public class JobClaims {
                     more = rs.getBoolean("batches_had_more");
                 }
             }
-            return new Round(claimed, more);
+            return new Round(claimed, more, candidates);
         }
     }
 

@@ -48,7 +48,19 @@ public final class ClaimLoop {
     private final Runnable cancelRequested;
     /** Tokens of claims whose answer never came, with when each claim was sent. */
     private final Map<UUID, Instant> unconfirmed = new ConcurrentHashMap<>();
+    /**
+     * A claim that came back short while it saw work others took first looks again after a random pause, rather than
+     * a poll later: executors woken together go for the same head jobs, and most lose the race. The pause is drawn up
+     * to 10 ms, then up to twice as long each time it is outrun again (so a crowd spreads out rather than storming the
+     * database), and after {@link #OUTRUN_RETRIES} in a row it waits a poll, so a claim that keeps seeing work it
+     * cannot get cannot spin.
+     */
+    static final Duration OUTRUN_PAUSE = Duration.ofMillis(10);
+    static final int OUTRUN_RETRIES = 8;
+
     private final Semaphore wakeUps = new Semaphore(0);
+    /** Claims in a row that were outrun ({@link JobClaims.Claim#outrun()}); only the claim thread writes it. */
+    private volatile int outrunInARow;
     private volatile boolean claiming = true;
     private volatile Instant stoppedAt;
     private volatile Instant lastRound;
@@ -115,22 +127,38 @@ public final class ClaimLoop {
             free.put("ollama", 1);
         }
         List<UUID> tokens = JobClaims.newLeaseTokens(free);
-        List<ClaimedJob> jobs;
+        JobClaims.Claim claim;
         try {
             // Ollama jobs only for models it has and will load, those loaded first; workflows only if its ComfyUI has
             // their checkpoints
-            jobs = store.claim(backends.executorId(), free, new JobClaims.Offer(
+            claim = store.take(backends.executorId(), free, new JobClaims.Offer(
                     backends.state("ollama").claimableModels(now), backends.state("comfyui").snapshot().models(),
-                    loaded, settings.maxAffinityWait()), tokens, settings.lease(), null);
+                    loaded, settings.maxAffinityWait()), lookPast(), tokens, settings.lease(), null);
         } catch (StoreException e) {
             tokens.forEach(token -> unconfirmed.put(token, now));
             throw e;
         }
+        List<ClaimedJob> jobs = claim.jobs();
+        outrunInARow = claim.outrun() ? outrunInARow + 1 : 0;
         jobs.forEach(job -> running.start(job, now));
         if (oneFirst && !jobs.isEmpty()) {
             wake();
         }
         return jobs.size();
+    }
+
+    /** How long the loop waits for a wake-up after this round: a poll (±25 %), or a short pause after it was outrun. */
+    Duration nextWait() {
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        if (outrunInARow > 0 && outrunInARow <= OUTRUN_RETRIES) {
+            return Duration.ofMillis(random.nextLong(1, (OUTRUN_PAUSE.toMillis() << (outrunInARow - 1)) + 1));
+        }
+        return Duration.ofMillis((long) (settings.poll().toMillis() * (0.75 + random.nextDouble() * 0.5)));
+    }
+
+    /** Past the heads, as far as it was outrun in a row: 8, then 16, 32, … up to 256 jobs of each batch. */
+    private int lookPast() {
+        return JobClaims.LOOK_PAST << Math.min(outrunInARow, 5);
     }
 
     /**
@@ -201,8 +229,7 @@ public final class ClaimLoop {
         while (claiming) {
             try {
                 runOnce();
-                long jitteredPoll = (long) (settings.poll().toMillis() * (0.75 + ThreadLocalRandom.current().nextDouble() * 0.5));
-                if (wakeUps.tryAcquire(jitteredPoll, TimeUnit.MILLISECONDS)) {
+                if (wakeUps.tryAcquire(nextWait().toMillis(), TimeUnit.MILLISECONDS)) {
                     wakeUps.drainPermits();
                 }
             } catch (InterruptedException e) {

@@ -59,6 +59,35 @@ class ClaimLoopTests {
     }
 
     @Test
+    void aRoundOutrunByOtherClaimersLooksAgainAtOnceAndAPollLaterOnceItGotItsJobs() throws Exception {
+        fixture.wire();
+        fixture.runner.untilStopped();
+        List<UUID> jobs = fixture.submit(3);
+        ClaimLoop claims = fixture.parts.claims();
+        Duration poll = LoopFixture.settings(Duration.ZERO).poll();
+        try (java.sql.Connection other = fixture.dataSource.getConnection()) {
+            // another executor's claim, not yet committed, holds every job
+            other.setAutoCommit(false);
+            other.createStatement().executeQuery("select id from job for update").close();
+
+            assertThat(claims.runOnce()).isZero();
+            assertThat(claims.nextWait()).as("outrun: it looks again at once").isLessThanOrEqualTo(ClaimLoop.OUTRUN_PAUSE);
+            for (int round = 2; round <= ClaimLoop.OUTRUN_RETRIES; round++) {
+                assertThat(claims.runOnce()).isZero();
+                assertThat(claims.nextWait()).as("outrun %d times in a row: up to twice as long each time", round)
+                        .isLessThanOrEqualTo(ClaimLoop.OUTRUN_PAUSE.multipliedBy(1L << (round - 1)));
+            }
+            assertThat(claims.runOnce()).isZero();
+            assertThat(claims.nextWait()).as("outrun too often: it waits a poll, never spins")
+                    .isGreaterThanOrEqualTo(poll.multipliedBy(3).dividedBy(4));
+            other.rollback();
+        }
+        assertThat(claims.runOnce()).as("the jobs it was outrun for are free again").isEqualTo(2);
+        assertThat(claims.nextWait()).isGreaterThanOrEqualTo(poll.multipliedBy(3).dividedBy(4));
+        assertThat(jobs).hasSize(3);
+    }
+
+    @Test
     void withNothingLoadedOneJobPicksTheModelAndTheNextRoundFillsTheSlotsPreferringIt() {
         fixture.wire();
         fixture.runner.untilStopped();
