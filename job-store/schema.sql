@@ -87,8 +87,10 @@ create table batch_turn (
     mode text not null,
     created_at timestamp with time zone not null,
     last_claimed_at timestamp with time zone,
+    kind text not null,
     constraint batch_turn_batch_id_fkey FOREIGN KEY (batch_id) REFERENCES batch(id) ON DELETE CASCADE,
-    constraint batch_turn_pkey PRIMARY KEY (batch_id)
+    constraint batch_turn_kind_valid CHECK ((kind = ANY (ARRAY['ollama'::text, 'comfyui'::text]))),
+    constraint batch_turn_pkey PRIMARY KEY (batch_id, kind)
 );
 
 create table crew (
@@ -323,7 +325,7 @@ CREATE INDEX batch_finished ON public.batch USING btree (finished_state, created
 CREATE INDEX batch_finished_at ON public.batch USING btree (finished_at) WHERE (finished_at IS NOT NULL);
 CREATE INDEX batch_labels ON public.batch USING gin (labels jsonb_path_ops);
 CREATE INDEX batch_open ON public.batch USING btree (created_at, id) WHERE (finished_at IS NULL);
-CREATE INDEX batch_turn_order ON public.batch_turn USING btree (priority, last_claimed_at NULLS FIRST, created_at, batch_id);
+CREATE INDEX batch_turn_order ON public.batch_turn USING btree (kind, priority, last_claimed_at NULLS FIRST, created_at, batch_id);
 CREATE INDEX event_line_batch ON public.event_line USING btree (batch_id, seq);
 CREATE UNIQUE INDEX event_line_seq ON public.event_line USING btree (seq);
 CREATE INDEX event_line_unnumbered ON public.event_line USING btree (xid, id) WHERE (seq IS NULL);
@@ -362,7 +364,7 @@ SELECT batch_id,
            FROM job_count_delta) c
   GROUP BY batch_id, priority, kind, state;
 
-CREATE OR REPLACE FUNCTION public.batch_gates()
+CREATE OR REPLACE FUNCTION public.batch_gates(backend text)
  RETURNS TABLE(id uuid, priority integer, last_claimed_at timestamp with time zone, created_at timestamp with time zone, first_priority integer, last_priority integer, first_position integer, last_position integer)
  LANGUAGE sql
  STABLE
@@ -377,8 +379,9 @@ from batch_turn t
          select h.priority, h.position from job h
          where h.batch_id = t.batch_id and h.state in ('pending', 'running', 'retry')
          order by h.priority, h.position limit 1) head
-where t.mode <> 'sequential'
-   or not exists (select 1 from job r where r.batch_id = t.batch_id and r.state = 'running')
+where t.kind = backend
+  and (t.mode <> 'sequential'
+       or not exists (select 1 from job r where r.batch_id = t.batch_id and r.state = 'running'))
 order by t.priority, t.last_claimed_at nulls first, t.created_at, t.batch_id
 $function$;
 
@@ -399,13 +402,17 @@ from (select coalesce(sum(k.jobs) filter (where k.state in ('pending', 'running'
       from job_counts k where k.batch_id = batch) n
 $function$;
 
-CREATE OR REPLACE FUNCTION public.batch_turn_on_insert()
+CREATE OR REPLACE FUNCTION public.batch_turn_on_job_insert()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
 begin
-    insert into batch_turn (batch_id, priority, mode, created_at)
-    select id, priority, mode, created_at from new_rows where finished_at is null;
+    insert into batch_turn (batch_id, kind, priority, mode, created_at)
+    select b.id, n.kind, b.priority, b.mode, b.created_at
+    from (select distinct batch_id, kind from new_rows) n join batch b on b.id = n.batch_id
+    where b.finished_at is null
+    order by b.id, n.kind
+    on conflict (batch_id, kind) do nothing;
     return null;
 end
 $function$;
@@ -416,7 +423,7 @@ CREATE OR REPLACE FUNCTION public.claimable_jobs(backend text)
  STABLE
 AS $function$
 select count(*)
-from batch_gates() g
+from batch_gates(backend) g
      join job j on j.batch_id = g.id
 where j.priority between g.first_priority and g.last_priority
   and j.position between g.first_position and g.last_position
@@ -755,7 +762,7 @@ $function$;
 
 CREATE TRIGGER attempt_event_line AFTER UPDATE ON public.attempt REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION events_on_attempt_closed();
 CREATE TRIGGER attempt_hand_back_event_line AFTER DELETE ON public.attempt REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION events_on_hand_back();
-CREATE TRIGGER batch_turn_insert AFTER INSERT ON public.batch REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION batch_turn_on_insert();
+CREATE TRIGGER batch_turn_insert AFTER INSERT ON public.job REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION batch_turn_on_job_insert();
 CREATE TRIGGER job_count_delete AFTER DELETE ON public.job REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION job_count_on_delete();
 CREATE TRIGGER job_count_insert AFTER INSERT ON public.job REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION job_count_on_insert();
 CREATE TRIGGER job_count_update AFTER UPDATE ON public.job REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION job_count_on_update();

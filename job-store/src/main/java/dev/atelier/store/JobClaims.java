@@ -34,8 +34,8 @@ public class JobClaims {
 
     /*
      * The claim, in one statement (DESIGN.md, ordering):
-     *  1-2. batch_gates() (V12__flat_as_history_grows.sql, shared with the autoscaler's claimable_jobs) reads the
-     *     open batches (batch_turn) in claim order: batch priority, then the one served longest ago. For each it
+     *  1-2. batch_gates(kind) (V22__fair_share_per_kind.sql, shared with the autoscaler's claimable_jobs) reads
+     *     the open batches with jobs of that kind (batch_turn) in that kind's claim order: batch priority, then the one served longest ago. For each it
      *     takes the head job (its lowest open priority and position) and drops sequential batches that already run
      *     a job: two tiny index probes per batch. From the head it derives the window of (priority, position) the
      *     mode lets run now: the head's group (priority), the head job (sequential), or everything from the head on
@@ -59,8 +59,8 @@ public class JobClaims {
      *     rows other claimers hold (SKIP LOCKED: claimers never wait). A batch that offered its whole share may have
      *     more, so nothing less urgent than it is taken; claim(...) runs another round for the slots left;
      *  5. the jobs become running, each under one of the lease tokens the claimer chose, each gets an attempt
-     *     row, and the batches served are stamped for fair share in batch_turn (skipping a row another claimer is
-     *     stamping).
+     *     row, and the batches served are stamped for fair share in batch_turn, for the kind served only (skipping a row
+     *     another claimer is stamping): an executor's Ollama claims never make a batch's ComfyUI jobs look served.
      * A job that waits for upstreams (pipelines, `after`) is skipped by its kept count, upstreams_left, read with
      * the row as the other filters are: no probe of its upstreams (V19__pipelines.sql keeps the count).
      * A sequential batch offers only its head job, so SKIP LOCKED on that row is its gate; the partial unique
@@ -71,16 +71,22 @@ public class JobClaims {
     private static final String CLAIM = """
             with recursive clock as materialized (select coalesce(?::timestamptz, now()) as now),
             wanted as materialized (select * from unnest(?::text[], ?::int[]) as w(kind, slots)),
-            -- the batch priorities that have open batches (a skip scan of batch_turn_order's leading column)
-            tier(priority) as (
-                (select t.priority from batch_turn t order by t.priority limit 1)
+            -- per wanted kind, the batch priorities that have open batches with jobs of it (a skip scan of
+            -- batch_turn_order, which leads with the kind)
+            tier(kind, priority) as (
+                select w.kind, (select t.priority from batch_turn t where t.kind = w.kind
+                                order by t.priority limit 1)
+                from wanted w
                 union all
-                select (select t.priority from batch_turn t where t.priority > tier.priority order by t.priority limit 1)
+                select tier.kind, (select t.priority from batch_turn t
+                                   where t.kind = tier.kind and t.priority > tier.priority
+                                   order by t.priority limit 1)
                 from tier where tier.priority is not null),
             -- how many open batches each has, counted up to the most slots wanted: a share needs no more
             crowd as materialized (
-                select tier.priority,
-                       (select count(*) from (select 1 from batch_turn t where t.priority = tier.priority
+                select tier.kind, tier.priority,
+                       (select count(*) from (select 1 from batch_turn t
+                                              where t.kind = tier.kind and t.priority = tier.priority
                                               limit (select max(slots) from wanted)) n) as batches
                 from tier where tier.priority is not null),
             -- models loaded on this executor's Ollama, as keys (ModelNames)
@@ -108,11 +114,12 @@ public class JobClaims {
                                       -- spare past its slots: claimers woken together lock the same heads, and one
                                       -- that finds them locked takes the next in line (the turn keeps the order)
                                       least(w.slots, 2 * ((w.slots - 1) / (select c.batches from crowd c
-                                                                           where c.priority = gate.priority) + 1)
+                                                                           where c.kind = w.kind
+                                                                             and c.priority = gate.priority) + 1)
                                                      + 8) + ?::int as share
                                -- open batches in claim order, with the window their mode lets run now
                                -- (V12__flat_as_history_grows.sql; inlined, so the limit below stops the walk)
-                               from batch_gates() gate) g
+                               from batch_gates(w.kind) gate) g
                               cross join lateral (
                                   select array_agg(best.id order by best.affinity, best.priority, best.position) as ids,
                                          array_agg(best.affinity order by best.affinity, best.priority, best.position)
@@ -198,9 +205,9 @@ public class JobClaims {
             fair_share as (
                 update batch_turn t set last_claimed_at = clock.now
                 from clock
-                where t.batch_id in (select s.batch_id from batch_turn s
-                                     where s.batch_id in (select batch_id from claimed)
-                                     order by s.batch_id for update skip locked)
+                where (t.batch_id, t.kind) in (select s.batch_id, s.kind from batch_turn s
+                                               where (s.batch_id, s.kind) in (select batch_id, kind from claimed)
+                                               order by s.batch_id, s.kind for update skip locked)
             )
             -- in claim order (an UPDATE's RETURNING has none of its own): executors start jobs in this order. The turn
             -- comes back with each row: joining claimed to locked again compared every pair (100 x 100 per claim)

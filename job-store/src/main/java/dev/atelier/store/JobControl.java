@@ -138,7 +138,8 @@ public class JobControl {
             """;
 
     // History is kept (attempt rows, the attempt number); the budget starts again. A finished batch opens again and
-    // takes its turn (V12), at once: the compaction would only mend it a round later.
+    // takes its turn (V12) for every kind it has, at once: the compaction would only mend it a round later. Every
+    // kind, not the retried job's: dependents of another kind open again with it (V19's trigger).
     private static final String RETRY_ONE_JOB = """
             with retried as (
                 update job j
@@ -157,9 +158,11 @@ public class JobControl {
                 where b.id in (select batch_id from retried) and b.finished_at is not null
                 returning b.id, b.priority, b.mode, b.created_at),
             turn as (
-                insert into batch_turn (batch_id, priority, mode, created_at)
-                select id, priority, mode, created_at from reopened
-                on conflict (batch_id) do nothing)
+                insert into batch_turn (batch_id, kind, priority, mode, created_at)
+                select r.id, k.kind, r.priority, r.mode, r.created_at
+                from reopened r
+                     cross join lateral (select distinct c.kind from job_count c where c.batch_id = r.id) k
+                on conflict (batch_id, kind) do nothing)
             select id from retried
             """;
 
@@ -181,9 +184,11 @@ public class JobControl {
                 where b.id in (select batch_id from retried) and b.finished_at is not null
                 returning b.id, b.priority, b.mode, b.created_at),
             turn as (
-                insert into batch_turn (batch_id, priority, mode, created_at)
-                select id, priority, mode, created_at from reopened
-                on conflict (batch_id) do nothing)
+                insert into batch_turn (batch_id, kind, priority, mode, created_at)
+                select r.id, k.kind, r.priority, r.mode, r.created_at
+                from reopened r
+                     cross join lateral (select distinct c.kind from job_count c where c.batch_id = r.id) k
+                on conflict (batch_id, kind) do nothing)
             select id from retried
             """;
 

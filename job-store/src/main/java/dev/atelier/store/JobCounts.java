@@ -79,10 +79,14 @@ public class JobCounts {
                 from settled s
                 where b.id = s.id and s.open > 0 and s.finished_at is not null),
             turn_again as (
-                insert into batch_turn (batch_id, priority, mode, created_at)
-                select s.id, s.priority, s.mode, s.created_at from settled s
+                insert into batch_turn (batch_id, kind, priority, mode, created_at)
+                select distinct s.id, k.kind, s.priority, s.mode, s.created_at
+                from settled s
+                     cross join lateral (select c.kind from job_count c where c.batch_id = s.id
+                                         union
+                                         select m.kind from summed m where m.batch_id = s.id) k
                 where s.open > 0 and s.finished_at is not null
-                on conflict (batch_id) do nothing)
+                on conflict (batch_id, kind) do nothing)
             select count(*) from summed
             """;
 

@@ -4,6 +4,7 @@ import static dev.atelier.store.testing.Batches.batch;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** Equal batches take turns, so a big batch submitted first does not starve a small one (DESIGN.md, ordering). */
@@ -52,6 +53,29 @@ class FairShareTests extends QueueTestBase {
         }
 
         assertThat(order.toString()).isIn("ABABAB", "BABABA");
+    }
+
+    @Test
+    void oneKindsClaimsDoNotMakeTheBatchsJobsOfAnotherKindLookServed() {
+        // A mixes both kinds and came first; B has ComfyUI jobs only. An Ollama executor works through A's Ollama
+        // jobs meanwhile: with one stamp per batch, each of its claims sent A's ComfyUI jobs behind all of B's
+        NewBatch a = batch(BatchMode.PARALLEL).ollamaJobs(6, 1).jobs(5, 1, "comfyui.workflow", null).build();
+        NewBatch b = batch(BatchMode.PARALLEL).jobs(5, 1, "comfyui.workflow", null).build();
+        intake.insertBatch(a);
+        intake.insertBatch(b);
+
+        StringBuilder comfyOrder = new StringBuilder();
+        for (int i = 0; i < 6; i++) {
+            List<ClaimedJob> ollama = claimOllama(1);
+            assertThat(ollama).extracting(ClaimedJob::batchId).containsExactly(a.id());
+            succeed(ollama);
+            List<ClaimedJob> comfy = claims.claim(EXECUTOR, Map.of("comfyui", 1), List.of(), LEASE, null);
+            assertThat(comfy).extracting(ClaimedJob::kind).containsExactly("comfyui");
+            comfyOrder.append(comfy.get(0).batchId().equals(a.id()) ? 'A' : 'B');
+            succeed(comfy);
+        }
+
+        assertThat(comfyOrder.toString()).as("ComfyUI claims, by batch").isEqualTo("ABABAB");
     }
 
     @Test
