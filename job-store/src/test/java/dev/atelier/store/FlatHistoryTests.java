@@ -89,6 +89,28 @@ class FlatHistoryTests extends QueueTestBase {
     }
 
     @Test
+    void aMixedBatchTakesATurnPerKindAndGetsThemAllBackWhenItOpensAgain() {
+        NewBatch b = batch(BatchMode.PARALLEL).ollamaJobs(1, 1).jobs(1, 1, "comfyui.workflow", null).build();
+        intake.insertBatch(b);
+        assertThat(kindsInTurn(b.id())).containsExactly("comfyui", "ollama");
+        ClaimedJob ollama = claimOllama(1).get(0);
+        List<ClaimedJob> comfy = claims.claim(EXECUTOR, Map.of("comfyui", 1), List.of(), LEASE, null);
+        failForGood(List.of(ollama, comfy.get(0)));
+        counts.compact();
+        assertThat(kindsInTurn(b.id())).isEmpty();
+
+        // a retry of one kind's job: a dependent of the other kind may open with it, so every kind takes its turn
+        assertThat(control.retryJob(ollama.id())).isEqualTo(JobControl.Retry.RETRIED);
+        assertThat(kindsInTurn(b.id())).containsExactly("comfyui", "ollama");
+
+        // the compaction mends a batch whose turns a race lost, for every kind too
+        inspect.execute("delete from batch_turn where batch_id = ?", b.id());
+        inspect.execute("update batch set finished_at = now(), finished_state = 'failed' where id = ?", b.id());
+        counts.compact();
+        assertThat(kindsInTurn(b.id())).containsExactly("comfyui", "ollama");
+    }
+
+    @Test
     void theClaimReadsOnlyAsManyOpenBatchesAsItNeeds() throws Exception {
         for (int i = 0; i < 200; i++) {
             intake.insertBatch(batch(BatchMode.PARALLEL).ollamaJobs(3, 1).build());
@@ -230,6 +252,10 @@ class FlatHistoryTests extends QueueTestBase {
 
     private boolean inTurn(UUID batchId) {
         return inspect.count("select count(*) from batch_turn where batch_id = '" + batchId + "'") == 1;
+    }
+
+    private List<String> kindsInTurn(UUID batchId) {
+        return inspect.strings("select kind from batch_turn where batch_id = ? order by kind", batchId);
     }
 
     private String finishedState(UUID batchId) {
