@@ -62,7 +62,7 @@ public final class Bench {
         LocalStack stack = new LocalStack(new LocalStack.Settings(root, data, freePort(), ports,
                         Map.of("JAVA_TOOL_OPTIONS", gatewayAndLedgerJvm(root))),
                 new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
-        // the fleet figure's 64 executors may each open their pool of 8 and a heartbeat connection
+        // the fleet figure's 64 executors open up to 6 connections each (a pool of 4, heartbeat, LISTEN)
         stack.postgresSetting("max_connections", "800");
         if (profiled) {
             StatementProfile.configure(stack);

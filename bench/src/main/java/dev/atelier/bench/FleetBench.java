@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atelier.executor.backend.BackendState;
 import dev.atelier.executor.service.AttemptTable;
 import dev.atelier.executor.service.Backends;
-import dev.atelier.executor.service.HeartbeatConnection;
+import dev.atelier.executor.service.DedicatedConnection;
 import dev.atelier.executor.service.JobRunner;
 import dev.atelier.executor.service.Lifecycle;
 import dev.atelier.store.BatchMode;
@@ -34,8 +34,8 @@ import org.postgresql.ds.PGSimpleDataSource;
 /**
  * The fleet (#23): N executors of one Ollama slot each, their loops wired as in production ({@link Lifecycle#assemble},
  * settings at their defaults: 30 s lease, 10 s heartbeat, 2 s poll, 5 s maintenance), all in this JVM with an
- * {@code atelier.executor.id} each, each with its own pool of 8 (the gpu overlay's) and heartbeat connection. Their
- * backend is a runner that takes exactly 2 s. Once every executor has reported and gone idle, one parallel batch of
+ * {@code atelier.executor.id} each, each with its own pool of 4 (the default) and a heartbeat and a LISTEN connection.
+ * Their backend is a runner that takes exactly 2 s. Once every executor has reported and gone idle, one parallel batch of
  * 10 jobs per executor is committed; the figure is read from the database afterwards:
  * <ul>
  *   <li>late first jobs: executors whose first job started more than 100 ms after the commit, and when the last
@@ -53,7 +53,8 @@ final class FleetBench {
 
     private static final Duration JOB = Duration.ofSeconds(2);
     private static final int JOBS_PER_SLOT = 10;
-    private static final int POOL = 8;
+    /** The executor's pool at its default size; LISTEN and heartbeats have their own connections. */
+    private static final int POOL = 4;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final String jdbcUrl;
@@ -70,7 +71,7 @@ final class FleetBench {
     }
 
     private record Executor(Lifecycle lifecycle, Lifecycle.Parts parts, AgroalDataSource pool,
-                            AgroalDataSource heartbeat) {
+                            AgroalDataSource heartbeat, AgroalDataSource listen) {
     }
 
     private void measure(int size) throws Exception {
@@ -129,16 +130,19 @@ final class FleetBench {
                 Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(60), Duration.ofSeconds(5),
                 Duration.ofMinutes(2), Duration.ofDays(1), null, null);
         AgroalDataSource pool = pool(executorId);
-        AgroalDataSource heartbeat = HeartbeatConnection.open(jdbcUrl, "postgres", null, Duration.ofSeconds(15));
-        Lifecycle.Parts parts = Lifecycle.assemble(pool, heartbeat, backends, Map.of("ollama", twoSeconds), table,
+        AgroalDataSource heartbeat = DedicatedConnection.open(jdbcUrl, "postgres", null, Duration.ofSeconds(15),
+                executorId + "-heartbeat");
+        AgroalDataSource listen = DedicatedConnection.open(jdbcUrl, "postgres", null, Duration.ofSeconds(32),
+                executorId + "-listen");
+        Lifecycle.Parts parts = Lifecycle.assemble(pool, heartbeat, listen, backends, Map.of("ollama", twoSeconds), table,
                 settings, clock, (job, finished, took) -> { }, (what, rows) -> { }, BlobStorage.inPostgres());
         Lifecycle lifecycle = new Lifecycle(parts, settings, () -> { },
                 () -> new ExecutorRegistry(pool).remove(executorId));
         lifecycle.start();
-        return new Executor(lifecycle, parts, pool, heartbeat);
+        return new Executor(lifecycle, parts, pool, heartbeat, listen);
     }
 
-    /** The executor's pool as Quarkus builds it (Agroal), at the gpu overlay's size. */
+    /** The executor's pool as Quarkus builds it (Agroal), at its default size. */
     private AgroalDataSource pool(String executorId) {
         AgroalDataSourceConfigurationSupplier config = new AgroalDataSourceConfigurationSupplier()
                 .connectionPoolConfiguration(pool -> pool.minSize(0).maxSize(POOL)
@@ -158,6 +162,7 @@ final class FleetBench {
         } finally {
             executor.pool().close();
             executor.heartbeat().close();
+            executor.listen().close();
         }
     }
 

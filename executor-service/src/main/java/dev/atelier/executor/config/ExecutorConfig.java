@@ -23,6 +23,12 @@ public interface ExecutorConfig {
 
     Optional<String> podNamespace();
 
+    /**
+     * Where the executor LISTENs for new work and cancellations, when its datasource URL points at a PgBouncer in
+     * transaction mode, which keeps no session: PostgreSQL itself. The datasource URL when unset.
+     */
+    Optional<String> listenUrl();
+
     /** Lease length; heartbeats renew it. */
     @WithDefault("PT30S")
     Duration lease();

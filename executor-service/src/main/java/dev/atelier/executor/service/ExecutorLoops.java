@@ -75,6 +75,7 @@ public class ExecutorLoops {
     Optional<String> password;
 
     private AgroalDataSource heartbeatSource;
+    private AgroalDataSource listenSource;
     private volatile Lifecycle lifecycle;
     private volatile ClaimLoop claims;
 
@@ -92,10 +93,14 @@ public class ExecutorLoops {
         Lifecycle.Settings settings = Lifecycle.Settings.from(config, retention);
         // long enough for a loaded database, short enough to try again well within a lease
         Duration heartbeatTimeout = settings.lease().dividedBy(2);
-        heartbeatSource = HeartbeatConnection.open(jdbcUrl, user.orElse(null), password.orElse(null),
-                heartbeatTimeout.compareTo(Duration.ofSeconds(2)) < 0 ? Duration.ofSeconds(2) : heartbeatTimeout);
-        Lifecycle.Parts parts = Lifecycle.assemble(dataSource, heartbeatSource, backends, runners, table, settings,
-                clock, metrics, metrics, artifacts.storage());
+        heartbeatSource = DedicatedConnection.open(jdbcUrl, user.orElse(null), password.orElse(null),
+                heartbeatTimeout.compareTo(Duration.ofSeconds(2)) < 0 ? Duration.ofSeconds(2) : heartbeatTimeout,
+                "atelier-heartbeat");
+        // a wait for signals lasts a poll, so a read may take that long before it is given up for lost
+        listenSource = DedicatedConnection.open(config.listenUrl().orElse(jdbcUrl), user.orElse(null),
+                password.orElse(null), settings.poll().plusSeconds(30), "atelier-listen");
+        Lifecycle.Parts parts = Lifecycle.assemble(dataSource, heartbeatSource, listenSource, backends, runners, table,
+                settings, clock, metrics, metrics, artifacts.storage());
         metrics.watch(parts.running());
         claims = parts.claims();
         monitor.checkAll();
@@ -127,6 +132,9 @@ public class ExecutorLoops {
         }
         if (heartbeatSource != null) {
             heartbeatSource.close();
+        }
+        if (listenSource != null) {
+            listenSource.close();
         }
     }
 

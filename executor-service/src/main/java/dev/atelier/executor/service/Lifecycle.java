@@ -100,12 +100,13 @@ public final class Lifecycle {
     /**
      * Wires an executor's loops.
      *
-     * @param pool            the connection pool: claims, outcomes, the report, maintenance, LISTEN
+     * @param pool            the connection pool: claims, outcomes, the report, maintenance
      * @param heartbeatSource the heartbeat's own connection
+     * @param listenSource    where to LISTEN: one connection held while listening, a session PostgreSQL keeps
      * @param listener        told when an attempt ends (metrics)
      * @param blobs           where artifact bytes are kept (the service's Artifacts'), for collection and moving
      */
-    public static Parts assemble(DataSource pool, DataSource heartbeatSource, Backends backends,
+    public static Parts assemble(DataSource pool, DataSource heartbeatSource, DataSource listenSource, Backends backends,
                                  Map<String, JobRunner> runners, AttemptTable table, Settings settings, Clock clock,
                                  RunningJobs.Listener listener,
                                  Maintenance.Removals removals, BlobStorage blobs) {
@@ -115,7 +116,7 @@ public final class Lifecycle {
                 () -> claims[0].wake());
         RunningJobs running = new RunningJobs(runners, backends.slots(), table, completer, () -> claims[0].wake(),
                 listener, clock);
-        claims[0] = new ClaimLoop(new JobClaims(pool), pool, running, backends, new ClaimLoop.Settings(settings.lease(),
+        claims[0] = new ClaimLoop(new JobClaims(pool), listenSource, running, backends, new ClaimLoop.Settings(settings.lease(),
                 settings.poll(), settings.maxAffinityWait()), clock, () -> leases[0].runOnce());
         leases[0] = new LeaseKeeper(new AttemptOutcomes(heartbeatSource), new ExecutorRegistry(pool), backends, running,
                 completer, claims[0], new LeaseKeeper.Settings(settings.lease()), clock);

@@ -114,8 +114,8 @@ class ClaimLoopTests {
             backends.state("comfyui").checked(BackendState.Status.ONLINE, List.of(checkpoint), fixture.clock.instant(), "");
             ScriptedRunner comfy = new ScriptedRunner("comfyui");
             comfy.untilStopped();
-            executors.add(Lifecycle.assemble(fixture.dataSource, fixture.dataSource, backends, Map.of("comfyui", comfy),
-                    fixture.table, LoopFixture.settings(Duration.ofSeconds(5)), fixture.clock, (job, finished, took) -> { },
+            executors.add(Lifecycle.assemble(fixture.dataSource, fixture.dataSource, fixture.dataSource, backends,
+                    Map.of("comfyui", comfy), fixture.table, LoopFixture.settings(Duration.ofSeconds(5)), fixture.clock, (job, finished, took) -> { },
                     (what, rows) -> { }, dev.atelier.store.BlobStorage.inPostgres()));
         }
         NewBatch sdxl = Batches.batch(BatchMode.PARALLEL).job("comfyui.workflow", null, "{\"workflow\": {\"4\":"

@@ -85,8 +85,8 @@ class LeaseKeeperTests {
 
     @Test
     void aHeartbeatConnectionThatHangsFencesTheExecutorAndNoJobCompletesTwice() throws Exception {
-        try (AgroalDataSource own = HeartbeatConnection.open(fixture.database.jdbcUrl(), fixture.database.username(),
-                fixture.database.password(), Duration.ofSeconds(1))) {
+        try (AgroalDataSource own = DedicatedConnection.open(fixture.database.jdbcUrl(), fixture.database.username(),
+                fixture.database.password(), Duration.ofSeconds(1), "atelier-heartbeat")) {
             fixture.wire(fixture.dataSource, own, Duration.ofSeconds(5));
             fixture.runner.untilStopped();
             UUID job = fixture.submit(1).get(0);

@@ -74,7 +74,7 @@ final class LoopFixture implements AutoCloseable {
 
     /** Wires the loops over {@code pool}, with renewals over {@code heartbeatSource}. */
     LoopFixture wire(DataSource pool, DataSource heartbeatSource, Duration shutdownGrace) {
-        parts = Lifecycle.assemble(pool, heartbeatSource, backends, Map.of("ollama", runner), table,
+        parts = Lifecycle.assemble(pool, heartbeatSource, pool, backends, Map.of("ollama", runner), table,
                 settings(shutdownGrace), clock, (job, finished, took) -> {
                     synchronized (ended) {
                         ended.add(finished.getClass().getSimpleName());

@@ -8,21 +8,23 @@ import io.agroal.api.security.SimplePassword;
 import java.time.Duration;
 
 /**
- * The heartbeat's own connection: a pool of one, apart from the executor's pool, so renewals never queue behind a
- * slow claim or a big batch of outcomes. Every read on it gives up after {@code timeout} (pgjdbc's socketTimeout)
- * and TCP keepalive is on, so a heartbeat never hangs for ever on a peer that died in a failover; a connection that
- * failed is checked before it is lent again, and replaced.
+ * A connection of one's own: a pool of one, apart from the executor's pool. The heartbeat has one, so renewals never
+ * queue behind a slow claim or a big batch of outcomes; LISTEN has one, held while listening, which may point past a
+ * transaction-mode PgBouncer straight at PostgreSQL ({@code atelier.executor.listen-url}). Every read on it gives up
+ * after {@code timeout} (pgjdbc's socketTimeout) and TCP keepalive is on, so it never hangs for ever on a peer that
+ * died in a failover; a connection that failed is checked before it is lent again, and replaced.
  */
-public final class HeartbeatConnection {
+public final class DedicatedConnection {
 
-    private HeartbeatConnection() {
+    private DedicatedConnection() {
     }
 
     /**
-     * @param timeout how long a heartbeat may wait for the database; less than a lease, so a renewal that hangs
-     *                fails in time to be tried again
+     * @param timeout how long one statement may wait for the database (for heartbeats less than a lease, so a
+     *                renewal that hangs fails in time to be tried again)
+     * @param name    its application_name in pg_stat_activity
      */
-    public static AgroalDataSource open(String jdbcUrl, String user, String password, Duration timeout) {
+    public static AgroalDataSource open(String jdbcUrl, String user, String password, Duration timeout, String name) {
         String seconds = Long.toString(Math.max(1, timeout.toSeconds()));
         AgroalDataSourceConfigurationSupplier config = new AgroalDataSourceConfigurationSupplier()
                 .connectionPoolConfiguration(pool -> pool
@@ -39,7 +41,7 @@ public final class HeartbeatConnection {
                                     .jdbcProperty("socketTimeout", seconds)
                                     .jdbcProperty("connectTimeout", seconds)
                                     .jdbcProperty("tcpKeepAlive", "true")
-                                    .jdbcProperty("ApplicationName", "atelier-heartbeat");
+                                    .jdbcProperty("ApplicationName", name);
                             if (user != null) {
                                 factory.principal(new NamePrincipal(user));
                             }
