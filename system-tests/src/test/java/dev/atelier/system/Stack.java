@@ -8,8 +8,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atelier.fakes.FakeComfy;
 import dev.atelier.fakes.FakeOllama;
+import dev.atelier.store.testing.PgBouncer;
 import dev.atelier.store.testing.PodJvm;
 import dev.atelier.store.testing.ServiceProcess;
+import dev.atelier.store.testing.TestPostgres;
 import io.restassured.http.ContentType;
 import io.restassured.specification.RequestSpecification;
 import java.io.IOException;
@@ -51,15 +53,28 @@ final class Stack implements AutoCloseable {
     final FakeOllama ollama = new FakeOllama();
     final FakeComfy comfy = new FakeComfy();
     private final Map<String, ServiceProcess> services = new LinkedHashMap<>();
+    /** Executors whose pool goes through {@link #pgbouncer}, as the gpu overlay's go through its Pooler. */
+    private final Set<String> behindPgBouncer;
+    /** PgBouncer in transaction mode, when some executors go through it. */
+    PgBouncer pgbouncer;
 
-    private Stack(RestartablePostgres postgres) {
+    private Stack(RestartablePostgres postgres, Set<String> behindPgBouncer) {
         this.postgres = postgres;
+        this.behindPgBouncer = behindPgBouncer;
     }
 
     /** Starts everything; {@code name} names the database's directory under {@code target/}. */
     static Stack start(String name, String... executorIds) throws Exception {
-        Stack stack = new Stack(new RestartablePostgres(Path.of("target", "postgres-" + name)));
+        return start(name, Set.of(), executorIds);
+    }
+
+    /** Starts everything, the executors named in {@code behindPgBouncer} connecting through PgBouncer. */
+    static Stack start(String name, Set<String> behindPgBouncer, String... executorIds) throws Exception {
+        Stack stack = new Stack(new RestartablePostgres(Path.of("target", "postgres-" + name)), behindPgBouncer);
         try {
+            if (!behindPgBouncer.isEmpty()) {
+                stack.pgbouncer = PgBouncer.start(stack.postgres.database());
+            }
             stack.ollama.models("deepseek-r1:32b", "deepseek-coder:6.7b", "llama3.2:latest");
             stack.startService("gateway", Map.of());
             // the dashboard's actions go to the gateway through the ledger (atelier.ledger.gateway-url)
@@ -89,6 +104,16 @@ final class Stack implements AutoCloseable {
         env.put("ATELIER_BACKENDS_COMFYUI_URL", comfy.url());
         env.put("ATELIER_BACKENDS_COMFYUI_SLOTS", "1");
         env.put("ATELIER_BACKENDS_COMFYUI_POLL_INTERVAL", "PT0.3S");
+        if (behindPgBouncer.contains(id)) {
+            // as behind the gpu overlay's Pooler: the pool through PgBouncer, LISTEN and migrations straight to PostgreSQL
+            TestPostgres.Database direct = postgres.database();
+            env.put("QUARKUS_DATASOURCE_JDBC_URL", pgbouncer.jdbcUrl(direct.name()));
+            env.put("ATELIER_EXECUTOR_LISTEN_URL", direct.jdbcUrl());
+            env.put("QUARKUS_FLYWAY_JDBC_URL", direct.jdbcUrl());
+            env.put("QUARKUS_FLYWAY_USERNAME", direct.username());
+            // Quarkus wants both once Flyway has a URL of its own; the test server trusts any password
+            env.put("QUARKUS_FLYWAY_PASSWORD", direct.password().isEmpty() ? "trusted" : direct.password());
+        }
         services.put(id, ServiceProcess.start(id, jar("executor"), postgres.database(), "256m", env));
     }
 
@@ -257,6 +282,9 @@ final class Stack implements AutoCloseable {
         }
         ollama.close();
         comfy.close();
+        if (pgbouncer != null) {
+            pgbouncer.close();
+        }
         postgres.close();
     }
 }

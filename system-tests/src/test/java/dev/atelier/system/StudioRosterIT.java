@@ -36,7 +36,8 @@ class StudioRosterIT {
 
     @BeforeAll
     static void start() throws Exception {
-        stack = Stack.start("roster", "executor-a", "executor-b");
+        // executor-b connects as behind the gpu overlay's Pooler: through PgBouncer in transaction mode
+        stack = Stack.start("roster", java.util.Set.of("executor-b"), "executor-a", "executor-b");
         stack.ollama.answerMillis(300); // long enough that a priority group starting early would overlap
     }
 
@@ -45,6 +46,30 @@ class StudioRosterIT {
         if (stack != null) {
             stack.close();
         }
+    }
+
+    @Test
+    void anExecutorBehindPgBouncerInTransactionModeClaimsRunsAndStoresArtifacts() throws Exception {
+        stack.freeze("executor-a", true); // so every job goes to executor-b
+        try {
+            String batchId = stack.submit(Map.of("name", "pooled", "jobs", List.of(
+                    Map.of("key", "bio", "type", "ollama.generate", "model", "llama3.2", "prompt", "a short bio"),
+                    Map.of("key", "lore", "type", "ollama.generate", "model", "llama3.2", "prompt", "some lore"),
+                    Map.of("key", "portrait", "type", "comfyui.workflow", "workflow", Stack.json(FakeComfy.txt2img())))));
+            JsonNode batch = stack.awaitTerminal(batchId, Duration.ofSeconds(60));
+            assertThat(batch.path("state").asText()).isEqualTo("success");
+            for (JsonNode listed : stack.jobs(batchId)) {
+                JsonNode job = stack.job(listed.path("id").asText());
+                assertThat(job.path("attempts")).extracting(a -> a.path("executor").asText()).containsOnly("executor-b");
+            }
+            JsonNode portrait = stack.jobs(batchId).stream().filter(j -> "portrait".equals(j.path("key").asText()))
+                    .findFirst().map(j -> stack.job(j.path("id").asText())).orElseThrow();
+            assertThat(portrait.path("result").path("artifacts")).as("stored through PgBouncer").hasSize(1);
+        } finally {
+            stack.freeze("executor-a", false);
+        }
+        // executor-b's pool and heartbeat logged in through PgBouncer (its LISTEN and Flyway go around it)
+        assertThat(stack.pgbouncer.logins("atelier")).isGreaterThanOrEqualTo(2);
     }
 
     @Test
