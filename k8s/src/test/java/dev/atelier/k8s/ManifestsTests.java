@@ -424,6 +424,61 @@ class ManifestsTests {
         }
     }
 
+    /**
+     * The gpu overlay's executors: the pool through CloudNativePG's transaction-mode Pooler without server-side
+     * prepared statements, LISTEN and Flyway straight to the cluster, and network policies that let each hop through.
+     */
+    @Test
+    void theGpuExecutorsPoolGoesThroughTheTransactionPoolerAndTheirListenStraightToPostgres() throws Exception {
+        for (List<HasMetadata> resources : gpuVariants()) {
+            GenericKubernetesResource pooler = all(resources, GenericKubernetesResource.class).stream()
+                    .filter(r -> r.getKind().equals("Pooler")).findFirst().orElseThrow();
+            String name = pooler.getMetadata().getName();
+            Map<String, Object> spec = pooler.get("spec");
+            assertThat(((Map<?, ?>) spec.get("cluster")).get("name")).isEqualTo("atelier-db");
+            assertThat(spec.get("type")).isEqualTo("rw");
+            assertThat(((Map<?, ?>) spec.get("pgbouncer")).get("poolMode")).isEqualTo("transaction");
+
+            Container executor = container(deployment(resources, "executor").orElseThrow().getSpec().getTemplate()
+                    .getSpec(), "executor");
+            assertThat(env(executor, "QUARKUS_DATASOURCE_JDBC_URL"))
+                    .startsWith("jdbc:postgresql://" + name + ":5432/").contains("prepareThreshold=0");
+            for (String direct : List.of("ATELIER_EXECUTOR_LISTEN_URL", "QUARKUS_FLYWAY_JDBC_URL")) {
+                assertThat(executor.getEnv()).as(direct).anySatisfy(e -> {
+                    assertThat(e.getName()).isEqualTo(direct);
+                    assertThat(e.getValueFrom().getSecretKeyRef().getName()).isEqualTo("atelier-db-app");
+                    assertThat(e.getValueFrom().getSecretKeyRef().getKey()).isEqualTo("jdbc-uri");
+                });
+            }
+            assertThat(executor.getEnv()).extracting(EnvVar::getName)
+                    .contains("QUARKUS_FLYWAY_USERNAME", "QUARKUS_FLYWAY_PASSWORD");
+
+            List<NetworkPolicy> policies = all(resources, NetworkPolicy.class);
+            Map<String, String> poolerPods = Map.of("cnpg.io/poolerName", name);
+            assertThat(policies).as("executors may reach the pooler").anySatisfy(p -> {
+                assertThat(p.getSpec().getPodSelector().getMatchLabels()).containsEntry("app.kubernetes.io/name", "executor");
+                assertThat(p.getSpec().getEgress()).anySatisfy(rule -> {
+                    assertThat(rule.getTo()).anySatisfy(peer -> assertThat(peer.getPodSelector().getMatchLabels())
+                            .containsAllEntriesOf(poolerPods));
+                    assertThat(rule.getPorts()).anySatisfy(port -> assertThat(port.getPort().getIntVal()).isEqualTo(5432));
+                });
+            });
+            assertThat(policies).as("the pooler takes executors and reaches the cluster").anySatisfy(p -> {
+                assertThat(p.getSpec().getPodSelector().getMatchLabels()).containsAllEntriesOf(poolerPods);
+                assertThat(p.getSpec().getIngress()).anySatisfy(rule -> assertThat(rule.getFrom()).anySatisfy(peer ->
+                        assertThat(peer.getPodSelector().getMatchLabels()).containsEntry("app.kubernetes.io/name", "executor")));
+                assertThat(p.getSpec().getEgress()).anySatisfy(rule -> assertThat(rule.getTo()).anySatisfy(peer ->
+                        assertThat(peer.getPodSelector().getMatchLabels()).containsEntry("cnpg.io/cluster", "atelier-db")));
+            });
+            assertThat(policies).as("the cluster admits the pooler").anySatisfy(p -> {
+                assertThat(p.getSpec().getPodSelector().getMatchLabels()).containsEntry("cnpg.io/cluster", "atelier-db");
+                assertThat(p.getSpec().getIngress()).anySatisfy(rule -> assertThat(rule.getFrom()).anySatisfy(peer ->
+                        assertThat(peer.getPodSelector() == null ? Map.<String, String>of()
+                                : peer.getPodSelector().getMatchLabels()).containsAllEntriesOf(poolerPods)));
+            });
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("overlays")
     void ollamaSlotsAreWhatOllamaAnswersAtOnceFromOneValue(String label, String overlay, List<HasMetadata> resources) {
