@@ -106,8 +106,8 @@ public final class Lifecycle {
      * @param listener        told when an attempt ends (metrics)
      * @param blobs           where artifact bytes are kept (the service's Artifacts'), for collection and moving
      */
-    public static Parts assemble(DataSource pool, DataSource heartbeatSource, DataSource listenSource, Backends backends,
-                                 Map<String, JobRunner> runners, AttemptTable table, Settings settings, Clock clock,
+    public static Parts assemble(DataSource pool, DataSource heartbeatSource, DataSource listenSource,
+                                 Backends backends, Map<String, JobRunner> runners, AttemptTable table, Settings settings, Clock clock,
                                  RunningJobs.Listener listener,
                                  Maintenance.Removals removals, BlobStorage blobs) {
         ClaimLoop[] claims = new ClaimLoop[1];
@@ -116,8 +116,9 @@ public final class Lifecycle {
                 () -> claims[0].wake());
         RunningJobs running = new RunningJobs(runners, backends.slots(), table, completer, () -> claims[0].wake(),
                 listener, clock);
-        claims[0] = new ClaimLoop(new JobClaims(pool), listenSource, running, backends, new ClaimLoop.Settings(settings.lease(),
-                settings.poll(), settings.maxAffinityWait()), clock, () -> leases[0].runOnce());
+        claims[0] = new ClaimLoop(new JobClaims(pool), listenSource, running, backends,
+                new ClaimLoop.Settings(settings.lease(), settings.poll(), settings.maxAffinityWait()), clock,
+                () -> leases[0].runOnce());
         leases[0] = new LeaseKeeper(new AttemptOutcomes(heartbeatSource), new ExecutorRegistry(pool), backends, running,
                 completer, claims[0], new LeaseKeeper.Settings(settings.lease()), clock);
         Maintenance maintenance = new Maintenance(Maintenance.standardTasks(new QueueSweeps(pool), new JobCounts(pool),

@@ -62,7 +62,6 @@ public final class PgBouncer implements AutoCloseable {
                 "unix_socket_dir =",
                 "auth_type = trust",
                 "auth_file = " + users.toAbsolutePath(),
-                "admin_users = " + database.username(),
                 "pool_mode = transaction",
                 "max_client_conn = 1000",
                 "default_pool_size = 10",
@@ -74,10 +73,10 @@ public final class PgBouncer implements AutoCloseable {
         ProcessBuilder builder = root
                 ? new ProcessBuilder(BINARY.toString(), "-u", "nobody", config.toAbsolutePath().toString())
                 : new ProcessBuilder(BINARY.toString(), config.toAbsolutePath().toString());
-        Process process = builder.redirectErrorStream(true)
-                .redirectOutput(directory.resolve("pgbouncer.log").toFile()).start();
+        Process process = builder.redirectErrorStream(true).redirectOutput(directory.resolve("pgbouncer.log").toFile())
+                .start();
         PgBouncer bouncer = new PgBouncer(process, port, directory.resolve("pgbouncer.log"));
-        bouncer.awaitListening(directory, Duration.ofSeconds(20));
+        bouncer.awaitListening(Duration.ofSeconds(20));
         return bouncer;
     }
 
@@ -99,12 +98,12 @@ public final class PgBouncer implements AutoCloseable {
         }
     }
 
-    private void awaitListening(Path directory, Duration atMost) throws IOException, InterruptedException {
+    private void awaitListening(Duration atMost) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + atMost.toNanos();
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) {
                 throw new IllegalStateException("PgBouncer stopped: "
-                        + Files.readString(directory.resolve("pgbouncer.log"), StandardCharsets.UTF_8));
+                        + Files.readString(log, StandardCharsets.UTF_8));
             }
             try (Socket probe = new Socket()) {
                 probe.connect(new InetSocketAddress("127.0.0.1", port), 200);
