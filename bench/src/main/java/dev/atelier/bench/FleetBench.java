@@ -3,6 +3,7 @@ package dev.atelier.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atelier.executor.backend.BackendState;
 import dev.atelier.executor.service.AttemptTable;
+import dev.atelier.executor.service.ClaimLoop;
 import dev.atelier.executor.service.Backends;
 import dev.atelier.executor.service.DedicatedConnection;
 import dev.atelier.executor.service.JobRunner;
@@ -27,6 +28,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
 import org.postgresql.ds.PGSimpleDataSource;
@@ -46,6 +48,10 @@ import org.postgresql.ds.PGSimpleDataSource;
  *       still waited unclaimed (the cost of a claim that came back short and then slept);</li>
  *   <li>turnaround p50 and p99: from a slot's job finishing to its next job starting, while jobs waited: the claim
  *       as a GPU sees it (the outcome stored, the wake-up, the claim statement);</li>
+ *   <li>claims from the commit to the last completion ({@link ClaimLoop.Listener}): how many, how many came back
+ *       short while others took the jobs they saw, and the claim's latency p50 and p99 (its transaction, as the
+ *       executor waits for it);</li>
+ *   <li>the attempt's overhead: its time from claim to stored outcome beyond the runner's 2 s, mean and p99;</li>
  *   <li>PostgreSQL connections: the most open at once by the fleet, sampled every 100 ms.</li>
  * </ul>
  */
@@ -70,6 +76,28 @@ final class FleetBench {
         }
     }
 
+    /** The claims of the whole fleet while its batch runs. */
+    private static final class Claims implements ClaimLoop.Listener {
+        volatile boolean recording;
+        final ConcurrentLinkedQueue<Long> nanos = new ConcurrentLinkedQueue<>();
+        final AtomicInteger outrun = new AtomicInteger();
+
+        @Override
+        public void claimed(Duration took, int sought, int got, boolean outrun) {
+            if (recording) {
+                nanos.add(took.toNanos());
+                if (outrun) {
+                    this.outrun.incrementAndGet();
+                }
+            }
+        }
+
+        double percentileMs(double p) {
+            long[] sorted = nanos.stream().mapToLong(Long::longValue).sorted().toArray();
+            return sorted.length == 0 ? 0 : sorted[(int) Math.max(0, Math.ceil(p * sorted.length) - 1)] / 1e6;
+        }
+    }
+
     private record Executor(Lifecycle lifecycle, Lifecycle.Parts parts, AgroalDataSource pool,
                             AgroalDataSource heartbeat, AgroalDataSource listen) {
     }
@@ -79,25 +107,28 @@ final class FleetBench {
         long baseline = count("select count(*) from pg_stat_activity where backend_type = 'client backend'", null);
         List<Executor> executors = new ArrayList<>();
         AtomicInteger peakConnections = new AtomicInteger();
+        Claims claims = new Claims();
         try {
             for (int i = 0; i < size; i++) {
-                executors.add(start(fleet + "-" + i));
+                executors.add(start(fleet + "-" + i, claims));
             }
             awaitIdle(fleet, size);
             Thread sampler = new Thread(() -> sampleConnections(fleet, peakConnections), "fleet-connections");
             sampler.setDaemon(true);
             sampler.start();
             NewBatch batch = Batches.batch(BatchMode.PARALLEL).name(fleet).ollamaJobs(size * JOBS_PER_SLOT, 1).build();
+            claims.recording = true;
             new JobIntake(direct()).insertBatch(batch);
             awaitFinished(batch.id(), size * JOBS_PER_SLOT);
+            claims.recording = false;
             sampler.interrupt();
-            report(size, batch.id(), peakConnections.get(), baseline);
+            report(size, batch.id(), peakConnections.get(), baseline, claims);
         } finally {
             executors.parallelStream().forEach(FleetBench::stop);
         }
     }
 
-    private Executor start(String executorId) {
+    private Executor start(String executorId, ClaimLoop.Listener claims) {
         Clock clock = Clock.systemUTC();
         Backends backends = new Backends(executorId, Map.of("ollama", 1), Map.of("ollama", "http://ollama.fleet"));
         backends.state("ollama").checked(BackendState.Status.ONLINE, List.of(Batches.MODEL),
@@ -135,7 +166,7 @@ final class FleetBench {
         AgroalDataSource listen = DedicatedConnection.open(jdbcUrl, "postgres", null, Duration.ofSeconds(32),
                 executorId + "-listen");
         Lifecycle.Parts parts = Lifecycle.assemble(pool, heartbeat, listen, backends, Map.of("ollama", twoSeconds), table,
-                settings, clock, (job, finished, took) -> { }, (what, rows) -> { }, BlobStorage.inPostgres());
+                settings, clock, (job, finished, took) -> { }, claims, (what, rows) -> { }, BlobStorage.inPostgres());
         Lifecycle lifecycle = new Lifecycle(parts, settings, () -> { },
                 () -> new ExecutorRegistry(pool).remove(executorId));
         lifecycle.start();
@@ -227,7 +258,7 @@ final class FleetBench {
         }
     }
 
-    private void report(int size, UUID batch, int peakConnections, long baseline) throws SQLException {
+    private void report(int size, UUID batch, int peakConnections, long baseline, Claims claims) throws SQLException {
         try (Connection c = direct().getConnection(); PreparedStatement ps = c.prepareStatement(TURNS)) {
             ps.setObject(1, batch);
             ps.setObject(2, batch);
@@ -239,12 +270,16 @@ final class FleetBench {
                 Bench.figure(String.format("fleet, %d executors × 1 slot, %d jobs of 2 s", size, size * JOBS_PER_SLOT),
                         String.format("utilisation %.1f %% (%.1f s, ideal %d s); first job %d executors late, the last"
                                         + " %.0f ms after the commit; idle turns while work waited %d of %d"
-                                        + " (%.1f slot-s; by length in s: %s); turnaround p50 %.0f ms, p99 %.0f ms; connections %d at most"
+                                        + " (%.1f slot-s; by length in s: %s); turnaround p50 %.0f ms, p99 %.0f ms;"
+                                        + " claims %d, short while others took the work %d, latency p50 %.1f ms, p99 %.1f ms;"
+                                        + " attempt overhead mean %.0f ms, p99 %.0f ms; connections %d at most"
                                         + " (%d before the fleet)",
                                 utilisation, wall, JOBS_PER_SLOT * JOB.toSeconds(), rs.getLong("late_firsts"),
                                 rs.getDouble("last_first_ms"), rs.getLong("idle_turns"),
                                 rs.getLong("turns"), rs.getDouble("idle_s"), rs.getString("idle_lengths"), rs.getDouble("p50_ms"),
-                                rs.getDouble("p99_ms"), peakConnections, baseline),
+                                rs.getDouble("p99_ms"), claims.nanos.size(), claims.outrun.get(), claims.percentileMs(0.5),
+                                claims.percentileMs(0.99), rs.getDouble("overhead_ms"), rs.getDouble("overhead_p99_ms"),
+                                peakConnections, baseline),
                         "≥ 97 %, idle turns ≈ 0, p99 ≤ 50 ms");
             }
         }
@@ -279,6 +314,9 @@ final class FleetBench {
                        as idle_s,
                    (select percentile_cont(0.5) within group (order by extract(epoch from gap) * 1000) from turns) as p50_ms,
                    (select percentile_cont(0.99) within group (order by extract(epoch from gap) * 1000) from turns) as p99_ms,
+                   (select avg(extract(epoch from finished_at - started_at)) * 1000 - 2000 from attempts) as overhead_ms,
+                   (select percentile_cont(0.99) within group (order by extract(epoch from finished_at - started_at) * 1000)
+                    - 2000 from attempts) as overhead_p99_ms,
                    -- idle turns by length: how many up to 0.5 s, up to 1 s, ..., up to 3 s, and longer
                    (select coalesce(string_agg(n || '×' || case when s > 3 then '>3' else '≤' || s end, ' '), 'none')
                     from (select least(width_bucket(extract(epoch from gap), 0, 3, 6), 7) * 0.5 as s, count(*) as n

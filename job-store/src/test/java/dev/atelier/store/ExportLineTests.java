@@ -11,6 +11,7 @@ import dev.atelier.store.ExportLog.ExportFilter;
 import dev.atelier.store.testing.Inspect;
 import dev.atelier.store.testing.TestPostgres;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.Arrays;
@@ -95,6 +96,29 @@ class ExportLineTests extends QueueTestBase {
         assertThat(stamps).containsExactly("2026-01-12T02:00:00.000000Z", "2026-01-12T01:04:05.000123Z");
         assertThat(Instant.parse(stamps.get(1))).isEqualTo(OffsetDateTime.parse("2026-01-12T03:04:05.000123+02:00")
                 .toInstant());
+    }
+
+    @Test
+    void maintenanceSkipsTheNumberingWhileAnotherRoundHoldsItAndReadersStillGetTheirLines() throws Exception {
+        NewBatch b = batch(BatchMode.PARALLEL).ollamaJobs(2, 1).build();
+        intake.insertBatch(b);
+        inspect.execute("update job set state = 'cancelled', finished_at = now()");
+        String unnumbered = "select count(*) from ledger_line where seq is null";
+        try (java.sql.Connection other = dataSource.getConnection()) {
+            other.setAutoCommit(false);
+            try (java.sql.Statement st = other.createStatement()) {
+                st.execute("select pg_advisory_xact_lock(hashtext('atelier.number_export_lines'))");
+            }
+            long started = System.nanoTime();
+            assertThat(exports.numberNewLinesUnlessBusy()).as("another round numbers: skipped").isZero();
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).as("without waiting for it")
+                    .isLessThan(Duration.ofSeconds(2));
+            assertThat(inspect.count(unnumbered)).isEqualTo(2);
+            other.commit();
+        }
+        assertThat(exports.numberNewLinesUnlessBusy()).as("its turn once the other's ended").isEqualTo(2);
+        assertThat(inspect.count(unnumbered)).isZero();
+        assertThat(lines(exports.ledgerAfter(ExportFilter.ALL, 0, 10))).hasSize(2);
     }
 
     @Test

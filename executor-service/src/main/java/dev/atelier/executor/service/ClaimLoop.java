@@ -39,6 +39,17 @@ public final class ClaimLoop {
     public record Settings(Duration lease, Duration poll, Duration maxAffinityWait) {
     }
 
+    /** Told after each claim statement that answered (metrics, the fleet bench). */
+    public interface Listener {
+        /**
+         * @param took   the claim's time, from sending it to its answer
+         * @param sought how many jobs it asked for (the free slots)
+         * @param got    how many it took
+         * @param outrun whether it came back short while it saw claimable jobs that other claimers took first
+         */
+        void claimed(Duration took, int sought, int got, boolean outrun);
+    }
+
     private final JobClaims store;
     private final DataSource signalSource;
     private final RunningJobs running;
@@ -46,6 +57,7 @@ public final class ClaimLoop {
     private final Settings settings;
     private final Clock clock;
     private final Runnable cancelRequested;
+    private final Listener listener;
     /** Tokens of claims whose answer never came, with when each claim was sent. */
     private final Map<UUID, Instant> unconfirmed = new ConcurrentHashMap<>();
     /**
@@ -71,9 +83,10 @@ public final class ClaimLoop {
      * @param signalSource    where to LISTEN (one connection, held while listening)
      * @param cancelRequested called when a NOTIFY says a running job was asked to cancel (the heartbeat's answer
      *                        names which)
+     * @param listener        told how each claim went
      */
     public ClaimLoop(JobClaims store, DataSource signalSource, RunningJobs running, Backends backends,
-                     Settings settings, Clock clock, Runnable cancelRequested) {
+                     Settings settings, Clock clock, Runnable cancelRequested, Listener listener) {
         this.store = store;
         this.signalSource = signalSource;
         this.running = running;
@@ -81,6 +94,7 @@ public final class ClaimLoop {
         this.settings = settings;
         this.clock = clock;
         this.cancelRequested = cancelRequested;
+        this.listener = listener;
         this.lastRound = clock.instant();
     }
 
@@ -128,6 +142,7 @@ public final class ClaimLoop {
         }
         List<UUID> tokens = JobClaims.newLeaseTokens(free);
         JobClaims.Claim claim;
+        long sent = System.nanoTime();
         try {
             // Ollama jobs only for models it has and will load, those loaded first; workflows only if its ComfyUI has
             // their checkpoints
@@ -139,6 +154,7 @@ public final class ClaimLoop {
             throw e;
         }
         List<ClaimedJob> jobs = claim.jobs();
+        listener.claimed(Duration.ofNanos(System.nanoTime() - sent), tokens.size(), jobs.size(), claim.outrun());
         outrunInARow = claim.outrun() ? outrunInARow + 1 : 0;
         jobs.forEach(job -> running.start(job, now));
         if (oneFirst && !jobs.isEmpty()) {

@@ -100,7 +100,7 @@ public class ExecutorLoops {
         listenSource = DedicatedConnection.open(config.listenUrl().orElse(jdbcUrl), user.orElse(null),
                 password.orElse(null), settings.poll().plusSeconds(30), "atelier-listen");
         Lifecycle.Parts parts = Lifecycle.assemble(dataSource, heartbeatSource, listenSource, backends, runners, table,
-                settings, clock, metrics, metrics, artifacts.storage());
+                settings, clock, metrics, metrics, metrics, artifacts.storage());
         metrics.watch(parts.running());
         claims = parts.claims();
         monitor.checkAll();

@@ -11,12 +11,14 @@ import java.time.Duration;
 
 /**
  * What happens in this executor, on {@code /q/metrics}: attempt durations by kind and outcome, slots, busy slots,
- * each backend's status (2 online, 1 degraded, 0 offline), and the rows its maintenance removed
+ * each backend's status (2 online, 1 degraded, 0 offline), claims ({@code atelier.claim.duration} by result: full,
+ * short or empty; {@code atelier.claim.outrun}: claims that came back short while other claimers took the jobs they
+ * saw), and the rows its maintenance removed
  * ({@code atelier.maintenance.removed}, by what: batches, export_lines, blobs, executors, idempotency_keys). It
  * watches the loops; they do not know it.
  */
 @ApplicationScoped
-public class ExecutorMetrics implements RunningJobs.Listener, Maintenance.Removals {
+public class ExecutorMetrics implements RunningJobs.Listener, ClaimLoop.Listener, Maintenance.Removals {
 
     @Inject
     MeterRegistry meters;
@@ -39,6 +41,15 @@ public class ExecutorMetrics implements RunningJobs.Listener, Maintenance.Remova
     @Override
     public void ended(ClaimedJob job, Finished finished, Duration took) {
         meters.timer("atelier.attempt.duration", "kind", job.kind(), "outcome", outcomeName(finished)).record(took);
+    }
+
+    @Override
+    public void claimed(Duration took, int sought, int got, boolean outrun) {
+        String result = got == sought ? "full" : got > 0 ? "short" : "empty";
+        meters.timer("atelier.claim.duration", "result", result).record(took);
+        if (outrun) {
+            meters.counter("atelier.claim.outrun").increment();
+        }
     }
 
     @Override

@@ -104,11 +104,12 @@ public final class Lifecycle {
      * @param heartbeatSource the heartbeat's own connection
      * @param listenSource    where to LISTEN: one connection held while listening, a session PostgreSQL keeps
      * @param listener        told when an attempt ends (metrics)
+     * @param claimed         told how each claim went (metrics)
      * @param blobs           where artifact bytes are kept (the service's Artifacts'), for collection and moving
      */
     public static Parts assemble(DataSource pool, DataSource heartbeatSource, DataSource listenSource,
                                  Backends backends, Map<String, JobRunner> runners, AttemptTable table, Settings settings, Clock clock,
-                                 RunningJobs.Listener listener,
+                                 RunningJobs.Listener listener, ClaimLoop.Listener claimed,
                                  Maintenance.Removals removals, BlobStorage blobs) {
         ClaimLoop[] claims = new ClaimLoop[1];
         LeaseKeeper[] leases = new LeaseKeeper[1];
@@ -118,7 +119,7 @@ public final class Lifecycle {
                 listener, clock);
         claims[0] = new ClaimLoop(new JobClaims(pool), listenSource, running, backends,
                 new ClaimLoop.Settings(settings.lease(), settings.poll(), settings.maxAffinityWait()), clock,
-                () -> leases[0].runOnce());
+                () -> leases[0].runOnce(), claimed);
         leases[0] = new LeaseKeeper(new AttemptOutcomes(heartbeatSource), new ExecutorRegistry(pool), backends, running,
                 completer, claims[0], new LeaseKeeper.Settings(settings.lease()), clock);
         Maintenance maintenance = new Maintenance(Maintenance.standardTasks(new QueueSweeps(pool), new JobCounts(pool),

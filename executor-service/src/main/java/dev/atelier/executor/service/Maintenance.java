@@ -91,7 +91,7 @@ public final class Maintenance {
                 new Task("fold job count deltas and settle finished batches", counts::compact),
                 new Task("number new export lines", () -> {
                     for (int round = 0; round < NUMBERING_ROUNDS
-                            && exports.numberNewLines() >= ExportLog.NUMBERING_ROUND; round++) {
+                            && exports.numberNewLinesUnlessBusy() >= ExportLog.NUMBERING_ROUND; round++) {
                         LOG.debug("numbered a full round of export lines, numbering on");
                     }
                 }),

@@ -116,7 +116,7 @@ class ClaimLoopTests {
             comfy.untilStopped();
             executors.add(Lifecycle.assemble(fixture.dataSource, fixture.dataSource, fixture.dataSource, backends,
                     Map.of("comfyui", comfy), fixture.table, LoopFixture.settings(Duration.ofSeconds(5)), fixture.clock, (job, finished, took) -> { },
-                    (what, rows) -> { }, dev.atelier.store.BlobStorage.inPostgres()));
+                    (took, sought, got, outrun) -> { }, (what, rows) -> { }, dev.atelier.store.BlobStorage.inPostgres()));
         }
         NewBatch sdxl = Batches.batch(BatchMode.PARALLEL).job("comfyui.workflow", null, "{\"workflow\": {\"4\":"
                 + " {\"class_type\": \"CheckpointLoaderSimple\", \"inputs\": {\"ckpt_name\":"

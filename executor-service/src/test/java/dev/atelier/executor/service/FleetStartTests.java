@@ -95,7 +95,7 @@ class FleetStartTests {
                 Duration.ofHours(1), Duration.ofSeconds(60), Duration.ofMillis(100), Duration.ofMinutes(2),
                 Duration.ofDays(1), null, null);
         Lifecycle.Parts wired = Lifecycle.assemble(dataSource, dataSource, dataSource, backends, Map.of("ollama", runner),
-                table, settings, clock, (job, finished, took) -> { }, (what, rows) -> { }, BlobStorage.inPostgres());
+                table, settings, clock, (job, finished, took) -> { }, (took, sought, got, outrun) -> { }, (what, rows) -> { }, BlobStorage.inPostgres());
         Lifecycle executor = new Lifecycle(wired, settings, () -> { }, () -> new ExecutorRegistry(dataSource)
                 .remove(executorId));
         parts.add(wired);

@@ -79,7 +79,7 @@ final class LoopFixture implements AutoCloseable {
                     synchronized (ended) {
                         ended.add(finished.getClass().getSimpleName());
                     }
-                }, (what, rows) -> { }, dev.atelier.store.BlobStorage.inPostgres());
+                }, (took, sought, got, outrun) -> { }, (what, rows) -> { }, dev.atelier.store.BlobStorage.inPostgres());
         lifecycle = new Lifecycle(parts, settings(shutdownGrace), () -> { },
                 () -> new dev.atelier.store.ExecutorRegistry(dataSource).remove(EXECUTOR));
         return this;
