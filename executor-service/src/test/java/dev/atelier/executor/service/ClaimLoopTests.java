@@ -85,6 +85,8 @@ class ClaimLoopTests {
         assertThat(claims.runOnce()).as("the jobs it was outrun for are free again").isEqualTo(2);
         assertThat(claims.nextWait()).isGreaterThanOrEqualTo(poll.multipliedBy(3).dividedBy(4));
         assertThat(jobs).hasSize(3);
+        assertThat(fixture.claimsSeen).as("the listener (metrics, the fleet bench) hears of each claim")
+                .hasSize(ClaimLoop.OUTRUN_RETRIES + 2).startsWith("2 -> 0 outrun").endsWith("2 -> 2");
     }
 
     @Test

@@ -43,6 +43,8 @@ final class LoopFixture implements AutoCloseable {
     final SettableChecks checks = new SettableChecks();
     final AttemptTable table;
     final List<String> ended = new ArrayList<>();
+    /** What the claim loop's listener was told, as "sought -> got", with " outrun" when it was. */
+    final List<String> claimsSeen = new java.util.concurrent.CopyOnWriteArrayList<>();
     Lifecycle.Parts parts;
     Lifecycle lifecycle;
 
@@ -79,7 +81,8 @@ final class LoopFixture implements AutoCloseable {
                     synchronized (ended) {
                         ended.add(finished.getClass().getSimpleName());
                     }
-                }, (took, sought, got, outrun) -> { }, (what, rows) -> { }, dev.atelier.store.BlobStorage.inPostgres());
+                }, (took, sought, got, outrun) -> claimsSeen.add(sought + " -> " + got + (outrun ? " outrun" : "")),
+                (what, rows) -> { }, dev.atelier.store.BlobStorage.inPostgres());
         lifecycle = new Lifecycle(parts, settings(shutdownGrace), () -> { },
                 () -> new dev.atelier.store.ExecutorRegistry(dataSource).remove(EXECUTOR));
         return this;

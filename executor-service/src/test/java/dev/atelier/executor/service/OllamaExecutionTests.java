@@ -431,6 +431,7 @@ class OllamaExecutionTests {
         get("/q/metrics").then().statusCode(200)
                 .body(containsString("atelier_attempt_duration_seconds_count{kind=\"ollama\",outcome=\"success\"}"))
                 .body(containsString("atelier_slots_busy{kind=\"ollama\"}"))
+                .body(containsString("atelier_claim_duration_seconds_count{result=\""))
                 .body(containsString("ft_invocations_total"));
     }
 
