@@ -12,7 +12,7 @@ import org.eclipse.microprofile.health.Readiness;
 
 /**
  * Liveness: the executor's loops run and it is not fenced (its lease renewals failing while the database answers).
- * Readiness: it claims (the datasource check covers the database). A backend outage never fails either probe, and
+ * Readiness: it claims (the datasource check covers the database); its data say whether it LISTENs for work. A backend outage never fails either probe, and
  * neither does a database outage: restarting executors would not bring either back.
  */
 public final class ExecutorHealth {
@@ -48,6 +48,8 @@ public final class ExecutorHealth {
             var response = HealthCheckResponse.named("claim loop").status(lifecycle != null && lifecycle.claiming())
                     .withData("executor", backends.executorId());
             if (lifecycle != null) {
+                // false: every LISTEN fails (the log says why); jobs are still found by polling, only later
+                response.withData("listening", lifecycle.listening());
                 lifecycle.busy().keySet().forEach(kind ->
                         response.withData(kind, backends.state(kind).snapshot().status().wire()));
             }

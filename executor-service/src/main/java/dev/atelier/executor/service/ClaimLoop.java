@@ -230,6 +230,16 @@ public final class ClaimLoop {
         return stoppedAt;
     }
 
+    /** Whether it LISTENs for new work now (a wake-up within milliseconds), rather than finding it by polling only. */
+    public boolean listening() {
+        return listening && listenThread != null && listenThread.isAlive();
+    }
+
+    /** LISTEN attempts that failed in a row (0 while listening). */
+    public int listenFailures() {
+        return listenFailures;
+    }
+
     public boolean claiming() {
         return claiming && claimThread != null && claimThread.isAlive();
     }
@@ -261,9 +271,46 @@ public final class ClaimLoop {
         }
     }
 
+    /** How often a LISTEN that keeps failing is warned about; it only costs wake-ups (polls still find the work). */
+    static final Duration LISTEN_WARNING_EVERY = Duration.ofMinutes(5);
+    private Instant listenWarnedAt;
+    private volatile int listenFailures;
+    private volatile boolean listening;
+
+    /**
+     * A wrong {@code atelier.executor.listen-url}, or a pooler in front of LISTEN, fails every attempt: warned at the
+     * first failure and then every {@link #LISTEN_WARNING_EVERY}, with the count, rather than once per poll or never.
+     */
+    private void listenFailed(StoreException e) {
+        listenFailures++;
+        Instant now = clock.instant();
+        if (listenWarnedAt == null || !now.isBefore(listenWarnedAt.plus(LISTEN_WARNING_EVERY))) {
+            listenWarnedAt = now;
+            LOG.warnf("cannot LISTEN for new work (%d attempts failed; jobs are still found by polling every %s, so"
+                    + " they start later): %s. Check atelier.executor.listen-url: LISTEN needs a session, not a"
+                    + " transaction-mode pooler", listenFailures, settings.poll(), rootMessage(e));
+        } else {
+            LOG.debugf("listening failed, polling meanwhile: %s", e.getMessage());
+        }
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root == e ? e.getMessage() : e.getMessage() + ": " + root.getMessage();
+    }
+
     private void listenLoop() {
         while (claiming) {
             try (QueueSignals signals = QueueSignals.open(signalSource)) {
+                listening = true;
+                if (listenFailures > 0) {
+                    LOG.infof("listening for work again after %d failed attempts", listenFailures);
+                    listenFailures = 0;
+                    listenWarnedAt = null;
+                }
                 while (claiming) {
                     List<QueueSignals.Signal> received = signals.await(settings.poll());
                     if (received.stream().anyMatch(s -> QueueSignals.CANCEL_CHANNEL.equals(s.channel()))) {
@@ -274,7 +321,8 @@ public final class ClaimLoop {
                     }
                 }
             } catch (StoreException e) {
-                LOG.debugf("listening failed, polling meanwhile: %s", e.getMessage());
+                listening = false;
+                listenFailed(e);
                 Threads.pause(settings.poll());
             }
         }

@@ -130,6 +130,11 @@ public final class Lifecycle {
         return new Parts(running, claims[0], completer, leases[0], maintenance);
     }
 
+    /** Whether its claim loop LISTENs for new work ({@link ClaimLoop#listening()}). */
+    public boolean listening() {
+        return claims.listening();
+    }
+
     public void start() {
         completer.start();
         heartbeat(); // report at once, so the executor counts as live before it claims

@@ -24,5 +24,9 @@ class ExecutorIT {
         given().get("/q/health/live").then().statusCode(200).body("status", equalTo("UP"));
         given().get("/q/health/ready").then().statusCode(200).body("status", equalTo("UP"));
         given().get("/q/metrics").then().statusCode(200).body(containsString("atelier_backend_status"));
+        // woken by NOTIFY, not only by its poll: its LISTEN connection is open
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).untilAsserted(() ->
+                given().get("/q/health/ready").then().statusCode(200)
+                        .body("checks.find { it.name == 'claim loop' }.data.listening", equalTo(true)));
     }
 }

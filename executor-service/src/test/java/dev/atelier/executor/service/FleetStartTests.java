@@ -71,6 +71,7 @@ class FleetStartTests {
             }
         });
         assertThat(late).as("executors whose first job started a poll or more after the batch arrived").isEmpty();
+        assertThat(fleet).as("each woken by NOTIFY").allMatch(Lifecycle::listening);
         assertThat(inspect.count("select count(*) from job where state = 'running'"))
                 .as("one job per slot, no more").isEqualTo(EXECUTORS);
     }

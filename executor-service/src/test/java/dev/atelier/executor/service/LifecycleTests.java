@@ -51,6 +51,23 @@ class LifecycleTests {
     }
 
     @Test
+    void anExecutorWhoseListenUrlFailsSaysSoAndStillRunsJobsByPolling() throws Exception {
+        org.postgresql.ds.PGSimpleDataSource nowhere = new org.postgresql.ds.PGSimpleDataSource();
+        try (java.net.ServerSocket closed = new java.net.ServerSocket(0)) {
+            nowhere.setUrl("jdbc:postgresql://127.0.0.1:" + closed.getLocalPort() + "/atelier?connectTimeout=2");
+        }
+        fixture.listenSource = nowhere;
+        fixture.wire();
+        fixture.lifecycle.start();
+        await().until(() -> fixture.parts.claims().listenFailures() >= 2);
+        assertThat(fixture.lifecycle.listening()).isFalse();
+
+        UUID job = fixture.submit(1).get(0);
+        await().atMost(Duration.ofSeconds(5)).until(() -> fixture.state(job).equals("success"));
+        assertThat(fixture.lifecycle.listening()).as("found by its poll, not a NOTIFY").isFalse();
+    }
+
+    @Test
     void aDrainLetsRunningJobsFinishAndClaimsNothingMore() throws Exception {
         fixture.wire();
         fixture.runner.script((job, control) -> {

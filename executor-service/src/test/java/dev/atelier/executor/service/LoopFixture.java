@@ -45,6 +45,8 @@ final class LoopFixture implements AutoCloseable {
     final List<String> ended = new ArrayList<>();
     /** What the claim loop's listener was told, as "sought -> got", with " outrun" when it was. */
     final List<String> claimsSeen = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** Where the claim loop LISTENs; null: the pool, as usual. */
+    DataSource listenSource;
     Lifecycle.Parts parts;
     Lifecycle lifecycle;
 
@@ -76,7 +78,7 @@ final class LoopFixture implements AutoCloseable {
 
     /** Wires the loops over {@code pool}, with renewals over {@code heartbeatSource}. */
     LoopFixture wire(DataSource pool, DataSource heartbeatSource, Duration shutdownGrace) {
-        parts = Lifecycle.assemble(pool, heartbeatSource, pool, backends, Map.of("ollama", runner), table,
+        parts = Lifecycle.assemble(pool, heartbeatSource, listenSource != null ? listenSource : pool, backends, Map.of("ollama", runner), table,
                 settings(shutdownGrace), clock, (job, finished, took) -> {
                     synchronized (ended) {
                         ended.add(finished.getClass().getSimpleName());
