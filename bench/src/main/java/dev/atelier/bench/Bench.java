@@ -1,6 +1,7 @@
 package dev.atelier.bench;
 
 import dev.atelier.launcher.LocalStack;
+import dev.atelier.store.testing.PgBouncer;
 import dev.atelier.store.testing.PodJvm;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -67,10 +68,15 @@ public final class Bench {
         if (profiled) {
             StatementProfile.configure(stack);
         }
+        PgBouncer pgBouncer = null;
         try {
             stack.start();
             if (profiled) {
                 profile = StatementProfile.start(stack.jdbcUrl());
+            }
+            if (arguments.contains("--pgbouncer")) {
+                // the gpu overlay's pooler: transaction mode, 40 server connections
+                pgBouncer = PgBouncer.start(stack.jdbcUrl(), "postgres", 40);
             }
             String gateway = "http://localhost:" + ports.get("gateway");
             String ledger = "http://localhost:" + ports.get("ledger");
@@ -78,7 +84,7 @@ public final class Bench {
                 IntakeBench.run(gateway);
             }
             if (only.isEmpty() || only.contains("queue")) {
-                QueueBench.run(stack.jdbcUrl());
+                QueueBench.run(poolUrl(stack, pgBouncer), pgBouncer != null);
             }
             if (only.isEmpty() || only.contains("cluster")) {
                 new ClusterBench(gateway, ledger, stack.jdbcUrl(), root, stack.servicePids()).run();
@@ -91,7 +97,7 @@ public final class Bench {
             }
             if (only.isEmpty() || only.contains("fleet")) {
                 // --fleet=16,64 measures some fleet sizes only
-                new FleetBench(stack.jdbcUrl()).run(arguments.stream().filter(a -> a.startsWith("--fleet="))
+                new FleetBench(stack.jdbcUrl(), poolUrl(stack, pgBouncer), pgBouncer != null).run(arguments.stream().filter(a -> a.startsWith("--fleet="))
                         .findFirst().map(a -> List.of(a.substring("--fleet=".length()).split(","))
                                 .stream().map(Integer::valueOf).toList()).orElse(List.of(8, 16, 32, 64)));
             }
@@ -106,9 +112,39 @@ public final class Bench {
             }
         } finally {
             printTable();
+            if (pgBouncer != null) {
+                pgBouncer.close();
+            }
             stack.close();
             try (var files = Files.walk(data)) {
                 files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    /** Where the queue core's and the fleet's pools connect: PostgreSQL, or PgBouncer (--pgbouncer) in front of it. */
+    private static String poolUrl(LocalStack stack, PgBouncer pgBouncer) {
+        String direct = stack.jdbcUrl();
+        return pgBouncer == null ? direct : pgBouncer.jdbcUrl(direct.substring(direct.lastIndexOf('/') + 1).split("\\?")[0]);
+    }
+
+    /** PostgreSQL's current WAL position, to measure what a figure wrote with {@link #walSince}. */
+    static String walPosition(javax.sql.DataSource postgres) throws java.sql.SQLException {
+        try (var c = postgres.getConnection(); var st = c.createStatement();
+             var rs = st.executeQuery("select pg_current_wal_lsn()::text")) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    /** Bytes of WAL PostgreSQL wrote since {@code position} (every session's, checkpoints' full pages included). */
+    static long walSince(javax.sql.DataSource postgres, String position) throws java.sql.SQLException {
+        try (var c = postgres.getConnection();
+             var ps = c.prepareStatement("select pg_wal_lsn_diff(pg_current_wal_lsn(), ?::pg_lsn)::bigint")) {
+            ps.setString(1, position);
+            try (var rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
             }
         }
     }

@@ -52,7 +52,9 @@ import org.postgresql.ds.PGSimpleDataSource;
  *       short while others took the jobs they saw, and the claim's latency p50 and p99 (its transaction, as the
  *       executor waits for it);</li>
  *   <li>the attempt's overhead: its time from claim to stored outcome beyond the runner's 2 s, mean and p99;</li>
- *   <li>PostgreSQL connections: the most open at once by the fleet, sampled every 100 ms.</li>
+ *   <li>WAL per job: what PostgreSQL wrote from before the batch's commit to its last completion, per job;</li>
+ *   <li>PostgreSQL connections: the most client sessions open at once (the fleet, the bench, the idle gateway and
+ *       ledger), sampled every 100 ms, and how many were open before the fleet started.</li>
  * </ul>
  */
 final class FleetBench {
@@ -64,9 +66,19 @@ final class FleetBench {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final String jdbcUrl;
+    private final String poolUrl;
+    private final boolean throughPgBouncer;
 
-    FleetBench(String jdbcUrl) {
+    /**
+     * @param jdbcUrl          PostgreSQL: LISTEN, and the bench's own reads
+     * @param poolUrl          where the executors' pools and heartbeats connect: PostgreSQL, or PgBouncer in front of it
+     *                         (the gpu overlay's wiring)
+     * @param throughPgBouncer whether {@code poolUrl} is PgBouncer (the figure's name says so)
+     */
+    FleetBench(String jdbcUrl, String poolUrl, boolean throughPgBouncer) {
         this.jdbcUrl = jdbcUrl;
+        this.poolUrl = poolUrl;
+        this.throughPgBouncer = throughPgBouncer;
     }
 
     void run(List<Integer> fleetSizes) throws Exception {
@@ -104,7 +116,7 @@ final class FleetBench {
 
     private void measure(int size) throws Exception {
         String fleet = "fleet-" + size + "-" + UUID.randomUUID().toString().substring(0, 8);
-        long baseline = count("select count(*) from pg_stat_activity where backend_type = 'client backend'", null);
+        long baseline = connections();
         List<Executor> executors = new ArrayList<>();
         AtomicInteger peakConnections = new AtomicInteger();
         Claims claims = new Claims();
@@ -113,16 +125,18 @@ final class FleetBench {
                 executors.add(start(fleet + "-" + i, claims));
             }
             awaitIdle(fleet, size);
-            Thread sampler = new Thread(() -> sampleConnections(fleet, peakConnections), "fleet-connections");
+            Thread sampler = new Thread(() -> sampleConnections(peakConnections), "fleet-connections");
             sampler.setDaemon(true);
             sampler.start();
             NewBatch batch = Batches.batch(BatchMode.PARALLEL).name(fleet).ollamaJobs(size * JOBS_PER_SLOT, 1).build();
             claims.recording = true;
+            String walBefore = Bench.walPosition(direct());
             new JobIntake(direct()).insertBatch(batch);
             awaitFinished(batch.id(), size * JOBS_PER_SLOT);
             claims.recording = false;
+            long wal = Bench.walSince(direct(), walBefore);
             sampler.interrupt();
-            report(size, batch.id(), peakConnections.get(), baseline, claims);
+            report(size, batch.id(), peakConnections.get(), baseline, claims, wal);
         } finally {
             executors.parallelStream().forEach(FleetBench::stop);
         }
@@ -161,7 +175,7 @@ final class FleetBench {
                 Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(60), Duration.ofSeconds(5),
                 Duration.ofMinutes(2), Duration.ofDays(1), null, null);
         AgroalDataSource pool = pool(executorId);
-        AgroalDataSource heartbeat = DedicatedConnection.open(jdbcUrl, "postgres", null, Duration.ofSeconds(15),
+        AgroalDataSource heartbeat = DedicatedConnection.open(poolUrl, "postgres", null, Duration.ofSeconds(15),
                 executorId + "-heartbeat");
         AgroalDataSource listen = DedicatedConnection.open(jdbcUrl, "postgres", null, Duration.ofSeconds(32),
                 executorId + "-listen");
@@ -178,7 +192,7 @@ final class FleetBench {
         AgroalDataSourceConfigurationSupplier config = new AgroalDataSourceConfigurationSupplier()
                 .connectionPoolConfiguration(pool -> pool.minSize(0).maxSize(POOL)
                         .acquisitionTimeout(Duration.ofSeconds(30))
-                        .connectionFactoryConfiguration(factory -> factory.jdbcUrl(jdbcUrl)
+                        .connectionFactoryConfiguration(factory -> factory.jdbcUrl(poolUrl)
                                 .principal(new NamePrincipal("postgres"))
                                 .jdbcProperty("ApplicationName", executorId)));
         return new io.agroal.pool.DataSource(config.get());
@@ -226,10 +240,10 @@ final class FleetBench {
         }
     }
 
-    private void sampleConnections(String fleet, AtomicInteger peak) {
+    private void sampleConnections(AtomicInteger peak) {
         try {
             while (!Thread.currentThread().isInterrupted()) {
-                peak.accumulateAndGet((int) connections(fleet), Math::max);
+                peak.accumulateAndGet((int) connections(), Math::max);
                 Thread.sleep(100);
             }
         } catch (InterruptedException e) {
@@ -239,10 +253,9 @@ final class FleetBench {
         }
     }
 
-    /** The fleet's sessions: its pools (named by executor) and heartbeats. */
-    private long connections(String fleet) throws SQLException {
-        return count("select count(*) from pg_stat_activity where application_name like ? || '-%' "
-                + "or application_name = 'atelier-heartbeat'", fleet);
+    /** PostgreSQL's client sessions: through PgBouncer, its server connections do not carry the executors' names. */
+    private long connections() throws SQLException {
+        return count("select count(*) from pg_stat_activity where backend_type = 'client backend'", null);
     }
 
     /** The first column of a query's first row, with at most one text parameter. */
@@ -258,7 +271,8 @@ final class FleetBench {
         }
     }
 
-    private void report(int size, UUID batch, int peakConnections, long baseline, Claims claims) throws SQLException {
+    private void report(int size, UUID batch, int peakConnections, long baseline, Claims claims, long wal)
+            throws SQLException {
         try (Connection c = direct().getConnection(); PreparedStatement ps = c.prepareStatement(TURNS)) {
             ps.setObject(1, batch);
             ps.setObject(2, batch);
@@ -267,19 +281,20 @@ final class FleetBench {
                 double wall = rs.getDouble("wall_s");
                 long jobs = rs.getLong("jobs");
                 double utilisation = 100.0 * jobs * JOB.toMillis() / 1000.0 / (size * wall);
-                Bench.figure(String.format("fleet, %d executors × 1 slot, %d jobs of 2 s", size, size * JOBS_PER_SLOT),
+                Bench.figure(String.format("fleet, %d executors × 1 slot, %d jobs of 2 s%s", size, size * JOBS_PER_SLOT,
+                                throughPgBouncer ? ", through PgBouncer" : ""),
                         String.format("utilisation %.1f %% (%.1f s, ideal %d s); first job %d executors late, the last"
                                         + " %.0f ms after the commit; idle turns while work waited %d of %d"
                                         + " (%.1f slot-s; by length in s: %s); turnaround p50 %.0f ms, p99 %.0f ms;"
                                         + " claims %d, short while others took the work %d, latency p50 %.1f ms, p99 %.1f ms;"
-                                        + " attempt overhead mean %.0f ms, p99 %.0f ms; connections %d at most"
-                                        + " (%d before the fleet)",
+                                        + " attempt overhead mean %.0f ms, p99 %.0f ms; PostgreSQL's connections %d at most"
+                                        + " (%d before the fleet); WAL %,d bytes a job (intake, claim, renewals, outcome)",
                                 utilisation, wall, JOBS_PER_SLOT * JOB.toSeconds(), rs.getLong("late_firsts"),
                                 rs.getDouble("last_first_ms"), rs.getLong("idle_turns"),
                                 rs.getLong("turns"), rs.getDouble("idle_s"), rs.getString("idle_lengths"), rs.getDouble("p50_ms"),
                                 rs.getDouble("p99_ms"), claims.nanos.size(), claims.outrun.get(), claims.percentileMs(0.5),
                                 claims.percentileMs(0.99), rs.getDouble("overhead_ms"), rs.getDouble("overhead_p99_ms"),
-                                peakConnections, baseline),
+                                peakConnections, baseline, wal / jobs),
                         "≥ 97 %, idle turns ≈ 0, p99 ≤ 50 ms");
             }
         }

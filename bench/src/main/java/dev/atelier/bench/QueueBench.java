@@ -30,7 +30,8 @@ final class QueueBench {
     private QueueBench() {
     }
 
-    static void run(String jdbcUrl) throws Exception {
+    /** @param throughPgBouncer whether {@code jdbcUrl} goes through PgBouncer (the figure's name says so) */
+    static void run(String jdbcUrl, boolean throughPgBouncer) throws Exception {
         PGSimpleDataSource postgres = new PGSimpleDataSource();
         postgres.setUrl(jdbcUrl);
         postgres.setUser("postgres");
@@ -41,6 +42,7 @@ final class QueueBench {
             Bench.awaitQuiet("queue core");
             AtomicLong done = new AtomicLong();
             ExecutorService pool = Executors.newFixedThreadPool(WORKERS);
+            String walBefore = Bench.walPosition(postgres);
             long started = System.nanoTime();
             List<Future<?>> workers = new ArrayList<>();
             for (int w = 0; w < WORKERS; w++) {
@@ -59,10 +61,12 @@ final class QueueBench {
                 worker.get();
             }
             double seconds = (System.nanoTime() - started) / 1e9;
+            double walPerJob = Bench.walSince(postgres, walBefore) / (double) Math.max(1, done.get());
             pool.shutdown();
-            Bench.figure(String.format("queue core, %d workers, %d per claim, no-op", WORKERS, CLAIM),
-                    String.format("%,.0f jobs/s (%,d of %,d queued in %.1f s)", done.get() / seconds, done.get(),
-                            queued, seconds), "≥ 2 × Graphile Worker batching", done.get() / seconds,
+            Bench.figure(String.format("queue core, %d workers, %d per claim, no-op%s", WORKERS, CLAIM,
+                            throughPgBouncer ? ", through PgBouncer" : ""),
+                    String.format("%,.0f jobs/s (%,d of %,d queued in %.1f s); WAL %,.0f bytes a job", done.get() / seconds,
+                            done.get(), queued, seconds, walPerJob), "≥ 2 × Graphile Worker batching", done.get() / seconds,
                     PeerFigures::workThroughput, "jobs/s");
         }
     }

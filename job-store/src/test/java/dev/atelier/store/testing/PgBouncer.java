@@ -36,12 +36,21 @@ public final class PgBouncer implements AutoCloseable {
         return Files.isExecutable(BINARY);
     }
 
-    /** Starts PgBouncer in front of the server of {@code database}. */
+    /** Starts PgBouncer in front of the server of {@code database}, with 10 server connections per database. */
     public static PgBouncer start(TestPostgres.Database database) throws IOException, InterruptedException {
+        return start(database.jdbcUrl(), database.username(), 10);
+    }
+
+    /**
+     * Starts PgBouncer in front of the server of {@code jdbcUrl} (trusting {@code username}), with
+     * {@code serverConnections} per database and user (its {@code default_pool_size}).
+     */
+    public static PgBouncer start(String jdbcUrl, String username, int serverConnections)
+            throws IOException, InterruptedException {
         if (!installed()) {
             throw new IllegalStateException(BINARY + " is missing: apt-get install pgbouncer (.ci/run does)");
         }
-        URI server = URI.create(database.jdbcUrl().substring("jdbc:".length()));
+        URI server = URI.create(jdbcUrl.substring("jdbc:".length()));
         int port;
         try (ServerSocket free = new ServerSocket(0)) {
             port = free.getLocalPort();
@@ -50,7 +59,7 @@ public final class PgBouncer implements AutoCloseable {
         directory.toFile().setReadable(true, false);
         directory.toFile().setExecutable(true, false);
         Path users = directory.resolve("users.txt");
-        Files.writeString(users, "\"" + database.username() + "\" \"\"\n", StandardCharsets.UTF_8);
+        Files.writeString(users, "\"" + username + "\" \"\"\n", StandardCharsets.UTF_8);
         users.toFile().setReadable(true, false);
         Path config = directory.resolve("pgbouncer.ini");
         Files.writeString(config, String.join("\n",
@@ -64,7 +73,7 @@ public final class PgBouncer implements AutoCloseable {
                 "auth_file = " + users.toAbsolutePath(),
                 "pool_mode = transaction",
                 "max_client_conn = 1000",
-                "default_pool_size = 10",
+                "default_pool_size = " + serverConnections,
                 // pgjdbc sends it at every start; PgBouncer would refuse the connection over a parameter it does not keep
                 "ignore_startup_parameters = extra_float_digits",
                 ""), StandardCharsets.UTF_8);
