@@ -22,6 +22,8 @@ final class StatementProfile {
     static void configure(dev.atelier.launcher.LocalStack stack) {
         stack.postgresSetting("shared_preload_libraries", "pg_stat_statements");
         stack.postgresSetting("pg_stat_statements.track", "all");
+        // planning is part of a statement's cost where no plan is kept (through a transaction-mode PgBouncer)
+        stack.postgresSetting("pg_stat_statements.track_planning", "on");
     }
 
     static StatementProfile start(String jdbcUrl) throws SQLException {
@@ -37,14 +39,14 @@ final class StatementProfile {
         try (Connection c = DriverManager.getConnection(jdbcUrl, "postgres", "");
              Statement s = c.createStatement();
              ResultSet rs = s.executeQuery("""
-                     select calls, total_exec_time, mean_exec_time, rows,
+                     select calls, total_exec_time, mean_exec_time, mean_plan_time, rows,
                             left(regexp_replace(query, '\\s+', ' ', 'g'), 140)
                      from pg_stat_statements
                      where query not like '%pg_stat_statements%'
                      order by total_exec_time desc limit 12""")) {
             while (rs.next()) {
-                System.out.printf("   %8d calls %9.0f ms %8.3f ms/call %9d rows  %s%n", rs.getLong(1), rs.getDouble(2),
-                        rs.getDouble(3), rs.getLong(4), rs.getString(5));
+                System.out.printf("   %8d calls %9.0f ms %8.3f ms/call (+ planning %.3f) %9d rows  %s%n", rs.getLong(1),
+                        rs.getDouble(2), rs.getDouble(3), rs.getDouble(4), rs.getLong(5), rs.getString(6));
             }
         }
         execute("select pg_stat_statements_reset()");
