@@ -97,9 +97,11 @@ public final class Bench {
             }
             if (only.isEmpty() || only.contains("fleet")) {
                 // --fleet=16,64 measures some fleet sizes only
-                new FleetBench(stack.jdbcUrl(), poolUrl(stack, pgBouncer), pgBouncer != null).run(arguments.stream().filter(a -> a.startsWith("--fleet="))
-                        .findFirst().map(a -> List.of(a.substring("--fleet=".length()).split(","))
-                                .stream().map(Integer::valueOf).toList()).orElse(List.of(8, 16, 32, 64)));
+                List<Integer> sizes = arguments.stream().filter(a -> a.startsWith("--fleet=")).findFirst()
+                        .map(a -> List.of(a.substring("--fleet=".length()).split(",")).stream()
+                                .map(Integer::valueOf).toList())
+                        .orElse(List.of(8, 16, 32, 64));
+                new FleetBench(stack.jdbcUrl(), poolUrl(stack, pgBouncer), pgBouncer != null).run(sizes);
             }
             if (only.isEmpty() || only.contains("ledger")) {
                 LedgerBench.run(ledger, stack.jdbcUrl(), root);
@@ -125,7 +127,8 @@ public final class Bench {
     /** Where the queue core's and the fleet's pools connect: PostgreSQL, or PgBouncer (--pgbouncer) in front of it. */
     private static String poolUrl(LocalStack stack, PgBouncer pgBouncer) {
         String direct = stack.jdbcUrl();
-        return pgBouncer == null ? direct : pgBouncer.jdbcUrl(direct.substring(direct.lastIndexOf('/') + 1).split("\\?")[0]);
+        String database = direct.substring(direct.lastIndexOf('/') + 1).split("\\?")[0];
+        return pgBouncer == null ? direct : pgBouncer.jdbcUrl(database);
     }
 
     /** PostgreSQL's current WAL position, to measure what a figure wrote with {@link #walSince}. */

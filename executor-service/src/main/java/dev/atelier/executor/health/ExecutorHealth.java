@@ -12,8 +12,9 @@ import org.eclipse.microprofile.health.Readiness;
 
 /**
  * Liveness: the executor's loops run and it is not fenced (its lease renewals failing while the database answers).
- * Readiness: it claims (the datasource check covers the database); its data say whether it LISTENs for work. A backend outage never fails either probe, and
- * neither does a database outage: restarting executors would not bring either back.
+ * Readiness: it claims (the datasource check covers the database); its data say whether it LISTENs for work. A
+ * backend outage never fails either probe, and neither does a database outage: restarting executors would not bring
+ * either back.
  */
 public final class ExecutorHealth {
 

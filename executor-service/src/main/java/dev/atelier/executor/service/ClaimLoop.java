@@ -70,6 +70,9 @@ public final class ClaimLoop {
     static final Duration OUTRUN_PAUSE = Duration.ofMillis(10);
     static final int OUTRUN_RETRIES = 8;
 
+    /** How often a LISTEN that keeps failing is warned about; it only costs wake-ups (polls still find the work). */
+    static final Duration LISTEN_WARNING_EVERY = Duration.ofMinutes(5);
+
     private final Semaphore wakeUps = new Semaphore(0);
     /** Claims in a row that were outrun ({@link JobClaims.Claim#outrun()}); only the claim thread writes it. */
     private volatile int outrunInARow;
@@ -78,6 +81,10 @@ public final class ClaimLoop {
     private volatile Instant lastRound;
     private Thread claimThread;
     private Thread listenThread;
+    /** The listen thread's: whether its LISTEN connection is open, failed attempts in a row, the last warning. */
+    private volatile boolean listening;
+    private volatile int listenFailures;
+    private Instant listenWarnedAt;
 
     /**
      * @param signalSource    where to LISTEN (one connection, held while listening)
@@ -270,12 +277,6 @@ public final class ClaimLoop {
             }
         }
     }
-
-    /** How often a LISTEN that keeps failing is warned about; it only costs wake-ups (polls still find the work). */
-    static final Duration LISTEN_WARNING_EVERY = Duration.ofMinutes(5);
-    private Instant listenWarnedAt;
-    private volatile int listenFailures;
-    private volatile boolean listening;
 
     /**
      * A wrong {@code atelier.executor.listen-url}, or a pooler in front of LISTEN, fails every attempt: warned at the
