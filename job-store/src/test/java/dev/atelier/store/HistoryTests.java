@@ -34,15 +34,18 @@ class HistoryTests extends QueueTestBase {
         succeed(claimed.subList(0, 1));
         failForGood(claimed.subList(1, 2));
         new JobCounts(dataSource).compact();
-        Instant now = inspect.instant("select max(occurred_at) from ledger_line");
-        executors.report(EXECUTOR, Map.of("ollama", 4, "comfyui", 0), Map.of("ollama", 1), List.of(), now);
-        executors.report("executor-gone", Map.of("ollama", 4), Map.of("ollama", 4), List.of(), now.minus(Duration.ofHours(1)));
-
         // the sample after the minute the jobs ended in
         // (both lines in one minute, even when a minute ended between the two outcomes)
         inspect.execute("update ledger_line set occurred_at = (select min(occurred_at) from ledger_line)");
         Instant minute = inspect.instant("select min(occurred_at) from ledger_line").truncatedTo(ChronoUnit.MINUTES);
-        int written = history.sample(minute.plus(Duration.ofSeconds(61)), LIVE, KEEP);
+        Instant sampled = minute.plus(Duration.ofSeconds(61));
+        // reported within LIVE of the sample: reported at the jobs' end, an executor whose jobs ended in a minute's
+        // first second was not live 61 s after the minute began (CI once counted 6 rows)
+        executors.report(EXECUTOR, Map.of("ollama", 4, "comfyui", 0), Map.of("ollama", 1), List.of(),
+                sampled.minusSeconds(30));
+        executors.report("executor-gone", Map.of("ollama", 4), Map.of("ollama", 4), List.of(),
+                sampled.minus(Duration.ofHours(1)));
+        int written = history.sample(sampled, LIVE, KEEP);
         assertThat(written).isEqualTo(3 + 2 + 1 + 1); // finished ×3, waiting ×2 kinds, running ×1 kind, 1 live executor
 
         assertThat(values(history, Series.FINISHED, minute)).containsExactlyInAnyOrderEntriesOf(
