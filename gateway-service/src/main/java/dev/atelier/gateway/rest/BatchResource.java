@@ -57,7 +57,8 @@ public class BatchResource {
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
-    @Operation(summary = "Submit a batch",
+    @Operation(operationId = "submitBatch",
+            summary = "Submit a batch",
             description = "Stores the batch and all its jobs in one transaction, or nothing. Crew jobs expand from their "
                     + "crew's template now. With an Idempotency-Key, a repeat with an equal body answers 200 with the "
                     + "original batch and a different body 409. Every bad field is listed in one 400 problem.")
@@ -80,7 +81,8 @@ public class BatchResource {
 
     @GET
     @Path("{id}")
-    @Operation(summary = "Get a batch", description = "Its state, counts per state and per priority group, and its jobs.")
+    @Operation(operationId = "getBatch",
+            summary = "Get a batch", description = "Its state, counts per state and per priority group, and its jobs.")
     @APIResponse(responseCode = "200", description = "the batch",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.BATCH)))
     public BatchResponse get(@PathParam("id") String id) {
@@ -89,7 +91,8 @@ public class BatchResource {
 
     @POST
     @Path("{id}/cancel")
-    @Operation(summary = "Cancel a batch (its submitter or admin)",
+    @Operation(operationId = "cancelBatch",
+            summary = "Cancel a batch (its submitter or admin)",
             description = "Pending and retry jobs end at once; running ones are cancelled at their backend. Idempotent.")
     @APIResponse(responseCode = "202", description = "the batch, cancelling",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.BATCH)))
@@ -104,7 +107,8 @@ public class BatchResource {
 
     @POST
     @Path("{id}/retry-failed")
-    @Operation(summary = "Retry a batch's failed jobs (its submitter or admin)", description = "Each goes back to pending with a fresh attempt budget.")
+    @Operation(operationId = "retryFailedJobs",
+            summary = "Retry a batch's failed jobs (its submitter or admin)", description = "Each goes back to pending with a fresh attempt budget.")
     @APIResponse(responseCode = "202", description = "the batch, its failed jobs pending again",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.BATCH)))
     public Response retryFailed(@PathParam("id") String id) {
@@ -118,7 +122,8 @@ public class BatchResource {
 
     @DELETE
     @Path("{id}")
-    @Operation(summary = "Delete a batch whose jobs have all ended (its submitter or admin)",
+    @Operation(operationId = "deleteBatch",
+            summary = "Delete a batch whose jobs have all ended (its submitter or admin)",
             description = "Its jobs, attempts, counts and artifacts go, and the stored images no other job uses. Its "
                     + "export lines stay: they are the ledger. Its idempotency key stays used for its 24 hours.")
     @APIResponse(responseCode = "204", description = "deleted",

@@ -38,7 +38,8 @@ public class CrewResource {
     Caller caller;
 
     @GET
-    @Operation(summary = "List crews", description = "Crews in name order, keyset-paged with limit and after.")
+    @Operation(operationId = "listCrews",
+            summary = "List crews", description = "Crews in name order, keyset-paged with limit and after.")
     @APIResponse(responseCode = "200", description = "a page of crews",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.CREWS)))
     public Page<Crew> list(@QueryParam("limit") String limit, @QueryParam("after") String after) {
@@ -47,7 +48,8 @@ public class CrewResource {
 
     @GET
     @Path("{name}")
-    @Operation(summary = "Get a crew", description = "The crew's template, as stored.")
+    @Operation(operationId = "getCrew",
+            summary = "Get a crew", description = "The crew's template, as stored.")
     @APIResponse(responseCode = "200", description = "the crew",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.CREW)))
     public Crew get(@PathParam("name") String name) {
@@ -57,7 +59,8 @@ public class CrewResource {
     @PUT
     @Path("{name}")
     @Consumes(MediaType.APPLICATION_JSON)
-    @Operation(summary = "Create or replace a crew (admin)",
+    @Operation(operationId = "putCrew",
+            summary = "Create or replace a crew (admin)",
             description = "The body is the template, e.g. {\"type\": \"ollama.generate\", \"model\": \"deepseek-r1:32b\", "
                     + "\"prompt\": \"Write {task}'s bio\"}. Jobs already submitted keep the template they expanded from.")
     @RequestBody(content = @Content(mediaType = MediaType.APPLICATION_JSON,
@@ -75,7 +78,8 @@ public class CrewResource {
 
     @DELETE
     @Path("{name}")
-    @Operation(summary = "Delete a crew (admin)", description = "Jobs already submitted from it are not affected.")
+    @Operation(operationId = "deleteCrew",
+            summary = "Delete a crew (admin)", description = "Jobs already submitted from it are not affected.")
     @APIResponse(responseCode = "204", description = "deleted",
             content = @Content(examples = @ExampleObject(name = "example", value = "", description = "no body")))
     public Response delete(@PathParam("name") String name) {

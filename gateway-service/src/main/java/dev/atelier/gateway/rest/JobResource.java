@@ -34,7 +34,8 @@ public class JobResource {
 
     @POST
     @Path("{id}/cancel")
-    @Operation(summary = "Cancel a job (its submitter or admin)",
+    @Operation(operationId = "cancelJob",
+            summary = "Cancel a job (its submitter or admin)",
             description = "A waiting job ends at once; a running one is cancelled at its backend, unless it finishes first. Idempotent.")
     @APIResponse(responseCode = "202", description = "what the cancel did",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.JOB_CANCELLED)))
@@ -51,7 +52,8 @@ public class JobResource {
 
     @POST
     @Path("{id}/retry")
-    @Operation(summary = "Retry a job (its submitter or admin)",
+    @Operation(operationId = "retryJob",
+            summary = "Retry a job (its submitter or admin)",
             description = "A failed or cancelled job goes back to pending with a fresh attempt budget; its history is kept. Otherwise 409.")
     @APIResponse(responseCode = "202", description = "the job, pending again",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.JOB_RETRIED)))

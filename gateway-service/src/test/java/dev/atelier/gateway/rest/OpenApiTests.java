@@ -28,4 +28,31 @@ class OpenApiTests {
             assertThat(operation.toString()).as(method + " " + path + " example").contains("example");
         }));
     }
+
+    /**
+     * A generated client names its methods after the operationIds: each is set by hand, readable and stable, so that a
+     * path that moves does not rename a client's method (#24). A change here is a change of contract.
+     */
+    @Test
+    @SuppressWarnings("unchecked")
+    void everyOperationHasTheOperationIdClientsAreGeneratedWith() {
+        Map<String, Map<String, Map<String, Object>>> paths = given().queryParam("format", "json").get("/q/openapi")
+                .then().statusCode(200).extract().path("paths");
+        Map<String, Object> ids = new java.util.TreeMap<>();
+        paths.forEach((path, operations) -> operations.forEach((method, operation) ->
+                ids.put(method.toUpperCase(java.util.Locale.ROOT) + " " + path, operation.get("operationId"))));
+
+        assertThat(ids).containsExactlyInAnyOrderEntriesOf(Map.ofEntries(
+                Map.entry("POST /api/v1/batches", "submitBatch"),
+                Map.entry("GET /api/v1/batches/{id}", "getBatch"),
+                Map.entry("DELETE /api/v1/batches/{id}", "deleteBatch"),
+                Map.entry("POST /api/v1/batches/{id}/cancel", "cancelBatch"),
+                Map.entry("POST /api/v1/batches/{id}/retry-failed", "retryFailedJobs"),
+                Map.entry("POST /api/v1/jobs/{id}/cancel", "cancelJob"),
+                Map.entry("POST /api/v1/jobs/{id}/retry", "retryJob"),
+                Map.entry("GET /api/v1/crews", "listCrews"),
+                Map.entry("GET /api/v1/crews/{name}", "getCrew"),
+                Map.entry("PUT /api/v1/crews/{name}", "putCrew"),
+                Map.entry("DELETE /api/v1/crews/{name}", "deleteCrew")));
+    }
 }

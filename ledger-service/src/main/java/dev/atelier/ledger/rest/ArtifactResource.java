@@ -58,7 +58,8 @@ public class ArtifactResource {
 
     @GET
     @Produces(MediaType.APPLICATION_JSON)
-    @Operation(summary = "List artifacts", description = "Newest first, without their bytes. Filters: batch, job, "
+    @Operation(operationId = "listArtifacts",
+            summary = "List artifacts", description = "Newest first, without their bytes. Filters: batch, job, "
             + "label (key:value of the batch, repeated to require several).")
     public Page<ArtifactView> list(@QueryParam("batch") String batch, @QueryParam("job") String job,
                                    @QueryParam("label") List<String> label,
@@ -76,7 +77,8 @@ public class ArtifactResource {
 
     @GET
     @Path("{id}")
-    @Operation(summary = "Get an artifact's bytes, or a thumbnail of an image",
+    @Operation(operationId = "getArtifact",
+            summary = "Get an artifact's bytes, or a thumbnail of an image",
             description = "With its content type and ETag \"<sha256>\"; If-None-Match with that tag answers 304. "
                     + "With size (128, 256 or 512), a PNG of an image whose longer side is at most that many pixels "
                     + "(ETag \"<sha256>-<size>\"), made once and kept; 422 when the image cannot be read or is "

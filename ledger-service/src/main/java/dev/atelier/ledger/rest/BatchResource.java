@@ -46,7 +46,8 @@ public class BatchResource {
     ObjectMapper mapper;
 
     @GET
-    @Operation(summary = "List batches", description = "Newest first, keyset-paged. Filters: state "
+    @Operation(operationId = "listBatches",
+            summary = "List batches", description = "Newest first, keyset-paged. Filters: state "
             + "(pending, running, success, failed, cancelled; comma-separated for several), label (key:value, "
             + "repeated to require several) and finished_before (an ISO-8601 time: batches that finished before it, "
             + "which is what `atelier prune` deletes) and name (batches whose name contains it, ignoring case).")
@@ -67,7 +68,8 @@ public class BatchResource {
 
     @GET
     @Path("{id}")
-    @Operation(summary = "Get a batch", description = "Its state, counts per state and per priority group, timings "
+    @Operation(operationId = "getBatch",
+            summary = "Get a batch", description = "Its state, counts per state and per priority group, timings "
             + "and jobs; the gateway answers the same.")
     public BatchResponse get(@PathParam("id") String id) {
         UUID batchId = Ids.parse(id, "batch");
@@ -90,7 +92,8 @@ public class BatchResource {
 
     @POST
     @Path("{id}/cancel")
-    @Operation(summary = "Cancel a batch, through the gateway", description = "For the dashboard, which the ledger serves: "
+    @Operation(operationId = "cancelBatch",
+            summary = "Cancel a batch, through the gateway", description = "For the dashboard, which the ledger serves: "
             + "forwarded to the gateway's same path with the caller's token; the gateway's answer comes back as it is.")
     public Response cancel(@PathParam("id") String id, @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
         return gateway.forward(GatewayActions.Action.CANCEL_BATCH, Ids.parse(id, "batch"), authorization);
@@ -98,7 +101,8 @@ public class BatchResource {
 
     @POST
     @Path("{id}/retry-failed")
-    @Operation(summary = "Retry a batch's failed jobs, through the gateway", description = "For the dashboard, which the ledger serves: "
+    @Operation(operationId = "retryFailedJobs",
+            summary = "Retry a batch's failed jobs, through the gateway", description = "For the dashboard, which the ledger serves: "
             + "forwarded to the gateway's same path with the caller's token; the gateway's answer comes back as it is.")
     public Response retryFailed(@PathParam("id") String id, @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
         return gateway.forward(GatewayActions.Action.RETRY_FAILED, Ids.parse(id, "batch"), authorization);

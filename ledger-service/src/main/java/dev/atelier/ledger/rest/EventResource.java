@@ -58,7 +58,8 @@ public class EventResource {
     @GET
     @Path("api/v1/stream-ticket")
     @Produces(MediaType.APPLICATION_JSON)
-    @Operation(summary = "A ticket for the change stream", description = "Valid for a minute: open /events?ticket=...")
+    @Operation(operationId = "getStreamTicket",
+            summary = "A ticket for the change stream", description = "Valid for a minute: open /events?ticket=...")
     public Ticket ticket() {
         Instant now = clock.instant();
         String name = caller.name() == null ? "anonymous" : caller.name();
@@ -68,7 +69,8 @@ public class EventResource {
     @GET
     @Path("events")
     @Produces(MediaType.SERVER_SENT_EVENTS)
-    @Operation(summary = "The change stream", description = "An event `change` whenever what the dashboard shows "
+    @Operation(operationId = "streamChanges",
+            summary = "The change stream", description = "An event `change` whenever what the dashboard shows "
             + "has changed (read it again), and a keep-alive comment every 15 s. Needs `ticket` when authentication is on.")
     public Multi<OutboundSseEvent> events(@QueryParam("ticket") String ticket, @Context Sse sse) {
         if (auth.enabled() && tickets.holder(ticket, clock.instant()).isEmpty()) {

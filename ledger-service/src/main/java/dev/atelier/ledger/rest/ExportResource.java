@@ -69,7 +69,8 @@ public class ExportResource {
 
     @GET
     @Path("ledger.jsonl")
-    @Operation(summary = "The ledger: a line each time a job reaches a terminal state",
+    @Operation(operationId = "exportLedger",
+            summary = "The ledger: a line each time a job reaches a terminal state",
             description = "Oldest first. Filters: batch, status, since (inclusive), until (exclusive), after_seq "
                     + "(resume after the last seq seen; no line is ever skipped: resuming before the lines retention "
                     + "removed is a 410 naming the seq to resume from).")
@@ -86,7 +87,8 @@ public class ExportResource {
 
     @GET
     @Path("events.jsonl")
-    @Operation(summary = "The events: a line per spent attempt and per hand-back",
+    @Operation(operationId = "exportEvents",
+            summary = "The events: a line per spent attempt and per hand-back",
             description = "Oldest first, with the same filters as the ledger; status may also be handed_back.")
     public Response events(@QueryParam("batch") String batch, @QueryParam("status") List<String> status,
                            @QueryParam("since") String since, @QueryParam("until") String until,

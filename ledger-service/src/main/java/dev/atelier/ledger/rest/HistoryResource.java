@@ -44,7 +44,8 @@ public class HistoryResource {
     Clock clock = Clock.systemUTC();
 
     @GET
-    @Operation(summary = "History", description = "Minute by minute over the last `hours` (1 to 168, default 6): "
+    @Operation(operationId = "getHistory",
+            summary = "History", description = "Minute by minute over the last `hours` (1 to 168, default 6): "
             + "finished (jobs that ended in the minute, by state), waiting and running (jobs by backend kind) and "
             + "utilisation (busy over offered slots, 0 to 1, by live executor).")
     public HistoryView get(@QueryParam("hours") String hours) {

@@ -54,7 +54,8 @@ public class JobResource {
     ObjectMapper mapper;
 
     @GET
-    @Operation(summary = "List jobs", description = "A batch's jobs in batch order (job priority, then position), or "
+    @Operation(operationId = "listJobs",
+            summary = "List jobs", description = "A batch's jobs in batch order (job priority, then position), or "
             + "all jobs newest first. Filters: batch, state (comma-separated for several). Keyset-paged.")
     public Page<JobItem> list(@QueryParam("batch") String batch, @QueryParam("state") List<String> state,
                               @QueryParam("limit") String limit, @QueryParam("after") String after) {
@@ -72,7 +73,8 @@ public class JobResource {
 
     @GET
     @Path("{id}")
-    @Operation(summary = "Get a job", description = "With its spent attempts, spec, result, progress, and for a "
+    @Operation(operationId = "getJob",
+            summary = "Get a job", description = "With its spent attempts, spec, result, progress, and for a "
             + "pending or retry job the reason it is not running.")
     public Job get(@PathParam("id") String id) {
         UUID jobId = Ids.parse(id, "job");
@@ -122,7 +124,8 @@ public class JobResource {
 
     @POST
     @Path("{id}/cancel")
-    @Operation(summary = "Cancel a job, through the gateway", description = "For the dashboard, which the ledger serves: "
+    @Operation(operationId = "cancelJob",
+            summary = "Cancel a job, through the gateway", description = "For the dashboard, which the ledger serves: "
             + "forwarded to the gateway's same path with the caller's token; the gateway's answer comes back as it is.")
     public Response cancel(@PathParam("id") String id, @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
         return gateway.forward(GatewayActions.Action.CANCEL_JOB, Ids.parse(id, "job"), authorization);
@@ -130,7 +133,8 @@ public class JobResource {
 
     @POST
     @Path("{id}/retry")
-    @Operation(summary = "Retry a job, through the gateway", description = "For the dashboard, which the ledger serves: "
+    @Operation(operationId = "retryJob",
+            summary = "Retry a job, through the gateway", description = "For the dashboard, which the ledger serves: "
             + "forwarded to the gateway's same path with the caller's token; the gateway's answer comes back as it is.")
     public Response retry(@PathParam("id") String id, @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
         return gateway.forward(GatewayActions.Action.RETRY_JOB, Ids.parse(id, "job"), authorization);

@@ -47,7 +47,8 @@ public class SummaryResource {
     LedgerConfig config;
 
     @GET
-    @Operation(summary = "The status summary",
+    @Operation(operationId = "getSummary",
+            summary = "The status summary",
             description = "Job counts (optionally for one batch, or for batches with a label such as project:mk1), "
                     + "each backend kind's best status among live executors, their backends and the executors.")
     public Summary summary(@QueryParam("batch") String batch, @QueryParam("label") List<String> label) {

@@ -1,0 +1,50 @@
+package dev.atelier.ledger.rest;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.atelier.store.testing.PostgresTestResource;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+
+/** What /q/openapi says of the ledger's operations. */
+@QuarkusTest
+@QuarkusTestResource(PostgresTestResource.class)
+class OpenApiTests {
+
+    /**
+     * A generated client names its methods after the operationIds: each is set by hand, readable and stable, so that a
+     * path that moves does not rename a client's method (#24). A change here is a change of contract.
+     */
+    @Test
+    @SuppressWarnings("unchecked")
+    void everyOperationHasTheOperationIdClientsAreGeneratedWith() {
+        Map<String, Map<String, Map<String, Object>>> paths = given().queryParam("format", "json").get("/q/openapi")
+                .then().statusCode(200).extract().path("paths");
+        Map<String, Object> ids = new TreeMap<>();
+        paths.forEach((path, operations) -> operations.forEach((method, operation) ->
+                ids.put(method.toUpperCase(Locale.ROOT) + " " + path, operation.get("operationId"))));
+
+        assertThat(ids).containsExactlyInAnyOrderEntriesOf(Map.ofEntries(
+                Map.entry("GET /api/v1/batches", "listBatches"),
+                Map.entry("GET /api/v1/batches/{id}", "getBatch"),
+                Map.entry("POST /api/v1/batches/{id}/cancel", "cancelBatch"),
+                Map.entry("POST /api/v1/batches/{id}/retry-failed", "retryFailedJobs"),
+                Map.entry("GET /api/v1/jobs", "listJobs"),
+                Map.entry("GET /api/v1/jobs/{id}", "getJob"),
+                Map.entry("POST /api/v1/jobs/{id}/cancel", "cancelJob"),
+                Map.entry("POST /api/v1/jobs/{id}/retry", "retryJob"),
+                Map.entry("GET /api/v1/artifacts", "listArtifacts"),
+                Map.entry("GET /api/v1/artifacts/{id}", "getArtifact"),
+                Map.entry("GET /api/v1/exports/ledger.jsonl", "exportLedger"),
+                Map.entry("GET /api/v1/exports/events.jsonl", "exportEvents"),
+                Map.entry("GET /api/v1/summary", "getSummary"),
+                Map.entry("GET /api/v1/history", "getHistory"),
+                Map.entry("GET /api/v1/stream-ticket", "getStreamTicket"),
+                Map.entry("GET /events", "streamChanges")));
+    }
+}
