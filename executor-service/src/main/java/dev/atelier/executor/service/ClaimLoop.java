@@ -160,10 +160,12 @@ public final class ClaimLoop {
             tokens.forEach(token -> unconfirmed.put(token, now));
             throw e;
         }
+        Duration took = Duration.ofNanos(System.nanoTime() - sent);
         List<ClaimedJob> jobs = claim.jobs();
-        listener.claimed(Duration.ofNanos(System.nanoTime() - sent), tokens.size(), jobs.size(), claim.outrun());
         outrunInARow = claim.outrun() ? outrunInARow + 1 : 0;
         jobs.forEach(job -> running.start(job, now));
+        // told once the jobs run: a listener that throws must not leave claimed jobs unstarted until their lease ends
+        listener.claimed(took, tokens.size(), jobs.size(), claim.outrun());
         if (oneFirst && !jobs.isEmpty()) {
             wake();
         }

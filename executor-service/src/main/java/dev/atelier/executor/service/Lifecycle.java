@@ -108,7 +108,8 @@ public final class Lifecycle {
      * @param blobs           where artifact bytes are kept (the service's Artifacts'), for collection and moving
      */
     public static Parts assemble(DataSource pool, DataSource heartbeatSource, DataSource listenSource,
-                                 Backends backends, Map<String, JobRunner> runners, AttemptTable table, Settings settings, Clock clock,
+                                 Backends backends, Map<String, JobRunner> runners, AttemptTable table,
+                                 Settings settings, Clock clock,
                                  RunningJobs.Listener listener, ClaimLoop.Listener claimed,
                                  Maintenance.Removals removals, BlobStorage blobs) {
         ClaimLoop[] claims = new ClaimLoop[1];

@@ -14,11 +14,14 @@ import org.junit.jupiter.api.Test;
 @QuarkusTestResource(PostgresTestResource.class)
 class OpenApiTests {
 
+    /** The served document's paths: each path's operations by method. */
+    private static Map<String, Map<String, Map<String, Object>>> paths() {
+        return given().queryParam("format", "json").get("/q/openapi").then().statusCode(200).extract().path("paths");
+    }
+
     @Test
-    @SuppressWarnings("unchecked")
     void everyOperationHasADescriptionAndAnExample() {
-        Map<String, Map<String, Map<String, Object>>> paths = given().queryParam("format", "json").get("/q/openapi")
-                .then().statusCode(200).extract().path("paths");
+        Map<String, Map<String, Map<String, Object>>> paths = paths();
 
         assertThat(paths).containsKeys("/api/v1/batches", "/api/v1/batches/{id}", "/api/v1/batches/{id}/cancel",
                 "/api/v1/batches/{id}/retry-failed", "/api/v1/jobs/{id}/cancel", "/api/v1/jobs/{id}/retry",
@@ -34,12 +37,9 @@ class OpenApiTests {
      * path that moves does not rename a client's method (#24). A change here is a change of contract.
      */
     @Test
-    @SuppressWarnings("unchecked")
     void everyOperationHasTheOperationIdClientsAreGeneratedWith() {
-        Map<String, Map<String, Map<String, Object>>> paths = given().queryParam("format", "json").get("/q/openapi")
-                .then().statusCode(200).extract().path("paths");
         Map<String, Object> ids = new java.util.TreeMap<>();
-        paths.forEach((path, operations) -> operations.forEach((method, operation) ->
+        paths().forEach((path, operations) -> operations.forEach((method, operation) ->
                 ids.put(method.toUpperCase(java.util.Locale.ROOT) + " " + path, operation.get("operationId"))));
 
         assertThat(ids).containsExactlyInAnyOrderEntriesOf(Map.ofEntries(
