@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 import org.jboss.resteasy.reactive.server.ServerRequestFilter;
@@ -29,7 +28,6 @@ import org.jboss.resteasy.reactive.server.ServerRequestFilter;
 public class BearerAuth {
 
     private static final Logger LOG = Logger.getLogger(BearerAuth.class);
-    private static final Set<String> READ_METHODS = Set.of("GET", "HEAD", "OPTIONS");
 
     /** Whether /api/** needs a bearer token; true in prod, false in the dev and test profiles. */
     @ConfigProperty(name = "atelier.auth.enabled", defaultValue = "true")
@@ -99,7 +97,7 @@ public class BearerAuth {
         if (holder.isEmpty()) {
             return unauthorized("the bearer token is not one this service knows");
         }
-        if (!READ_METHODS.contains(request.getMethod()) && !holder.get().role().mayWrite()) {
+        if (!holder.get().role().includes(Role.leastFor(request.getMethod()))) {
             return Problem.of(403, "to " + request.getMethod() + " " + request.getUriInfo().getPath()
                     + " needs a submit token; the token '" + holder.get().name() + "' is a read token").toResponse();
         }

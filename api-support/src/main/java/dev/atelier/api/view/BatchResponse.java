@@ -12,11 +12,14 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
 
 /** GET /api/v1/batches/{id}, as the gateway and the ledger both answer it (API.md). */
 @RegisterForReflection
 public record BatchResponse(UUID id, String name, String mode, int priority, String state, JsonNode labels,
-                            String submittedBy, Instant createdAt, Instant startedAt, Instant finishedAt,
+                            @Schema(nullable = true, description = "the token's name; null when authentication was off")
+                            String submittedBy, Instant createdAt,
+                            @Schema(nullable = true) Instant startedAt, @Schema(nullable = true) Instant finishedAt,
                             double elapsedSec, Map<String, Long> statusCounts, double progress,
                             List<GroupResponse> groups, List<JobSummaryResponse> jobs, List<List<String>> chains) {
 

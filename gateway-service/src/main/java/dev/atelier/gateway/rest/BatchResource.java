@@ -26,8 +26,11 @@ import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
 import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.headers.Header;
 import org.eclipse.microprofile.openapi.annotations.media.ExampleObject;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
 import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
@@ -62,13 +65,26 @@ public class BatchResource {
             description = "Stores the batch and all its jobs in one transaction, or nothing. Crew jobs expand from their "
                     + "crew's template now. With an Idempotency-Key, a repeat with an equal body answers 200 with the "
                     + "original batch and a different body 409. Every bad field is listed in one 400 problem.")
-    @RequestBody(content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "mk1 roster",
+    @RequestBody(content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(ref = "BatchSubmission"),
+            examples = @ExampleObject(name = "mk1 roster",
             value = "{\"name\": \"mk1-roster\", \"mode\": \"priority\", \"priority\": 1, "
                     + "\"jobs\": [{\"key\": \"scorpion\", \"crew\": \"mk1\", \"task\": \"Scorpion\", \"priority\": 1}, "
                     + "{\"key\": \"raiden-bio\", \"type\": \"ollama.generate\", \"priority\": 2, "
                     + "\"model\": \"deepseek-r1:32b\", \"prompt\": \"Write Raiden's bio\"}]}")))
-    @APIResponse(responseCode = "201", description = "the stored batch",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.BATCH)))
+    @APIResponse(responseCode = "201", description = "the stored batch", headers = @Header(name = "Location",
+            description = "the batch's URL", schema = @Schema(type = SchemaType.STRING)), content = @Content(
+            mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = BatchResponse.class),
+            examples = @ExampleObject(name = "example", value = ApiExamples.BATCH)))
+    @APIResponse(responseCode = "200", description = "the batch an earlier submit with this Idempotency-Key and an "
+            + "equal body stored", content = @Content(
+            mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = BatchResponse.class),
+            examples = @ExampleObject(name = "example", value = ApiExamples.BATCH)))
+    @APIResponse(responseCode = "404",
+            description = "a job names a crew that does not exist; `errors` names the fields")
+    @APIResponse(responseCode = "409", description = "the Idempotency-Key was used with a different body")
+    @APIResponse(responseCode = "429", description = "more jobs are open than the gateway's ceiling (100,000 unless "
+            + "configured): submit again later", headers = @Header(name = "Retry-After",
+            description = "seconds to wait", schema = @Schema(type = SchemaType.INTEGER)))
     public Response submit(JsonNode body, @HeaderParam("Idempotency-Key") String idempotencyKey, @Context UriInfo uri) {
         BatchIntake.Accepted accepted = intake.accept(body, caller.name(), idempotencyKey);
         BatchResponse batch = view(accepted.batchId());
@@ -84,7 +100,9 @@ public class BatchResource {
     @Operation(operationId = "getBatch",
             summary = "Get a batch", description = "Its state, counts per state and per priority group, and its jobs.")
     @APIResponse(responseCode = "200", description = "the batch",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.BATCH)))
+            content = @Content(
+            mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = BatchResponse.class),
+            examples = @ExampleObject(name = "example", value = ApiExamples.BATCH)))
     public BatchResponse get(@PathParam("id") String id) {
         return view(Ids.parse(id, "batch"));
     }
@@ -95,7 +113,9 @@ public class BatchResource {
             summary = "Cancel a batch (its submitter or admin)",
             description = "Pending and retry jobs end at once; running ones are cancelled at their backend. Idempotent.")
     @APIResponse(responseCode = "202", description = "the batch, cancelling",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.BATCH)))
+            content = @Content(
+            mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = BatchResponse.class),
+            examples = @ExampleObject(name = "example", value = ApiExamples.BATCH)))
     public Response cancel(@PathParam("id") String id) {
         UUID batchId = Ids.parse(id, "batch");
         caller.requireSubmitterOrAdmin(submitter(batchId), "cancel batch " + batchId);
@@ -110,7 +130,9 @@ public class BatchResource {
     @Operation(operationId = "retryFailedJobs",
             summary = "Retry a batch's failed jobs (its submitter or admin)", description = "Each goes back to pending with a fresh attempt budget.")
     @APIResponse(responseCode = "202", description = "the batch, its failed jobs pending again",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.BATCH)))
+            content = @Content(
+            mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = BatchResponse.class),
+            examples = @ExampleObject(name = "example", value = ApiExamples.BATCH)))
     public Response retryFailed(@PathParam("id") String id) {
         UUID batchId = Ids.parse(id, "batch");
         caller.requireSubmitterOrAdmin(submitter(batchId), "retry batch " + batchId);
@@ -126,8 +148,7 @@ public class BatchResource {
             summary = "Delete a batch whose jobs have all ended (its submitter or admin)",
             description = "Its jobs, attempts, counts and artifacts go, and the stored images no other job uses. Its "
                     + "export lines stay: they are the ledger. Its idempotency key stays used for its 24 hours.")
-    @APIResponse(responseCode = "204", description = "deleted",
-            content = @Content(examples = @ExampleObject(name = "example", value = "", description = "no body")))
+    @APIResponse(responseCode = "204", description = "deleted")
     @APIResponse(responseCode = "409", description = "some jobs have not ended; the problem names them",
             content = @Content(mediaType = "application/problem+json", examples = @ExampleObject(name = "open jobs",
                     value = "{\"type\": \"about:blank\", \"title\": \"Conflict\", \"status\": 409, \"detail\": "

@@ -1,6 +1,7 @@
 package dev.atelier.gateway.rest;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.atelier.api.ApiDocument;
 import dev.atelier.api.Page;
 import dev.atelier.api.ProblemException;
 import dev.atelier.gateway.service.CrewService;
@@ -20,10 +21,12 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
 import org.eclipse.microprofile.openapi.annotations.Operation;
-import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
+import org.eclipse.microprofile.openapi.annotations.extensions.Extension;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.media.ExampleObject;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
 import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 @Path("/api/v1/crews")
@@ -41,7 +44,8 @@ public class CrewResource {
     @Operation(operationId = "listCrews",
             summary = "List crews", description = "Crews in name order, keyset-paged with limit and after.")
     @APIResponse(responseCode = "200", description = "a page of crews",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.CREWS)))
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(ref = "CrewPage"),
+                    examples = @ExampleObject(name = "example", value = ApiExamples.CREWS)))
     public Page<Crew> list(@QueryParam("limit") String limit, @QueryParam("after") String after) {
         return crews.list(after, Page.limit(limit));
     }
@@ -51,7 +55,9 @@ public class CrewResource {
     @Operation(operationId = "getCrew",
             summary = "Get a crew", description = "The crew's template, as stored.")
     @APIResponse(responseCode = "200", description = "the crew",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.CREW)))
+            content = @Content(mediaType = MediaType.APPLICATION_JSON,
+                    schema = @Schema(implementation = Crew.class),
+                    examples = @ExampleObject(name = "example", value = ApiExamples.CREW)))
     public Crew get(@PathParam("name") String name) {
         return crews.find(name).orElseThrow(() -> unknown(name));
     }
@@ -59,14 +65,20 @@ public class CrewResource {
     @PUT
     @Path("{name}")
     @Consumes(MediaType.APPLICATION_JSON)
-    @Operation(operationId = "putCrew",
+    @Operation(operationId = "putCrew", extensions = @Extension(name = ApiDocument.ROLE, value = "admin"),
             summary = "Create or replace a crew (admin)",
             description = "The body is the template, e.g. {\"type\": \"ollama.generate\", \"model\": \"deepseek-r1:32b\", "
                     + "\"prompt\": \"Write {task}'s bio\"}. Jobs already submitted keep the template they expanded from.")
-    @RequestBody(content = @Content(mediaType = MediaType.APPLICATION_JSON,
+    @RequestBody(content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(ref = "CrewTemplate"),
             examples = @ExampleObject(name = "example", value = ApiExamples.CREW_TEMPLATE)))
-    @APIResponse(responseCode = "201", description = "the new crew (200 when replaced)",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.CREW)))
+    @APIResponse(responseCode = "201", description = "the new crew",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON,
+                    schema = @Schema(implementation = Crew.class),
+                    examples = @ExampleObject(name = "example", value = ApiExamples.CREW)))
+    @APIResponse(responseCode = "200", description = "the crew, replaced",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON,
+                    schema = @Schema(implementation = Crew.class),
+                    examples = @ExampleObject(name = "example", value = ApiExamples.CREW)))
     public Response put(@PathParam("name") String name, JsonNode template, UriInfo uri) {
         caller.require(Role.ADMIN, "write crews (every job of the studio expands from them)");
         boolean created = crews.put(name, template);
@@ -78,10 +90,9 @@ public class CrewResource {
 
     @DELETE
     @Path("{name}")
-    @Operation(operationId = "deleteCrew",
+    @Operation(operationId = "deleteCrew", extensions = @Extension(name = ApiDocument.ROLE, value = "admin"),
             summary = "Delete a crew (admin)", description = "Jobs already submitted from it are not affected.")
-    @APIResponse(responseCode = "204", description = "deleted",
-            content = @Content(examples = @ExampleObject(name = "example", value = "", description = "no body")))
+    @APIResponse(responseCode = "204", description = "deleted")
     public Response delete(@PathParam("name") String name) {
         caller.require(Role.ADMIN, "delete crews");
         if (!crews.delete(name)) {

@@ -18,6 +18,7 @@ import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.media.ExampleObject;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
@@ -38,7 +39,8 @@ public class JobResource {
             summary = "Cancel a job (its submitter or admin)",
             description = "A waiting job ends at once; a running one is cancelled at its backend, unless it finishes first. Idempotent.")
     @APIResponse(responseCode = "202", description = "what the cancel did",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.JOB_CANCELLED)))
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(ref = "JobCancelled"),
+                    examples = @ExampleObject(name = "example", value = ApiExamples.JOB_CANCELLED)))
     public Response cancel(@PathParam("id") String id) {
         UUID jobId = Ids.parse(id, "job");
         caller.requireSubmitterOrAdmin(submitter(jobId), "cancel job " + jobId);
@@ -56,7 +58,10 @@ public class JobResource {
             summary = "Retry a job (its submitter or admin)",
             description = "A failed or cancelled job goes back to pending with a fresh attempt budget; its history is kept. Otherwise 409.")
     @APIResponse(responseCode = "202", description = "the job, pending again",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON, examples = @ExampleObject(name = "example", value = ApiExamples.JOB_RETRIED)))
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(ref = "JobRetried"),
+                    examples = @ExampleObject(name = "example", value = ApiExamples.JOB_RETRIED)))
+    @APIResponse(responseCode = "409", description = "the job is neither failed nor cancelled, or an upstream job of "
+            + "its pipeline has not succeeded (retry that one)")
     public Response retry(@PathParam("id") String id) {
         UUID jobId = Ids.parse(id, "job");
         caller.requireSubmitterOrAdmin(submitter(jobId), "retry job " + jobId);

@@ -35,11 +35,11 @@ public class BatchRequestValidator {
 
     public static final int MAX_JOBS = 10_000;
     private static final Pattern LABEL_KEY = Pattern.compile("[A-Za-z0-9._-]{1,63}");
-    private static final Set<String> BATCH_FIELDS = Set.of("name", "mode", "priority", "retry", "labels", "jobs");
-    private static final Set<String> RETRY_FIELDS = Set.of("max_attempts", "delay", "backoff");
-    private static final Set<String> JOB_FIELDS = Set.of("key", "type", "crew", "task", "priority", "timeout",
+    static final Set<String> BATCH_FIELDS = Set.of("name", "mode", "priority", "retry", "labels", "jobs");
+    static final Set<String> RETRY_FIELDS = Set.of("max_attempts", "delay", "backoff");
+    static final Set<String> JOB_FIELDS = Set.of("key", "type", "crew", "task", "priority", "timeout",
             "max_attempts", "after");
-    private static final Map<String, Set<String>> SPEC_FIELDS = Map.of(
+    static final Map<String, Set<String>> SPEC_FIELDS = Map.of(
             "ollama.generate", Set.of("model", "prompt", "system", "options", "format", "think", "keep_alive", "images"),
             "ollama.chat", Set.of("model", "messages", "options", "format", "think", "keep_alive"),
             "comfyui.workflow", Set.of("workflow"));

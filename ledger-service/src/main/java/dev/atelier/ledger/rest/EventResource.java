@@ -22,6 +22,10 @@ import java.time.Instant;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.enums.SecuritySchemeIn;
+import org.eclipse.microprofile.openapi.annotations.enums.SecuritySchemeType;
+import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
+import org.eclipse.microprofile.openapi.annotations.security.SecurityScheme;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 /**
@@ -31,6 +35,9 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
  * authentication on it needs a ticket, fetched with the token from GET /api/v1/stream-ticket (StreamTickets).
  */
 @Path("/")
+@SecurityScheme(securitySchemeName = "ticket", type = SecuritySchemeType.APIKEY, in = SecuritySchemeIn.QUERY,
+        apiKeyName = "ticket", description = "A ticket from GET /api/v1/stream-ticket, valid for a minute (a browser's "
+        + "EventSource cannot send a bearer header)")
 @Tag(name = "live", description = "The dashboard's change stream")
 public class EventResource {
 
@@ -69,6 +76,7 @@ public class EventResource {
     @GET
     @Path("events")
     @Produces(MediaType.SERVER_SENT_EVENTS)
+    @SecurityRequirement(name = "ticket")
     @Operation(operationId = "streamChanges",
             summary = "The change stream", description = "An event `change` whenever what the dashboard shows "
             + "has changed (read it again), and a keep-alive comment every 15 s. Needs `ticket` when authentication is on.")

@@ -28,6 +28,11 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
+import org.eclipse.microprofile.openapi.annotations.headers.Header;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.logging.Logger;
 
@@ -74,6 +79,13 @@ public class ExportResource {
             description = "Oldest first. Filters: batch, status, since (inclusive), until (exclusive), after_seq "
                     + "(resume after the last seq seen; no line is ever skipped: resuming before the lines retention "
                     + "removed is a 410 naming the seq to resume from).")
+    @APIResponse(responseCode = "200", description = "the lines, streamed: each a JSON object of this schema",
+            content = @Content(mediaType = NDJSON, schema = @Schema(ref = "LedgerLine")))
+    @APIResponse(responseCode = "410", description = "after_seq is before the first line retention kept; the problem "
+            + "names the seq to resume from")
+    @APIResponse(responseCode = "429", description = "too many exports are streaming (for this token, or from this "
+            + "replica): try again later", headers = @Header(name = "Retry-After", description = "seconds to wait",
+            schema = @Schema(type = SchemaType.INTEGER)))
     public Response ledger(@QueryParam("batch") String batch, @QueryParam("status") List<String> status,
                            @QueryParam("since") String since, @QueryParam("until") String until,
                            @QueryParam("after_seq") String afterSeq, @Context RoutingContext request) {
@@ -90,6 +102,13 @@ public class ExportResource {
     @Operation(operationId = "exportEvents",
             summary = "The events: a line per spent attempt and per hand-back",
             description = "Oldest first, with the same filters as the ledger; status may also be handed_back.")
+    @APIResponse(responseCode = "200", description = "the lines, streamed: each a JSON object of this schema",
+            content = @Content(mediaType = NDJSON, schema = @Schema(ref = "EventLine")))
+    @APIResponse(responseCode = "410", description = "after_seq is before the first line retention kept; the problem "
+            + "names the seq to resume from")
+    @APIResponse(responseCode = "429", description = "too many exports are streaming (for this token, or from this "
+            + "replica): try again later", headers = @Header(name = "Retry-After", description = "seconds to wait",
+            schema = @Schema(type = SchemaType.INTEGER)))
     public Response events(@QueryParam("batch") String batch, @QueryParam("status") List<String> status,
                            @QueryParam("since") String since, @QueryParam("until") String until,
                            @QueryParam("after_seq") String afterSeq, @Context RoutingContext request) {

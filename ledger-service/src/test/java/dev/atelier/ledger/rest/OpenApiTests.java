@@ -4,8 +4,10 @@ import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.atelier.store.testing.PostgresTestResource;
+import dev.atelier.store.testing.PublishedDocumentContract;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
@@ -14,7 +16,7 @@ import org.junit.jupiter.api.Test;
 /** What /q/openapi says of the ledger's operations. */
 @QuarkusTest
 @QuarkusTestResource(PostgresTestResource.class)
-class OpenApiTests {
+class OpenApiTests implements PublishedDocumentContract {
 
     /**
      * A generated client names its methods after the operationIds: each is set by hand, readable and stable, so that a
@@ -46,5 +48,29 @@ class OpenApiTests {
                 Map.entry("GET /api/v1/history", "getHistory"),
                 Map.entry("GET /api/v1/stream-ticket", "getStreamTicket"),
                 Map.entry("GET /events", "streamChanges")));
+    }
+
+    /**
+     * Every /api/** operation needs the bearer token and names the role it needs; the change stream, which a browser
+     * opens without headers, needs its ticket instead.
+     */
+    @Test
+    @SuppressWarnings("unchecked")
+    void everyOperationSaysWhatItNeeds() {
+        Map<String, Map<String, Map<String, Object>>> paths = given().queryParam("format", "json").get("/q/openapi")
+                .then().statusCode(200).extract().path("paths");
+        paths.forEach((path, operations) -> operations.forEach((method, operation) -> {
+            String name = method.toUpperCase(Locale.ROOT) + " " + path;
+            String role = method.equals("get") ? "read" : "submit";
+            String scheme = path.equals("/events") ? "ticket" : "bearer";
+            assertThat(operation.get("security")).as(name).isEqualTo(List.of(Map.of(scheme, List.of())));
+            assertThat(operation.get("x-atelier-role")).as(name).isEqualTo(scheme.equals("ticket") ? null : role);
+            assertThat((Map<String, Object>) operation.get("responses")).as(name).containsKey("401");
+        }));
+    }
+
+    @Override
+    public String publishedName() {
+        return "ledger";
     }
 }
