@@ -163,6 +163,11 @@ final class Stack implements AutoCloseable {
         return jobs;
     }
 
+    /** The base URL of a service of the stack: {@code http://localhost:PORT}. */
+    String url(String service) {
+        return services.get(service).url();
+    }
+
     RequestSpecification gateway() {
         return given().baseUri(services.get("gateway").url()).auth().oauth2(SUBMIT_TOKEN)
                 .contentType(ContentType.JSON);

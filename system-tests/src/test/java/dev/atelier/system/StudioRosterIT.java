@@ -3,6 +3,13 @@ package dev.atelier.system;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.atelier.client.gateway.model.BatchSubmission;
+import dev.atelier.client.gateway.model.ChatMessage;
+import dev.atelier.client.gateway.model.FieldError;
+import dev.atelier.client.gateway.model.JobSubmission;
+import dev.atelier.client.gateway.model.Problem;
+import dev.atelier.client.gateway.model.WorkflowNode;
+import dev.atelier.client.ledger.model.LedgerLine;
 import dev.atelier.fakes.FakeComfy;
 import dev.atelier.ledger.dashboard.Browser;
 import dev.atelier.store.testing.PodJvm;
@@ -402,6 +409,74 @@ class StudioRosterIT {
     }
 
     /** Clicks what the locator finds, finding it again if the page redrew it meanwhile. */
+    /**
+     * A team's script, written against the Java clients generated from docs/openapi/ (#24): it submits a roster (a
+     * crew job, a chat, a generate and a portrait that waits for it), submits it again with the same Idempotency-Key,
+     * watches it through the gateway, reads results and artifacts from the ledger, exports its lines, and reads a
+     * refusal as the generated Problem. Every body it sends or reads goes through the generated models, so a
+     * schema that differed from what the services do would fail here.
+     */
+    @Test
+    void theClientsGeneratedFromThePublishedDocumentsRunTheRoster() throws Exception {
+        var gatewayClient = GeneratedClients.gateway(stack, Stack.SUBMIT_TOKEN);
+        var ledgerClient = GeneratedClients.ledger(stack, Stack.READ_TOKEN);
+        var batches = new dev.atelier.client.gateway.api.BatchesApi(gatewayClient);
+        Map<String, WorkflowNode> workflow = gatewayClient.getObjectMapper().readValue(FakeComfy.txt2img(),
+                new com.fasterxml.jackson.core.type.TypeReference<>() { });
+        workflow.get("6").getInputs().put("text", "{{jobs.bio.text}}, ink");
+        BatchSubmission roster = new BatchSubmission().name("generated-client").labels(Map.of("client", "generated"))
+                .addJobsItem(new JobSubmission().key("scorpion").crew("code").task("ScorpionFighter"))
+                .addJobsItem(new JobSubmission().key("chat").type(JobSubmission.TypeEnum.OLLAMA_CHAT).model("llama3.2")
+                        .addMessagesItem(new ChatMessage().role(ChatMessage.RoleEnum.USER).content("Who is Raiden?")))
+                .addJobsItem(new JobSubmission().key("bio").type(JobSubmission.TypeEnum.OLLAMA_GENERATE)
+                        .model("llama3.2").prompt("Write Raiden's bio").priority(2))
+                .addJobsItem(new JobSubmission().key("portrait").type(JobSubmission.TypeEnum.COMFYUI_WORKFLOW)
+                        .addAfterItem("bio").workflow(workflow).priority(2));
+        String idempotencyKey = "generated-" + java.util.UUID.randomUUID();
+
+        var submitted = batches.submitBatch(roster, idempotencyKey);
+        assertThat(batches.submitBatch(roster, idempotencyKey).getId()).as("a repeat is the same batch")
+                .isEqualTo(submitted.getId());
+        String batchId = submitted.getId().toString();
+        assertThat(submitted.getJobs()).extracting(j -> j.getKey())
+                .containsExactly("scorpion", "chat", "bio", "portrait");
+
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500))
+                .until(() -> Stack.TERMINAL.contains(batches.getBatch(batchId).getState()));
+        var done = batches.getBatch(batchId);
+        assertThat(done.getState()).isEqualTo("success");
+        assertThat(done.getStatusCounts()).containsEntry("success", 4L);
+        assertThat(done.getFinishedAt()).isAfterOrEqualTo(done.getStartedAt());
+
+        var jobs = new dev.atelier.client.ledger.api.JobsApi(ledgerClient);
+        var listed = jobs.listJobs(null, batchId, 500, null).getItems();
+        assertThat(listed).hasSize(4);
+        for (var item : listed) {
+            var job = jobs.getJob(item.getId().toString());
+            assertThat(job.getState()).as(job.getKey()).isEqualTo("success");
+            assertThat(job.getResult()).as(job.getKey() + " result").isNotNull();
+            assertThat(job.getAttempts()).as(job.getKey() + " attempts").isNotEmpty();
+        }
+        var artifacts = new dev.atelier.client.ledger.api.ArtifactsApi(ledgerClient)
+                .listArtifacts(null, batchId, null, null, null).getItems();
+        assertThat(artifacts).as("the portrait's image").hasSize(1);
+
+        List<LedgerLine> lines = GeneratedClients.ledgerLines(ledgerClient, batchId);
+        assertThat(lines).extracting(LedgerLine::getStatus).containsOnly(LedgerLine.StatusEnum.SUCCESS).hasSize(4);
+        assertThat(lines).extracting(line -> line.getJobId().toString())
+                .containsExactlyInAnyOrderElementsOf(listed.stream().map(j -> j.getId().toString()).toList());
+
+        var refused = org.assertj.core.api.Assertions.catchThrowableOfType(
+                dev.atelier.client.gateway.ApiException.class,
+                () -> batches.submitBatch(new BatchSubmission().name("refused").addJobsItem(new JobSubmission()
+                        .key("bio").type(JobSubmission.TypeEnum.OLLAMA_GENERATE).model("llama3.2").priority(5000)),
+                        null));
+        assertThat(refused.getCode()).isEqualTo(400);
+        Problem problem = gatewayClient.getObjectMapper().readValue(refused.getResponseBody(), Problem.class);
+        assertThat(problem.getErrors()).extracting(FieldError::getField)
+                .containsExactlyInAnyOrder("jobs[0].prompt", "jobs[0].priority");
+    }
+
     private static void click(WebDriverWait waiting, By locator) {
         waiting.until(b -> {
             b.findElement(locator).click();
