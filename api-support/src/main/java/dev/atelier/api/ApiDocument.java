@@ -19,7 +19,7 @@ import org.eclipse.microprofile.openapi.models.security.SecurityScheme;
 
 /**
  * What the gateway's and the ledger's OpenAPI documents say alike, written once (#24): the bearer scheme and the role
- * each /api/** operation needs, the problem every 4xx answers with, and the 4xx that every operation of a kind can
+ * each /api/** operation needs, the problem every error answers with, and the 4xx that every operation of a kind can
  * give. What only one operation gives (a 409, a 429) its resource declares; this fills in its problem body.
  * Registered with {@code mp.openapi.filter}, so it runs when the document is built.
  */
@@ -131,7 +131,7 @@ public class ApiDocument implements OASFilter {
             common(operation, components, "415");
         }
         operation.getResponses().getAPIResponses().forEach((status, response) -> {
-            if (status.startsWith("4") && response.getRef() == null) {
+            if ((status.startsWith("4") || status.startsWith("5")) && response.getRef() == null) {
                 asProblem(response);
             }
         });
@@ -150,7 +150,7 @@ public class ApiDocument implements OASFilter {
                 OASFactory.createAPIResponse().ref("#/components/responses/" + common.name()));
     }
 
-    /** A 4xx a resource declares keeps its description and examples, and gets the problem's media type and schema. */
+    /** An error a resource declares keeps its description and examples, and gets the problem's type and schema. */
     private static void asProblem(APIResponse response) {
         Content content = response.getContent() == null ? OASFactory.createContent() : response.getContent();
         var media = content.getMediaType(Problem.MEDIA_TYPE) == null

@@ -412,7 +412,7 @@ class StudioRosterIT {
     /**
      * A team's script, written against the Java clients generated from docs/openapi/ (#24): it submits a roster (a
      * crew job, a chat, a generate and a portrait that waits for it), submits it again with the same Idempotency-Key,
-     * watches it through the gateway, reads results and artifacts from the ledger, exports its lines, and reads a
+     * watches it through the gateway, reads results and the image from the ledger, exports its lines, and reads a
      * refusal as the generated Problem. Every body it sends or reads goes through the generated models, so a
      * schema that differed from what the services do would fail here.
      */
@@ -457,9 +457,12 @@ class StudioRosterIT {
             assertThat(job.getResult()).as(job.getKey() + " result").isNotNull();
             assertThat(job.getAttempts()).as(job.getKey() + " attempts").isNotEmpty();
         }
-        var artifacts = new dev.atelier.client.ledger.api.ArtifactsApi(ledgerClient)
-                .listArtifacts(null, batchId, null, null, null).getItems();
+        var artifactsApi = new dev.atelier.client.ledger.api.ArtifactsApi(ledgerClient);
+        var artifacts = artifactsApi.listArtifacts(null, batchId, null, null, null).getItems();
         assertThat(artifacts).as("the portrait's image").hasSize(1);
+        byte[] image = java.nio.file.Files.readAllBytes(
+                artifactsApi.getArtifact(artifacts.get(0).getId().toString(), null, null, null).toPath());
+        assertThat(image).as("the bytes, as a file").startsWith(0x89, 'P', 'N', 'G');
 
         List<LedgerLine> lines = GeneratedClients.ledgerLines(ledgerClient, batchId);
         assertThat(lines).extracting(LedgerLine::getStatus).containsOnly(LedgerLine.StatusEnum.SUCCESS).hasSize(4);

@@ -3,6 +3,7 @@ package dev.atelier.gateway.rest;
 import dev.atelier.api.Ids;
 import dev.atelier.api.ProblemException;
 import dev.atelier.api.auth.Caller;
+import dev.atelier.api.view.JobActions;
 import dev.atelier.store.JobControl;
 import dev.atelier.store.entity.BatchEntity;
 import dev.atelier.store.entity.JobEntity;
@@ -13,7 +14,6 @@ import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import java.util.Map;
 import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
@@ -39,7 +39,8 @@ public class JobResource {
             summary = "Cancel a job (its submitter or admin)",
             description = "A waiting job ends at once; a running one is cancelled at its backend, unless it finishes first. Idempotent.")
     @APIResponse(responseCode = "202", description = "what the cancel did",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(ref = "JobCancelled"),
+            content = @Content(mediaType = MediaType.APPLICATION_JSON,
+                    schema = @Schema(implementation = JobActions.JobCancelled.class),
                     examples = @ExampleObject(name = "example", value = ApiExamples.JOB_CANCELLED)))
     public Response cancel(@PathParam("id") String id) {
         UUID jobId = Ids.parse(id, "job");
@@ -48,8 +49,8 @@ public class JobResource {
         if (!cancel.found()) {
             throw unknown(jobId);
         }
-        return Response.accepted(Map.of("id", jobId, "cancelled", cancel.cancelled() > 0,
-                "cancel_requested", cancel.cancelRequested() > 0)).build();
+        return Response.accepted(new JobActions.JobCancelled(jobId, cancel.cancelled() > 0,
+                cancel.cancelRequested() > 0)).build();
     }
 
     @POST
@@ -58,7 +59,8 @@ public class JobResource {
             summary = "Retry a job (its submitter or admin)",
             description = "A failed or cancelled job goes back to pending with a fresh attempt budget; its history is kept. Otherwise 409.")
     @APIResponse(responseCode = "202", description = "the job, pending again",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(ref = "JobRetried"),
+            content = @Content(mediaType = MediaType.APPLICATION_JSON,
+                    schema = @Schema(implementation = JobActions.JobRetried.class),
                     examples = @ExampleObject(name = "example", value = ApiExamples.JOB_RETRIED)))
     @APIResponse(responseCode = "409", description = "the job is neither failed nor cancelled, or an upstream job of "
             + "its pipeline has not succeeded (retry that one)")
@@ -66,7 +68,7 @@ public class JobResource {
         UUID jobId = Ids.parse(id, "job");
         caller.requireSubmitterOrAdmin(submitter(jobId), "retry job " + jobId);
         return switch (control.retryJob(jobId)) {
-            case RETRIED -> Response.accepted(Map.of("id", jobId, "state", "pending")).build();
+            case RETRIED -> Response.accepted(JobActions.JobRetried.of(jobId)).build();
             case NOT_FOUND -> throw unknown(jobId);
             case NOT_RETRYABLE -> throw ProblemException.of(409,
                     "job " + jobId + " is neither failed nor cancelled; only those can be retried");

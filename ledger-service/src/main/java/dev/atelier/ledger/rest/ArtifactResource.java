@@ -34,6 +34,12 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
+import org.eclipse.microprofile.openapi.annotations.headers.Header;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.logging.Logger;
 
@@ -85,7 +91,28 @@ public class ArtifactResource {
                     + "over 50 million pixels. One byte range (Range: bytes=first-last) answers 206. With "
                     + "atelier.artifacts.s3.presign set and the bytes in the object store, a 307 to a short-lived "
                     + "presigned URL.")
-    public Response get(@PathParam("id") String id, @QueryParam("size") String size,
+    @APIResponse(responseCode = "200", description = "the bytes: an image or a video inline with its own content "
+            + "type, anything else as an attachment", content = {
+                @Content(mediaType = "image/*", schema = @Schema(type = SchemaType.STRING, format = "binary")),
+                @Content(mediaType = "video/*", schema = @Schema(type = SchemaType.STRING, format = "binary")),
+                @Content(mediaType = MediaType.APPLICATION_OCTET_STREAM,
+                        schema = @Schema(type = SchemaType.STRING, format = "binary"))})
+    @APIResponse(responseCode = "206", description = "the one byte range asked for",
+            headers = @Header(name = "Content-Range", schema = @Schema(type = SchemaType.STRING)), content = {
+                @Content(mediaType = "image/*", schema = @Schema(type = SchemaType.STRING, format = "binary")),
+                @Content(mediaType = "video/*", schema = @Schema(type = SchemaType.STRING, format = "binary")),
+                @Content(mediaType = MediaType.APPLICATION_OCTET_STREAM,
+                        schema = @Schema(type = SchemaType.STRING, format = "binary"))})
+    @APIResponse(responseCode = "304", description = "If-None-Match holds the current ETag")
+    @APIResponse(responseCode = "307", description = "the bytes are at this presigned URL, for a short while",
+            headers = @Header(name = "Location", schema = @Schema(type = SchemaType.STRING)))
+    @APIResponse(responseCode = "416", description = "the range asks for bytes past the end")
+    @APIResponse(responseCode = "422", description = "a thumbnail was asked of an image that cannot be read, or is "
+            + "over 50 million pixels")
+    public Response get(@PathParam("id") String id,
+                        @Parameter(description = "a thumbnail whose longer side is at most this many pixels",
+                                schema = @Schema(type = SchemaType.INTEGER, enumeration = {"128", "256", "512"}))
+                        @QueryParam("size") String size,
                         @HeaderParam(HttpHeaders.IF_NONE_MATCH) String ifNoneMatch,
                         @HeaderParam("Range") String rangeHeader) {
         UUID artifactId = Ids.parse(id, "artifact");

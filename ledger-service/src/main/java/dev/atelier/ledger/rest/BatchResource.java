@@ -29,6 +29,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 @Path("/api/v1/batches")
@@ -95,6 +98,12 @@ public class BatchResource {
     @Operation(operationId = "cancelBatch",
             summary = "Cancel a batch, through the gateway", description = "For the dashboard, which the ledger serves: "
             + "forwarded to the gateway's same path with the caller's token; the gateway's answer comes back as it is.")
+    @APIResponse(responseCode = "202", description = "the gateway's answer: the batch",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON,
+                    schema = @Schema(implementation = BatchResponse.class)))
+    @APIResponse(responseCode = "502", description = "the gateway could not be reached, or its answer broke off")
+    @APIResponse(responseCode = "504",
+            description = "the gateway did not answer in time: the action may have been done")
     public Response cancel(@PathParam("id") String id, @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
         return gateway.forward(GatewayActions.Action.CANCEL_BATCH, Ids.parse(id, "batch"), authorization);
     }
@@ -104,6 +113,12 @@ public class BatchResource {
     @Operation(operationId = "retryFailedJobs",
             summary = "Retry a batch's failed jobs, through the gateway", description = "For the dashboard, which the ledger serves: "
             + "forwarded to the gateway's same path with the caller's token; the gateway's answer comes back as it is.")
+    @APIResponse(responseCode = "202", description = "the gateway's answer: the batch",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON,
+                    schema = @Schema(implementation = BatchResponse.class)))
+    @APIResponse(responseCode = "502", description = "the gateway could not be reached, or its answer broke off")
+    @APIResponse(responseCode = "504",
+            description = "the gateway did not answer in time: the action may have been done")
     public Response retryFailed(@PathParam("id") String id, @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
         return gateway.forward(GatewayActions.Action.RETRY_FAILED, Ids.parse(id, "batch"), authorization);
     }

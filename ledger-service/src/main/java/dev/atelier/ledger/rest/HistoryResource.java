@@ -20,6 +20,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 /** The dashboard's charts: a point per minute of each series over the last hours (HistorySampler writes them). */
@@ -48,7 +51,8 @@ public class HistoryResource {
             summary = "History", description = "Minute by minute over the last `hours` (1 to 168, default 6): "
             + "finished (jobs that ended in the minute, by state), waiting and running (jobs by backend kind) and "
             + "utilisation (busy over offered slots, 0 to 1, by live executor).")
-    public HistoryView get(@QueryParam("hours") String hours) {
+    public HistoryView get(@Parameter(schema = @Schema(type = SchemaType.INTEGER, minimum = "1", maximum = "168",
+            defaultValue = "6")) @QueryParam("hours") String hours) {
         QueryParams params = new QueryParams();
         int span = params.between("hours", hours, 6, 1, MAX_HOURS);
         params.check();

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atelier.api.Ids;
 import dev.atelier.api.Page;
 import dev.atelier.api.ProblemException;
+import dev.atelier.api.view.JobActions;
 import dev.atelier.api.QueryParams;
 import dev.atelier.ledger.config.LedgerConfig;
 import dev.atelier.ledger.rest.LedgerViews.AttemptView;
@@ -34,6 +35,9 @@ import java.time.Instant;
 import java.util.List;
 import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 @Path("/api/v1/jobs")
@@ -127,6 +131,12 @@ public class JobResource {
     @Operation(operationId = "cancelJob",
             summary = "Cancel a job, through the gateway", description = "For the dashboard, which the ledger serves: "
             + "forwarded to the gateway's same path with the caller's token; the gateway's answer comes back as it is.")
+    @APIResponse(responseCode = "202", description = "the gateway's answer",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON,
+                    schema = @Schema(implementation = JobActions.JobCancelled.class)))
+    @APIResponse(responseCode = "502", description = "the gateway could not be reached, or its answer broke off")
+    @APIResponse(responseCode = "504",
+            description = "the gateway did not answer in time: the action may have been done")
     public Response cancel(@PathParam("id") String id, @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
         return gateway.forward(GatewayActions.Action.CANCEL_JOB, Ids.parse(id, "job"), authorization);
     }
@@ -136,6 +146,14 @@ public class JobResource {
     @Operation(operationId = "retryJob",
             summary = "Retry a job, through the gateway", description = "For the dashboard, which the ledger serves: "
             + "forwarded to the gateway's same path with the caller's token; the gateway's answer comes back as it is.")
+    @APIResponse(responseCode = "202", description = "the gateway's answer",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON,
+                    schema = @Schema(implementation = JobActions.JobRetried.class)))
+    @APIResponse(responseCode = "409", description = "the job is neither failed nor cancelled, or an upstream job of "
+            + "its pipeline has not succeeded")
+    @APIResponse(responseCode = "502", description = "the gateway could not be reached, or its answer broke off")
+    @APIResponse(responseCode = "504",
+            description = "the gateway did not answer in time: the action may have been done")
     public Response retry(@PathParam("id") String id, @HeaderParam(HttpHeaders.AUTHORIZATION) String authorization) {
         return gateway.forward(GatewayActions.Action.RETRY_JOB, Ids.parse(id, "job"), authorization);
     }
