@@ -31,6 +31,7 @@ import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.headers.Header;
 import org.eclipse.microprofile.openapi.annotations.media.ExampleObject;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
 import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
@@ -85,7 +86,10 @@ public class BatchResource {
     @APIResponse(responseCode = "429", description = "more jobs are open than the gateway's ceiling (100,000 unless "
             + "configured): submit again later", headers = @Header(name = "Retry-After",
             description = "seconds to wait", schema = @Schema(type = SchemaType.INTEGER)))
-    public Response submit(JsonNode body, @HeaderParam("Idempotency-Key") String idempotencyKey, @Context UriInfo uri) {
+    public Response submit(JsonNode body,
+                           @Parameter(description = "makes a repeat safe: kept for the token at least 24 hours",
+                                   schema = @Schema(type = SchemaType.STRING, minLength = 1, maxLength = 200))
+                           @HeaderParam("Idempotency-Key") String idempotencyKey, @Context UriInfo uri) {
         BatchIntake.Accepted accepted = intake.accept(body, caller.name(), idempotencyKey);
         BatchResponse batch = view(accepted.batchId());
         if (!accepted.created()) {
