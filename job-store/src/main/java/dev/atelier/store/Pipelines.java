@@ -23,39 +23,55 @@ final class Pipelines {
     private Pipelines() {
     }
 
-    // The dependents of these jobs that wait for nothing more, locked: their templates are expanded before commit.
+    // The dependents of these jobs that wait for nothing more, locked, with what each of their upstreams left (the
+    // answer, and the first artifact of the attempt that succeeded) when they hold templates: one round trip, since
+    // it runs inside the completing transaction, which the next step's start waits for.
     private static final String NOW_READY = """
-            select d.id, d.spec_template::text as spec_template
-            from job d
-            where d.id in (select u.job_id from job_upstream u where u.upstream_id = any (?::uuid[]))
-              and d.state = 'pending' and d.upstreams_left = 0
-            order by d.id
-            for update of d
-            """;
-
-    // Jobs retried by hand that wait for nothing and hold templates: expanded again from the stored template.
-    private static final String RETRIED_WITH_TEMPLATES = """
-            select d.id, d.spec_template::text as spec_template
-            from job d
-            where d.id = any (?::uuid[]) and d.state = 'pending' and d.upstreams_left = 0
-              and d.spec_template is not null
-            order by d.id
-            for update of d
-            """;
-
-    // What each waiting job's upstreams left: the answer, and the first artifact of the attempt that succeeded.
-    private static final String UPSTREAM_OUTPUTS = """
-            select x.job_id, u.key, u.result::text as result,
+            with ready as (
+                select d.id, d.spec_template
+                from job d
+                where d.id in (select u.job_id from job_upstream u where u.upstream_id = any (?::uuid[]))
+                  and d.state = 'pending' and d.upstreams_left = 0
+                order by d.id
+                for update of d
+            )
+            select r.id, r.spec_template::text as spec_template, u.key, u.result::text as result,
                    (select a.id from artifact a where a.job_id = u.id and a.attempt = u.attempt
                     order by a.created_at, a.id limit 1) as first_artifact
-            from job_upstream x join job u on u.id = x.upstream_id
-            where x.job_id = any (?::uuid[])
+            from ready r
+                 left join job_upstream x on x.job_id = r.id and r.spec_template is not null
+                 left join job u on u.id = x.upstream_id
             """;
 
-    private static final String STORE_EXPANDED = """
-            update job j set spec = x.spec::jsonb
-            from unnest(?::uuid[], ?::text[]) as x(id, spec)
-            where j.id = x.id
+    // Jobs retried by hand that wait for nothing and hold templates, with their upstreams' outputs: expanded again
+    // from the stored template.
+    private static final String RETRIED_WITH_TEMPLATES = """
+            with ready as (
+                select d.id, d.spec_template
+                from job d
+                where d.id = any (?::uuid[]) and d.state = 'pending' and d.upstreams_left = 0
+                  and d.spec_template is not null
+                order by d.id
+                for update of d
+            )
+            select r.id, r.spec_template::text as spec_template, u.key, u.result::text as result,
+                   (select a.id from artifact a where a.job_id = u.id and a.attempt = u.attempt
+                    order by a.created_at, a.id limit 1) as first_artifact
+            from ready r
+                 left join job_upstream x on x.job_id = r.id
+                 left join job u on u.id = x.upstream_id
+            """;
+
+    // Stores the expansions and wakes the claimers (at commit) in one round trip: these jobs are claimable now. The
+    // update runs even though the select does not read it (PostgreSQL runs every data-modifying WITH to completion).
+    private static final String STORE_EXPANDED_AND_WAKE = """
+            with stored as (
+                update job j set spec = x.spec::jsonb
+                from unnest(?::uuid[], ?::text[]) as x(id, spec)
+                where j.id = x.id
+                returning j.id
+            )
+            select pg_notify(?, '')
             """;
 
     // No attempt is spent: the job never ran. Its dependents are cancelled by the trigger.
@@ -68,72 +84,69 @@ final class Pipelines {
 
     /** After these jobs succeeded: expands the templates of the dependents now ready, and wakes the claimers. */
     static void afterSuccess(Connection c, Collection<UUID> succeeded, Instant now) throws SQLException {
-        if (succeeded.isEmpty()) {
-            return;
+        if (!succeeded.isEmpty()) {
+            expandAndWake(c, NOW_READY, succeeded, now);
         }
-        Map<UUID, String> ready = select(c, NOW_READY, succeeded);
-        if (ready.isEmpty()) {
-            return;
-        }
-        expand(c, ready, now);
-        notifyWork(c);
     }
 
     /** After a retry by hand: a job whose upstreams all succeeded is expanded again (its last expansion failed). */
     static void afterRetry(Connection c, Collection<UUID> retried, Instant now) throws SQLException {
         if (!retried.isEmpty()) {
-            expand(c, select(c, RETRIED_WITH_TEMPLATES, retried), now);
+            expandAndWake(c, RETRIED_WITH_TEMPLATES, retried, now);
         }
     }
 
-    private static Map<UUID, String> select(Connection c, String statement, Collection<UUID> ids) throws SQLException {
-        Map<UUID, String> found = new HashMap<>();
-        try (PreparedStatement ps = c.prepareStatement(statement)) {
+    /** A job that waits for nothing more and what its upstreams left; no template, nothing to expand. */
+    private record Ready(String template, Map<String, PipelineTemplates.Output> outputs) {
+    }
+
+    /**
+     * Expands the templates of the jobs the statement finds ready (those with none are left as they are) and wakes
+     * the claimers; one that cannot be expanded ends failed.
+     */
+    private static void expandAndWake(Connection c, String readyStatement, Collection<UUID> ids, Instant now)
+            throws SQLException {
+        Map<UUID, Ready> ready = new HashMap<>();
+        try (PreparedStatement ps = c.prepareStatement(readyStatement)) {
             ps.setArray(1, c.createArrayOf("uuid", ids.toArray(UUID[]::new)));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    found.put(rs.getObject("id", UUID.class), rs.getString("spec_template"));
-                }
-            }
-        }
-        return found;
-    }
-
-    /** Expands the templates of these jobs (those with none are left as they are); one that cannot be ends failed. */
-    private static void expand(Connection c, Map<UUID, String> templates, Instant now) throws SQLException {
-        templates.values().removeIf(t -> t == null);
-        if (templates.isEmpty()) {
-            return;
-        }
-        Map<UUID, Map<String, PipelineTemplates.Output>> outputs = new HashMap<>();
-        try (PreparedStatement ps = c.prepareStatement(UPSTREAM_OUTPUTS)) {
-            ps.setArray(1, c.createArrayOf("uuid", templates.keySet().toArray(UUID[]::new)));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
+                    UUID id = rs.getObject("id", UUID.class);
+                    Ready job = ready.get(id);
+                    if (job == null) {
+                        job = new Ready(rs.getString("spec_template"), new HashMap<>());
+                        ready.put(id, job);
+                    }
                     String key = rs.getString("key");
-                    outputs.computeIfAbsent(rs.getObject("job_id", UUID.class), id -> new HashMap<>())
-                            .put(key, new PipelineTemplates.Output(key, rs.getString("result"),
-                                    rs.getObject("first_artifact", UUID.class)));
+                    if (key != null) {
+                        job.outputs().put(key, new PipelineTemplates.Output(key, rs.getString("result"),
+                                rs.getObject("first_artifact", UUID.class)));
+                    }
                 }
             }
+        }
+        if (ready.isEmpty()) {
+            return;
         }
         List<UUID> expandedIds = new ArrayList<>(), failedIds = new ArrayList<>();
         List<String> expanded = new ArrayList<>(), errors = new ArrayList<>();
-        for (Map.Entry<UUID, String> job : templates.entrySet()) {
+        for (Map.Entry<UUID, Ready> job : ready.entrySet()) {
+            if (job.getValue().template() == null) {
+                continue;
+            }
             try {
-                expanded.add(PipelineTemplates.expand(job.getValue(), outputs.getOrDefault(job.getKey(), Map.of())));
+                expanded.add(PipelineTemplates.expand(job.getValue().template(), job.getValue().outputs()));
                 expandedIds.add(job.getKey());
             } catch (PipelineTemplates.Failure e) {
                 errors.add(StorableText.clean(e.getMessage()));
                 failedIds.add(job.getKey());
             }
         }
-        if (!expandedIds.isEmpty()) {
-            try (PreparedStatement ps = c.prepareStatement(STORE_EXPANDED)) {
-                ps.setArray(1, c.createArrayOf("uuid", expandedIds.toArray(UUID[]::new)));
-                ps.setArray(2, c.createArrayOf("text", expanded.toArray(String[]::new)));
-                ps.executeUpdate();
-            }
+        try (PreparedStatement ps = c.prepareStatement(STORE_EXPANDED_AND_WAKE)) {
+            ps.setArray(1, c.createArrayOf("uuid", expandedIds.toArray(UUID[]::new)));
+            ps.setArray(2, c.createArrayOf("text", expanded.toArray(String[]::new)));
+            ps.setString(3, QueueSignals.WORK_CHANNEL);
+            ps.execute();
         }
         if (!failedIds.isEmpty()) {
             try (PreparedStatement ps = c.prepareStatement(FAIL_EXPANSION)) {
