@@ -76,6 +76,12 @@ public final class ClaimLoop {
     private final Semaphore wakeUps = new Semaphore(0);
     /** Claims in a row that were outrun ({@link JobClaims.Claim#outrun()}); only the claim thread writes it. */
     private volatile int outrunInARow;
+    /**
+     * Whether the last round finished and saw no more claimable work than it took (it came back short, not outrun).
+     * A slot freed then has nothing to take: the wake that matters comes after the ended job's outcome is stored
+     * (it may open a gate), and a claim sent meanwhile would only compete with that store for the database.
+     */
+    private volatile boolean queueLookedEmpty;
     private volatile boolean claiming = true;
     private volatile Instant stoppedAt;
     private volatile Instant lastRound;
@@ -118,6 +124,23 @@ public final class ClaimLoop {
     }
 
     /**
+     * A slot was freed: wakes the loop unless the last round saw the queue empty. New work wakes it by NOTIFY, and a
+     * job's end by the completer once its outcome is stored, so skipping this wake costs no job any time.
+     */
+    public void slotFreed() {
+        if (!queueLookedEmpty) {
+            wake();
+        }
+    }
+
+    /** Whether the loop was woken since this was last asked; tests ask, since they drive the rounds themselves. */
+    boolean takeWakeUp() {
+        boolean woken = wakeUps.tryAcquire();
+        wakeUps.drainPermits();
+        return woken;
+    }
+
+    /**
      * One round: hands back what unconfirmed claims took, then claims for every free slot of a backend that can take
      * work, and starts the jobs.
      *
@@ -126,6 +149,7 @@ public final class ClaimLoop {
      */
     public synchronized int runOnce() {
         lastRound = clock.instant();
+        queueLookedEmpty = false; // a slot freed while this round runs wakes the next one
         if (!claiming) {
             return 0;
         }
@@ -163,6 +187,7 @@ public final class ClaimLoop {
         Duration took = Duration.ofNanos(System.nanoTime() - sent);
         List<ClaimedJob> jobs = claim.jobs();
         outrunInARow = claim.outrun() ? outrunInARow + 1 : 0;
+        queueLookedEmpty = jobs.size() < tokens.size() && !claim.outrun();
         jobs.forEach(job -> running.start(job, now));
         // told once the jobs run: a listener that throws must not leave claimed jobs unstarted until their lease ends
         listener.claimed(took, tokens.size(), jobs.size(), claim.outrun());

@@ -116,7 +116,7 @@ public final class Lifecycle {
         LeaseKeeper[] leases = new LeaseKeeper[1];
         Completer completer = new Completer(new AttemptOutcomes(pool), Completer.Settings.forLease(settings.lease()), clock,
                 () -> claims[0].wake());
-        RunningJobs running = new RunningJobs(runners, backends.slots(), table, completer, () -> claims[0].wake(),
+        RunningJobs running = new RunningJobs(runners, backends.slots(), table, completer, () -> claims[0].slotFreed(),
                 listener, clock);
         claims[0] = new ClaimLoop(new JobClaims(pool), listenSource, running, backends,
                 new ClaimLoop.Settings(settings.lease(), settings.poll(), settings.maxAffinityWait()), clock,

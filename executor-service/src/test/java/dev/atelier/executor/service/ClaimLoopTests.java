@@ -90,6 +90,44 @@ class ClaimLoopTests {
     }
 
     @Test
+    void aFreedSlotWakesTheLoopUnlessItsLastRoundFoundTheQueueEmpty() {
+        fixture.wire();
+        fixture.runner.untilStopped();
+        fixture.submit(3);
+        ClaimLoop claims = fixture.parts.claims();
+
+        assertThat(claims.runOnce()).as("both slots, and a job left").isEqualTo(2);
+        claims.takeWakeUp();
+        claims.slotFreed();
+        assertThat(claims.takeWakeUp()).as("a full round may have left work: a freed slot looks").isTrue();
+
+        // one ends (through the runner, as in production): its slot wakes the loop, which takes the last job
+        fixture.parts.running().stop(fixture.parts.running().running().get(0).job().leaseToken(),
+                CallControl.StopReason.SHUTDOWN);
+        await().until(() -> fixture.parts.running().count() == 1);
+        assertThat(claims.takeWakeUp()).isTrue();
+        assertThat(claims.runOnce()).isEqualTo(1);
+
+        // the next ends; the round after it finds nothing, so the slot freed after that wakes nothing
+        fixture.parts.running().stop(fixture.parts.running().running().get(0).job().leaseToken(),
+                CallControl.StopReason.SHUTDOWN);
+        await().until(() -> fixture.parts.running().count() == 1);
+        assertThat(claims.runOnce()).as("the queue is empty").isZero();
+        claims.takeWakeUp();
+        fixture.parts.running().stop(fixture.parts.running().running().get(0).job().leaseToken(),
+                CallControl.StopReason.SHUTDOWN);
+        await().until(() -> fixture.parts.running().count() == 0);
+        assertThat(claims.takeWakeUp()).as("nothing to take: the completer wakes it once the outcome is stored")
+                .isFalse();
+
+        // new work makes the next round full again, and a freed slot wakes it
+        fixture.submit(2);
+        assertThat(claims.runOnce()).isEqualTo(2);
+        claims.slotFreed();
+        assertThat(claims.takeWakeUp()).isTrue();
+    }
+
+    @Test
     void withNothingLoadedOneJobPicksTheModelAndTheNextRoundFillsTheSlotsPreferringIt() {
         fixture.wire();
         fixture.runner.untilStopped();
