@@ -128,6 +128,23 @@ class ClaimLoopTests {
     }
 
     @Test
+    void storingAnOutcomeThatOpensAGateStartsTheNextJobOnTheCompletersThread() {
+        fixture.wire();
+        NewBatch batch = Batches.batch(BatchMode.SEQUENTIAL).ollamaJobs(2, 1).build();
+        fixture.intake.insertBatch(batch);
+        ClaimLoop claims = fixture.parts.claims();
+        assertThat(claims.runOnce()).as("a sequential batch offers its head only").isEqualTo(1);
+        UUID first = batch.jobs().get(0).id(), second = batch.jobs().get(1).id();
+        await().until(() -> fixture.parts.completer().waitingCount() == 1); // the runner answered at once
+
+        assertThat(fixture.parts.completer().runOnce()).isEqualTo(1);
+        assertThat(fixture.state(first)).isEqualTo("success");
+        assertThat(fixture.state(second)).as("claimed by the round the completer ran, no loop thread running")
+                .isIn("running", "success");
+        assertThat(fixture.runner.started).contains(second);
+    }
+
+    @Test
     void withNothingLoadedOneJobPicksTheModelAndTheNextRoundFillsTheSlotsPreferringIt() {
         fixture.wire();
         fixture.runner.untilStopped();
