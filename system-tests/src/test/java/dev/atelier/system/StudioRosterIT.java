@@ -408,7 +408,6 @@ class StudioRosterIT {
         });
     }
 
-    /** Clicks what the locator finds, finding it again if the page redrew it meanwhile. */
     /**
      * A team's script, written against the Java clients generated from docs/openapi/ (#24): it submits a roster (a
      * crew job, a chat, a generate and a portrait that waits for it), submits it again with the same Idempotency-Key,
@@ -480,6 +479,7 @@ class StudioRosterIT {
                 .containsExactlyInAnyOrder("jobs[0].prompt", "jobs[0].priority");
     }
 
+    /** Clicks what the locator finds, finding it again if the page redrew it meanwhile. */
     private static void click(WebDriverWait waiting, By locator) {
         waiting.until(b -> {
             b.findElement(locator).click();
