@@ -25,7 +25,8 @@ final class Pipelines {
 
     // The dependents of these jobs that wait for nothing more, locked, with what each of their upstreams left (the
     // answer, and the first artifact of the attempt that succeeded) when they hold templates: one round trip, since
-    // it runs inside the completing transaction, which the next step's start waits for.
+    // it runs inside the completing transaction, which the next step's start waits for. A row per upstream; the
+    // template comes on one of them only, since a job may wait for many.
     private static final String NOW_READY = """
             with ready as (
                 select d.id, d.spec_template
@@ -35,7 +36,8 @@ final class Pipelines {
                 order by d.id
                 for update of d
             )
-            select r.id, r.spec_template::text as spec_template, u.key, u.result::text as result,
+            select r.id, case when row_number() over (partition by r.id) = 1 then r.spec_template::text end
+                       as spec_template, u.key, u.result::text as result,
                    (select a.id from artifact a where a.job_id = u.id and a.attempt = u.attempt
                     order by a.created_at, a.id limit 1) as first_artifact
             from ready r
@@ -54,7 +56,8 @@ final class Pipelines {
                 order by d.id
                 for update of d
             )
-            select r.id, r.spec_template::text as spec_template, u.key, u.result::text as result,
+            select r.id, case when row_number() over (partition by r.id) = 1 then r.spec_template::text end
+                       as spec_template, u.key, u.result::text as result,
                    (select a.id from artifact a where a.job_id = u.id and a.attempt = u.attempt
                     order by a.created_at, a.id limit 1) as first_artifact
             from ready r
@@ -96,8 +99,10 @@ final class Pipelines {
         }
     }
 
-    /** A job that waits for nothing more and what its upstreams left; no template, nothing to expand. */
-    private record Ready(String template, Map<String, PipelineTemplates.Output> outputs) {
+    /** A job that waits for nothing more: its template (null: nothing to expand) and what its upstreams left. */
+    private static final class Ready {
+        String template;
+        final Map<String, PipelineTemplates.Output> outputs = new HashMap<>();
     }
 
     /**
@@ -111,15 +116,14 @@ final class Pipelines {
             ps.setArray(1, c.createArrayOf("uuid", ids.toArray(UUID[]::new)));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    UUID id = rs.getObject("id", UUID.class);
-                    Ready job = ready.get(id);
-                    if (job == null) {
-                        job = new Ready(rs.getString("spec_template"), new HashMap<>());
-                        ready.put(id, job);
+                    Ready job = ready.computeIfAbsent(rs.getObject("id", UUID.class), id -> new Ready());
+                    String template = rs.getString("spec_template");
+                    if (template != null) {
+                        job.template = template;
                     }
                     String key = rs.getString("key");
                     if (key != null) {
-                        job.outputs().put(key, new PipelineTemplates.Output(key, rs.getString("result"),
+                        job.outputs.put(key, new PipelineTemplates.Output(key, rs.getString("result"),
                                 rs.getObject("first_artifact", UUID.class)));
                     }
                 }
@@ -131,11 +135,11 @@ final class Pipelines {
         List<UUID> expandedIds = new ArrayList<>(), failedIds = new ArrayList<>();
         List<String> expanded = new ArrayList<>(), errors = new ArrayList<>();
         for (Map.Entry<UUID, Ready> job : ready.entrySet()) {
-            if (job.getValue().template() == null) {
+            if (job.getValue().template == null) {
                 continue;
             }
             try {
-                expanded.add(PipelineTemplates.expand(job.getValue().template(), job.getValue().outputs()));
+                expanded.add(PipelineTemplates.expand(job.getValue().template, job.getValue().outputs));
                 expandedIds.add(job.getKey());
             } catch (PipelineTemplates.Failure e) {
                 errors.add(StorableText.clean(e.getMessage()));

@@ -23,8 +23,9 @@ import org.jboss.logging.Logger;
 
 /**
  * Takes work: wakes on NOTIFY (a listener thread), on a freed slot or a backend back, and otherwise polls with
- * jitter; the completer runs a round itself once it has stored outcomes ({@link #claimNow}). Its guarantees: it claims no more jobs than there are free slots, only for backends that can take them
- * now, and never after it was stopped; and a claim whose answer was lost is not lost with it. The lease tokens are
+ * jitter; the completer runs a round itself once it has stored outcomes ({@link #claimNow}). Its guarantees: it
+ * claims no more jobs than there are free slots, only for backends that can take them now, and never after it was
+ * stopped; and a claim whose answer was lost is not lost with it. The lease tokens are
  * chosen here, so when the connection breaks around a claim's commit, the tokens are kept (the heartbeat renews
  * them like held leases) and whatever jobs they took are handed back, unspent, as soon as the database answers.
  */
