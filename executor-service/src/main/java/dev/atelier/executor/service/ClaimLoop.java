@@ -292,6 +292,10 @@ public final class ClaimLoop {
         if (claimThread != null) {
             claimThread.join(10_000);
         }
+        // a round the completer runs ({@link #claimNow}) is in flight too: its jobs start before this returns
+        if (round.tryLock(10, TimeUnit.SECONDS)) {
+            round.unlock();
+        }
     }
 
     /** When claiming stopped for good (a drain, or the stop), or null while it claims. */

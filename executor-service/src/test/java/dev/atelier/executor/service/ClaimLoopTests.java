@@ -132,16 +132,54 @@ class ClaimLoopTests {
         fixture.wire();
         NewBatch batch = Batches.batch(BatchMode.SEQUENTIAL).ollamaJobs(2, 1).build();
         fixture.intake.insertBatch(batch);
+        UUID first = batch.jobs().get(0).id(), second = batch.jobs().get(1).id();
+        fixture.runner.script((job, control) -> { // the first answers at once, the second runs until stopped
+            while (job.id().equals(second) && control.stopped() == null) {
+                Thread.sleep(10);
+            }
+            return ScriptedRunner.JSON.createObjectNode().put("text", "done");
+        });
         ClaimLoop claims = fixture.parts.claims();
         assertThat(claims.runOnce()).as("a sequential batch offers its head only").isEqualTo(1);
-        UUID first = batch.jobs().get(0).id(), second = batch.jobs().get(1).id();
-        await().until(() -> fixture.parts.completer().waitingCount() == 1); // the runner answered at once
+        await().until(() -> fixture.parts.completer().waitingCount() == 1);
 
         assertThat(fixture.parts.completer().runOnce()).isEqualTo(1);
         assertThat(fixture.state(first)).isEqualTo("success");
         assertThat(fixture.state(second)).as("claimed by the round the completer ran, no loop thread running")
-                .isIn("running", "success");
+                .isEqualTo("running");
         assertThat(fixture.runner.started).contains(second);
+    }
+
+    @Test
+    void stoppingWaitsForARoundTheCompleterRunsAndThenNothingIsClaimed() throws Exception {
+        fixture.wire();
+        fixture.runner.untilStopped();
+        fixture.submit(3);
+        ClaimLoop claims = fixture.parts.claims();
+        java.util.concurrent.ExecutorService threads = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try (java.sql.Connection other = fixture.dataSource.getConnection()) {
+            other.setAutoCommit(false);
+            other.createStatement().execute("lock table job in access exclusive mode"); // the round's claim waits
+            java.util.concurrent.Future<?> round = threads.submit(claims::claimNow);
+            await().until(() -> fixture.inspect.count(
+                    "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()") > 0);
+            java.util.concurrent.Future<?> stop = threads.submit(() -> {
+                claims.stop();
+                return null;
+            });
+            Thread.sleep(300);
+            assertThat(stop.isDone()).as("the stop waits for the round in flight").isFalse();
+            other.rollback();
+            stop.get(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(fixture.parts.running().count()).as("the round in flight started what it claimed before the"
+                    + " stop returned").isEqualTo(2);
+            round.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        } finally {
+            threads.shutdownNow();
+        }
+        assertThat(claims.runOnce()).as("stopped").isZero();
+        claims.claimNow();
+        assertThat(fixture.inspect.count("select count(*) from job where state = 'running'")).isEqualTo(2);
     }
 
     @Test
