@@ -78,7 +78,7 @@ public final class ClaimLoop {
     private final Semaphore wakeUps = new Semaphore(0);
     /** One round at a time, on the loop's thread or the completer's ({@link #claimNow}). */
     private final ReentrantLock round = new ReentrantLock();
-    /** Claims in a row that were outrun ({@link JobClaims.Claim#outrun()}); only the claim thread writes it. */
+    /** Claims in a row that were outrun ({@link JobClaims.Claim#outrun()}); written only under the round lock. */
     private volatile int outrunInARow;
     /**
      * Whether the last round finished and saw no more claimable work than it took (it came back short, not outrun).
