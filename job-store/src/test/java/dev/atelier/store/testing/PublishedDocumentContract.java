@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -18,6 +19,11 @@ public interface PublishedDocumentContract {
 
     /** The copy's name under docs/openapi/, without .yaml. */
     String publishedName();
+
+    /** The served document's paths: each path's operations by method, for tests that read them. */
+    default Map<String, Map<String, Map<String, Object>>> servedPaths() {
+        return given().queryParam("format", "json").get("/q/openapi").then().statusCode(200).extract().path("paths");
+    }
 
     @Test
     default void theServedDocumentIsThePublishedCopy() throws IOException {

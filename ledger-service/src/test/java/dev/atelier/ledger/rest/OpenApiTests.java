@@ -1,6 +1,5 @@
 package dev.atelier.ledger.rest;
 
-import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.atelier.store.testing.PostgresTestResource;
@@ -23,12 +22,9 @@ class OpenApiTests implements PublishedDocumentContract {
      * path that moves does not rename a client's method (#24). A change here is a change of contract.
      */
     @Test
-    @SuppressWarnings("unchecked")
     void everyOperationHasTheOperationIdClientsAreGeneratedWith() {
-        Map<String, Map<String, Map<String, Object>>> paths = given().queryParam("format", "json").get("/q/openapi")
-                .then().statusCode(200).extract().path("paths");
         Map<String, Object> ids = new TreeMap<>();
-        paths.forEach((path, operations) -> operations.forEach((method, operation) ->
+        servedPaths().forEach((path, operations) -> operations.forEach((method, operation) ->
                 ids.put(method.toUpperCase(Locale.ROOT) + " " + path, operation.get("operationId"))));
 
         assertThat(ids).containsExactlyInAnyOrderEntriesOf(Map.ofEntries(
@@ -57,8 +53,7 @@ class OpenApiTests implements PublishedDocumentContract {
     @Test
     @SuppressWarnings("unchecked")
     void everyOperationSaysWhatItNeeds() {
-        Map<String, Map<String, Map<String, Object>>> paths = given().queryParam("format", "json").get("/q/openapi")
-                .then().statusCode(200).extract().path("paths");
+        Map<String, Map<String, Map<String, Object>>> paths = servedPaths();
         paths.forEach((path, operations) -> operations.forEach((method, operation) -> {
             String name = method.toUpperCase(Locale.ROOT) + " " + path;
             String role = method.equals("get") ? "read" : "submit";
