@@ -160,14 +160,15 @@ public class AttemptOutcomes {
                 set state = 'success', result = h.result::jsonb, error = null, finished_at = clock.now,
                     attempts_used = j.attempts_used + 1, lease_token = null, lease_expires_at = null,
                     progress = null, waiting_reason = null, hand_backs_in_row = 0
-                from held h, clock
-                where j.id = h.id
-                returning j.id, j.attempt, h.lease_token, j.has_dependents
+                from held h, clock, batch b
+                where j.id = h.id and b.id = j.batch_id
+                returning j.id, j.attempt, h.lease_token, j.has_dependents, j.executor_id,
+                          b.mode <> 'parallel' as gated_batch
             )
             update attempt a set status = 'success', finished_at = clock.now
             from done d, clock
             where a.job_id = d.id and a.attempt = d.attempt and a.lease_token = d.lease_token and a.status = 'running'
-            returning a.job_id, d.has_dependents
+            returning a.job_id, d.has_dependents, d.executor_id, d.gated_batch
             """;
 
     /*
@@ -250,13 +251,24 @@ public class AttemptOutcomes {
             """;
 
     /**
+     * What storing outcomes did.
+     *
+     * @param moved              the new state of each job whose outcome was accepted
+     * @param mayHaveOpenedWork  whether a job may have become claimable by it: a success that had dependents or ended
+     *                           a job of a priority or sequential batch (a gate), or any failure or hand-back. A
+     *                           success in a parallel batch that no job waits for opens nothing, so the executor
+     *                           need not look for work after it.
+     */
+    public record Stored(Map<UUID, JobState> moved, boolean mayHaveOpenedWork) {
+    }
+
+    /**
      * Records what happened to attempts an executor held, many at once. An outcome whose lease token is not the
      * job's current one (a stale or restarted worker) changes nothing. Successes, failures and hand-backs each
-     * commit in a transaction of their own.
-     *
-     * @return the new state of each job whose outcome was accepted
+     * commit in a transaction of their own. The dependents a success makes ready are announced on
+     * {@link QueueSignals#WORK_CHANNEL} with the completing executor's id, since it looks for work itself at once.
      */
-    public Map<UUID, JobState> finish(Collection<? extends AttemptOutcome> outcomes, Instant now) {
+    public Stored finish(Collection<? extends AttemptOutcome> outcomes, Instant now) {
         List<AttemptOutcome.Success> successes = new ArrayList<>();
         List<AttemptOutcome.Failure> failures = new ArrayList<>();
         List<AttemptOutcome.HandBack> handBacks = new ArrayList<>();
@@ -271,6 +283,7 @@ public class AttemptOutcomes {
         }
         // One transaction per statement: see the note above COMPLETE.
         Map<UUID, JobState> moved = new HashMap<>();
+        boolean[] opened = {false};
         if (!successes.isEmpty()) {
             moved.putAll(Transactions.inTransaction(dataSource, "complete", c -> {
                 try (PreparedStatement ps = c.prepareStatement(COMPLETE)) {
@@ -280,16 +293,20 @@ public class AttemptOutcomes {
                     ps.setArray(4, c.createArrayOf("text", successes.stream().map(AttemptOutcome.Success::resultJson).toArray(String[]::new)));
                     Map<UUID, JobState> done = new HashMap<>();
                     List<UUID> upstreams = new ArrayList<>(); // only these can have made a dependent ready
+                    Set<String> executors = new HashSet<>();
                     try (ResultSet rs = ps.executeQuery()) {
                         while (rs.next()) {
                             UUID id = rs.getObject(1, UUID.class);
                             done.put(id, JobState.SUCCESS);
                             if (rs.getBoolean(2)) {
                                 upstreams.add(id);
+                                executors.add(rs.getString(3));
                             }
+                            opened[0] |= rs.getBoolean(2) || rs.getBoolean(4);
                         }
                     }
-                    Pipelines.afterSuccess(c, upstreams, now);
+                    // one completing executor (its completer's batch) is named; otherwise every executor looks
+                    Pipelines.afterSuccess(c, upstreams, executors.size() == 1 ? executors.iterator().next() : "", now);
                     return done;
                 }
             }));
@@ -319,7 +336,8 @@ public class AttemptOutcomes {
                 }
             }));
         }
-        return moved;
+        opened[0] |= !failures.isEmpty() || !handBacks.isEmpty();
+        return new Stored(moved, opened[0]);
     }
 
     private static final String CLOSE_CANCELLED = """

@@ -67,6 +67,7 @@ final class Pipelines {
 
     // Stores the expansions and wakes the claimers (at commit) in one round trip: these jobs are claimable now. The
     // update runs even though the select does not read it (PostgreSQL runs every data-modifying WITH to completion).
+    // The payload names the executor that looks for them itself right after (QueueSignals.WORK_CHANNEL).
     private static final String STORE_EXPANDED_AND_WAKE = """
             with stored as (
                 update job j set spec = x.spec::jsonb
@@ -74,7 +75,7 @@ final class Pipelines {
                 where j.id = x.id
                 returning j.id
             )
-            select pg_notify(?, '')
+            select pg_notify(?, ?)
             """;
 
     // No attempt is spent: the job never ran. Its dependents are cancelled by the trigger.
@@ -85,17 +86,22 @@ final class Pipelines {
             where j.id = x.id and j.state = 'pending'
             """;
 
-    /** After these jobs succeeded: expands the templates of the dependents now ready, and wakes the claimers. */
-    static void afterSuccess(Connection c, Collection<UUID> succeeded, Instant now) throws SQLException {
+    /**
+     * After these jobs succeeded: expands the templates of the dependents now ready, and wakes the claimers.
+     *
+     * @param completer the executor that stored the successes and claims right after commit ("" when not one)
+     */
+    static void afterSuccess(Connection c, Collection<UUID> succeeded, String completer, Instant now)
+            throws SQLException {
         if (!succeeded.isEmpty()) {
-            expandAndWake(c, NOW_READY, succeeded, now);
+            expandAndWake(c, NOW_READY, succeeded, completer, now);
         }
     }
 
     /** After a retry by hand: a job whose upstreams all succeeded is expanded again (its last expansion failed). */
     static void afterRetry(Connection c, Collection<UUID> retried, Instant now) throws SQLException {
         if (!retried.isEmpty()) {
-            expandAndWake(c, RETRIED_WITH_TEMPLATES, retried, now);
+            expandAndWake(c, RETRIED_WITH_TEMPLATES, retried, "", now);
         }
     }
 
@@ -109,8 +115,8 @@ final class Pipelines {
      * Expands the templates of the jobs the statement finds ready (those with none are left as they are) and wakes
      * the claimers; one that cannot be expanded ends failed.
      */
-    private static void expandAndWake(Connection c, String readyStatement, Collection<UUID> ids, Instant now)
-            throws SQLException {
+    private static void expandAndWake(Connection c, String readyStatement, Collection<UUID> ids,
+                                      String claimingExecutor, Instant now) throws SQLException {
         Map<UUID, Ready> ready = new HashMap<>();
         try (PreparedStatement ps = c.prepareStatement(readyStatement)) {
             ps.setArray(1, c.createArrayOf("uuid", ids.toArray(UUID[]::new)));
@@ -150,6 +156,7 @@ final class Pipelines {
             ps.setArray(1, c.createArrayOf("uuid", expandedIds.toArray(UUID[]::new)));
             ps.setArray(2, c.createArrayOf("text", expanded.toArray(String[]::new)));
             ps.setString(3, QueueSignals.WORK_CHANNEL);
+            ps.setString(4, claimingExecutor);
             ps.execute();
         }
         if (!failedIds.isEmpty()) {

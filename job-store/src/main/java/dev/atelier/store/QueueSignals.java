@@ -17,7 +17,10 @@ import org.postgresql.PGNotification;
  */
 public final class QueueSignals implements AutoCloseable {
 
-    /** NOTIFY channel: new claimable work. */
+    /**
+     * NOTIFY channel: new claimable work. The payload is empty, or the id of the executor that made the work
+     * claimable by storing an outcome and looks for it itself right after commit, so it need not be woken.
+     */
     public static final String WORK_CHANNEL = "atelier_work";
     /** NOTIFY channel: a running job was asked to cancel. The payload is the job id. */
     public static final String CANCEL_CHANNEL = "atelier_cancel";

@@ -44,7 +44,7 @@ class AttemptRulesTests extends QueueTestBase {
         ClaimedJob job = oneClaimedJob(3, t0);
 
         Map<java.util.UUID, JobState> moved = outcomes.finish(
-                List.of(new AttemptOutcome.Failure(job.id(), job.leaseToken(), "HTTP 500 from Ollama: boom", true)), t0);
+                List.of(new AttemptOutcome.Failure(job.id(), job.leaseToken(), "HTTP 500 from Ollama: boom", true)), t0).moved();
 
         assertThat(moved).containsEntry(job.id(), JobState.RETRY);
         JobRow row = inspect.job(job.id());
@@ -72,7 +72,7 @@ class AttemptRulesTests extends QueueTestBase {
         ClaimedJob job = oneClaimedJob(1, null);
 
         Map<java.util.UUID, JobState> moved = outcomes.finish(
-                List.of(new AttemptOutcome.Failure(job.id(), job.leaseToken(), "HTTP 500 from Ollama: boom", true)), null);
+                List.of(new AttemptOutcome.Failure(job.id(), job.leaseToken(), "HTTP 500 from Ollama: boom", true)), null).moved();
 
         assertThat(moved).containsEntry(job.id(), JobState.FAILED);
         JobRow row = inspect.job(job.id());
@@ -97,7 +97,7 @@ class AttemptRulesTests extends QueueTestBase {
         ClaimedJob job = oneClaimedJob(1, null);
 
         Map<java.util.UUID, JobState> moved = outcomes.finish(List.of(
-                new AttemptOutcome.HandBack(job.id(), job.leaseToken(), "ollama unreachable: connection refused")), null);
+                new AttemptOutcome.HandBack(job.id(), job.leaseToken(), "ollama unreachable: connection refused")), null).moved();
 
         assertThat(moved).containsEntry(job.id(), JobState.PENDING);
         JobRow row = inspect.job(job.id());
@@ -122,7 +122,7 @@ class AttemptRulesTests extends QueueTestBase {
 
         Map<java.util.UUID, JobState> moved = outcomes.finish(held.stream()
                 .map(j -> (AttemptOutcome) new AttemptOutcome.HandBack(j.id(), j.leaseToken(), "executor shutting down"))
-                .toList(), null);
+                .toList(), null).moved();
 
         assertThat(moved).hasSize(3).containsOnlyKeys(held.stream().map(ClaimedJob::id).toList());
         assertThat(moved.values()).containsOnly(JobState.PENDING);

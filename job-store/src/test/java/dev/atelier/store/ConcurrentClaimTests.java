@@ -129,7 +129,7 @@ class ConcurrentClaimTests extends QueueTestBase {
             synchronized (commitLock) {
                 Map<UUID, JobState> moved = sharedOutcomes.finish(claimed.stream()
                         .map(j -> (AttemptOutcome) new AttemptOutcome.Success(j.id(), j.leaseToken(), "{\"text\": \"ok\"}"))
-                        .toList(), null);
+                        .toList(), null).moved();
                 if (moved.size() != claimed.size()) {
                     violations.add(executor + " could not complete its own claim: " + moved);
                 }

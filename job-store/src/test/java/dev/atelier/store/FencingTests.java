@@ -44,7 +44,7 @@ class FencingTests extends QueueTestBase {
 
         // the current holder's outcome is the one that counts
         assertThat(outcomes.finish(List.of(new AttemptOutcome.Success(current.id(), current.leaseToken(),
-                "{\"text\": \"fresh\"}")), null)).containsEntry(current.id(), JobState.SUCCESS);
+                "{\"text\": \"fresh\"}")), null).moved()).containsEntry(current.id(), JobState.SUCCESS);
         assertThat(inspect.job(current.id()).result()).contains("fresh");
     }
 
@@ -55,7 +55,7 @@ class FencingTests extends QueueTestBase {
         assertThat(outcomes.finish(List.of(
                 new AttemptOutcome.HandBack(current.id(), staleAfterReapAndReclaim.leaseToken(), "refused"),
                 new AttemptOutcome.Failure(current.id(), staleAfterReapAndReclaim.leaseToken(), "HTTP 500", true)),
-                null)).isEmpty();
+                null).moved()).isEmpty();
         assertThat(outcomes.closeCancelled(List.of(staleAfterReapAndReclaim.leaseToken()), null)).isEmpty();
 
         assertThat(inspect.job(current.id()).state()).isEqualTo("running");
@@ -112,9 +112,9 @@ class FencingTests extends QueueTestBase {
         succeed(List.of(job));
 
         assertThat(outcomes.finish(List.of(new AttemptOutcome.Success(job.id(), job.leaseToken(), "{\"text\": \"again\"}")),
-                null)).isEmpty();
+                null).moved()).isEmpty();
         assertThat(outcomes.finish(List.of(new AttemptOutcome.Success(job.id(), UUID.randomUUID(), "{\"text\": \"forged\"}")),
-                null)).isEmpty();
+                null).moved()).isEmpty();
 
         assertThat(inspect.job(job.id()).result()).contains("done job-0");
         assertThat(inspect.ledgerStatuses(job.id())).containsExactly("success");
@@ -128,7 +128,7 @@ class FencingTests extends QueueTestBase {
 
         var moved = outcomes.finish(List.of(
                 new AttemptOutcome.Success(held.get(0).id(), held.get(0).leaseToken(), "{\"text\": \"ok\"}"),
-                new AttemptOutcome.Success(held.get(1).id(), UUID.randomUUID(), "{\"text\": \"stale\"}")), null);
+                new AttemptOutcome.Success(held.get(1).id(), UUID.randomUUID(), "{\"text\": \"stale\"}")), null).moved();
 
         assertThat(moved).containsOnlyKeys(held.get(0).id());
         assertThat(inspect.job(held.get(1).id()).state()).isEqualTo("running");
@@ -140,7 +140,7 @@ class FencingTests extends QueueTestBase {
 
         assertThat(outcomes.finish(List.of(
                 new AttemptOutcome.Success(current.id(), staleAfterReapAndReclaim.leaseToken(), "{\"text\": \"stale\"}"),
-                new AttemptOutcome.Success(current.id(), current.leaseToken(), "{\"text\": \"fresh\"}")), null))
+                new AttemptOutcome.Success(current.id(), current.leaseToken(), "{\"text\": \"fresh\"}")), null).moved())
                 .containsExactly(Map.entry(current.id(), JobState.SUCCESS));
 
         assertThat(inspect.job(current.id()).result()).contains("fresh");
@@ -155,7 +155,7 @@ class FencingTests extends QueueTestBase {
 
         assertThat(outcomes.finish(List.of(
                 new AttemptOutcome.HandBack(current.id(), staleAfterReapAndReclaim.leaseToken(), "stale reason"),
-                new AttemptOutcome.HandBack(current.id(), current.leaseToken(), "ollama offline")), null))
+                new AttemptOutcome.HandBack(current.id(), current.leaseToken(), "ollama offline")), null).moved())
                 .containsExactly(Map.entry(current.id(), JobState.PENDING));
 
         assertThat(inspect.job(current.id()).waitingReason()).isEqualTo("ollama offline");
@@ -174,7 +174,7 @@ class FencingTests extends QueueTestBase {
 
         assertThat(outcomes.finish(List.of(
                 new AttemptOutcome.Failure(current.id(), staleAfterReapAndReclaim.leaseToken(), "HTTP 500", true),
-                new AttemptOutcome.Success(current.id(), current.leaseToken(), "{\"text\": \"fresh\"}")), null))
+                new AttemptOutcome.Success(current.id(), current.leaseToken(), "{\"text\": \"fresh\"}")), null).moved())
                 .containsExactly(Map.entry(current.id(), JobState.SUCCESS));
         assertThat(inspect.attempts(current.id())).extracting(Inspect.AttemptRow::error)
                 .containsExactly("lease expired on " + EXECUTOR, null);

@@ -23,7 +23,7 @@ class HandBackRunTests extends QueueTestBase {
     private void handBack(ClaimedJob job, boolean counted) {
         assertThat(outcomes.finish(List.of(new AttemptOutcome.HandBack(job.id(), job.leaseToken(),
                 "model 'llama3.2' is not on the Ollama of executor-a",
-                counted ? AttemptOutcome.HandBack.Effect.COUNT : AttemptOutcome.HandBack.Effect.NONE)), null))
+                counted ? AttemptOutcome.HandBack.Effect.COUNT : AttemptOutcome.HandBack.Effect.NONE)), null).moved())
                 .containsEntry(job.id(), JobState.PENDING);
     }
 

@@ -59,7 +59,7 @@ class LockOrderTests extends QueueTestBase {
                                 default -> new AttemptOutcome.HandBack(job.id(), job.leaseToken(), "executor stopping");
                             });
                         }
-                        Map<UUID, JobState> moved = outcomes.finish(chunk, null);
+                        Map<UUID, JobState> moved = outcomes.finish(chunk, null).moved();
                         accepted += moved.size();
                     }
                 } finally {

@@ -35,7 +35,7 @@ class PipelineTests extends QueueTestBase {
     private void answer(ClaimedJob job, String text) {
         String escaped = text.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
         assertThat(outcomes.finish(List.of(new AttemptOutcome.Success(job.id(), job.leaseToken(),
-                "{\"text\": \"" + escaped + "\"}")), null)).containsEntry(job.id(), JobState.SUCCESS);
+                "{\"text\": \"" + escaped + "\"}")), null).moved()).containsEntry(job.id(), JobState.SUCCESS);
     }
 
     @Test
@@ -63,6 +63,37 @@ class PipelineTests extends QueueTestBase {
                 .doesNotContain("think");
         assertThat(inspect.strings("select spec_template::text from job where id = ?", summary.id()).get(0))
                 .as("what was submitted is kept").contains("{{jobs.bio.text}}");
+    }
+
+    @Test
+    void aSuccessSaysWhetherItMayHaveOpenedWorkAndWakesForItsDependentsNamingTheExecutorThatLooksItself() {
+        intake.insertBatch(batch(BatchMode.PARALLEL).step("bio", "Write Scorpion's bio")
+                .step("portrait", "Paint: {{jobs.bio.text}}", "bio").step("alone", "Name a stage").build());
+        Map<String, ClaimedJob> first = claimOllama(10).stream()
+                .collect(Collectors.toMap(ClaimedJob::key, Function.identity()));
+        assertThat(first).containsOnlyKeys("bio", "alone");
+        Function<ClaimedJob, AttemptOutcome> success = job -> new AttemptOutcome.Success(job.id(), job.leaseToken(),
+                "{\"text\": \"done\"}");
+
+        try (QueueSignals signals = QueueSignals.open(dataSource)) {
+            assertThat(outcomes.finish(List.of(success.apply(first.get("alone"))), null).mayHaveOpenedWork())
+                    .as("a parallel batch's job that no job waits for opens nothing").isFalse();
+            assertThat(signals.await(Duration.ofMillis(200))).isEmpty();
+            assertThat(outcomes.finish(List.of(success.apply(first.get("bio"))), null).mayHaveOpenedWork()).isTrue();
+            assertThat(signals.await(Duration.ofSeconds(5))).as("its completer claims right after: named, so its"
+                    + " own loop need not wake").containsExactly(new QueueSignals.Signal(QueueSignals.WORK_CHANNEL,
+                    EXECUTOR));
+        }
+
+        // a sequential batch's job opens the next; a failure may open its own retry
+        intake.insertBatch(batch(BatchMode.SEQUENTIAL).ollamaJobs(2, 1).build());
+        Map<String, ClaimedJob> next = claimOllama(10).stream()
+                .collect(Collectors.toMap(ClaimedJob::key, Function.identity()));
+        assertThat(next).containsOnlyKeys("portrait", "job-0");
+        assertThat(outcomes.finish(List.of(success.apply(next.get("job-0"))), null).mayHaveOpenedWork()).isTrue();
+        ClaimedJob portrait = next.get("portrait");
+        assertThat(outcomes.finish(List.of(new AttemptOutcome.Failure(portrait.id(), portrait.leaseToken(),
+                "HTTP 500 from Ollama: boom", true)), null).mayHaveOpenedWork()).isTrue();
     }
 
     @Test

@@ -51,12 +51,12 @@ abstract class QueueTestBase {
     Map<java.util.UUID, JobState> succeed(Collection<ClaimedJob> jobs) {
         return outcomes.finish(jobs.stream()
                 .map(j -> new AttemptOutcome.Success(j.id(), j.leaseToken(), "{\"text\": \"done " + j.key() + "\"}"))
-                .toList(), null);
+                .toList(), null).moved();
     }
 
     Map<java.util.UUID, JobState> failForGood(Collection<ClaimedJob> jobs) {
         return outcomes.finish(jobs.stream()
                 .map(j -> new AttemptOutcome.Failure(j.id(), j.leaseToken(), "HTTP 400 from Ollama: bad", false))
-                .toList(), null);
+                .toList(), null).moved();
     }
 }

@@ -138,6 +138,18 @@ public final class ClaimLoop {
     }
 
     /**
+     * The completer stored outcomes: a round now ({@link #claimNow}) if they may have opened work, or if the last
+     * round left work for the slots they freed. Otherwise there is nothing to take: a success in a parallel batch
+     * that no job waits for opens nothing, and new work wakes the loop by NOTIFY (the empty round this skips cost as
+     * much database time as a claim that takes a job).
+     */
+    public void outcomesStored(boolean mayHaveOpenedWork) {
+        if (mayHaveOpenedWork || !queueLookedEmpty) {
+            claimNow();
+        }
+    }
+
+    /**
      * Runs a round on the caller's thread, unless one is running (then the loop goes round again after it). The
      * completer calls it right after storing outcomes, which may have opened a gate: waking the loop's thread instead
      * costs a thread hop on the way from one job's end to the next one's start, and on a loaded machine that hop
@@ -369,6 +381,15 @@ public final class ClaimLoop {
         return root == e ? e.getMessage() : e.getMessage() + ": " + root.getMessage();
     }
 
+    /**
+     * Whether these signals bring new work for this executor: not work it opened itself (the payload names it), since
+     * its completer runs a round right after storing the outcome that opened it.
+     */
+    static boolean wakesFor(List<QueueSignals.Signal> received, String executorId) {
+        return received.stream().anyMatch(s -> QueueSignals.WORK_CHANNEL.equals(s.channel())
+                && !executorId.equals(s.payload()));
+    }
+
     private void listenLoop() {
         while (claiming) {
             try (QueueSignals signals = QueueSignals.open(signalSource)) {
@@ -383,7 +404,7 @@ public final class ClaimLoop {
                     if (received.stream().anyMatch(s -> QueueSignals.CANCEL_CHANNEL.equals(s.channel()))) {
                         cancelRequested.run();
                     }
-                    if (received.stream().anyMatch(s -> QueueSignals.WORK_CHANNEL.equals(s.channel()))) {
+                    if (wakesFor(received, backends.executorId())) {
                         wake();
                     }
                 }

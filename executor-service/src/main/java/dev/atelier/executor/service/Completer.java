@@ -57,16 +57,27 @@ public final class Completer {
     private final AttemptOutcomes store;
     private final Settings settings;
     private final Clock clock;
-    private final Runnable afterStore;
+    private final AfterStore afterStore;
     private final LinkedBlockingQueue<Waiting> queued = new LinkedBlockingQueue<>();
     /** Outcomes submitted and not yet stored or let go, by lease token. */
     private final Map<UUID, Waiting> waiting = new ConcurrentHashMap<>();
     private final List<Waiting> batch = new ArrayList<>();
+    /** Whether what the current batch stored so far may have opened work; written by the round only. */
+    private boolean opened;
     private final Thread thread = Threads.daemon("atelier-completer").newThread(this::loop);
     private volatile boolean running = true;
 
-    /** @param afterStore called after outcomes were stored: a finished job may open a gate, so claimers look again */
-    public Completer(AttemptOutcomes store, Settings settings, Clock clock, Runnable afterStore) {
+    /** Told after each batch of outcomes was stored. */
+    public interface AfterStore {
+        /**
+         * @param mayHaveOpenedWork whether a job may have become claimable by them (a gate, a dependent, a retry):
+         *                          {@link AttemptOutcomes.Stored#mayHaveOpenedWork()}
+         */
+        void stored(boolean mayHaveOpenedWork);
+    }
+
+    /** @param afterStore told after outcomes were stored, so the claim loop can look for the work they opened */
+    public Completer(AttemptOutcomes store, Settings settings, Clock clock, AfterStore afterStore) {
         this.store = store;
         this.settings = settings;
         this.clock = clock;
@@ -128,6 +139,7 @@ public final class Completer {
             if (batch.isEmpty()) {
                 return done;
             }
+            opened = false;
             try {
                 store(batch);
             } catch (StoreException e) {
@@ -137,7 +149,7 @@ public final class Completer {
             done += batch.size();
             batch.forEach(entry -> waiting.remove(entry.leaseToken(), entry));
             batch.clear();
-            afterStore.run();
+            afterStore.stored(opened);
         }
     }
 
@@ -231,10 +243,11 @@ public final class Completer {
             }
         }
         if (!outcomes.isEmpty()) {
-            store.finish(outcomes, null);
+            opened |= store.finish(outcomes, null).mayHaveOpenedWork();
         }
         if (!cancelled.isEmpty()) {
             store.closeCancelled(cancelled, null);
+            opened = true; // the cancelled job may have held a batch's gate
         }
     }
 

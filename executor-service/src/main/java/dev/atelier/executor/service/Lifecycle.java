@@ -115,7 +115,7 @@ public final class Lifecycle {
         ClaimLoop[] claims = new ClaimLoop[1];
         LeaseKeeper[] leases = new LeaseKeeper[1];
         Completer completer = new Completer(new AttemptOutcomes(pool), Completer.Settings.forLease(settings.lease()), clock,
-                () -> claims[0].claimNow());
+                opened -> claims[0].outcomesStored(opened));
         RunningJobs running = new RunningJobs(runners, backends.slots(), table, completer, () -> claims[0].slotFreed(),
                 listener, clock);
         claims[0] = new ClaimLoop(new JobClaims(pool), listenSource, running, backends,

@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import dev.atelier.executor.backend.BackendState;
 import dev.atelier.store.BatchMode;
 import dev.atelier.store.NewBatch;
+import dev.atelier.store.QueueSignals;
 import dev.atelier.store.StoreException;
 import dev.atelier.store.testing.Batches;
 import dev.atelier.store.testing.FlakyDataSource;
@@ -117,7 +118,7 @@ class ClaimLoopTests {
         fixture.parts.running().stop(fixture.parts.running().running().get(0).job().leaseToken(),
                 CallControl.StopReason.SHUTDOWN);
         await().until(() -> fixture.parts.running().count() == 0);
-        assertThat(claims.takeWakeUp()).as("nothing to take: the completer wakes it once the outcome is stored")
+        assertThat(claims.takeWakeUp()).as("nothing to take: the completer looks once the outcome is stored")
                 .isFalse();
 
         // new work makes the next round full again, and a freed slot wakes it
@@ -148,6 +149,46 @@ class ClaimLoopTests {
         assertThat(fixture.state(second)).as("claimed by the round the completer ran, no loop thread running")
                 .isEqualTo("running");
         assertThat(fixture.runner.started).contains(second);
+    }
+
+    @Test
+    void aStoredSuccessThatOpensNothingRunsNoRoundOnceTheQueueLookedEmptyAndAFailureDoes() throws Exception {
+        fixture.wire();
+        UUID first = fixture.submit(1).get(0);
+        ClaimLoop claims = fixture.parts.claims();
+        assertThat(claims.runOnce()).as("short of its slots: the queue looked empty").isEqualTo(1);
+        await().until(() -> fixture.parts.completer().waitingCount() == 1);
+        UUID later = fixture.submit(1).get(0); // in production its NOTIFY wakes the loop; nothing listens here
+
+        assertThat(fixture.parts.completer().runOnce()).isEqualTo(1);
+        assertThat(fixture.state(first)).isEqualTo("success");
+        assertThat(fixture.state(later)).as("a success in a parallel batch that no job waits for opens nothing, so"
+                + " the completer runs no round").isEqualTo("pending");
+
+        // a failure may open work (here a retry without delay): the completer's round takes it again at once
+        fixture.runner.script((job, control) -> {
+            if (fixture.runner.started.stream().filter(later::equals).count() == 1) {
+                throw new IllegalStateException("boom");
+            }
+            return ScriptedRunner.JSON.createObjectNode().put("text", "done");
+        });
+        assertThat(claims.runOnce()).isEqualTo(1);
+        await().until(() -> fixture.parts.completer().waitingCount() == 1);
+        assertThat(fixture.parts.completer().runOnce()).isEqualTo(1);
+        assertThat(fixture.inspect.job(later).attempt()).as("claimed again by the completer's round").isEqualTo(2);
+    }
+
+    @Test
+    void workThisExecutorOpenedItselfDoesNotWakeItsLoop() {
+        QueueSignals.Signal own = new QueueSignals.Signal(QueueSignals.WORK_CHANNEL, LoopFixture.EXECUTOR);
+        assertThat(ClaimLoop.wakesFor(List.of(own), LoopFixture.EXECUTOR))
+                .as("its completer runs a round right after storing it").isFalse();
+        assertThat(ClaimLoop.wakesFor(List.of(own, new QueueSignals.Signal(QueueSignals.WORK_CHANNEL, "")),
+                LoopFixture.EXECUTOR)).as("new batches come unsigned").isTrue();
+        assertThat(ClaimLoop.wakesFor(List.of(new QueueSignals.Signal(QueueSignals.WORK_CHANNEL, "executor-b")),
+                LoopFixture.EXECUTOR)).as("another executor's completion").isTrue();
+        assertThat(ClaimLoop.wakesFor(List.of(new QueueSignals.Signal(QueueSignals.CANCEL_CHANNEL,
+                UUID.randomUUID().toString())), LoopFixture.EXECUTOR)).isFalse();
     }
 
     @Test

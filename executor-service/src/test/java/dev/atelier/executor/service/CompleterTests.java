@@ -31,7 +31,7 @@ class CompleterTests {
     LoopFixture fixture = new LoopFixture();
     FlakyDataSource flaky = new FlakyDataSource(fixture.dataSource);
     Completer completer = new Completer(new AttemptOutcomes(flaky.dataSource()), Completer.Settings.forLease(LEASE),
-            fixture.clock, () -> { });
+            fixture.clock, opened -> { });
 
     @AfterEach
     void tearDown() throws Exception {
