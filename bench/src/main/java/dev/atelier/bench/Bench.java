@@ -220,9 +220,7 @@ public final class Bench {
         do {
             long[] before = cpuTicks();
             Thread.sleep(2_000);
-            long[] after = cpuTicks();
-            long total = after[0] - before[0];
-            busy = total <= 0 ? 0 : 100.0 * (total - (after[1] - before[1])) / total;
+            busy = busyPercent(before, cpuTicks());
             samples++;
         } while (busy > 25 && System.nanoTime() - started < 60_000_000_000L);
         if (samples > 1) {
@@ -231,8 +229,14 @@ public final class Bench {
         }
     }
 
+    /** How busy the whole machine was between two {@link #cpuTicks()} readings, in per cent. */
+    static double busyPercent(long[] before, long[] after) {
+        long total = after[0] - before[0];
+        return total <= 0 ? 0 : 100.0 * (total - (after[1] - before[1])) / total;
+    }
+
     /** All CPU ticks and the idle ones (idle + iowait), from /proc/stat's first line. */
-    private static long[] cpuTicks() {
+    static long[] cpuTicks() {
         try {
             String[] fields = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
             long total = 0;
