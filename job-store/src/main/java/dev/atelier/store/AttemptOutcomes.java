@@ -160,10 +160,11 @@ public class AttemptOutcomes {
                 set state = 'success', result = h.result::jsonb, error = null, finished_at = clock.now,
                     attempts_used = j.attempts_used + 1, lease_token = null, lease_expires_at = null,
                     progress = null, waiting_reason = null, hand_backs_in_row = 0
-                from held h, clock, batch b
-                where j.id = h.id and b.id = j.batch_id
+                from held h, clock
+                where j.id = h.id
+                -- the batch's mode per row returned, by its key: the update's FROM, and so its plan, stay as they were
                 returning j.id, j.attempt, h.lease_token, j.has_dependents, j.executor_id,
-                          b.mode <> 'parallel' as gated_batch
+                          (select b.mode <> 'parallel' from batch b where b.id = j.batch_id) as gated_batch
             )
             update attempt a set status = 'success', finished_at = clock.now
             from done d, clock
