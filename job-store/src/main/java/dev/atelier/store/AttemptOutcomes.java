@@ -307,7 +307,8 @@ public class AttemptOutcomes {
                         }
                     }
                     // one completing executor (its completer's batch) is named; otherwise every executor looks
-                    Pipelines.afterSuccess(c, upstreams, executors.size() == 1 ? executors.iterator().next() : "", now);
+                    Pipelines.afterSuccess(c, upstreams, executors.size() == 1
+                            ? QueueSignals.workPayload(executors.iterator().next()) : "", now);
                     return done;
                 }
             }));

@@ -1,5 +1,6 @@
 package dev.atelier.store;
 
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -22,8 +23,18 @@ public final class QueueSignals implements AutoCloseable {
      * claimable by storing an outcome and looks for it itself right after commit, so it need not be woken.
      */
     public static final String WORK_CHANNEL = "atelier_work";
+    /** PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more, which would fail the transaction sending it. */
+    private static final int MAX_PAYLOAD_BYTES = 7_999;
     /** NOTIFY channel: a running job was asked to cancel. The payload is the job id. */
     public static final String CANCEL_CHANNEL = "atelier_cancel";
+
+    /**
+     * The {@link #WORK_CHANNEL} payload that names this executor: empty (every executor wakes) for an id too long to
+     * send, so that an absurd {@code atelier.executor.id} costs a wake-up, never the completion carrying it.
+     */
+    public static String workPayload(String executorId) {
+        return executorId.getBytes(StandardCharsets.UTF_8).length <= MAX_PAYLOAD_BYTES ? executorId : "";
+    }
 
     /** One NOTIFY: its channel and payload. */
     public record Signal(String channel, String payload) {

@@ -97,6 +97,21 @@ class PipelineTests extends QueueTestBase {
     }
 
     @Test
+    void anExecutorIdTooLongForANotifyPayloadStillCompletesAndWakesEveryone() {
+        intake.insertBatch(batch(BatchMode.PARALLEL).step("bio", "Write Scorpion's bio")
+                .step("portrait", "Paint: {{jobs.bio.text}}", "bio").build());
+        String absurd = "e".repeat(9_000);
+        ClaimedJob bio = claims.claim(absurd, Map.of("ollama", 10), MODELS, LEASE, null).get(0);
+        try (QueueSignals signals = QueueSignals.open(dataSource)) {
+            assertThat(outcomes.finish(List.of(new AttemptOutcome.Success(bio.id(), bio.leaseToken(),
+                    "{\"text\": \"done\"}")), null).moved()).containsEntry(bio.id(), JobState.SUCCESS);
+            assertThat(signals.await(Duration.ofSeconds(5))).containsExactly(new QueueSignals.Signal(
+                    QueueSignals.WORK_CHANNEL, ""));
+        }
+        assertThat(claimOne("portrait").specJson()).contains("Paint: done");
+    }
+
+    @Test
     void concurrentClaimersNeverTakeAJobBeforeItsUpstreamSucceeded() throws Exception {
         var builder = batch(BatchMode.PARALLEL);
         for (int i = 0; i < 40; i++) {
