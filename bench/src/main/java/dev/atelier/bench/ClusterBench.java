@@ -102,13 +102,13 @@ final class ClusterBench {
         List<ServiceProcess> executors = startExecutors(ollama, 1, SLOTS);
         try {
             // An executor runs for days: the first claims of a fresh JVM run interpreted, so 100 unmeasured jobs first
-            for (String batch : paced("latency-warm-up-", 100, 20, name -> batch(name, 1, ""))) {
+            for (String batch : paced("latency-warm-up-", 100, name -> batch(name, 1, ""))) {
                 awaitDone(batch);
             }
             // Then as the peers' harness does: a checkpoint, so none falls inside the figure, and a quiet machine
             // (the last figure's 20,000 jobs are still being vacuumed and numbered)
             checkpointAndQuiet("latency");
-            List<String> batches = paced("latency-", 300, 20, name -> batch(name, 1, ""));
+            List<String> batches = paced("latency-", 300, name -> batch(name, 1, ""));
             for (String batch : batches) {
                 awaitDone(batch);
             }
@@ -137,20 +137,20 @@ final class ClusterBench {
             // long enough for the JIT to settle: after 300 chains, the services' and this bench's compiler threads
             // still took a fifth of the machine while the figure was taken, and its p99 was twice what it is after
             // 2,000 (production runs native images, which compile nothing)
-            for (String batch : paced("chain-warm-up-", 2_000, 20, ClusterBench::chain)) {
+            for (String batch : paced("chain-warm-up-", 2_000, ClusterBench::chain)) {
                 awaitDone(batch);
             }
-            chains(20, "p99 ≤ 20 ms");
+            chains();
         } finally {
             stop(executors);
         }
     }
 
-    /** 1,000 chains, {@code apartMillis} apart: step 2's start after step 1's success, and the machine's load. */
-    private void chains(int apartMillis, String target) throws Exception {
+    /** 1,000 chains: step 2's start after step 1's success, and how busy the machine was meanwhile. */
+    private void chains() throws Exception {
         checkpointAndQuiet("pipelines");
         long[] before = Bench.cpuTicks();
-        List<String> batches = paced("chain-" + apartMillis + "-", 1_000, apartMillis, ClusterBench::chain);
+        List<String> batches = paced("chain-", 1_000, ClusterBench::chain);
         double busy = Bench.busyPercent(before, Bench.cpuTicks());
         for (String batch : batches) {
             awaitDone(batch);
@@ -169,12 +169,11 @@ final class ClusterBench {
                 from job a join attempt a_attempt on a_attempt.job_id = a.id and a_attempt.attempt = 1
                 where a.batch_id = any (?::uuid[]) and a.key = 'a'""", batches);
         Collections.sort(first);
-        Bench.figure(String.format("pipelines, 1,000 two-step chains %d ms apart (%d jobs/s): step 1 success → step 2"
-                        + " start", apartMillis, 2_000 / apartMillis),
+        Bench.figure("pipelines, 1,000 two-step chains 20 ms apart: step 1 success → step 2 start",
                 String.format("p50 %.1f ms, p95 %.1f ms, p99 %.1f ms (%d chains; step 1 enqueue → start meanwhile:"
                                 + " p50 %.1f ms, p99 %.1f ms; machine %.0f %% busy)", pct(millis, 0.50),
                         pct(millis, 0.95), pct(millis, 0.99), millis.size(), pct(first, 0.50), pct(first, 0.99), busy),
-                target);
+                "p99 ≤ 20 ms");
     }
 
     /** A two-step chain as one batch: b's prompt is a template of a's answer. */
@@ -195,12 +194,11 @@ final class ClusterBench {
         Bench.awaitQuiet(label);
     }
 
-    /** Submits batches {@code apartMillis} apart, each named prefix + its number. */
-    private List<String> paced(String prefix, int count, int apartMillis, Function<String, String> body)
-            throws Exception {
+    /** Submits batches 20 ms apart, each named prefix + its number. */
+    private List<String> paced(String prefix, int count, Function<String, String> body) throws Exception {
         List<String> batches = new ArrayList<>();
         for (int i = 0; i < count; i++) {
-            long next = System.nanoTime() + apartMillis * 1_000_000L;
+            long next = System.nanoTime() + 20_000_000L;
             batches.add(submit(body.apply(prefix + i)));
             long wait = next - System.nanoTime();
             if (wait > 0) {
