@@ -7,6 +7,7 @@ import dev.atelier.store.StoreException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -81,11 +82,13 @@ public final class ClaimLoop {
     /** Claims in a row that were outrun ({@link JobClaims.Claim#outrun()}); written only under the round lock. */
     private volatile int outrunInARow;
     /**
-     * Whether the last round finished and saw no more claimable work than it took (it came back short, not outrun).
-     * A slot freed then has nothing to take: the wake that matters comes after the ended job's outcome is stored
-     * (it may open a gate), and a claim sent meanwhile would only compete with that store for the database.
+     * The kinds for which the last round finished and saw no more claimable work than it took (it came back short for
+     * that kind, not outrun). A slot freed of such a kind has nothing to take: the wake that matters comes after the
+     * ended job's outcome is stored (it may open a gate), and a claim sent meanwhile would only compete with that
+     * store for the database. Per kind: an executor with idle ComfyUI slots and no workflows queued still has Ollama
+     * work when its Ollama slots free up (one flag for both kinds once left it polling for its next Ollama job).
      */
-    private volatile boolean queueLookedEmpty;
+    private volatile Set<String> kindsLookedEmpty = Set.of();
     private volatile boolean claiming = true;
     private volatile Instant stoppedAt;
     private volatile Instant lastRound;
@@ -132,7 +135,7 @@ public final class ClaimLoop {
      * job's end by the completer once its outcome is stored, so skipping this wake costs no job any time.
      */
     public void slotFreed() {
-        if (!queueLookedEmpty) {
+        if (mayFindWork()) {
             wake();
         }
     }
@@ -144,9 +147,15 @@ public final class ClaimLoop {
      * much database time as a claim that takes a job).
      */
     public void outcomesStored(boolean mayHaveOpenedWork) {
-        if (mayHaveOpenedWork || !queueLookedEmpty) {
+        if (mayHaveOpenedWork || mayFindWork()) {
             claimNow();
         }
+    }
+
+    /** Whether a round now may take a job: some kind has a free slot and its queue did not look empty last round. */
+    private boolean mayFindWork() {
+        Set<String> empty = kindsLookedEmpty;
+        return running.free().entrySet().stream().anyMatch(e -> e.getValue() > 0 && !empty.contains(e.getKey()));
     }
 
     /**
@@ -196,7 +205,7 @@ public final class ClaimLoop {
 
     private int round() {
         lastRound = clock.instant();
-        queueLookedEmpty = false; // a slot freed while this round runs wakes the next one
+        kindsLookedEmpty = Set.of(); // a slot freed while this round runs wakes the next one
         if (!claiming) {
             return 0;
         }
@@ -234,7 +243,7 @@ public final class ClaimLoop {
         Duration took = Duration.ofNanos(System.nanoTime() - sent);
         List<ClaimedJob> jobs = claim.jobs();
         outrunInARow = claim.outrun() ? outrunInARow + 1 : 0;
-        queueLookedEmpty = jobs.size() < tokens.size() && !claim.outrun();
+        kindsLookedEmpty = claim.outrun() ? Set.of() : kindsTakenShort(free, jobs);
         jobs.forEach(job -> running.start(job, now));
         // told once the jobs run: a listener that throws must not leave claimed jobs unstarted until their lease ends
         listener.claimed(took, tokens.size(), jobs.size(), claim.outrun());
@@ -242,6 +251,14 @@ public final class ClaimLoop {
             wake();
         }
         return jobs.size();
+    }
+
+    /** The kinds of which a claim took fewer jobs than it asked for. */
+    private static Set<String> kindsTakenShort(Map<String, Integer> asked, List<ClaimedJob> taken) {
+        Map<String, Integer> left = new HashMap<>(asked);
+        taken.forEach(job -> left.merge(job.kind(), -1, Integer::sum));
+        left.values().removeIf(n -> n <= 0);
+        return Set.copyOf(left.keySet());
     }
 
     /** How long the loop waits for a wake-up after this round: a poll (±25 %), or a short pause after it was outrun. */

@@ -99,10 +99,9 @@ class ClaimLoopTests {
 
         assertThat(claims.runOnce()).as("both slots, and a job left").isEqualTo(2);
         claims.takeWakeUp();
-        claims.slotFreed();
-        assertThat(claims.takeWakeUp()).as("a full round may have left work: a freed slot looks").isTrue();
 
-        // one ends (through the runner, as in production): its slot wakes the loop, which takes the last job
+        // one ends (through the runner, as in production): a full round may have left work, so its slot wakes the
+        // loop, which takes the last job
         fixture.parts.running().stop(fixture.parts.running().running().get(0).job().leaseToken(),
                 CallControl.StopReason.SHUTDOWN);
         await().until(() -> fixture.parts.running().count() == 1);
@@ -122,10 +121,49 @@ class ClaimLoopTests {
                 .isFalse();
 
         // new work makes the next round full again, and a freed slot wakes it
-        fixture.submit(2);
+        fixture.submit(3);
         assertThat(claims.runOnce()).isEqualTo(2);
-        claims.slotFreed();
+        claims.takeWakeUp();
+        fixture.parts.running().stop(fixture.parts.running().running().get(0).job().leaseToken(),
+                CallControl.StopReason.SHUTDOWN);
+        await().until(() -> fixture.parts.running().count() == 1);
         assertThat(claims.takeWakeUp()).isTrue();
+    }
+
+    @Test
+    void idleSlotsOfAKindWithNoWorkDoNotMakeTheOtherKindsQueueLookEmpty() throws Exception {
+        // an executor with ComfyUI slots and no workflows queued: once its Ollama slots are full, a round asks for the
+        // ComfyUI slot alone and finds nothing, yet Ollama work is left, so its Ollama slots freeing up must look
+        // again (ChaosIT once saw both executors idle between polls in the middle of a 1,000-job batch)
+        try (LoopFixture both = new LoopFixture(Map.of("ollama", 2, "comfyui", 1))) {
+            both.wire();
+            both.runner.untilStopped();
+            both.submit(4);
+            ClaimLoop claims = both.parts.claims();
+            assertThat(claims.runOnce()).as("both Ollama slots; no workflow for the ComfyUI one").isEqualTo(2);
+            assertThat(claims.runOnce()).as("the ComfyUI slot alone").isZero();
+            assertThat(both.claimsSeen).hasSize(2).endsWith("1 -> 0");
+            claims.takeWakeUp();
+
+            RunningJobs running = both.parts.running();
+            running.stop(running.running().get(0).job().leaseToken(), CallControl.StopReason.SHUTDOWN);
+            await().until(() -> running.count() == 1);
+            assertThat(claims.takeWakeUp()).as("an Ollama slot freed while Ollama work is left wakes the loop").isTrue();
+
+            claims.outcomesStored(false);
+            assertThat(running.count()).as("a stored success that opened nothing still fills the freed Ollama slot"
+                    + " at once, on the caller's thread").isEqualTo(2);
+
+            // the ComfyUI queue looks empty again: with only its slot free, nothing wakes and the completer looks for
+            // nothing
+            assertThat(claims.runOnce()).as("the ComfyUI slot alone").isZero();
+            claims.takeWakeUp();
+            int rounds = both.claimsSeen.size();
+            claims.slotFreed();
+            claims.outcomesStored(false);
+            assertThat(claims.takeWakeUp()).isFalse();
+            assertThat(both.claimsSeen).as("no round for the ComfyUI slot").hasSize(rounds);
+        }
     }
 
     @Test
@@ -167,8 +205,11 @@ class ClaimLoopTests {
 
         // a failure may open work (here a retry without delay): the completer's round takes it again at once
         fixture.runner.script((job, control) -> {
-            if (fixture.runner.started.stream().filter(later::equals).count() == 1) {
+            if (job.attempt() == 1) { // (started is a set: it cannot count attempts)
                 throw new IllegalStateException("boom");
+            }
+            while (control.stopped() == null) { // the second attempt runs on, so the completer has one outcome to store
+                Thread.sleep(10);
             }
             return ScriptedRunner.JSON.createObjectNode().put("text", "done");
         });
@@ -176,6 +217,7 @@ class ClaimLoopTests {
         await().until(() -> fixture.parts.completer().waitingCount() == 1);
         assertThat(fixture.parts.completer().runOnce()).isEqualTo(1);
         assertThat(fixture.inspect.job(later).attempt()).as("claimed again by the completer's round").isEqualTo(2);
+        assertThat(fixture.state(later)).isEqualTo("running");
     }
 
     @Test

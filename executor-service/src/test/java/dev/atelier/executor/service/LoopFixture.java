@@ -38,7 +38,9 @@ final class LoopFixture implements AutoCloseable {
     final Inspect inspect;
     final MutableClock clock = new MutableClock(Instant.now());
     final ScriptedRunner runner = new ScriptedRunner("ollama");
-    final Backends backends = new Backends(EXECUTOR, Map.of("ollama", 2), Map.of("ollama", "http://ollama.test"));
+    /** Runs workflows when the fixture has ComfyUI slots. */
+    final ScriptedRunner comfyRunner = new ScriptedRunner("comfyui");
+    final Backends backends;
     /** What the table's health checks answer. */
     final SettableChecks checks = new SettableChecks();
     final AttemptTable table;
@@ -50,7 +52,13 @@ final class LoopFixture implements AutoCloseable {
     Lifecycle.Parts parts;
     Lifecycle lifecycle;
 
+    /** Two Ollama slots, no ComfyUI. */
     LoopFixture() {
+        this(Map.of("ollama", 2));
+    }
+
+    LoopFixture(Map<String, Integer> slots) {
+        backends = new Backends(EXECUTOR, slots, Map.of("ollama", "http://ollama.test", "comfyui", "http://comfyui.test"));
         database = TestPostgres.get().newDatabase();
         dataSource = database.dataSource();
         intake = new JobIntake(dataSource);
@@ -63,6 +71,7 @@ final class LoopFixture implements AutoCloseable {
         backends.state("ollama").checked(BackendState.Status.ONLINE, List.of(Batches.MODEL),
                 List.of(new dev.atelier.store.ExecutorRegistry.LoadedModel(Batches.MODEL, 1L << 30, null)),
                 clock.instant(), "test");
+        backends.state("comfyui").checked(BackendState.Status.ONLINE, List.of(), List.of(), clock.instant(), "test");
         table = new AttemptTable(backends, checks, new AttemptTable.Settings(Map.of("ollama", Duration.ofSeconds(5)), 3,
                 Duration.ofMinutes(10)), clock, ScriptedRunner.JSON);
     }
@@ -78,7 +87,7 @@ final class LoopFixture implements AutoCloseable {
 
     /** Wires the loops over {@code pool}, with renewals over {@code heartbeatSource}. */
     LoopFixture wire(DataSource pool, DataSource heartbeatSource, Duration shutdownGrace) {
-        parts = Lifecycle.assemble(pool, heartbeatSource, listenSource != null ? listenSource : pool, backends, Map.of("ollama", runner), table,
+        parts = Lifecycle.assemble(pool, heartbeatSource, listenSource != null ? listenSource : pool, backends, runners(), table,
                 settings(shutdownGrace), clock, (job, finished, took) -> {
                     synchronized (ended) {
                         ended.add(finished.getClass().getSimpleName());
@@ -88,6 +97,11 @@ final class LoopFixture implements AutoCloseable {
         lifecycle = new Lifecycle(parts, settings(shutdownGrace), () -> { },
                 () -> new dev.atelier.store.ExecutorRegistry(dataSource).remove(EXECUTOR));
         return this;
+    }
+
+    private Map<String, JobRunner> runners() {
+        return backends.slots().getOrDefault("comfyui", 0) > 0 ? Map.of("ollama", runner, "comfyui", comfyRunner)
+                : Map.of("ollama", runner);
     }
 
     LoopFixture wire() {
@@ -109,6 +123,7 @@ final class LoopFixture implements AutoCloseable {
     @Override
     public void close() throws Exception {
         runner.release.countDown();
+        comfyRunner.release.countDown();
         if (lifecycle != null) {
             lifecycle.stop();
         }
