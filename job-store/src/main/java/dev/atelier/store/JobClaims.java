@@ -15,6 +15,7 @@ import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import javax.sql.DataSource;
 
@@ -140,8 +141,11 @@ public class JobClaims {
      * What a claim took, and whether it was short while work was there: it took fewer jobs than it had slots although
      * it saw more candidates than it took (other claimers locked or took them first). Such a claimer looks again soon
      * rather than a poll later.
+     *
+     * @param kindsShort the kinds it took fewer jobs of than it had slots for: unless it was outrun, it saw no more
+     *                   of them that this executor could take
      */
-    public record Claim(List<ClaimedJob> jobs, boolean outrun) {
+    public record Claim(List<ClaimedJob> jobs, boolean outrun, Set<String> kindsShort) {
     }
 
     /**
@@ -159,7 +163,7 @@ public class JobClaims {
             }
         });
         if (wanted.isEmpty()) {
-            return new Claim(List.of(), false);
+            return new Claim(List.of(), false, Set.of());
         }
         int slots = wanted.values().stream().mapToInt(Integer::intValue).sum();
         if (leaseTokens.size() < slots) {
@@ -181,7 +185,7 @@ public class JobClaims {
                 more = round.batchesHadMore() && !round.jobs().isEmpty();
                 outrun = !left.isEmpty() && round.candidates() > round.jobs().size();
             }
-            return new Claim(claimed, outrun);
+            return new Claim(claimed, outrun, Set.copyOf(left.keySet()));
         });
     }
 

@@ -7,7 +7,6 @@ import dev.atelier.store.StoreException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -243,7 +242,7 @@ public final class ClaimLoop {
         Duration took = Duration.ofNanos(System.nanoTime() - sent);
         List<ClaimedJob> jobs = claim.jobs();
         outrunInARow = claim.outrun() ? outrunInARow + 1 : 0;
-        kindsLookedEmpty = claim.outrun() ? Set.of() : kindsTakenShort(free, jobs);
+        kindsLookedEmpty = claim.outrun() ? Set.of() : claim.kindsShort();
         jobs.forEach(job -> running.start(job, now));
         // told once the jobs run: a listener that throws must not leave claimed jobs unstarted until their lease ends
         listener.claimed(took, tokens.size(), jobs.size(), claim.outrun());
@@ -251,14 +250,6 @@ public final class ClaimLoop {
             wake();
         }
         return jobs.size();
-    }
-
-    /** The kinds of which a claim took fewer jobs than it asked for. */
-    private static Set<String> kindsTakenShort(Map<String, Integer> asked, List<ClaimedJob> taken) {
-        Map<String, Integer> left = new HashMap<>(asked);
-        taken.forEach(job -> left.merge(job.kind(), -1, Integer::sum));
-        left.values().removeIf(n -> n <= 0);
-        return Set.copyOf(left.keySet());
     }
 
     /** How long the loop waits for a wake-up after this round: a poll (±25 %), or a short pause after it was outrun. */
